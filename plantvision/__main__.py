@@ -1,0 +1,5 @@
+import sys
+
+from plantvision.cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""Shared fixtures. Real data lives in ../shared/data; CI has it, elsewhere tests skip."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("PLANTVISION_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or a skip with the reason. In CI its absence is a failure, not a skip."""
+    if not (SHARED_DATA / "SOURCES.md").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
+        pytest.skip(f"no shared data at {SHARED_DATA} (set PLANTVISION_SHARED_DATA)")
+    return SHARED_DATA

@@ -1,0 +1,70 @@
+"""The vocabulary stays free of I/O and its detections stay immutable."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plantvision.types import Detections
+
+PKG = Path(__file__).resolve().parent.parent / "plantvision"
+
+# Pure rooms: never import cv2, onnxruntime or pymodbus (STYLE.md, 1).
+PURE_MODULES = ["types.py", "zones.py", "guard.py", "conveyor.py", "iso13855.py", "timing.py"]
+IO_LIBS = {"cv2", "onnxruntime", "pymodbus", "shapely.plotting"}
+
+
+@pytest.mark.parametrize("name", PURE_MODULES)
+def test_pure_modules_import_no_io_library(name: str) -> None:
+    """Pure logic modules import no camera, inference or Modbus library."""
+    path = PKG / name
+    if not path.exists():
+        pytest.skip(f"{name} not written yet")
+    tree = ast.parse(path.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    assert not {m for m in imported if m.split(".")[0] in IO_LIBS or m in IO_LIBS}
+
+
+def test_types_imports_only_numpy_and_stdlib() -> None:
+    """The vocabulary module depends on numpy alone."""
+    tree = ast.parse((PKG / "types.py").read_text())
+    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert {m.split(".")[0] for m in mods if m} <= {
+        "__future__",
+        "collections",
+        "dataclasses",
+        "numpy",
+    }
+
+
+def test_select_returns_new_frozen_detections() -> None:
+    """select() picks rows into a new object; the arrays cannot be written."""
+    d = Detections.from_arrays([[0, 0, 1, 1], [2, 2, 3, 3]], [0.9, 0.4], [0, 1], ("person", "cup"))
+    sub = d.select(d.confidence > 0.5)
+    assert len(sub) == 1
+    assert len(d) == 2
+    assert sub.name_of(0) == "person"
+    with pytest.raises(ValueError, match="read-only"):
+        d.xyxy[0, 0] = 5
+
+
+def test_mismatched_arrays_are_refused() -> None:
+    """Arrays of different lengths are a programming error caught at construction."""
+    with pytest.raises(ValueError, match="disagree"):
+        Detections(np.zeros((2, 4), np.float32), np.zeros(1, np.float32), np.zeros(2, np.int32))
+
+
+def test_class_mask_matches_names() -> None:
+    """class_mask selects rows by class name."""
+    d = Detections.from_arrays([[0, 0, 1, 1]] * 3, [0.9] * 3, [0, 1, 0], ("person", "cup"))
+    assert d.class_mask(["person"]).tolist() == [True, False, True]
+    assert Detections.empty().class_mask(["person"]).shape == (0,)
