@@ -1,0 +1,184 @@
+"""Frame sources: a capture thread per grabber, latest frame wins, reconnect with backoff.
+
+The loop never calls a grabber itself: `VideoCapture.read()` can block for ever on a dead stream.
+The capture thread stamps each image with `time.monotonic_ns()` at grab and keeps only the newest;
+the loop takes it with `read()` and sees its age, and a frame it never took counts as skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from plantvision.errors import MediaError
+from plantvision.grabbers import Grabber
+from plantvision.types import Frame
+
+Pace = Literal["native", "max", "lockstep"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    grabbed: int
+    delivered: int
+    skipped: int
+    reconnects: int
+    ended: bool
+    last_error: str
+
+
+class FrameSource:
+    """Runs a grabber in its own thread and hands the loop the newest frame.
+
+    pace: "native" paces sources with a nominal rate (files, folders, renderers) at that rate;
+    "max" grabs as fast as possible (latest wins, the rest are skipped); "lockstep" grabs the next
+    frame only after the previous one was read, so benchmarks see every frame and skip none.
+    loop: restart a file source at its end instead of ending.
+    """
+
+    def __init__(
+        self,
+        grabber: Grabber,
+        *,
+        pace: Pace = "native",
+        loop: bool = False,
+        backoff_ms: tuple[float, float] = (200.0, 5000.0),
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        log: Any = None,
+    ) -> None:
+        self.grabber, self.pace, self.loop = grabber, pace, loop
+        self._backoff_ms, self._clock_ns, self._log = backoff_ms, clock_ns, log
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._taken_seq = -1
+        self._seq = -1
+        self._grabbed = self._delivered = self._reconnects = 0
+        self._ended = False
+        self._error = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def source_id(self) -> str:
+        return self.grabber.source_id
+
+    def start(self) -> None:
+        """Open the grabber (errors raise here, before anything runs) and start capturing."""
+        self.grabber.open()
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{self.source_id}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 1.0) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)  # a grab blocked in a driver may outlive this; daemon
+        if self._thread is None or not self._thread.is_alive():
+            self.grabber.close()
+
+    def read(self, timeout_s: float) -> Frame | None:
+        """The newest frame not yet read, waiting up to `timeout_s`; None if none arrived."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._latest is None or self._latest.seq == self._taken_seq:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._ended or self._stop.is_set():
+                    return None
+                self._cond.wait(remaining)
+            frame = self._latest
+            self._taken_seq = frame.seq
+            self._delivered += 1
+            self._cond.notify_all()
+            return frame
+
+    def stats(self) -> SourceStats:
+        with self._cond:
+            return SourceStats(
+                grabbed=self._grabbed,
+                delivered=self._delivered,
+                skipped=self._grabbed
+                - self._delivered
+                - (self._latest is not None and self._latest.seq != self._taken_seq),
+                reconnects=self._reconnects,
+                ended=self._ended,
+                last_error=self._error,
+            )
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    # -- capture thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        period_ns = self._period_ns()
+        next_ns = self._clock_ns()
+        while not self._stop.is_set():
+            if self.pace == "lockstep" and not self._wait_taken():
+                return
+            if period_ns:
+                self._sleep_until(next_ns)
+                next_ns = max(next_ns + period_ns, self._clock_ns() - period_ns)
+            image = self.grabber.grab()
+            if image is None:
+                if not self._handle_end():
+                    return
+                next_ns = self._clock_ns()
+                continue
+            t_ns = self._clock_ns()
+            with self._cond:
+                self._seq += 1
+                self._grabbed += 1
+                self._latest = Frame(image, self._seq, t_ns, self.source_id)
+                self._cond.notify_all()
+
+    def _period_ns(self) -> int:
+        fps = self.grabber.nominal_fps
+        return int(1e9 / fps) if fps and self.pace == "native" else 0
+
+    def _wait_taken(self) -> bool:
+        with self._cond:
+            while self._latest is not None and self._latest.seq != self._taken_seq:
+                if self._stop.is_set():
+                    return False
+                self._cond.wait(0.1)
+        return not self._stop.is_set()
+
+    def _sleep_until(self, t_ns: int) -> None:
+        delay_s = (t_ns - self._clock_ns()) / 1e9
+        if delay_s > 0:
+            self._stop.wait(delay_s)
+
+    def _handle_end(self) -> bool:
+        """End of stream or a failed read: loop a file, reconnect a live source, or end."""
+        if not self.grabber.live and not self.loop:
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+            return False
+        delay_ms = self._backoff_ms[0] if not self.grabber.live else 0.0
+        if self.grabber.live and self._log is not None:
+            self._log.warning("camera_disconnected", source=self.source_id)
+        while not self._stop.is_set():
+            self.grabber.close()
+            try:
+                self.grabber.open()
+            except MediaError as exc:
+                self._error = str(exc)
+                delay_ms = min(max(delay_ms * 2, self._backoff_ms[0]), self._backoff_ms[1])
+                self._stop.wait(delay_ms / 1000)
+                continue
+            if self.grabber.live:
+                self._reconnects += 1
+                if self._log is not None:
+                    self._log.info(
+                        "camera_reconnected", source=self.source_id, reconnects=self._reconnects
+                    )
+            return True
+        return False
