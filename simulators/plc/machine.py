@@ -41,6 +41,7 @@ class Machine:
         self.permit = False
         self.trip_cause: str | None = "power_up"
         self.trips = 0
+        self.trip_ns: int | None = None
         self._t_ns = now_ns
         self._stop_start_ns = now_ns
         self._hb_value: int | None = None
@@ -119,6 +120,7 @@ class Machine:
 
     def _trip(self, t_ns: int, cause: str) -> None:
         self.latched, self.trip_cause, self.trips = True, cause, self.trips + 1
+        self.trip_ns = t_ns
         self.phase, self._stop_start_ns = Phase.STOPPING, t_ns
         if self.p.stopping_ns == 0:
             self.phase = Phase.STOPPED
