@@ -60,7 +60,7 @@ class _Conn:
         params = self.client.comm_params
         params.timeout_connect = self._cfg.connect_timeout_ms / 1000
         try:
-            return bool(self.client.connect())
+            return bool(self.client.connect())  # type: ignore[no-untyped-call]
         finally:
             params.timeout_connect = self._cfg.request_timeout_ms / 1000
 
@@ -77,11 +77,11 @@ class _Conn:
         return resp
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
 
 class PlcLink:
-    """The real PLC link. Thread-safe: the loop calls write/read_inputs; a thread beats and heals."""
+    """The real PLC link. The loop calls write/read_inputs; a thread beats and heals."""
 
     def __init__(self, config: PlcConfig, log: Any, clock: Callable[[], int] = time.monotonic_ns):
         if config.host not in config.allowed_hosts:  # validated at load; refuse bypasses too
@@ -279,7 +279,9 @@ class PlcLink:
         try:
             with self._service.lock:
                 self._service.call(
-                    self._service.client.write_register, self._sig.heartbeat.address, self._heartbeat
+                    self._service.client.write_register,
+                    self._sig.heartbeat.address,
+                    self._heartbeat,
                 )
         except LinkError as exc:
             self._drop("heartbeat", str(exc))

@@ -54,12 +54,16 @@ class SignalModel(StrictModel):
     """One PLC signal: its Modbus table, address and, for registers, width and word order."""
 
     type: SignalType = Field(description="Modbus table: coil, holding_register, ...")
-    address: int = Field(ge=0, le=65535, description="0-based Modbus address (PLC docs may be 1-based)")
-    width: Literal[16, 32] = Field(16, description="bits of a register value; 32 uses two registers")
-    word_order: Literal["big", "little"] = Field(
-        "big", description="32-bit values: 'big' puts the high word at the lower address"
+    address: int = Field(
+        ge=0, le=65535, description="0-based Modbus address (PLC docs may be 1-based)"
     )
-    count: int = Field(1, ge=1, le=65536, description="registers in a block (reject_fifo)")
+    width: Literal[16, 32] = Field(
+        default=16, description="bits of a register value; 32 uses two registers"
+    )
+    word_order: Literal["big", "little"] = Field(
+        default="big", description="32-bit values: 'big' puts the high word at the lower address"
+    )
+    count: int = Field(default=1, ge=1, le=65536, description="registers in a block (reject_fifo)")
 
     @property
     def span(self) -> int:
@@ -85,13 +89,23 @@ class SignalMap(StrictModel):
 
     permit: SignalModel = Field(description="run permit coil: ON lets the machine run")
     heartbeat: SignalModel = Field(description="holding register incremented on a fixed period")
-    warning: SignalModel | None = Field(None, description="warning light coil")
-    fault_code: SignalModel | None = Field(None, description="holding register: why tripped")
-    ejectors: tuple[SignalModel, ...] = Field((), description="ejector coils, in belt order")
-    reset: SignalModel | None = Field(None, description="reset button input read from the PLC")
-    encoder: SignalModel | None = Field(None, description="belt encoder count (usually 32-bit)")
-    reject_confirm: SignalModel | None = Field(None, description="reject bin sensor input")
-    reject_fifo: SignalModel | None = Field(None, description="holding-register block for verdicts")
+    warning: SignalModel | None = Field(default=None, description="warning light coil")
+    fault_code: SignalModel | None = Field(
+        default=None, description="holding register: why tripped"
+    )
+    ejectors: tuple[SignalModel, ...] = Field(
+        default=(), description="ejector coils, in belt order"
+    )
+    reset: SignalModel | None = Field(
+        default=None, description="reset button input read from the PLC"
+    )
+    encoder: SignalModel | None = Field(
+        default=None, description="belt encoder count (usually 32-bit)"
+    )
+    reject_confirm: SignalModel | None = Field(default=None, description="reject bin sensor input")
+    reject_fifo: SignalModel | None = Field(
+        default=None, description="holding-register block for verdicts"
+    )
 
     def named(self) -> Iterator[tuple[tuple[str | int, ...], SignalModel]]:
         """(location, signal) for every configured signal; ejectors as ('ejectors', i)."""
@@ -114,7 +128,9 @@ class SignalMap(StrictModel):
             allowed = ALLOWED_TYPES[str(loc[0])]
             if sig.type not in allowed:
                 raise field_error(
-                    (*loc, "type"), f"{loc[0]} must be {' or '.join(allowed)}, not {sig.type}", sig.type
+                    (*loc, "type"),
+                    f"{loc[0]} must be {' or '.join(allowed)}, not {sig.type}",
+                    sig.type,
                 )
 
     def _check_overlaps(self) -> None:
@@ -144,9 +160,14 @@ class SignalMap(StrictModel):
                 addrs[-1],
             )
         if len(addrs) > MAX_COILS_WRITE:
-            raise field_error(("ejectors",), f"more than {MAX_COILS_WRITE} output coils", len(addrs))
+            raise field_error(
+                ("ejectors",), f"more than {MAX_COILS_WRITE} output coils", len(addrs)
+            )
         bits = [(loc, s) for loc, s in self.named() if loc[0] in INPUT_BITS]
-        if bits and max(s.address for _, s in bits) - min(s.address for _, s in bits) >= MAX_BITS_READ:
+        if (
+            bits
+            and max(s.address for _, s in bits) - min(s.address for _, s in bits) >= MAX_BITS_READ
+        ):
             loc = max(bits, key=lambda b: b[1].address)[0]
             raise field_error(
                 (*loc, "address"),
@@ -180,25 +201,33 @@ class PlcConfig(StrictModel):
     """How to reach the PLC and how long to wait for it."""
 
     host: str = Field(min_length=1, description="PLC IP address or name; must be in allowed_hosts")
-    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port")
-    unit_id: int = Field(1, ge=1, le=255, description="Modbus unit id (0 is broadcast: no reply)")
+    port: int = Field(default=502, ge=1, le=65535, description="Modbus TCP port")
+    unit_id: int = Field(
+        default=1, ge=1, le=255, description="Modbus unit id (0 is broadcast: no reply)"
+    )
     allowed_hosts: tuple[str, ...] = Field(
         min_length=1, description="the only hosts this box may drive; guards against a typo"
     )
-    connect_timeout_ms: int = Field(200, ge=20, le=1000, description="TCP connect timeout")
-    request_timeout_ms: int = Field(150, ge=20, le=1000, description="wait per Modbus request")
-    retries: int = Field(1, ge=0, le=1, description="resends after a timeout (0 or 1)")
-    heartbeat_period_ms: int = Field(100, ge=10, le=5000, description="heartbeat write period")
+    connect_timeout_ms: int = Field(default=200, ge=20, le=1000, description="TCP connect timeout")
+    request_timeout_ms: int = Field(
+        default=150, ge=20, le=1000, description="wait per Modbus request"
+    )
+    retries: int = Field(default=1, ge=0, le=1, description="resends after a timeout (0 or 1)")
+    heartbeat_period_ms: int = Field(
+        default=100, ge=10, le=5000, description="heartbeat write period"
+    )
     reconnect_backoff_ms: tuple[int, int] = Field(
-        (100, 2000), description="(first, longest) wait between reconnect attempts; doubles"
+        default=(100, 2000), description="(first, longest) wait between reconnect attempts; doubles"
     )
     loop_stale_ms: int = Field(
-        1000,
+        default=1000,
         ge=50,
         le=60000,
         description="heartbeat freezes when no output image was written for this long",
     )
-    signals: SignalMap = Field(DEFAULT_SIGNAL_MAP, description="signal name -> Modbus address")
+    signals: SignalMap = Field(
+        default=DEFAULT_SIGNAL_MAP, description="signal name -> Modbus address"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PlcConfig:

@@ -115,8 +115,8 @@ class Machine:
     def _coast(self, t_ns: int) -> float:
         """Distance since the stop began, decelerating linearly to zero over stopping_ns."""
         s = t_ns - self._stop_start_ns
-        T = max(self.p.stopping_ns, 1)
-        return self.p.counts_per_s / 1e9 * (s - s * s / (2 * T))
+        stop_ns = max(self.p.stopping_ns, 1)
+        return self.p.counts_per_s / 1e9 * (s - s * s / (2 * stop_ns))
 
     def _trip(self, t_ns: int, cause: str) -> None:
         self.latched, self.trip_cause, self.trips = True, cause, self.trips + 1

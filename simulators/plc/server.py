@@ -87,7 +87,7 @@ class PlcSimulator:
         self._thread: threading.Thread | None = None
         self._server: ModbusTcpServer | None = None
         self.port = cfg.port
-        self._by_addr = {
+        self._by_addr: dict[tuple[str, int], str] = {
             (sig.type, a): ".".join(str(p) for p in loc)
             for loc, sig in cfg.signals.named()
             for a in range(sig.address, sig.address + sig.span)
@@ -134,11 +134,12 @@ class PlcSimulator:
         device = build_device(self.cfg.signals, self.cfg.unit_id, self._action)
         self._server = ModbusTcpServer(device, address=(self.cfg.host, self.port))
         await self._server.serve_forever(background=True)
-        self.port = self._server.transport.sockets[0].getsockname()[1]
+        listener: Any = self._server.transport  # an asyncio.Server once listening
+        self.port = int(listener.sockets[0].getsockname()[1])
 
     async def _shutdown(self) -> None:
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
 
     async def _drop(self) -> None:

@@ -72,9 +72,12 @@ def test_permit_and_heartbeat_are_seen_at_the_server(sim: PlcSimulator, link: Pl
     """The server holds the permit we wrote and sees the heartbeat advancing on its own."""
     assert link.healthy
     rtt = link.write(PlcOutputs(permit=True, warning=True, fault_code=7, ejectors=(False, True)))
-    assert rtt is not None and rtt > 0
+    assert rtt is not None
+    assert rtt > 0
     assert sim.permit_seen
-    assert sim.values["warning"] and sim.values["ejectors.1"] and not sim.values["ejectors.0"]
+    assert sim.values["warning"]
+    assert sim.values["ejectors.1"]
+    assert not sim.values["ejectors.0"]
     assert sim.values["fault_code"] == 7
     first = sim.values.get("heartbeat", 0)
     assert wait_for(lambda: sim.values.get("heartbeat", 0) >= int(first) + 3)
@@ -136,9 +139,7 @@ def test_slow_responses_are_cut_off_at_the_request_timeout(
     assert wait_for(lambda: link.healthy)
 
 
-def test_reconnect_rewrites_the_whole_output_image_first(
-    sim: PlcSimulator, link: PlcLink
-) -> None:
+def test_reconnect_rewrites_the_whole_output_image_first(sim: PlcSimulator, link: PlcLink) -> None:
     """After the PLC comes back the first writes it sees are the full current image."""
     image = PlcOutputs(permit=True, warning=True, fault_code=9, ejectors=(True, False))
     with capture_logs() as logs:
@@ -188,7 +189,8 @@ def test_reset_pressed_at_the_machine_reaches_the_reader_once(
 ) -> None:
     """One press at the machine is one reset event at the box, however often it is sampled."""
     first = link.read_inputs()
-    assert first is not None and not first.reset
+    assert first is not None
+    assert not first.reset
     sim.press_reset()
     samples = []
     deadline = time.monotonic() + 0.6  # longer than the 300 ms pulse
@@ -206,7 +208,8 @@ def test_encoder_advances_while_the_belt_runs(sim: PlcSimulator, link: PlcLink) 
     """The 32-bit encoder read over Modbus grows while the machine runs."""
     run_machine(sim, link)
     a = link.read_inputs()
-    assert a is not None and a.encoder is not None
+    assert a is not None
+    assert a.encoder is not None
     assert wait_for(lambda: (b := link.read_inputs()) is not None and (b.encoder or 0) > a.encoder)
 
 

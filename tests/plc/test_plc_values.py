@@ -100,5 +100,7 @@ def test_fake_link_press_reset_gives_one_event() -> None:
     fake.read_inputs()
     fake.press_reset()
     first, second = fake.read_inputs(), fake.read_inputs()
-    assert first is not None and first.reset_event
-    assert second is not None and not second.reset_event
+    assert first is not None
+    assert first.reset_event
+    assert second is not None
+    assert not second.reset_event

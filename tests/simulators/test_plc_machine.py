@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from simulators.plc.machine import ENCODER_MODULUS, Machine, MachineParams, Phase
 
 MS = 1_000_000
-P = MachineParams(watchdog_ns=100 * MS, stopping_ns=50 * MS, counts_per_s=1000.0, reset_pulse_ns=200 * MS)
+P = MachineParams(
+    watchdog_ns=100 * MS, stopping_ns=50 * MS, counts_per_s=1000.0, reset_pulse_ns=200 * MS
+)
 
 
 def running_machine(t0: int = 0) -> Machine:
@@ -41,7 +43,7 @@ def test_stale_heartbeat_trips_exactly_at_the_watchdog_time() -> None:
 
 
 def test_permit_off_trips_and_the_machine_coasts_then_latches() -> None:
-    """Permit off starts the stop; after stopping_ns it is at rest and permit on does not restart."""
+    """Permit off starts the stop; after stopping_ns it rests; permit on alone cannot restart."""
     m = running_machine()
     m.on_permit(False, 10 * MS)
     assert m.phase is Phase.STOPPING
