@@ -1,0 +1,295 @@
+"""Modbus TCP link to the PLC: output image, heartbeat, inputs, loss detection and reconnect.
+
+The only module that imports pymodbus (pinned 3.16.*: its keywords changed across 3.x).
+
+Blocking strategy: two TCP connections. The *safety* connection carries only the output image
+(one write_coils for permit, warning and ejectors, then fault_code when it changed), so a
+permit-off write never queues behind a heartbeat or an input read: a pymodbus client serves one
+request at a time. The *service* connection carries the heartbeat (its own thread, fixed period)
+and input reads. Every request is bounded by `request_timeout_ms` x (1 + retries); any failure
+closes both connections, reports `plc_lost`, and the heartbeat thread reconnects with backoff,
+writes the whole current output image first, and only then reports `plc_restored`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pymodbus.client import ModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from plantvision.errors import ConfigError
+from plantvision.plc_config import PlcConfig, SignalModel
+from plantvision.plc_values import (
+    PlcInputs,
+    PlcOutputs,
+    PlcPort,
+    ResetEdge,
+    words_to_u32,
+)
+
+__all__ = ["PlcInputs", "PlcLink", "PlcOutputs", "PlcPort", "ResetEdge"]
+
+
+class LinkError(Exception):
+    """A request failed: no connection, timeout, or a Modbus exception response."""
+
+
+class _Conn:
+    """One Modbus TCP connection with its own lock and bounded timeouts."""
+
+    def __init__(self, cfg: PlcConfig, name: str) -> None:
+        self._cfg = cfg
+        self.lock = threading.Lock()
+        # reconnect_delay=0: this module owns reconnects. `timeout` is both connect and receive
+        # timeout in the sync client; connect() swaps it for the connect timeout.
+        self.client = ModbusTcpClient(
+            cfg.host,
+            port=cfg.port,
+            name=name,
+            timeout=cfg.request_timeout_ms / 1000,
+            retries=cfg.retries,
+            reconnect_delay=0,
+        )
+
+    def connect(self) -> bool:
+        params = self.client.comm_params
+        params.timeout_connect = self._cfg.connect_timeout_ms / 1000
+        try:
+            return bool(self.client.connect())  # type: ignore[no-untyped-call]
+        finally:
+            params.timeout_connect = self._cfg.request_timeout_ms / 1000
+
+    def call(self, op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one request; raise LinkError on any failure (the caller then drops the link)."""
+        if not self.client.connected:
+            raise LinkError("not connected")
+        try:
+            resp = op(*args, device_id=self._cfg.unit_id, **kwargs)
+        except (ModbusException, OSError, ValueError) as exc:
+            raise LinkError(f"{type(exc).__name__}: {exc}") from None
+        if resp.isError():
+            raise LinkError(f"exception code {getattr(resp, 'exception_code', '?')}")
+        return resp
+
+    def close(self) -> None:
+        self.client.close()  # type: ignore[no-untyped-call]
+
+
+class PlcLink:
+    """The real PLC link. The loop calls write/read_inputs; a thread beats and heals."""
+
+    def __init__(self, config: PlcConfig, log: Any, clock: Callable[[], int] = time.monotonic_ns):
+        if config.host not in config.allowed_hosts:  # validated at load; refuse bypasses too
+            raise ConfigError("(plc config)", "plc.host", f"{config.host!r} not in allowed_hosts")
+        self._cfg, self._log, self._clock = config, log, clock
+        self._sig = config.signals
+        self._n_ejectors = len(self._sig.ejectors)
+        self._coil_base = min(
+            s.address for s in (self._sig.permit, self._sig.warning, *self._sig.ejectors) if s
+        )
+        self._safety, self._service = _Conn(config, "safety"), _Conn(config, "service")
+        self._state = threading.Lock()
+        self._image, self._version = PlcOutputs(), 0
+        self._healthy, self._lost_since_ns = False, clock()
+        self._last_write_call_ns = clock()
+        self._written_fault: int | None = None
+        self._heartbeat, self._edge = 0, ResetEdge()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backoff_ms, self._next_try_ns = config.reconnect_backoff_ms[0], 0
+        self.last_rtt_ms: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """True while the PLC acknowledges our requests; False is a trip cause for the guard."""
+        return self._healthy
+
+    def start(self) -> None:
+        """Connect (bounded), write the tripped image, start the heartbeat thread. Never raises
+        for an unreachable PLC: the link stays unhealthy and keeps retrying with backoff."""
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # plc_lost/restored say it
+        self._last_write_call_ns = self._clock()
+        if not self._reconnect():
+            self._log.warning("plc_lost", cause="connect_failed", host=self._cfg.host)
+        self._thread = threading.Thread(target=self._run, name="plc-heartbeat", daemon=True)
+        self._thread.start()
+
+    def write(self, outputs: PlcOutputs) -> float | None:
+        """Drive the whole output image; the round trip in ms, or None when the link is down.
+        Bounded by request_timeout_ms x (1 + retries) per request; never waits for a heartbeat."""
+        outputs.coil_bits(self._n_ejectors)  # refuse a malformed image before touching the wire
+        with self._state:
+            self._image, self._version = outputs, self._version + 1
+            self._last_write_call_ns = self._clock()
+            if not self._healthy:
+                return None
+        t0 = time.perf_counter_ns()
+        try:
+            with self._safety.lock:
+                self._send_image(outputs)
+        except LinkError as exc:
+            self._drop("write", str(exc))
+            return None
+        self.last_rtt_ms = (time.perf_counter_ns() - t0) / 1e6
+        return self.last_rtt_ms
+
+    def read_inputs(self) -> PlcInputs | None:
+        """Sample reset, encoder and reject_confirm; None (and no reset event) when down."""
+        if not self._healthy:
+            self._edge.update(None)
+            return None
+        try:
+            with self._service.lock:
+                bits = self._read_bits()
+                encoder = self._read_encoder()
+        except LinkError as exc:
+            self._drop("read", str(exc))
+            self._edge.update(None)
+            return None
+        reset = bits.get("reset", False)
+        return PlcInputs(
+            reset=reset,
+            reset_event=self._edge.update(reset if "reset" in bits else None),
+            encoder=encoder,
+            reject_confirm=bits.get("reject_confirm"),
+            t_read_ns=self._clock(),
+        )
+
+    def stop(self) -> None:
+        """Stop the heartbeat, write permit off (best effort, bounded), close both connections."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._state:
+            self._image = self._image.with_permit_off()
+            healthy = self._healthy
+        if healthy:
+            try:
+                with self._safety.lock:
+                    self._send_image(self._image)
+            except LinkError:
+                pass  # the heartbeat has stopped: the PLC watchdog trips the machine anyway
+        self._healthy = False
+        self._safety.close()
+        self._service.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _send_image(self, out: PlcOutputs) -> None:
+        """One write_coils for permit/warning/ejectors, then fault_code only when it changed."""
+        self._safety.call(
+            self._safety.client.write_coils, self._coil_base, out.coil_bits(self._n_ejectors)
+        )
+        fc = self._sig.fault_code
+        if fc is not None and out.fault_code != self._written_fault:
+            self._safety.call(self._safety.client.write_register, fc.address, out.fault_code)
+            self._written_fault = out.fault_code
+
+    def _read_bits(self) -> dict[str, bool]:
+        sigs = {n: s for n in ("reset", "reject_confirm") if (s := getattr(self._sig, n))}
+        out: dict[str, bool] = {}
+        for kind in ("discrete_input", "coil"):
+            group = {n: s for n, s in sigs.items() if s.type == kind}
+            if not group:
+                continue
+            base = min(s.address for s in group.values())
+            count = max(s.address for s in group.values()) - base + 1
+            client = self._service.client
+            op = client.read_discrete_inputs if kind == "discrete_input" else client.read_coils
+            bits = self._service.call(op, base, count=count).bits
+            out |= {n: bool(bits[s.address - base]) for n, s in group.items()}
+        return out
+
+    def _read_encoder(self) -> int | None:
+        enc: SignalModel | None = self._sig.encoder
+        if enc is None:
+            return None
+        client = self._service.client
+        op = client.read_input_registers
+        if enc.type == "holding_register":
+            op = client.read_holding_registers
+        regs = self._service.call(op, enc.address, count=enc.width // 16).registers
+        return words_to_u32(list(regs), enc.word_order) if enc.width == 32 else int(regs[0])
+
+    def _drop(self, op: str, cause: str) -> None:
+        """Mark the link lost once, close both connections; the heartbeat thread heals it."""
+        with self._state:
+            was = self._healthy
+            self._healthy = False
+            if was:
+                self._lost_since_ns = self._clock()
+                self._backoff_ms = self._cfg.reconnect_backoff_ms[0]
+                self._next_try_ns = self._clock() + self._backoff_ms * 1_000_000
+        for conn in (self._safety, self._service):
+            with conn.lock:  # never close a socket under a request in another thread
+                conn.close()
+        self._written_fault = None
+        if was:
+            self._log.warning("plc_lost", op=op, cause=cause, host=self._cfg.host)
+
+    def _reconnect(self) -> bool:
+        """Connect both, write the current image before anything else, then declare healthy."""
+        with self._safety.lock:
+            if not self._safety.connect():
+                return False
+            try:
+                while True:
+                    with self._state:
+                        image, version = self._image, self._version
+                    self._written_fault = None  # the PLC may have restarted: rewrite everything
+                    self._send_image(image)
+                    with self._service.lock:
+                        if not self._service.connect():
+                            raise LinkError("service connect failed")
+                    with self._state:
+                        if version == self._version:  # no newer image arrived meanwhile
+                            self._healthy = True
+                            return True
+            except LinkError:
+                self._safety.close()
+                self._service.close()
+                return False
+
+    def _run(self) -> None:
+        """Heartbeat on a fixed period (deadline-based, no drift); reconnect while lost."""
+        period_ns = self._cfg.heartbeat_period_ms * 1_000_000
+        next_ns = self._clock()
+        while not self._stop.is_set():
+            now = self._clock()
+            if self._healthy:
+                self._beat(now)
+            elif now >= self._next_try_ns:
+                self._heal(now)
+            next_ns += period_ns
+            now = self._clock()
+            if next_ns <= now:  # a slow request overran the period: skip, don't burst
+                next_ns = now + period_ns
+            self._stop.wait((next_ns - now) / 1e9)
+
+    def _beat(self, now_ns: int) -> None:
+        # A hung loop must look dead to the PLC: freeze the heartbeat when no image arrives.
+        if now_ns - self._last_write_call_ns > self._cfg.loop_stale_ms * 1_000_000:
+            return
+        self._heartbeat = (self._heartbeat + 1) & 0xFFFF
+        try:
+            with self._service.lock:
+                self._service.call(
+                    self._service.client.write_register,
+                    self._sig.heartbeat.address,
+                    self._heartbeat,
+                )
+        except LinkError as exc:
+            self._drop("heartbeat", str(exc))
+
+    def _heal(self, now_ns: int) -> None:
+        if self._reconnect():
+            down_ms = (self._clock() - self._lost_since_ns) / 1e6
+            self._log.info("plc_restored", host=self._cfg.host, down_ms=round(down_ms, 1))
+            return
+        self._backoff_ms = min(self._backoff_ms * 2, self._cfg.reconnect_backoff_ms[1])
+        self._next_try_ns = now_ns + self._backoff_ms * 1_000_000

@@ -1,0 +1,77 @@
+"""In-memory PLC link for unit tests of consumers (guard, conveyor, loop): no sockets, no threads.
+
+Same interface as `PlcLink`; it records every write, can be made unhealthy, and can press reset.
+It logs `plc_lost` / `plc_restored` like the real link so event assertions carry over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plantvision.plc_values import PlcInputs, PlcOutputs, ResetEdge
+
+
+class FakePlcLink:
+    """A PLC that always answers (unless told not to) and remembers what it was told."""
+
+    def __init__(self, log: Any = None, n_ejectors: int = 2, rtt_ms: float = 0.1) -> None:
+        self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
+        self.writes: list[PlcOutputs] = []
+        self.image = PlcOutputs()
+        self.started = self.stopped = False
+        self.encoder: int | None = 0
+        self.reject_confirm: bool | None = False
+        self._healthy = True
+        self._reset_level = False
+        self._edge = ResetEdge()
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def start(self) -> None:
+        self.started = True
+        self.write(PlcOutputs())
+
+    def write(self, outputs: PlcOutputs) -> float | None:
+        """Record the image; None while unhealthy (the image is still kept, as the real link)."""
+        outputs.coil_bits(self._n_ejectors)
+        self.image = outputs
+        if not self._healthy:
+            return None
+        self.writes.append(outputs)
+        return self._rtt_ms
+
+    def read_inputs(self) -> PlcInputs | None:
+        if not self._healthy:
+            self._edge.update(None)
+            return None
+        level = self._reset_level
+        return PlcInputs(level, self._edge.update(level), self.encoder, self.reject_confirm)
+
+    def set_healthy(self, healthy: bool) -> None:
+        """Simulate losing or regaining the PLC; a regained link rewrites the current image."""
+        if healthy == self._healthy:
+            return
+        self._healthy = healthy
+        if healthy:
+            self.writes.append(self.image)
+        if self._log is None:
+            return
+        if healthy:
+            self._log.info("plc_restored", down_ms=0.0)
+        else:
+            self._log.warning("plc_lost", cause="fake")
+
+    def press_reset(self) -> None:
+        """Hold the reset input high until release_reset(); the next read sees one event."""
+        self._reset_level = True
+
+    def release_reset(self) -> None:
+        self._reset_level = False
+
+    def stop(self) -> None:
+        self.image = self.image.with_permit_off()
+        if self._healthy:
+            self.writes.append(self.image)
+        self.stopped = True

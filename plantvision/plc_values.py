@@ -1,0 +1,95 @@
+"""Values that cross the PLC seam, and the pure logic around them (no pymodbus, no sockets).
+
+Consumers (guard, conveyor, loop) import from here so they never pull in the Modbus client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+WordOrder = Literal["big", "little"]
+
+
+@dataclass(frozen=True)
+class PlcOutputs:
+    """The whole output image the box drives. The default is the safe, tripped image."""
+
+    permit: bool = False
+    warning: bool = False
+    fault_code: int = 0
+    ejectors: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fault_code <= 0xFFFF:
+            raise ValueError(f"fault_code {self.fault_code} does not fit a 16-bit register")
+
+    def coil_bits(self, n_ejectors: int) -> list[bool]:
+        """[permit, warning, ejector 0, ...]; missing ejectors are off, extra ones refused."""
+        if len(self.ejectors) > n_ejectors:
+            raise ValueError(f"{len(self.ejectors)} ejectors given, the map has {n_ejectors}")
+        ej = list(self.ejectors) + [False] * (n_ejectors - len(self.ejectors))
+        return [self.permit, self.warning, *ej]
+
+    def with_permit_off(self) -> PlcOutputs:
+        """Same image with permit and ejectors off (what stop() leaves behind)."""
+        return PlcOutputs(False, self.warning, self.fault_code, ())
+
+
+@dataclass(frozen=True)
+class PlcInputs:
+    """One sample of the PLC inputs. `reset_event` is True once per press (rising edge)."""
+
+    reset: bool
+    reset_event: bool
+    encoder: int | None = None
+    reject_confirm: bool | None = None
+    t_read_ns: int = field(default=0, compare=False)
+
+
+class ResetEdge:
+    """Turns the sampled reset input into one event per press.
+
+    An unknown level (link down, first sample) counts as pressed, so a button stuck ON at power-up
+    or across a reconnect yields no reset: a person must release and press again.
+    """
+
+    def __init__(self) -> None:
+        self._last = True
+
+    def update(self, level: bool | None) -> bool:
+        """Feed one sample (None: not available); True exactly on a low -> high transition."""
+        if level is None:
+            self._last = True
+            return False
+        event = level and not self._last
+        self._last = level
+        return event
+
+
+def u32_to_words(value: int, order: WordOrder) -> list[int]:
+    """A 32-bit unsigned value as two 16-bit registers in the given word order."""
+    value &= 0xFFFFFFFF
+    words = [value >> 16, value & 0xFFFF]
+    return words if order == "big" else words[::-1]
+
+
+def words_to_u32(words: list[int], order: WordOrder) -> int:
+    """Two 16-bit registers back to a 32-bit unsigned value."""
+    high, low = words if order == "big" else words[::-1]
+    return ((high & 0xFFFF) << 16) | (low & 0xFFFF)
+
+
+class PlcPort(Protocol):
+    """The seam the loop drives: the real Modbus link and the in-memory fake both fit it."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def write(self, outputs: PlcOutputs) -> float | None: ...
+
+    def read_inputs(self) -> PlcInputs | None: ...
+
+    def stop(self) -> None: ...

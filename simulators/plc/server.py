@@ -1,0 +1,254 @@
+"""A real Modbus TCP server (pymodbus SimDevice) wrapped around the machine model.
+
+The datastore is pymodbus 3.16's `SimDevice` with four separate tables (coils, discrete inputs,
+holding and input registers) sized to the signal map. Its async `action` callback sees every
+request before the datastore applies it, which is all the model needs: writes feed the machine
+(permit, heartbeat), reads of the reset input and encoder are filled in from the machine at that
+instant, and the same hook injects faults (delays, exception codes). Connection-level faults
+(drop, down, back) act on the server object itself. The server runs on its own event loop thread
+so tests drive it in-process; `python -m simulators.plc` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from plantvision.plc_config import DEFAULT_SIGNAL_MAP, SignalMap, SignalModel
+from plantvision.plc_values import u32_to_words
+from simulators.plc.machine import Machine, MachineParams
+
+WRITE_FCS = {5: "coil", 15: "coil", 6: "holding_register", 16: "holding_register"}
+READ_FCS = {1: "coil", 2: "discrete_input", 3: "holding_register", 4: "input_register"}
+TABLES = ("coil", "discrete_input", "holding_register", "input_register")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How the simulated PLC and machine behave."""
+
+    signals: SignalMap = DEFAULT_SIGNAL_MAP
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: let the OS pick; start() returns the bound port
+    unit_id: int = 1
+    watchdog_ms: int = 300
+    stopping_ms: int = 200
+    counts_per_s: float = 10_000.0
+    reset_pulse_ms: int = 300
+    log_path: Path | None = None
+    clock: Callable[[], int] = field(default=time.monotonic_ns, compare=False)
+
+
+def _table_sizes(signals: SignalMap) -> dict[str, int]:
+    """Each table spans address 0 up to the last mapped address (at least 16)."""
+    sizes = dict.fromkeys(TABLES, 16)
+    for _, sig in signals.named():
+        sizes[sig.type] = max(sizes[sig.type], sig.address + sig.span)
+    return {k: (v + 15) // 16 * 16 for k, v in sizes.items()}
+
+
+def build_device(signals: SignalMap, unit_id: int, action: Any) -> SimDevice:
+    sizes = _table_sizes(signals)
+    bits = [[SimData(0, values=[False] * sizes[t], datatype=DataType.BITS)] for t in TABLES[:2]]
+    regs = [[SimData(0, count=sizes[t], values=0, datatype=DataType.REGISTERS)] for t in TABLES[2:]]
+    return SimDevice(unit_id, simdata=(bits[0], bits[1], regs[0], regs[1]), action=action)
+
+
+class PlcSimulator:
+    """A Modbus TCP PLC that runs a simulated machine. Thread-safe for test code."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.cfg = cfg = config or SimConfig()
+        self._clock = cfg.clock
+        self._lock = threading.Lock()
+        params = MachineParams(
+            watchdog_ns=cfg.watchdog_ms * 1_000_000,
+            stopping_ns=cfg.stopping_ms * 1_000_000,
+            counts_per_s=cfg.counts_per_s,
+            reset_pulse_ns=cfg.reset_pulse_ms * 1_000_000,
+        )
+        self.machine = Machine(params, self._clock())
+        self.values: dict[str, int | bool] = {}
+        self.write_log: list[dict[str, Any]] = []
+        self._logfile: TextIO | None = None
+        self._delay_s = 0.0
+        self._exception: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: ModbusTcpServer | None = None
+        self.port = cfg.port
+        self._by_addr: dict[tuple[str, int], str] = {
+            (sig.type, a): ".".join(str(p) for p in loc)
+            for loc, sig in cfg.signals.named()
+            for a in range(sig.address, sig.address + sig.span)
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Start serving; returns the bound TCP port."""
+        if self.cfg.log_path is not None:
+            self._logfile = self.cfg.log_path.open("a", encoding="utf-8")
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run_loop, args=(ready,), name="plc-sim", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        self._call(self._listen())
+        return self.port
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._call(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self._loop = None
+        if self._logfile is not None:
+            self._logfile.close()
+
+    def _run_loop(self, ready: threading.Event) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(ready.set)
+        self._loop.run_forever()
+
+    def _call(self, coro: Any) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    async def _listen(self) -> None:
+        device = build_device(self.cfg.signals, self.cfg.unit_id, self._action)
+        self._server = ModbusTcpServer(device, address=(self.cfg.host, self.port))
+        await self._server.serve_forever(background=True)
+        listener: Any = self._server.transport  # an asyncio.Server once listening
+        self.port = int(listener.sockets[0].getsockname()[1])
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
+            self._server = None
+
+    async def _drop(self) -> None:
+        if self._server is not None:
+            for conn in list(self._server.active_connections.values()):
+                conn.close()
+
+    # -- what a person or a test does at the machine ---------------------------------------
+
+    def press_reset(self) -> bool:
+        """Press the reset button: the box sees the reset input high for reset_pulse_ms."""
+        with self._lock:
+            return self.machine.press_reset(self._clock())
+
+    @property
+    def machine_running(self) -> bool:
+        with self._lock:
+            return self.machine.running(self._clock())
+
+    @property
+    def permit_seen(self) -> bool:
+        return bool(self.values.get("permit", False))
+
+    # -- fault injection -------------------------------------------------------------------
+
+    def set_delay_ms(self, delay_ms: float) -> None:
+        """Delay every response by this much (0 to stop)."""
+        self._delay_s = delay_ms / 1000
+
+    def set_exception(self, code: int | None) -> None:
+        """Answer every request with this Modbus exception code (None to stop)."""
+        self._exception = None if code is None else int(ExcCodes(code))
+
+    def drop_connections(self) -> None:
+        """Close every client connection; the listener stays up."""
+        self._call(self._drop())
+
+    def go_down(self) -> None:
+        """Stop listening and close all connections (the PLC vanished)."""
+        self._call(self._shutdown())
+
+    def come_back(self) -> None:
+        """Listen again on the same port with a fresh datastore (a rebooted PLC)."""
+        self._call(self._listen())
+
+    # -- the datastore hook ----------------------------------------------------------------
+
+    async def _action(
+        self,
+        fc: int,
+        start: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if fc in WRITE_FCS and values is None:
+            return None  # pymodbus reads back after a write: not a second request
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
+        if self._exception is not None:
+            return ExcCodes(self._exception)
+        with self._lock:
+            now = self._clock()
+            if values is not None and fc in WRITE_FCS:
+                self._on_write(fc, address, list(values), now)
+            elif fc in READ_FCS:
+                self._fill_read(fc, start, registers, now)
+        return None
+
+    def _on_write(self, fc: int, address: int, values: list[int] | list[bool], now: int) -> None:
+        table = WRITE_FCS[fc]
+        named: dict[str, int | bool] = {}
+        for i, v in enumerate(values):
+            name = self._by_addr.get((table, address + i))
+            if name is not None:
+                named[name] = v
+        self.values.update(named)
+        if "permit" in named:
+            self.machine.on_permit(bool(named["permit"]), now)
+        if "heartbeat" in named:
+            self.machine.on_heartbeat(int(named["heartbeat"]), now)
+        entry = {
+            "t_mono_ns": now,
+            "t_wall": time.time(),
+            "fc": fc,
+            "address": address,
+            "values": [int(v) for v in values],
+            "signals": {k: int(v) for k, v in named.items()},
+        }
+        self.write_log.append(entry)
+        if self._logfile is not None:
+            self._logfile.write(json.dumps(entry) + "\n")
+            self._logfile.flush()
+
+    def _fill_read(self, fc: int, start: int, registers: list[int], now: int) -> None:
+        """Put the machine's current reset input and encoder into the table being read."""
+        table, sigs = READ_FCS[fc], self.cfg.signals
+        if sigs.reset is not None and sigs.reset.type == table:
+            self._set_bit(registers, start, sigs.reset.address, self.machine.reset_input(now))
+        enc: SignalModel | None = sigs.encoder
+        if enc is not None and enc.type == table:
+            value = self.machine.encoder(now)
+            words = u32_to_words(value, enc.word_order) if enc.width == 32 else [value & 0xFFFF]
+            off = enc.address - start
+            registers[off : off + len(words)] = words
+
+    @staticmethod
+    def _set_bit(registers: list[int], start: int, bit_address: int, on: bool) -> None:
+        """Bit tables are packed 16 bits per register, bit 0 first (pymodbus SimUtils)."""
+        idx, bit = bit_address // 16 - start, bit_address % 16
+        registers[idx] = registers[idx] | (1 << bit) if on else registers[idx] & ~(1 << bit)

@@ -1,0 +1,106 @@
+"""Values at the PLC seam: the reset edge, word order, the output image and the fake link."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
+
+from plantvision.plc_fake import FakePlcLink
+from plantvision.plc_values import PlcOutputs, ResetEdge, u32_to_words, words_to_u32
+
+
+@given(st.lists(st.one_of(st.booleans(), st.none()), max_size=60))
+def test_reset_edge_gives_one_event_per_low_to_high_transition(samples: list[bool | None]) -> None:
+    """One event per press: exactly the samples that are high after a known low."""
+    edge = ResetEdge()
+    events = [edge.update(s) for s in samples]
+    prev: bool | None = None
+    expected = []
+    for s in samples:
+        expected.append(s is True and prev is False)
+        prev = s
+    assert events == expected
+
+
+def test_reset_held_at_power_up_is_not_a_reset() -> None:
+    """A button already high at the first sample must be released and pressed again."""
+    edge = ResetEdge()
+    assert [edge.update(v) for v in (True, True, False, True, True)] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_reset_held_across_a_link_loss_is_not_a_reset() -> None:
+    """An unknown sample (link down) re-arms the detector to need a fresh press."""
+    edge = ResetEdge()
+    assert [edge.update(v) for v in (False, None, True)] == [False, False, False]
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["big", "little"]))
+def test_u32_words_round_trip(value: int, order: str) -> None:
+    """Splitting a 32-bit value into registers and joining them back is lossless."""
+    words = u32_to_words(value, order)  # type: ignore[arg-type]
+    assert all(0 <= w <= 0xFFFF for w in words)
+    assert words_to_u32(words, order) == value  # type: ignore[arg-type]
+
+
+def test_word_order_puts_high_word_first_for_big() -> None:
+    """'big' is high word at the lower address; 'little' swaps the words."""
+    assert u32_to_words(0x00010002, "big") == [1, 2]
+    assert u32_to_words(0x00010002, "little") == [2, 1]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "n_ejectors", "bits", "error"),
+    [
+        (PlcOutputs(), 2, [False, False, False, False], None),
+        (PlcOutputs(True, True, 0, (True,)), 2, [True, True, True, False], None),
+        (PlcOutputs(True, False, 0, (True, True, True)), 2, None, "3 ejectors"),
+    ],
+)
+def test_coil_image_layout(
+    outputs: PlcOutputs, n_ejectors: int, bits: list[bool] | None, error: str | None
+) -> None:
+    """permit, warning, then ejectors; missing ejectors off, extra ones refused."""
+    if error:
+        with pytest.raises(ValueError, match=error):
+            outputs.coil_bits(n_ejectors)
+    else:
+        assert outputs.coil_bits(n_ejectors) == bits
+
+
+def test_fault_code_must_fit_a_register() -> None:
+    """A fault code above 65535 cannot be written and is refused at construction."""
+    with pytest.raises(ValueError, match="16-bit"):
+        PlcOutputs(fault_code=70000)
+
+
+def test_fake_link_records_goes_unhealthy_and_rewrites_on_restore() -> None:
+    """The fake keeps the image while down, logs lost/restored, rewrites on restore."""
+    fake = FakePlcLink(log=__import__("structlog").get_logger(), n_ejectors=1)
+    with capture_logs() as logs:
+        fake.start()
+        fake.set_healthy(False)
+        assert fake.write(PlcOutputs(permit=False, warning=True)) is None
+        assert fake.read_inputs() is None
+        fake.set_healthy(True)
+    assert [e["event"] for e in logs] == ["plc_lost", "plc_restored"]
+    assert fake.writes[-1] == PlcOutputs(permit=False, warning=True)
+
+
+def test_fake_link_press_reset_gives_one_event() -> None:
+    """Pressing reset on the fake yields exactly one reset event until released and pressed."""
+    fake = FakePlcLink()
+    fake.read_inputs()
+    fake.press_reset()
+    first, second = fake.read_inputs(), fake.read_inputs()
+    assert first is not None
+    assert first.reset_event
+    assert second is not None
+    assert not second.reset_event
