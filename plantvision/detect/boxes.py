@@ -51,11 +51,15 @@ def nms(
     # Suppression matrix: same class and overlapping too much. Row i suppresses later rows only.
     over = (iou_matrix(boxes, boxes) > iou_threshold) & (cls[:, None] == cls[None, :])
     over = np.triu(over, k=1)
+    # Greedy NMS keeps j iff no *kept* earlier box suppresses it. That recursive rule is the
+    # fixed point of keep = ~any(over[keep]); iterating from all-kept reaches it in as many
+    # steps as the longest suppression chain (usually 2-3), with one array op per step.
     keep = np.ones(order.size, dtype=bool)
-    # Greedy pass: only rows with any overlap need visiting, usually a handful.
-    for i in np.flatnonzero(over.any(axis=1)):
-        if keep[i]:
-            keep &= ~over[i]
+    for _ in range(order.size):
+        new_keep = ~over[keep].any(axis=0)
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
     return order[keep][:max_keep]
 
 

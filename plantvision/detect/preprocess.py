@@ -1,7 +1,7 @@
 """Frame -> model input tensor, into buffers allocated once (no per-frame tensor allocation).
 
-The resize writes straight into a view of a persistent uint8 canvas; one `np.multiply`/`copyto`
-then transposes, reorders channels and casts into the persistent NCHW tensor.
+The resize writes straight into a view of a persistent uint8 canvas; cv2.split cuts it into
+persistent planes, and one cast (with the scale) per plane fills the persistent NCHW tensor.
 """
 
 from __future__ import annotations
@@ -80,13 +80,14 @@ class Preprocessor:
         self._canvas: ImageArray = np.full((*input_hw, 3), pp.pad_value, dtype=np.uint8)
         self._layout: _Layout | None = None
         self._last_hw: tuple[int, int] = (-1, -1)
-        # BGR -> RGB is a reversed view on the canvas, folded into the one copy below.
-        chw = self._canvas.transpose(2, 0, 1)
-        self._source = chw[::-1] if pp.channel_order == "rgb" else chw
+        # cv2.split into contiguous planes, then one contiguous cast per plane, is about three
+        # times faster than numpy's strided HWC -> CHW copy. BGR -> RGB is the plane order.
+        self._planes = [np.empty(input_hw, dtype=np.uint8) for _ in range(3)]
+        self._order = (2, 1, 0) if pp.channel_order == "rgb" else (0, 1, 2)
         self._interp = _INTERPOLATION[pp.interpolation]
         self._scale = dtype(pp.scale)
-        self._mean = np.asarray(pp.mean, dtype=dtype).reshape(3, 1, 1)
-        self._inv_std = (1.0 / np.asarray(pp.std, dtype=dtype)).reshape(3, 1, 1).astype(dtype)
+        self._mean = [dtype(m) for m in pp.mean]
+        self._inv_std = [dtype(1.0 / s) for s in pp.std]
         self._plain = pp.mean == (0.0, 0.0, 0.0) and pp.std == (1.0, 1.0, 1.0)
 
     def __call__(self, image: ImageArray) -> tuple[npt.NDArray[Any], InputTransform]:
@@ -104,12 +105,14 @@ class Preprocessor:
             np.copyto(view, image)
         else:
             cv2.resize(image, (nw, nh), dst=view, interpolation=self._interp)
+        cv2.split(self._canvas, self._planes)
         out = self.tensor[0]
-        if self._scale == 1:
-            np.copyto(out, self._source, casting="unsafe")
-        else:
-            np.multiply(self._source, self._scale, out=out, casting="unsafe")
-        if not self._plain:
-            out -= self._mean
-            out *= self._inv_std
+        for c, src in enumerate(self._order):
+            if self._scale == 1:
+                np.copyto(out[c], self._planes[src], casting="unsafe")
+            else:
+                np.multiply(self._planes[src], self._scale, out=out[c], casting="unsafe")
+            if not self._plain:
+                out[c] -= self._mean[c]
+                out[c] *= self._inv_std[c]
         return self.tensor, lay.transform
