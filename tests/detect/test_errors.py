@@ -26,7 +26,9 @@ def _model(tmp_path: Path, kind: str) -> Path:
         path.write_bytes(b"\x08\x07this is not a protobuf" * 10)
         return path
     if kind == "classifier":
-        return constant_model(tmp_path / "classifier.onnx", {"probs": np.zeros((1, 1000), np.float32)})
+        return constant_model(
+            tmp_path / "classifier.onnx", {"probs": np.zeros((1, 1000), np.float32)}
+        )
     if kind == "two_inputs_shape":
         return constant_model(tmp_path / "gray.onnx", YOLOV8, input_shape=(1, 1, 64, 64))
     return constant_model(tmp_path / "ok.onnx", YOLOV8)
