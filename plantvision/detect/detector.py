@@ -1,0 +1,132 @@
+"""The detector stage: pre-process, run the session, decode, NMS, map boxes to image pixels."""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from plantvision.detect.boxes import nms, to_original
+from plantvision.detect.decoders import Candidates
+from plantvision.detect.families import Decoder, make_decoder
+from plantvision.detect.names import resolve_names
+from plantvision.detect.preprocess import InputTransform, Preprocessor
+from plantvision.detect.session import Session
+from plantvision.detect.spec import ModelSpec, family_preprocessing
+from plantvision.errors import ModelError
+from plantvision.types import Detections, ImageArray, StageTimes
+
+
+class Detector:
+    """Runs one ONNX detector on BGR frames. Build it with `load_detector(spec)`.
+
+    `provider` is the execution provider actually running, `family` the decoder in use,
+    `input_size` the model's (height, width), `class_names` the names in id order.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        session: Session,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.spec = spec
+        self._session = session
+        self._clock_ns = clock_ns
+        self.provider = session.provider
+        self.input_size = _input_size(spec, session)
+        shapes = [o.shape for o in session.outputs]
+        self._decoder: Decoder = make_decoder(spec.family, shapes, self.input_size, str(spec.path))
+        self.family: str = self._decoder.family
+        self.preprocessing = family_preprocessing(self.family, spec.preprocessing)
+        self._pre = Preprocessor(self.input_size, self.preprocessing, session.input_dtype)
+        self.class_names = resolve_names(session.metadata, spec.class_names, spec.names_file)
+        for _ in range(spec.warmup_runs):
+            self._session.run(self._pre.tensor)
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        """Detections in `image` (HxWx3 uint8 BGR), in its pixels, best score first.
+
+        When `times` is given, adds ns spent to its "preprocess", "infer" and "decode" stages.
+        """
+        t0 = self._clock_ns()
+        tensor, transform = self._pre(image)
+        t1 = self._clock_ns()
+        outputs = self._session.run(tensor)
+        t2 = self._clock_ns()
+        dets = self.decode(outputs, transform)
+        if times is not None:
+            times.add("preprocess", t1 - t0)
+            times.add("infer", t2 - t1)
+            times.add("decode", self._clock_ns() - t2)
+        return dets
+
+    def decode(self, outputs: list[npt.NDArray[Any]], transform: InputTransform) -> Detections:
+        """Raw outputs -> Detections: confidence filter, NMS when the family needs it, mapping."""
+        spec = self.spec
+        cand: Candidates = self._decoder(outputs, spec.conf_threshold)
+        if cand.scores.size == 0:
+            return Detections.empty(self.class_names)
+        if self._decoder.needs_nms:
+            keep = nms(cand.xyxy, cand.scores, cand.class_id, spec.nms_iou, spec.max_detections)
+        else:
+            keep = np.argsort(-cand.scores, kind="stable")[: spec.max_detections]
+        xyxy = to_original(
+            cand.xyxy[keep],
+            (transform.scale_x, transform.scale_y),
+            (transform.pad_x, transform.pad_y),
+            transform.orig_hw,
+        )
+        return Detections(
+            xyxy, cand.scores[keep].astype(np.float32), cand.class_id[keep], self.class_names
+        )
+
+    def session_run_once(self) -> None:
+        """One bare `session.run` on the current input tensor: the benchmark's reference."""
+        self._session.run(self._pre.tensor)
+
+
+def _input_size(spec: ModelSpec, session: Session) -> tuple[int, int]:
+    """The model's fixed (h, w); config may only repeat it. Dynamic models need it in config."""
+    fixed_h, fixed_w = session.input_shape[2], session.input_shape[3]
+    if fixed_h is not None and fixed_w is not None:
+        if spec.input_size is not None and spec.input_size != (fixed_h, fixed_w):
+            raise ModelError(
+                f"{spec.path}: input size mismatch: config input_size "
+                f"{spec.input_size[0]}x{spec.input_size[1]} but the model takes "
+                f"{fixed_h}x{fixed_w} (remove input_size or set it to [{fixed_h}, {fixed_w}])"
+            )
+        return (fixed_h, fixed_w)
+    if spec.input_size is not None:
+        return spec.input_size
+    imgsz = _metadata_imgsz(session.metadata)
+    if imgsz is not None:
+        return imgsz
+    raise ModelError(
+        f"{spec.path}: the model's input size is dynamic {list(session.input_shape)}; "
+        "set input_size [height, width] in the model config"
+    )
+
+
+def _metadata_imgsz(metadata: dict[str, str]) -> tuple[int, int] | None:
+    """Ultralytics exports write "imgsz" as "[640, 640]"."""
+    try:
+        value = ast.literal_eval(metadata.get("imgsz", ""))
+    except (ValueError, SyntaxError):
+        return None
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) for v in value)
+    ):
+        return (int(value[0]), int(value[1]))
+    return None
+
+
+def load_detector(spec: ModelSpec) -> Detector:
+    """Open the model and build its Detector; any problem is a ModelError/ConfigError."""
+    return Detector(spec, Session(spec))

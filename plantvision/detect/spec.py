@@ -1,0 +1,179 @@
+"""The model description: which ONNX file, which output family, how to pre-process, thresholds.
+
+A family implies the pre-processing its upstream trains with (YOLOX: BGR, top-left letterbox pad
+114, pixel values 0..255; FastestDet grid: stretch, /255); anything set explicitly in config wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from plantvision.configio import StrictModel
+
+Family = Literal["auto", "yolox", "grid", "yolov5", "yolov8", "end2end", "detr"]
+FAMILIES: tuple[str, ...] = ("yolox", "grid", "yolov5", "yolov8", "end2end", "detr")
+
+
+class Preprocessing(StrictModel):
+    """How a BGR uint8 frame becomes the model's input tensor. None means: the family's default."""
+
+    resize: Literal["letterbox", "stretch"] | None = Field(
+        default=None,
+        description="letterbox keeps the aspect ratio and pads; stretch fills the input",
+    )
+    interpolation: Literal["linear", "area", "cubic", "nearest"] | None = Field(
+        default=None, description="OpenCV resize interpolation"
+    )
+    letterbox_align: Literal["top_left", "center"] | None = Field(
+        default=None, description="where the resized image sits on the padded canvas"
+    )
+    pad_value: int | None = Field(
+        default=None, ge=0, le=255, description="grey level of the padding"
+    )
+    channel_order: Literal["bgr", "rgb"] | None = Field(
+        default=None, description="channel order the model expects (frames arrive BGR)"
+    )
+    scale: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="multiplier applied to 0..255 pixels (1/255 = 0.00392...)",
+    )
+    mean: tuple[float, float, float] | None = Field(
+        default=None,
+        description="per-channel mean subtracted after scaling, in the model's channel order",
+    )
+    std: tuple[float, float, float] | None = Field(
+        default=None,
+        description="per-channel std divided after the mean, in the model's channel order",
+    )
+
+    @field_validator("std")
+    @classmethod
+    def _std_positive(
+        cls, v: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        if v is not None and min(v) <= 0:
+            raise ValueError("std values must be > 0 (use 1.0 for no division)")
+        return v
+
+
+class ResolvedPreprocessing(StrictModel):
+    """Preprocessing with every value decided (family defaults filled in)."""
+
+    resize: Literal["letterbox", "stretch"] = Field(description="letterbox or stretch")
+    interpolation: Literal["linear", "area", "cubic", "nearest"] = Field(
+        description="OpenCV resize interpolation"
+    )
+    letterbox_align: Literal["top_left", "center"] = Field(description="canvas placement")
+    pad_value: int = Field(ge=0, le=255, description="grey level of the padding")
+    channel_order: Literal["bgr", "rgb"] = Field(description="model channel order")
+    scale: float = Field(gt=0, le=1, description="pixel multiplier")
+    mean: tuple[float, float, float] = Field(description="per-channel mean")
+    std: tuple[float, float, float] = Field(description="per-channel std")
+
+
+# Upstream conventions. YOLOX >= 0.1.1 feeds raw BGR 0..255 on a top-left 114 canvas;
+# FastestDet stretches BGR and divides by 255; ultralytics (v5/v8/v10) centres an RGB letterbox
+# padded with 114 and divides by 255; RF-DETR / RT-DETR stretch RGB /255 (RF-DETR adds ImageNet
+# mean/std, which config sets, since RT-DETR has none). FastestDet's own onnxruntime example
+# resizes with INTER_AREA, and the shared reference detections match that, not INTER_LINEAR
+# (scores move by up to 0.15 and boxes appear or vanish with linear).
+_FAMILY_DEFAULTS: dict[str, ResolvedPreprocessing] = {
+    "yolox": ResolvedPreprocessing(
+        resize="letterbox", interpolation="linear", letterbox_align="top_left",
+        pad_value=114, channel_order="bgr",
+        scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+    ),
+    "grid": ResolvedPreprocessing(
+        resize="stretch",
+        interpolation="area", letterbox_align="top_left", pad_value=0, channel_order="bgr",
+        scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+    ),
+    "ultralytics": ResolvedPreprocessing(
+        resize="letterbox", interpolation="linear", letterbox_align="center",
+        pad_value=114, channel_order="rgb",
+        scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+    ),
+    "detr": ResolvedPreprocessing(
+        resize="stretch",
+        interpolation="linear", letterbox_align="top_left", pad_value=0, channel_order="rgb",
+        scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+    ),
+}  # fmt: skip
+_DEFAULTS_KEY = {"yolov5": "ultralytics", "yolov8": "ultralytics", "end2end": "ultralytics"}
+
+
+def family_preprocessing(family: str, override: Preprocessing) -> ResolvedPreprocessing:
+    """The family's upstream pre-processing with every value set in `override` taking its place."""
+    base = _FAMILY_DEFAULTS[_DEFAULTS_KEY.get(family, family)]
+    explicit = {k: v for k, v in override.model_dump().items() if v is not None}
+    return base.model_copy(update=explicit)
+
+
+class ModelSpec(StrictModel):
+    """One detector: the ONNX file and everything needed to run it unchanged."""
+
+    path: Path = Field(description="ONNX model file")
+    family: Family = Field(
+        default="auto", description="output layout; auto detects it from the output shapes"
+    )
+    input_size: tuple[int, int] | None = Field(
+        default=None,
+        description="(height, width) in pixels; default: the model's fixed input shape",
+    )
+    class_names: tuple[str, ...] | None = Field(
+        default=None, description="class names in id order; default: ONNX metadata, then names_file"
+    )
+    names_file: Path | None = Field(
+        default=None, description="text file with one class name per line"
+    )
+    conf_threshold: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="detections scoring below this are dropped"
+    )
+    nms_iou: float = Field(
+        default=0.45,
+        gt=0.0,
+        le=1.0,
+        description="class-aware NMS drops boxes overlapping more than this",
+    )
+    max_detections: int = Field(
+        default=300, ge=1, le=10_000, description="most detections per frame"
+    )
+    preprocessing: Preprocessing = Field(
+        default_factory=lambda: Preprocessing(),
+        description="overrides of the family's pre-processing",
+    )
+    providers: tuple[str, ...] = Field(
+        default=("CPUExecutionProvider",),
+        min_length=1,
+        description="onnxruntime execution providers, tried in order",
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="onnxruntime intra-op threads; 0 lets onnxruntime choose",
+    )
+    graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
+        default="all", description="onnxruntime graph optimisation level"
+    )
+    warmup_runs: int = Field(
+        default=3, ge=0, le=100, description="inference runs at start, not timed"
+    )
+
+    @field_validator("input_size")
+    @classmethod
+    def _size_bounds(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not all(16 <= s <= 8192 for s in v):
+            raise ValueError("input_size is (height, width), each between 16 and 8192 pixels")
+        return v
+
+    @model_validator(mode="after")
+    def _names_once(self) -> ModelSpec:
+        if self.class_names is not None and self.names_file is not None:
+            raise ValueError("set class_names or names_file, not both")
+        return self

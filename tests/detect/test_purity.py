@@ -1,0 +1,29 @@
+"""Decoding, NMS and family choice stay pure numpy: only session.py knows onnxruntime."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+DETECT = Path(__file__).resolve().parents[2] / "plantvision" / "detect"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    return {n.split(".")[0] for n in names}
+
+
+@pytest.mark.parametrize("name", ["boxes.py", "decoders.py", "families.py", "names.py", "spec.py"])
+def test_pure_detect_modules_import_no_io_library(name: str) -> None:
+    """Pure detector modules import neither cv2 nor onnxruntime."""
+    assert not _imports(DETECT / name) & {"cv2", "onnxruntime"}
+
+
+def test_only_the_session_module_imports_onnxruntime() -> None:
+    """onnxruntime appears in session.py alone (its API stays behind one seam)."""
+    users = sorted(p.name for p in DETECT.parent.rglob("*.py") if "onnxruntime" in _imports(p))
+    assert users == ["session.py"]
