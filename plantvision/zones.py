@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from plantvision import floor
 from plantvision.errors import ConfigError
 from plantvision.types import Detections
 
@@ -37,7 +38,7 @@ class Anchor(StrEnum):
     AREA_FRACTION = "area_fraction"
 
 
-# Row order of the anchor-point stack built in `_anchor_points`.
+# Column order of the anchor points built by `_anchor_points`.
 POINT_ANCHORS: tuple[Anchor, ...] = tuple(a for a in Anchor if a is not Anchor.AREA_FRACTION)
 
 
@@ -101,21 +102,40 @@ class ZoneHits:
         return {z: bool(o) for z, o in zip(self.zone_ids, self.occupied, strict=True)}
 
 
+# Each point anchor as weights on a box's (x1, y1, x2, y2): anchor = box @ weights. One matmul
+# gives every anchor of every box; columns follow POINT_ANCHORS.
+_ANCHOR_XY: dict[Anchor, tuple[tuple[float, float], tuple[float, float]]] = {
+    Anchor.BOTTOM_CENTER: ((0.5, 0.5), (0.0, 1.0)),
+    Anchor.CENTER: ((0.5, 0.5), (0.5, 0.5)),
+    Anchor.TOP_LEFT: ((1.0, 0.0), (1.0, 0.0)),
+    Anchor.TOP_RIGHT: ((0.0, 1.0), (1.0, 0.0)),
+    Anchor.BOTTOM_LEFT: ((1.0, 0.0), (0.0, 1.0)),
+    Anchor.BOTTOM_RIGHT: ((0.0, 1.0), (0.0, 1.0)),
+}
+_WX = np.array([[wx[0], 0.0, wx[1], 0.0] for wx, _ in _ANCHOR_XY.values()])
+_WY = np.array([[0.0, wy[0], 0.0, wy[1]] for _, wy in _ANCHOR_XY.values()])
+assert tuple(_ANCHOR_XY) == POINT_ANCHORS
+
+
 def _anchor_points(b: F64) -> tuple[F64, F64]:
     """x and y of every point anchor for every box: two (len(POINT_ANCHORS), N) arrays."""
-    x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    cx, cy = (x1 + x2) * 0.5, (y1 + y2) * 0.5
-    by_anchor = {
-        Anchor.BOTTOM_CENTER: (cx, y2),
-        Anchor.CENTER: (cx, cy),
-        Anchor.TOP_LEFT: (x1, y1),
-        Anchor.TOP_RIGHT: (x2, y1),
-        Anchor.BOTTOM_LEFT: (x1, y2),
-        Anchor.BOTTOM_RIGHT: (x2, y2),
-    }
-    xs = np.stack([by_anchor[a][0] for a in POINT_ANCHORS])
-    ys = np.stack([by_anchor[a][1] for a in POINT_ANCHORS])
-    return xs, ys
+    bt = np.ascontiguousarray(b.T)
+    return _WX @ bt, _WY @ bt
+
+
+def _inside(
+    geoms: npt.NDArray[np.object_], bounds: F64, x: F64, y: F64, test: BoolArray
+) -> BoolArray:
+    """Z x N: point (x[z, n], y[z, n]) lies in polygon z (edge counts), only where `test`.
+
+    A bounding-box test first, so shapely sees only the few points that could be inside.
+    """
+    cand = test & (x >= bounds[:, 0:1]) & (x <= bounds[:, 2:3])
+    cand &= (y >= bounds[:, 1:2]) & (y <= bounds[:, 3:4])
+    zi, ni = np.nonzero(cand)
+    out = np.zeros(x.shape, np.bool_)
+    out[zi, ni] = shapely.intersects_xy(geoms[zi], x[zi, ni], y[zi, ni])
+    return out
 
 
 def _anchor_row(anchor: Anchor) -> int:
@@ -141,18 +161,24 @@ class CompiledZones:
     hazard_mm: F64 | None = None
     _geoms: npt.NDArray[np.object_] = field(init=False, repr=False)
     _mask_geoms: npt.NDArray[np.object_] = field(init=False, repr=False)
+    _bounds: F64 = field(init=False, repr=False)
+    _mask_bounds: F64 = field(init=False, repr=False)
     _rows: npt.NDArray[np.intp] = field(init=False, repr=False)
     _mask_rows: npt.NDArray[np.intp] = field(init=False, repr=False)
     _area: npt.NDArray[np.intp] = field(init=False, repr=False)
     _limits: F64 = field(init=False, repr=False)
     _class_cache: dict[tuple[str, ...], BoolArray] = field(init=False, repr=False)
+    ids: tuple[str, ...] = field(init=False)
+    is_stop: BoolArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         geoms = [shapely.Polygon(z.polygon) for z in self.zones]
         mgeoms = [shapely.Polygon(m.polygon) for m in self.masks]
         sets = object.__setattr__
-        sets(self, "_geoms", np.asarray(geoms, dtype=object).reshape(-1, 1))
-        sets(self, "_mask_geoms", np.asarray(mgeoms, dtype=object).reshape(-1, 1))
+        sets(self, "_geoms", np.asarray(geoms, dtype=object).reshape(-1))
+        sets(self, "_mask_geoms", np.asarray(mgeoms, dtype=object).reshape(-1))
+        sets(self, "_bounds", shapely.bounds(self._geoms).reshape(-1, 4))
+        sets(self, "_mask_bounds", shapely.bounds(self._mask_geoms).reshape(-1, 4))
         shapely.prepare(self._geoms)
         shapely.prepare(self._mask_geoms)
         sets(self, "_rows", np.array([_anchor_row(z.anchor) for z in self.zones], np.intp))
@@ -162,18 +188,19 @@ class CompiledZones:
         lim = [(z.min_confidence, z.min_box_w, z.min_box_h, z.area_fraction) for z in self.zones]
         sets(self, "_limits", np.array(lim, np.float64).reshape(-1, 4))
         sets(self, "_class_cache", {})
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(z.id for z in self.zones)
-
-    @property
-    def is_stop(self) -> BoolArray:
-        return np.array([z.kind is ZoneKind.STOP for z in self.zones], np.bool_)
+        sets(self, "ids", tuple(z.id for z in self.zones))
+        sets(self, "is_stop", np.array([z.kind is ZoneKind.STOP for z in self.zones], np.bool_))
 
     def warn_hold_ms(self) -> dict[str, int]:
         """Per-zone warning hold times the file sets (zones without one use the guard default)."""
         return {z.id: z.hold_ms for z in self.zones if z.hold_ms is not None}
+
+    def stop_polygons_mm(self) -> dict[str, F64]:
+        """Stop zones as floor polygons in mm (empty without a floor calibration)."""
+        h = self.image_to_floor_mm
+        if h is None:
+            return {}
+        return {z.id: floor.apply(h, z.polygon) for z in self.zones if z.kind is ZoneKind.STOP}
 
     def _allowed(self, class_names: tuple[str, ...]) -> BoolArray:
         """Z x (C+1) table: zone z counts class c; the extra last column is 'unknown id'."""
@@ -204,14 +231,15 @@ class CompiledZones:
             return ZoneHits(self.ids, self.is_stop, empty, np.zeros(n, np.bool_))
         scale = np.array([frame_w, frame_h, frame_w, frame_h], np.float64)
         b = det.xyxy.astype(np.float64) / scale
-        xs, ys = _anchor_points(b)
-        inside = shapely.intersects_xy(self._geoms, xs[self._rows], ys[self._rows])
-        if self._area.size:
-            inside[self._area] = self._area_inside(b)
+        px, py = _anchor_points(b)
         masked = np.zeros(n, np.bool_)
         if self.masks:
             mr = self._mask_rows
-            masked = shapely.intersects_xy(self._mask_geoms, xs[mr], ys[mr]).any(axis=0)
+            every = np.ones((len(self.masks), n), np.bool_)
+            mx, my = px[mr], py[mr]
+            masked = np.asarray(
+                _inside(self._mask_geoms, self._mask_bounds, mx, my, every).any(axis=0)
+            )
         cid = det.class_id.astype(np.intp)
         ncls = len(det.class_names)
         cid = np.where((cid >= 0) & (cid < ncls), cid, ncls)
@@ -222,13 +250,16 @@ class CompiledZones:
             & ((b[:, 2] - b[:, 0])[None, :] >= lim[:, 1:2])
             & ((b[:, 3] - b[:, 1])[None, :] >= lim[:, 2:3])
         )
-        hits = inside & qual & ~masked[None, :]
+        qual &= ~masked[None, :]
+        hits = _inside(self._geoms, self._bounds, px[self._rows], py[self._rows], qual)
+        if self._area.size:
+            hits[self._area] = self._area_inside(b) & qual[self._area]
         return ZoneHits(self.ids, self.is_stop, hits, masked)
 
     def _area_inside(self, b: F64) -> BoolArray:
         """Area-fraction zones: the share of each box inside the zone reaches the threshold."""
         boxes = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
-        geoms = self._geoms[self._area]
+        geoms = self._geoms[self._area][:, None]
         inter = shapely.area(shapely.intersection(geoms, boxes[None, :]))
         box_area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
         frac = self._limits[self._area, 3:4]
