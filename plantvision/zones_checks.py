@@ -71,13 +71,16 @@ def _check_inside(model: ZoneFileModel, file: str, field: str, pts: list[Point])
     if bad.size:
         k = int(bad[0])
         x, y = pts[k]
-        frame = "0..1" if model.frame_size is None else "{}x{} px".format(*model.frame_size)
+        if model.frame_size is None:
+            frame, fix = "0..1", "keep x and y within 0..1"
+        else:
+            w, h = model.frame_size
+            frame, fix = f"{w}x{h} px", f"keep 0 <= x <= {w} and 0 <= y <= {h}"
         kind = "maps outside" if model.units == "floor_mm" else "is outside"
+        if model.units == "floor_mm":
+            fix = "keep the zone on the part of the floor the camera sees"
         raise ConfigError(
-            file,
-            f"{field}[{k}]",
-            f"point ({x:g}, {y:g}) {kind} the frame ({frame})",
-            "move the point into the image (coordinates must not be negative)",
+            file, f"{field}[{k}]", f"point ({x:g}, {y:g}) {kind} the frame ({frame})", fix
         )
 
 
