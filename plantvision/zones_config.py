@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from plantvision import floor
 from plantvision.configio import StrictModel, file_sha256, read_yaml, validation_error
 from plantvision.errors import ConfigError
+from plantvision.zones_checks import check_file, to_normalised
 from plantvision.zones import Anchor, CompiledZones, MaskSpec, ZoneKind, ZoneSpec
 
 Point = tuple[float, float]
@@ -174,8 +175,6 @@ class ZoneFileModel(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> Self:
-        from plantvision.zones_checks import check_file  # split out to keep modules small
-
         ctx: dict[str, Any] = info.context or {}
         check_file(self, str(ctx.get("file", "(zone file)")))
         return self
@@ -215,8 +214,6 @@ def load_zone_file(path: str | Path) -> CompiledZones:
 
 def compile_zones(model: ZoneFileModel, sha256: str = "", source: str = "") -> CompiledZones:
     """Convert every polygon to normalised image units (see zones.py)."""
-    from plantvision.zones_checks import to_normalised
-
     size = model.frame_size
     w_px, h_px = (1.0, 1.0) if model.units == "normalized" or size is None else size
     zones = tuple(
