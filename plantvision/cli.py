@@ -12,7 +12,7 @@ from plantvision import __version__
 from plantvision.errors import PlantvisionError
 
 # Each name is a module in plantvision/commands with a `register(subparsers)` function.
-COMMANDS: tuple[str, ...] = ("detect", "bench")
+COMMANDS: tuple[str, ...] = ("run", "check", "detect", "bench", "zones", "distance")
 
 
 def build_parser() -> argparse.ArgumentParser:
