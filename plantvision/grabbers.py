@@ -80,7 +80,8 @@ class ImageFolderGrabber:
     """The images in a folder, in name order, at a fixed rate."""
 
     def __init__(self, folder: str, fps: float, source_id: str = "cam0") -> None:
-        self.folder, self.source_id, self.nominal_fps, self.live = folder, source_id, fps, False
+        self.folder, self.source_id, self.live = folder, source_id, False
+        self.nominal_fps: float | None = fps
         self._paths: list[Path] = []
         self._next = 0
 
@@ -122,7 +123,8 @@ class RenderGrabber:
         source_id: str = "sim0",
     ) -> None:
         self._render, self._clock_ns = render, clock_ns
-        self.nominal_fps, self.source_id, self.live = fps, source_id, True
+        self.source_id, self.live = source_id, True
+        self.nominal_fps: float | None = fps
         self._t0_ns = 0
 
     def open(self) -> None:

@@ -1,6 +1,6 @@
 """Real footage: YOLOX-Nano on vtest.avi with zones/vtest.yaml, checked by a brute-force oracle.
 
-Needs the detector package (plantvision.detect) and ../shared/data; skips without either.
+Needs ../shared/data (skips outside CI without it).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import shapely
 
+from plantvision.detect import ModelSpec, load_detector
 from plantvision.types import Detections, Frame
 from plantvision.zones import CompiledZones
 from plantvision.zones_config import compile_zones, load_zone_file, parse_zone_file
@@ -40,12 +41,16 @@ def vtest_frames(video: Path) -> Iterator[Frame]:
 
 @pytest.fixture(scope="module")
 def detections(shared_data: Path) -> list[Detections]:
-    """YOLOX-Nano person detections on the chosen frames (detector from plantvision.detect)."""
-    detect = pytest.importorskip("plantvision.detect")
-    detector = detect.load_detector(
-        detect.ModelSpec(path=shared_data / "models" / "yolox_nano.onnx")
+    """YOLOX-Nano detections on the chosen frames, through the project's own detector."""
+    detector = load_detector(
+        ModelSpec(
+            path=shared_data / "models" / "yolox_nano.onnx",
+            family="yolox",
+            names_file=shared_data / "coco80_classes.txt",
+            intra_op_threads=1,
+        )
     )
-    return [detector.detect(f) for f in vtest_frames(shared_data / "video" / "vtest.avi")]
+    return [detector.detect(f.image) for f in vtest_frames(shared_data / "video" / "vtest.avi")]
 
 
 def oracle_occupied(det: Detections, zone_poly: shapely.Polygon, mask: shapely.Polygon) -> bool:

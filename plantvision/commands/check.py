@@ -1,0 +1,127 @@
+"""`plantvision check DEPLOYMENT`: validate everything a deployment refers to, without running it.
+
+Checks the file, the PLC map, each camera's zones, source and model; measures the model on a
+frame of the right size and holds its p99 against the budget; prints the ISO 13855 distance S
+for each stop zone. Exit 0: ready; 1: a check failed (budget, distance); 2: invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plantvision.config import CameraModel, DeploymentModel, load_deployment
+from plantvision.deploy import check_camera_files
+from plantvision.detect import Detector, load_detector
+from plantvision.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
+from plantvision.timing import Summary, summarize_ns
+from plantvision.types import StageTimes
+
+# Allowance for the Modbus write in T when no PLC is measured here (loopback p99 is ~1 ms; a
+# real network is slower, so assume a conservative 5 ms).
+MODBUS_ALLOWANCE_MS = 5.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("check", help="validate a deployment and report its ISO 13855 distance")
+    p.add_argument("deployment", type=Path, help="deployment file")
+    p.add_argument("--runs", type=int, default=30, help="timed model runs per camera")
+    p.set_defaults(handler=run)
+
+
+def measure_model(detector: Detector, size_wh: tuple[int, int], runs: int) -> Summary:
+    """Detect-stage latency on a noise frame of the camera's size (warm-up excluded)."""
+    w, h = size_wh
+    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    samples = []
+    for _ in range(runs):
+        t = StageTimes()
+        detector.detect(image, t)
+        samples.append(sum(t.ns.values()))
+    return summarize_ns(samples)
+
+
+def _frame_size(cam: CameraModel, zones_size: tuple[int, int] | None) -> tuple[int, int]:
+    return zones_size if zones_size is not None else (640, 480)
+
+
+def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int:
+    cam = dep.cameras[i]
+    files = check_camera_files(dep_file, i, cam)
+    detector = load_detector(files.model)
+    lat = measure_model(detector, _frame_size(cam, files.zones.frame_size), runs)
+    period_ms = 1000.0 / cam.source.fps if cam.source.kind in ("folder", "simulated") else 0.0
+    print(f"camera {cam.id}: {cam.source.kind} {cam.source.uri or cam.source.scenario}")
+    print(
+        f"  zones {files.zones.source} ({len(files.zones.zones)} zones, "
+        f"sha256 {files.zones.sha256[:12]})"
+    )
+    print(
+        f"  model {files.model.path.name}: {detector.family}, provider {detector.provider}, "
+        f"input {detector.input_size}"
+    )
+    print(
+        f"  detect stage: median {lat.median_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+        f"max {lat.max_ms:.1f} ms (n={lat.n})"
+    )
+    failed = 0
+    if lat.p99_ms + MODBUS_ALLOWANCE_MS > cam.budget_ms:
+        print(
+            f"  FAIL budget {cam.budget_ms:.0f} ms < detect p99 + Modbus allowance "
+            f"{lat.p99_ms + MODBUS_ALLOWANCE_MS:.1f} ms: raise budget_ms or use a faster model"
+        )
+        failed += 1
+    else:
+        print(
+            f"  ok   budget {cam.budget_ms:.0f} ms (margin "
+            f"{cam.budget_ms - lat.p99_ms - MODBUS_ALLOWANCE_MS:.1f} ms)"
+        )
+    failed += _distance(dep, files.zones, period_ms, lat.p99_ms)
+    return failed
+
+
+def _distance(dep: DeploymentModel, zones: Any, period_ms: float, p99_ms: float) -> int:
+    s = dep.safety
+    if period_ms == 0.0:
+        print("  ISO 13855: frame period of a live source is measured at run time; using 1/30 s")
+        period_ms = 1000.0 / 30
+    parts = ResponseTimeParts(
+        period_ms,
+        s.frames_to_decide,
+        p99_ms,
+        MODBUS_ALLOWANCE_MS,
+        s.plc_scan_ms,
+        s.stopping_time_ms,
+    )
+    s_mm = min_distance_mm(parts.total_ms, s.approach, s.d_mm)
+    print(f"  ISO 13855 ({s.approach}): T = {parts.total_ms:.0f} ms -> S = {s_mm:.0f} mm")
+    polys = zones.stop_polygons_mm()
+    if not polys or zones.hazard_mm is None:
+        print(
+            "  (no floor calibration and hazard in the zone file: place each stop zone "
+            f"boundary at least {s_mm:.0f} mm from the hazard)"
+        )
+        return 0
+    failed = 0
+    for r in check_zones(polys, zones.hazard_mm, s_mm):
+        verdict = "ok  " if r.passes else "FAIL"
+        print(
+            f"  {verdict} stop zone {r.zone_id}: boundary {r.boundary_mm:.0f} mm from the "
+            f"hazard, S = {s_mm:.0f} mm"
+        )
+        failed += not r.passes
+    return failed
+
+
+def run(args: argparse.Namespace) -> int:
+    dep = load_deployment(args.deployment)
+    print(
+        f"deployment {dep.name}: {len(dep.cameras)} camera(s), PLC "
+        f"{dep.plc.host}:{dep.plc.port} unit {dep.plc.unit_id}"
+    )
+    failed = sum(check_camera(dep, args.deployment, i, args.runs) for i in range(len(dep.cameras)))
+    print("READY" if not failed else f"NOT READY: {failed} check(s) failed")
+    return 1 if failed else 0

@@ -1,0 +1,154 @@
+"""Deployment files: what one edge box runs. Validated data only; compiled into runtime objects
+by plantvision.deploy, never mutated.
+
+Paths inside a deployment file are relative to the file's own folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from plantvision.configio import StrictModel, load_model
+from plantvision.detect import ModelSpec
+from plantvision.guard import GuardConfig
+from plantvision.plc_config import PlcConfig
+
+
+class SourceModel(StrictModel):
+    """Where a camera's frames come from."""
+
+    kind: Literal["camera", "video", "stream", "folder", "simulated"] = Field(
+        description="camera (index), video (file), stream (rtsp/http URL), folder (images), "
+        "simulated (scene simulator; the command line wires it in)"
+    )
+    uri: str = Field(
+        default="",
+        description="camera index, file or folder path (relative to this file), or stream URL",
+    )
+    scenario: str = Field(
+        default="", description="scene scenario file for kind 'simulated' (relative to this file)"
+    )
+    fps: float = Field(default=10.0, gt=0, le=240, description="frame rate for folder/simulated")
+    pace: Literal["native", "max", "lockstep"] = Field(
+        default="native",
+        description="native: real time at the source's own rate; max: as fast as possible, "
+        "latest frame wins; lockstep: every frame, for benchmarks",
+    )
+    loop: bool = Field(default=False, description="restart a file source at its end")
+
+    @model_validator(mode="after")
+    def _needs_location(self) -> SourceModel:
+        if self.kind == "simulated" and not self.scenario:
+            raise ValueError("kind 'simulated' needs 'scenario': a scene scenario file")
+        if self.kind != "simulated" and not self.uri:
+            raise ValueError(f"kind '{self.kind}' needs 'uri': the camera index, path or URL")
+        if self.kind == "camera" and not self.uri.isdigit():
+            raise ValueError("kind 'camera' takes a device index in 'uri', such as '0'")
+        if self.kind == "stream" and "://" not in self.uri:
+            raise ValueError("kind 'stream' takes a URL in 'uri', such as rtsp://host/stream")
+        return self
+
+
+class DarkModel(StrictModel):
+    """Thresholds for a covered or dead camera (mean and spread of grey levels)."""
+
+    max_mean: float = Field(default=12.0, ge=0, le=255, description="mean level at or below")
+    max_std: float = Field(default=4.0, ge=0, le=128, description="and spread at or below")
+
+
+class CameraModel(StrictModel):
+    """One camera: its source, model, zones, and timing limits."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$", description="camera id used in events")
+    source: SourceModel = Field(description="where frames come from")
+    model: ModelSpec = Field(description="the ONNX detector and its pre/post-processing")
+    zones: str = Field(description="zone file for this camera (relative to this file)")
+    budget_ms: float = Field(
+        default=200.0,
+        gt=0,
+        le=5000,
+        description="latency budget: frame capture to permit write acknowledged",
+    )
+    overrun_policy: Literal["trip", "warn"] = Field(
+        default="trip", description="on a budget overrun: trip the permit, or only log it"
+    )
+    stall_ms: float = Field(
+        default=500.0, gt=0, le=60000, description="no new frame for this long trips the permit"
+    )
+    frozen_frames: int = Field(
+        default=50, ge=2, le=100000, description="this many identical frames in a row trip"
+    )
+    dark: DarkModel = Field(default_factory=DarkModel, description="covered-lens thresholds")
+
+
+class DemoModel(StrictModel):
+    """Hardware-free demo helpers, wired by the command line (never in a site deployment)."""
+
+    plc_simulator: bool = Field(default=False, description="start the PLC simulator in-process")
+    auto_reset_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="press reset at the simulator this long after the machine stops (0: never)",
+    )
+    duration_s: float = Field(default=0.0, ge=0, description="stop after this long (0: run on)")
+
+
+class SafetyModel(StrictModel):
+    """The machine's side of the ISO 13855 response time T, and the approach to assume."""
+
+    stopping_time_ms: float = Field(
+        default=200.0, ge=0, le=60000, description="machine stopping time after the permit drops"
+    )
+    plc_scan_ms: float = Field(default=10.0, ge=0, le=1000, description="PLC scan time")
+    approach: Literal["body", "hand"] = Field(
+        default="body", description="ISO 13855 approach: whole body, or hand/arm"
+    )
+    d_mm: float | None = Field(
+        default=None, gt=0, le=40, description="detection capability d for the hand approach"
+    )
+    frames_to_decide: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="frame periods from entry to the tripping frame (1 waiting + 1 deciding)",
+    )
+
+    @model_validator(mode="after")
+    def _hand_needs_d(self) -> SafetyModel:
+        if self.approach == "hand" and self.d_mm is None:
+            raise ValueError("approach 'hand' needs d_mm, the detection capability (<= 40 mm)")
+        return self
+
+
+class DeploymentModel(StrictModel):
+    """An edge-box deployment: cameras, the PLC, the guard's timing."""
+
+    name: str = Field(description="deployment name, used in events and reports")
+    cameras: list[CameraModel] = Field(min_length=1, description="one or more cameras")
+    plc: PlcConfig = Field(description="the PLC link and its signal map")
+    guard: GuardConfig = Field(
+        default_factory=lambda: GuardConfig(), description="trip/release timing"
+    )
+    safety: SafetyModel = Field(default_factory=SafetyModel, description="ISO 13855 inputs")
+    demo: DemoModel = Field(default_factory=DemoModel, description="demo wiring (no hardware)")
+    log_json: bool = Field(default=True, description="structured logs as JSON lines on stderr")
+    cycle_log_s: float = Field(
+        default=5.0, gt=0, le=3600, description="period of the 'cycle' line with stage times"
+    )
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> DeploymentModel:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids {dupes}: give each camera its own id")
+        return self
+
+
+def load_deployment(path: str | Path) -> DeploymentModel:
+    """Validate a deployment file; errors name the file and the field."""
+    return load_model(path, DeploymentModel)

@@ -1,0 +1,256 @@
+"""The real-time loop: per camera, frame -> detector -> zones -> guard; then one PLC write.
+
+Each camera runs in its own thread. Its guard's permit is ANDed with the other cameras' into one
+output image, written to the PLC in the same cycle, so a stop decision reaches the PLC without
+waiting for any other camera. Only this module and the command line read the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from plantvision.frame_health import FrozenDetector, is_dark
+from plantvision.frames import FrameSource
+from plantvision.guard import Guard, GuardOutput
+from plantvision.plc import PlcInputs, PlcOutputs
+from plantvision.stats import LatencyWindow
+from plantvision.types import Detections, Frame, ImageArray, StageTimes
+from plantvision.zones import CompiledZones, ZoneHits
+
+
+class DetectorLike(Protocol):
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections: ...
+
+
+class LinkLike(Protocol):
+    @property
+    def healthy(self) -> bool: ...
+
+    def write(self, outputs: PlcOutputs) -> float | None: ...
+
+    def read_inputs(self) -> PlcInputs | None: ...
+
+
+# Fault codes written to the PLC's fault_code register; 0 means the permit is on.
+FAULT_CODES: dict[str, int] = {
+    "start_interlock": 1,
+    "zone": 2,
+    "camera_stalled": 3,
+    "frozen_frame": 4,
+    "black_frame": 5,
+    "model_error": 6,
+    "budget_overrun": 7,
+    "plc_lost": 8,
+    "stale_frame": 9,
+    "shutdown": 10,
+}
+
+
+@dataclass
+class CameraRuntime:
+    """Everything one camera thread owns. Built by plantvision.deploy from a deployment file."""
+
+    id: str
+    source: FrameSource
+    detector: DetectorLike
+    zones: CompiledZones
+    guard: Guard
+    budget_ns: int
+    overrun_trips: bool
+    stall_ns: int
+    frozen: FrozenDetector
+    dark_max_mean: float
+    dark_max_std: float
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
+    frames: int = 0
+    trips: int = 0
+    last_output: GuardOutput | None = None
+    last_frame_ns: int = 0
+    last_seq: int = -1
+    last_hits: ZoneHits | None = None
+
+
+class ResetBus:
+    """Counts reset presses (edges found by the link) so each camera's guard sees every one once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._presses = 0
+
+    def press(self) -> None:
+        with self._lock:
+            self._presses += 1
+
+    @property
+    def presses(self) -> int:
+        with self._lock:
+            return self._presses
+
+
+class OutputImage:
+    """The combined outputs of all cameras: permit only if every camera permits."""
+
+    def __init__(self, camera_ids: list[str]) -> None:
+        self._lock = threading.Lock()
+        self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
+
+    def update(self, camera_id: str, out: GuardOutput) -> PlcOutputs:
+        with self._lock:
+            self._outs[camera_id] = out
+            return self._combined()
+
+    def _combined(self) -> PlcOutputs:
+        outs = list(self._outs.values())
+        permit = all(o is not None and o.permit for o in outs)
+        warning = any(o is not None and o.warning for o in outs)
+        cause = next((o.cause for o in outs if o is not None and o.cause), None)
+        code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
+        return PlcOutputs(permit=permit, warning=warning, fault_code=code)
+
+    def current(self) -> PlcOutputs:
+        with self._lock:
+            return self._combined()
+
+
+class Controller:
+    """Runs every camera's cycle until stopped; the only place faults become guard inputs."""
+
+    def __init__(
+        self,
+        cameras: list[CameraRuntime],
+        link: LinkLike,
+        *,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        log: Any,
+        input_poll_ms: float = 20.0,
+    ) -> None:
+        self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
+        self.outputs = OutputImage([c.id for c in cameras])
+        self.resets = ResetBus()
+        self.stop_event = threading.Event()
+        self._input_poll_s = input_poll_ms / 1000
+        self._threads: list[threading.Thread] = []
+        self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
+
+    def start(self) -> None:
+        for cam in self.cameras:
+            cam.source.start()
+            cam.last_frame_ns = self.clock_ns()
+        self._threads = [
+            threading.Thread(
+                target=self._camera_thread, args=(c,), name=f"loop-{c.id}", daemon=True
+            )
+            for c in self.cameras
+        ]
+        self._threads.append(
+            threading.Thread(target=self._poll_inputs, name="plc-inputs", daemon=True)
+        )
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self._threads:
+            t.join(2.0)
+        for cam in self.cameras:
+            cam.source.stop()
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _poll_inputs(self) -> None:
+        while not self.stop_event.wait(self._input_poll_s):
+            inputs = self.link.read_inputs()
+            if inputs is not None and inputs.reset_event:
+                self.resets.press()
+
+    def _camera_thread(self, cam: CameraRuntime) -> None:
+        wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9
+        while not self.stop_event.is_set():
+            frame = cam.source.read(wait_s)
+            self.cycle(cam, frame)
+            if frame is None and cam.source.ended:
+                self.log.info("source_ended", camera=cam.id)
+                self.stop_event.set()
+
+    def _take_reset(self, cam: CameraRuntime) -> bool:
+        presses = self.resets.presses
+        if presses > self._consumed[cam.id]:
+            self._consumed[cam.id] = presses
+            return True
+        return False
+
+    # -- one cycle ------------------------------------------------------------------------------
+
+    def cycle(self, cam: CameraRuntime, frame: Frame | None) -> PlcOutputs:
+        """Decide on `frame` (or on its absence) and write the outputs. Never raises."""
+        times = StageTimes()
+        faults: set[str] = set()
+        hits: ZoneHits | None = None
+        seq = cam.last_seq
+        t_pick_ns = self.clock_ns()
+        if not self.link.healthy:
+            faults.add("plc_lost")
+        if frame is None:
+            # Between frames the last verdict stands; once the camera stalls it is void.
+            if t_pick_ns - cam.last_frame_ns > cam.stall_ns:
+                faults.add("camera_stalled")
+                cam.last_hits = None
+            hits = cam.last_hits
+        else:
+            seq = cam.last_seq = frame.seq
+            cam.last_frame_ns = frame.t_capture_ns
+            cam.frames += 1
+            times.add("grab", t_pick_ns - frame.t_capture_ns)
+            hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
+        t_decide_ns = self.clock_ns()
+        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), self._take_reset(cam))
+        times.add("decide", self.clock_ns() - t_decide_ns)
+        if cam.last_output is not None and cam.last_output.permit and not out.permit:
+            cam.trips += 1
+        cam.last_output = out
+        plc_out = self.outputs.update(cam.id, out)
+        t_write_ns = self.clock_ns()
+        rtt_ms = self.link.write(plc_out)
+        t_ack_ns = self.clock_ns()
+        times.add("actuate", t_ack_ns - t_write_ns)
+        if frame is not None and rtt_ms is not None:
+            times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
+            cam.latency.record(times)
+        return plc_out
+
+    def _evaluate(
+        self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]
+    ) -> ZoneHits | None:
+        if cam.frozen.update(frame.image):
+            faults.add("frozen_frame")
+            return None
+        if is_dark(frame.image, cam.dark_max_mean, cam.dark_max_std):
+            faults.add("black_frame")
+            return None
+        try:
+            det = cam.detector.detect(frame.image, times)
+        except Exception as exc:  # any model failure must end in the safe state
+            self.log.error("model_error", camera=cam.id, seq=frame.seq, error=repr(exc))
+            faults.add("model_error")
+            return None
+        t0 = self.clock_ns()
+        hits = cam.zones.evaluate(det, frame.width, frame.height)
+        times.add("decide", self.clock_ns() - t0)
+        age_ns = self.clock_ns() - frame.t_capture_ns
+        if age_ns > cam.budget_ns:
+            # A verdict this old may no longer describe the zone: never act on it as "clear".
+            self.log.warning(
+                "budget_overrun",
+                camera=cam.id,
+                seq=frame.seq,
+                age_ms=round(age_ns / 1e6, 2),
+                budget_ms=cam.budget_ns / 1e6,
+            )
+            if cam.overrun_trips:
+                faults.add("budget_overrun")
+            return hits if hits.stop_occupied else None
+        return hits
