@@ -44,10 +44,8 @@ class Belt:
 
     @property
     def ready(self) -> bool:
-        """True once positions can be given: a first reading (fixed) or two (encoder)."""
-        if self._t0_ns is None:
-            return False
-        return not self.has_encoder or len(self._samples) >= 2
+        """True once positions can be given: after the first reading (of the encoder, if any)."""
+        return self._t0_ns is not None and (not self.has_encoder or bool(self._samples))
 
     def sample(self, now_ns: int, encoder_count: int | None) -> None:
         """Record a reading taken at `now_ns`. Fixed-speed belts ignore the count."""

@@ -129,6 +129,9 @@ class RejectScheduler:
             return
         r.fired_reported = True
         self.counters.fired += 1
+        if r.state != "committed":
+            # The timer fired while this cycle was re-timing or cancelling: it did fire.
+            self._commit(r, now_ns)
         if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
             # The window runs from the real firing when that is later than planned.
             late_open = now_ns + int(self._cfg.confirm_window_ms * 1e6)
