@@ -179,3 +179,21 @@ def test_forget_drops_tracks_past_the_limit() -> None:
     assert tr.forget_beyond(200.0) == 1
     assert tr.position(2) is None
     assert tr.position(1) is not None
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        *sorted(p.name for p in (Path(__file__).parents[2] / "plantvision/conveyor").glob("*.py")),
+        "../precise_timer.py",
+    ],
+)
+def test_conveyor_modules_import_no_io_library(module: str) -> None:
+    """The conveyor room and the timer never import cv2, onnxruntime or pymodbus."""
+    import ast
+
+    path = Path(__file__).parents[2] / "plantvision/conveyor" / module
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not {m for m in names if m.split(".")[0] in {"cv2", "onnxruntime", "pymodbus"}}
