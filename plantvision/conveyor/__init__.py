@@ -1,0 +1,46 @@
+"""Defect rejection on a conveyor: belt position, item tracking, ejector scheduling. Pure.
+
+No camera, inference or Modbus library is imported here (a test checks it): the loop passes in
+the clock, the encoder count and the detections, and carries out the returned `Actions`.
+"""
+
+from plantvision.conveyor.actions import (
+    Actions,
+    Alarm,
+    FirePlan,
+    MissedReject,
+    PlcVerdict,
+    RejectCounters,
+)
+from plantvision.conveyor.belt import COUNT_MODULUS, Belt, wrap_delta
+from plantvision.conveyor.config import (
+    BeltModel,
+    ConveyorConfig,
+    EjectorModel,
+    EncoderModel,
+    MappingModel,
+)
+from plantvision.conveyor.mapping import ImageToBelt
+from plantvision.conveyor.scheduler import ConveyorTracker, RejectScheduler
+from plantvision.conveyor.tracker import ItemTracker
+
+__all__ = [
+    "COUNT_MODULUS",
+    "Actions",
+    "Alarm",
+    "Belt",
+    "BeltModel",
+    "ConveyorConfig",
+    "ConveyorTracker",
+    "EjectorModel",
+    "EncoderModel",
+    "FirePlan",
+    "ImageToBelt",
+    "ItemTracker",
+    "MappingModel",
+    "MissedReject",
+    "PlcVerdict",
+    "RejectCounters",
+    "RejectScheduler",
+    "wrap_delta",
+]

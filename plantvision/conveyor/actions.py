@@ -1,0 +1,86 @@
+"""What the reject scheduler asks of the loop each cycle, and its counters. Plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FirePlan:
+    """Box-timed: switch `ejector_id` on at `fire_at_ns` (monotonic) for `pulse_ns`.
+
+    A later plan with the same `item_id` replaces an armed one (the belt changed speed)."""
+
+    ejector_id: str
+    fire_at_ns: int
+    pulse_ns: int
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlcVerdict:
+    """PLC-timed: the PLC switches `ejector_id` on when its encoder count reaches
+    `fire_at_count` (wrapped 32-bit) and times the pulse itself."""
+
+    ejector_id: str
+    fire_at_count: int
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissedReject:
+    """A defective item that will not be pushed off: its fire time passed before it could be."""
+
+    item_id: int
+    ejector_id: str | None
+    reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane"
+    late_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """Raised once per cause; `kind` is "reject_missed" or "reject_unconfirmed"."""
+
+    kind: str
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    """One cycle's output. `cancels` are item ids whose armed FirePlan must be withdrawn;
+    `stop_belt` stays True (latched) until `RejectScheduler.clear_stop_belt()`."""
+
+    plans: tuple[FirePlan, ...] = ()
+    cancels: tuple[int, ...] = ()
+    verdicts: tuple[PlcVerdict, ...] = ()
+    missed: tuple[MissedReject, ...] = ()
+    alarms: tuple[Alarm, ...] = ()
+    stop_belt: bool = False
+
+
+@dataclass(slots=True)
+class RejectCounters:
+    """Items seen and what became of the defective ones, since start."""
+
+    seen: int = 0
+    defective: int = 0
+    scheduled: int = 0
+    fired: int = 0
+    missed: int = 0
+    confirmed: int = 0
+    unconfirmed: int = 0
+    frames_unplaced: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(slots=True)
+class ActionBuffer:
+    """Actions being gathered during one cycle."""
+
+    plans: list[FirePlan] = field(default_factory=list)
+    cancels: list[int] = field(default_factory=list)
+    verdicts: list[PlcVerdict] = field(default_factory=list)
+    missed: list[MissedReject] = field(default_factory=list)
+    alarms: list[Alarm] = field(default_factory=list)

@@ -1,0 +1,196 @@
+"""Config models for defect rejection on a conveyor: belt, camera-to-belt mapping, ejectors.
+
+Coordinates: `along_mm` runs with the belt, 0 at the camera's reference line, positive
+downstream (towards the ejectors); `across_mm` runs across the belt and is what ejector lanes
+are measured in. Validated data only: `RejectScheduler` compiles it into runtime objects.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from plantvision.configio import StrictModel
+
+
+class EncoderModel(StrictModel):
+    """The belt's position from the PLC's 32-bit encoder count register."""
+
+    signal: str = Field(
+        min_length=1, description="name of the PLC input that carries the encoder count"
+    )
+    counts_per_mm: float = Field(gt=0, le=1e6, description="encoder counts per mm of belt travel")
+    speed_window_ms: float = Field(
+        default=50.0,
+        gt=0,
+        le=5000,
+        description="span of encoder readings the belt speed is estimated over, ms",
+    )
+    history_ms: float = Field(
+        default=2000.0,
+        ge=100,
+        le=60000,
+        description="how long encoder readings are kept to place frames captured in the past, ms",
+    )
+
+
+class BeltModel(StrictModel):
+    """Either a fixed speed or an encoder: exactly one of `speed_mm_s` and `encoder`."""
+
+    speed_mm_s: float | None = Field(
+        default=None, gt=0, le=20000, description="fixed belt speed, mm/s (no encoder)"
+    )
+    encoder: EncoderModel | None = Field(default=None, description="encoder-measured belt")
+    min_speed_mm_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=1000,
+        description="below this measured speed the belt counts as stopped and no fire time "
+        "is predicted, mm/s",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BeltModel:
+        if (self.speed_mm_s is None) == (self.encoder is None):
+            raise ValueError("give exactly one of speed_mm_s and encoder")
+        return self
+
+
+class MappingModel(StrictModel):
+    """Image pixels to belt mm: a scaled image axis (`mm_per_px`) or a 3x3 `homography`."""
+
+    axis: Literal["x", "y"] = Field(
+        default="x", description="image axis that runs along the belt (line mapping)"
+    )
+    direction: Literal[1, -1] = Field(
+        default=1, description="+1 if the belt moves towards growing pixel values, else -1"
+    )
+    mm_per_px: float | None = Field(
+        default=None, gt=0, le=1000, description="belt mm per image pixel (line mapping)"
+    )
+    origin_px: float = Field(
+        default=0.0,
+        ge=-1e5,
+        le=1e5,
+        description="pixel coordinate along `axis` of the camera's reference line",
+    )
+    across_origin_px: float = Field(
+        default=0.0,
+        ge=-1e5,
+        le=1e5,
+        description="pixel coordinate across the belt where across_mm is 0 (line mapping)",
+    )
+    homography: list[list[float]] | None = Field(
+        default=None,
+        description="3x3 matrix from pixel (x, y, 1) to belt (along_mm, across_mm, w)",
+    )
+    image_size_px: tuple[int, int] | None = Field(
+        default=None,
+        description="[width, height] the mapping was calibrated at; frames of another size "
+        "are scaled to it first (default: the frame's own size)",
+    )
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> MappingModel:
+        if (self.mm_per_px is None) == (self.homography is None):
+            raise ValueError("give exactly one of mm_per_px (line mapping) and homography")
+        if self.homography is not None:
+            h = np.array(self.homography, dtype=np.float64)
+            if h.shape != (3, 3):
+                raise ValueError("homography must be 3 rows of 3 numbers")
+            if abs(np.linalg.det(h)) < 1e-12:
+                raise ValueError("homography is singular; recalibrate the camera-to-belt mapping")
+        if self.image_size_px is not None and min(self.image_size_px) <= 0:
+            raise ValueError("image_size_px must be two positive pixel counts [width, height]")
+        return self
+
+
+class EjectorModel(StrictModel):
+    """One ejector downstream of the camera; fires for items whose across_mm is in its lane."""
+
+    id: str = Field(min_length=1, max_length=64, description="ejector name, used in PLC map")
+    position_mm: float = Field(
+        gt=0, le=1e6, description="distance downstream of the camera reference line, mm"
+    )
+    actuator_response_ms: float = Field(
+        default=0.0, ge=0, le=2000, description="coil-on to push delay of the actuator, ms"
+    )
+    pulse_ms: float = Field(gt=0, le=5000, description="how long the coil stays on, ms")
+    lane_min_mm: float | None = Field(
+        default=None, ge=-1e5, le=1e5, description="lowest across_mm this ejector covers"
+    )
+    lane_max_mm: float | None = Field(
+        default=None, ge=-1e5, le=1e5, description="highest across_mm this ejector covers"
+    )
+
+    @model_validator(mode="after")
+    def _lane_order(self) -> EjectorModel:
+        lo, hi = self.lane_min_mm, self.lane_max_mm
+        if lo is not None and hi is not None and lo >= hi:
+            raise ValueError("lane_min_mm must be below lane_max_mm")
+        return self
+
+
+class ConveyorConfig(StrictModel):
+    """Everything the reject scheduler needs for one camera over one belt."""
+
+    belt: BeltModel = Field(description="where the belt position comes from")
+    mapping: MappingModel = Field(description="camera pixels to belt millimetres")
+    item_class: str = Field(default="item", min_length=1, description="detector class of items")
+    defect_class: str = Field(
+        default="defect", min_length=1, description="detector class that marks an item defective"
+    )
+    gate_mm: float = Field(
+        default=20.0,
+        gt=0,
+        le=2000,
+        description="detections closer than this on the belt are the same item, mm",
+    )
+    ejectors: list[EjectorModel] = Field(min_length=1, description="ejectors, any order")
+    timing_mode: Literal["box", "plc"] = Field(
+        default="box",
+        description="box: plantvision times the coil; plc: the PLC fires at an encoder count",
+    )
+    missed_action: Literal["alarm", "stop_belt"] = Field(
+        default="alarm", description="what a missed reject does besides its event and counter"
+    )
+    confirm_window_ms: float | None = Field(
+        default=None,
+        gt=0,
+        le=60000,
+        description="the bin sensor must see the item this long after firing (unset: no check)",
+    )
+    horizon_ms: float = Field(
+        default=100.0,
+        gt=0,
+        le=10000,
+        description="box mode: plans are armed only this long before their fire time, so a "
+        "belt stop can still re-time them, ms",
+    )
+    retime_tolerance_ms: float = Field(
+        default=0.5,
+        gt=0,
+        le=1000,
+        description="box mode: an armed plan is re-sent when its fire time moves more than this",
+    )
+    track_margin_mm: float = Field(
+        default=100.0,
+        ge=0,
+        le=1e5,
+        description="items are forgotten this far past the last ejector, mm",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConveyorConfig:
+        if self.item_class == self.defect_class:
+            raise ValueError("item_class and defect_class must differ")
+        ids = [e.id for e in self.ejectors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"ejector ids must be unique, got {ids}")
+        if self.timing_mode == "plc" and self.belt.encoder is None:
+            raise ValueError(
+                "timing_mode plc needs belt.encoder: the PLC fires at an encoder count"
+            )
+        return self

@@ -1,0 +1,304 @@
+"""Reject scheduling: defective items to ejector fire plans or PLC verdicts, never lost. Pure.
+
+Call `observe` with each frame's detections and `update` every cycle (after `observe` when
+there is a frame). Fire times follow the belt, not the wall clock: every `update` re-predicts
+them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
+before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
+stopped belt does not fire at an empty spot. In PLC mode the verdict carries an encoder count,
+which is right whatever the belt does afterwards.
+
+A reject whose fire time (arrival minus actuator response) has passed when it is decided is a
+missed reject: counted, logged as `reject_missed`, raised as an alarm, and, if configured, the
+belt is stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from plantvision import log
+from plantvision.conveyor.actions import (
+    ActionBuffer,
+    Actions,
+    Alarm,
+    FirePlan,
+    MissedReject,
+    PlcVerdict,
+    RejectCounters,
+)
+from plantvision.conveyor.belt import Belt
+from plantvision.conveyor.config import ConveyorConfig, EjectorModel
+from plantvision.conveyor.mapping import ImageToBelt
+from plantvision.conveyor.tracker import ItemTracker
+from plantvision.types import Detections
+
+State = Literal["pending", "armed", "sent", "committed"]
+
+
+@dataclass(slots=True)
+class _Reject:
+    """A defective item on its way to an ejector."""
+
+    item_id: int
+    state: State = "pending"
+    ejector: EjectorModel | None = None
+    fire_at_ns: int = 0  # box: armed fire time; any mode once committed: when it fired
+    fire_mm: float = 0.0  # plc: belt travel at which the PLC fires
+    fired_reported: bool = False
+    armed_once: bool = False
+    confirm_deadline_ns: int | None = None
+
+
+def _ms(ns: float) -> float:
+    return round(ns / 1e6, 3)
+
+
+class RejectScheduler:
+    """Tracks items on one belt and decides, per defective item, when its ejector fires."""
+
+    def __init__(self, cfg: ConveyorConfig, logger: Any = None) -> None:
+        self._cfg = cfg
+        self._belt = Belt(cfg.belt)
+        self._mapping = ImageToBelt(cfg.mapping)
+        self._tracker = ItemTracker(cfg.gate_mm)
+        self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
+        self._rejects: dict[int, _Reject] = {}
+        self._buf = ActionBuffer()
+        self._stop_belt = False
+        self._log = logger if logger is not None else log.get(room="conveyor")
+        self.counters = RejectCounters()
+
+    @property
+    def belt(self) -> Belt:
+        return self._belt
+
+    def observe(
+        self,
+        now_ns: int,
+        t_capture_ns: int,
+        detections: Detections,
+        frame_w: int,
+        frame_h: int,
+        encoder_count: int | None,
+    ) -> None:
+        """Track one frame's items. `encoder_count` is the count read at `now_ns` (None: none
+        read this cycle, or a fixed-speed belt); the belt position at capture is interpolated."""
+        self._belt.sample(now_ns, encoder_count)
+        if not self._belt.ready:
+            self.counters.frames_unplaced += 1
+            self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
+            return
+        cfg = self._cfg
+        dets = detections.select(detections.class_mask([cfg.item_class, cfg.defect_class]))
+        xy = dets.xyxy.astype(np.float64)
+        centres = np.column_stack([(xy[:, 0] + xy[:, 2]) / 2, (xy[:, 1] + xy[:, 3]) / 2])
+        along_mm, across_mm = self._mapping.map(centres, frame_w, frame_h)
+        u_mm = along_mm - self._belt.position_mm(t_capture_ns)
+        upd = self._tracker.observe(u_mm, across_mm, dets.class_mask([cfg.defect_class]))
+        self.counters.seen += len(upd.new_ids)
+        self.counters.defective += len(upd.newly_defective_ids)
+        for item_id in upd.newly_defective_ids:
+            self._rejects[item_id] = _Reject(item_id)
+
+    def update(self, now_ns: int, encoder_count: int | None) -> Actions:
+        """Re-predict every open reject at `now_ns` and return what the loop must do now."""
+        self._belt.sample(now_ns, encoder_count)
+        if self._belt.ready:
+            travel_mm = self._belt.position_mm(now_ns)
+            for r in list(self._rejects.values()):
+                self._advance(r, now_ns, travel_mm)
+            self._forget(travel_mm)
+        buf, self._buf = self._buf, ActionBuffer()
+        return Actions(
+            tuple(buf.plans),
+            tuple(buf.cancels),
+            tuple(buf.verdicts),
+            tuple(buf.missed),
+            tuple(buf.alarms),
+            self._stop_belt,
+        )
+
+    def report_fired(self, item_id: int, now_ns: int) -> None:
+        """The ejector coil went on for `item_id` (from the timer or the PLC)."""
+        r = self._rejects.get(item_id)
+        if r is None or r.fired_reported:
+            self._log.warning("reject_fired_unexpected", item_id=item_id)
+            return
+        r.fired_reported = True
+        self.counters.fired += 1
+        if r.state != "committed":
+            # The timer fired while this cycle was re-timing or cancelling: it did fire.
+            self._commit(r, now_ns)
+        if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
+            # The window runs from the real firing when that is later than planned.
+            late_open = now_ns + int(self._cfg.confirm_window_ms * 1e6)
+            r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
+        ejector = r.ejector.id if r.ejector else None
+        self._log.info("reject_fired", item_id=item_id, ejector=ejector, t_ns=now_ns)
+
+    def report_confirm(self, now_ns: int) -> None:
+        """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
+        waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
+        if not waiting:
+            self._log.warning("reject_confirm_unexpected", t_ns=now_ns)
+            return
+        r = min(waiting, key=lambda w: w.fire_at_ns)
+        r.confirm_deadline_ns = None
+        self.counters.confirmed += 1
+        self._log.info("reject_confirmed", item_id=r.item_id, after_ms=_ms(now_ns - r.fire_at_ns))
+
+    def clear_stop_belt(self) -> None:
+        """Release the latched belt stop (after a person has dealt with the cause)."""
+        self._stop_belt = False
+
+    def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
+        if r.state == "committed":
+            self._check_confirmation(r, now_ns)
+            return
+        pos = self._tracker.position(r.item_id)
+        if pos is None:  # cannot happen before the item passes its ejector; never drop silently
+            self._miss(r, now_ns, "lost_track", 0.0)
+            return
+        if r.ejector is None:
+            r.ejector = self._ejector_for(pos[1])
+            if r.ejector is None:
+                self._miss(r, now_ns, "no_ejector_for_lane", 0.0)
+                return
+        remaining_mm = r.ejector.position_mm - pos[0] - travel_mm
+        if self._cfg.timing_mode == "plc":
+            self._advance_plc(r, now_ns, travel_mm, remaining_mm)
+        else:
+            self._advance_box(r, now_ns, remaining_mm)
+
+    def _advance_box(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
+        assert r.ejector is not None
+        if r.state == "armed" and now_ns >= r.fire_at_ns:
+            self._commit(r, r.fire_at_ns)  # the timer has switched the coil on
+            return
+        v = self._belt.speed_mm_per_ns()
+        if v is None or not self._belt.is_moving():
+            if remaining_mm < 0:
+                self._miss(r, now_ns, "passed_while_stopped", 0.0)
+            elif r.state == "armed":
+                self._unarm(r)
+            return
+        fire_at_ns = now_ns + int(remaining_mm / v) - int(r.ejector.actuator_response_ms * 1e6)
+        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
+        if fire_at_ns < now_ns - (tol_ns if r.state == "armed" else 0):
+            self._miss(r, now_ns, "late", _ms(now_ns - fire_at_ns))
+        elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
+            if r.state == "armed":  # the belt slowed: wait until the item is near again
+                self._unarm(r)
+        elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
+            self._arm(r, max(fire_at_ns, now_ns))
+
+    def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
+        assert r.ejector is not None
+        if r.state == "sent":
+            if travel_mm >= r.fire_mm:
+                self._commit(r, now_ns)
+            return
+        v = self._belt.speed_mm_per_ns()
+        if v is None:
+            if remaining_mm < 0:
+                self._miss(r, now_ns, "passed_while_stopped", 0.0)
+            return  # no speed yet to lead the actuator response: decide next cycle
+        lead_mm = max(v, 0.0) * r.ejector.actuator_response_ms * 1e6
+        fire_mm = travel_mm + remaining_mm - lead_mm
+        if travel_mm >= fire_mm:
+            late_ms = _ms((travel_mm - fire_mm) / v) if v > 0 else 0.0
+            self._miss(r, now_ns, "late", late_ms)
+            return
+        r.state, r.fire_mm = "sent", fire_mm
+        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id)
+        self._buf.verdicts.append(verdict)
+        self.counters.scheduled += 1
+        self._log.info(
+            "reject_scheduled",
+            item_id=r.item_id,
+            ejector=r.ejector.id,
+            mode="plc",
+            fire_at_count=verdict.fire_at_count,
+        )
+
+    def _arm(self, r: _Reject, fire_at_ns: int) -> None:
+        assert r.ejector is not None
+        retimed = r.armed_once
+        if not retimed:
+            self.counters.scheduled += 1
+        r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
+        pulse_ns = int(r.ejector.pulse_ms * 1e6)
+        self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, pulse_ns, r.item_id))
+        self._log.info(
+            "reject_scheduled",
+            item_id=r.item_id,
+            ejector=r.ejector.id,
+            mode="box",
+            fire_at_ns=fire_at_ns,
+            retimed=retimed,
+        )
+
+    def _unarm(self, r: _Reject) -> None:
+        r.state = "pending"
+        self._buf.cancels.append(r.item_id)
+        self._log.info("reject_unarmed", item_id=r.item_id, reason="belt_slowed_or_stopped")
+
+    def _commit(self, r: _Reject, fired_at_ns: int) -> None:
+        r.state, r.fire_at_ns = "committed", fired_at_ns
+        if self._cfg.confirm_window_ms is not None:
+            r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
+
+    def _check_confirmation(self, r: _Reject, now_ns: int) -> None:
+        if r.confirm_deadline_ns is None or now_ns <= r.confirm_deadline_ns:
+            return
+        r.confirm_deadline_ns = None
+        self.counters.unconfirmed += 1
+        self._buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
+        self._stop_belt = True
+        self._log.error(
+            "reject_unconfirmed", item_id=r.item_id, window_ms=self._cfg.confirm_window_ms
+        )
+
+    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float) -> None:
+        if r.state == "armed":
+            self._buf.cancels.append(r.item_id)
+        del self._rejects[r.item_id]
+        ejector = r.ejector.id if r.ejector else None
+        self.counters.missed += 1
+        self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms))
+        self._buf.alarms.append(Alarm("reject_missed", r.item_id))
+        if self._cfg.missed_action == "stop_belt":
+            self._stop_belt = True
+        self._log.error(
+            "reject_missed",
+            item_id=r.item_id,
+            ejector=ejector,
+            reason=reason,
+            late_ms=late_ms,
+            action=self._cfg.missed_action,
+            t_ns=now_ns,
+        )
+
+    def _ejector_for(self, across_mm: float) -> EjectorModel | None:
+        for e in self._ejectors:
+            lo = -np.inf if e.lane_min_mm is None else e.lane_min_mm
+            hi = np.inf if e.lane_max_mm is None else e.lane_max_mm
+            if lo <= across_mm <= hi:
+                return e
+        return None
+
+    def _forget(self, travel_mm: float) -> None:
+        """Drop tracks well past the last ejector, and rejects that are settled."""
+        limit_mm = self._ejectors[-1].position_mm + self._cfg.track_margin_mm
+        self._tracker.forget_beyond(limit_mm - travel_mm)
+        for item_id, r in list(self._rejects.items()):
+            settled = r.state == "committed" and r.confirm_deadline_ns is None
+            if settled and self._tracker.position(item_id) is None:
+                del self._rejects[item_id]
+
+
+# The name the defect-rejection issue uses for the same object.
+ConveyorTracker = RejectScheduler
