@@ -10,7 +10,9 @@ sees the same frame twice and the held-out seeds (evaluate.py) are never trained
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -112,8 +114,11 @@ def export(model: TinyDet, out: Path, meta: dict[str, str]) -> None:
     model.eval()
     dummy = torch.zeros(1, 3, HEIGHT, WIDTH)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (dummy,), str(out), input_names=["images"], output_names=["output0"],
-                      opset_version=17, dynamo=False)  # fmt: skip
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript; its graph is plain ops.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (dummy,), str(out), input_names=["images"],
+                          output_names=["output0"], opset_version=17, dynamo=False)  # fmt: skip
     m = onnx.load(str(out))
     for k, v in meta.items():
         m.metadata_props.add(key=k, value=v)
@@ -132,11 +137,15 @@ def metadata(seed: int, command: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def train(out: Path, epochs: int, epoch_size: int, batch: int, seed: int, lr: float) -> None:
+def train(
+    out: Path, epochs: int, epoch_size: int, batch: int, seed: int, lr: float, pool: int = 24
+) -> None:
+    """Train from scratch on rendered frames and export to `out` (also every 500 steps)."""
     torch.manual_seed(seed)
     model = TinyDet(len(CLASS_NAMES), WIDTH, HEIGHT)
     anchors = model.anchors.numpy()
-    stream = Stream(seed)
+    stream = Stream(seed, pool)
+    meta = metadata(seed, "python -m simulators.scene.train " + " ".join(sys.argv[1:]))
     steps = max(1, epochs * epoch_size // batch)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
@@ -153,15 +162,9 @@ def train(out: Path, epochs: int, epoch_size: int, batch: int, seed: int, lr: fl
             print(f"step {step}/{steps} focal {focal.item():.3f} giou {box.item():.3f} "
                   f"{time.monotonic() - t0:.0f}s", flush=True)  # fmt: skip
         if step % 500 == 499:  # a usable model survives an interrupted run
-            export_with_meta(model, out, seed)
+            export(model, out, meta)
             model.train()
-    export_with_meta(model, out, seed)
-
-
-def export_with_meta(model: TinyDet, out: Path, seed: int) -> None:
-    import sys
-
-    export(model, out, metadata(seed, "python -m simulators.scene.train " + " ".join(sys.argv[1:])))
+    export(model, out, meta)
 
 
 def main(argv: list[str] | None = None) -> int:
