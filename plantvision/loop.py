@@ -38,7 +38,7 @@ class LinkLike(Protocol):
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
     "start_interlock": 1,
-    "zone": 2,
+    "stop_zone": 2,
     "camera_stalled": 3,
     "frozen_frame": 4,
     "black_frame": 5,
