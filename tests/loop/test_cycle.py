@@ -146,3 +146,21 @@ def test_end_to_end_latency_is_recorded_per_frame(rig: Rig) -> None:
     e2e = rig.cam.latency.end_to_end()
     assert e2e.n == 2
     assert e2e.max_ms == 20.0
+
+
+def test_a_bug_in_a_cycle_ends_in_the_safe_state_and_latches(rig: Rig) -> None:
+    """An unexpected exception inside a cycle writes permit off at once and trips the guard."""
+    rig.start_running()
+    real_evaluate = rig.cam.zones.evaluate
+
+    def broken(*args: object) -> None:
+        raise ZeroDivisionError("bug")
+
+    object.__setattr__(rig.cam.zones, "evaluate", broken)
+    with capture_logs() as logs:
+        rig.ctl._run_cycle_safely(rig.cam, rig.frame())
+    assert rig.link.writes[-1].permit is False
+    assert any(e["event"] == "loop_error" for e in logs)
+    object.__setattr__(rig.cam.zones, "evaluate", real_evaluate)
+    assert not rig.step([OUTSIDE]), "the guard latched the internal error"
+    assert rig.link.writes[-1].fault_code == FAULT_CODES["internal_error"]
