@@ -75,6 +75,7 @@ class CameraRuntime:
     last_seq: int = -1
     last_hits: ZoneHits | None = None
     internal_error: bool = False
+    last_cycle_ns: int = 0
 
 
 class ResetBus:
@@ -241,7 +242,15 @@ class Controller:
             times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
             cam.latency.record(times)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
+        cam.last_cycle_ns = t_ack_ns
         return plc_out
+
+    def alive(self, within_ns: int) -> bool:
+        """Every camera thread completed a cycle within `within_ns` (for a process watchdog)."""
+        now = self.clock_ns()
+        return all(now - c.last_cycle_ns <= within_ns for c in self.cameras) and all(
+            t.is_alive() for t in self._threads
+        )
 
     def _note_permit(
         self,

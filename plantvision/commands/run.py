@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
+from plantvision import sdnotify
 from plantvision.commands.demo_wiring import scene_grabber, start_plc_simulator
 from plantvision.config import load_deployment
 from plantvision.deploy import build_cameras
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     link.start()
     controller.start()
     log.info("started", cameras=[c.id for c in cameras], plc=f"{plc_cfg.host}:{plc_cfg.port}")
+    sdnotify.notify("READY=1")
     try:
         _supervise(
             controller,
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             report,
         )
     finally:
+        sdnotify.notify("STOPPING=1")
         controller.stop()
         link.stop()  # permit off, heartbeat stops
         if sim is not None:
@@ -100,12 +103,17 @@ def _supervise(
     """Main thread: live summary, periodic `cycle` lines, the demo's virtual operator."""
     t0 = time.monotonic()
     next_cycle = t0 + cycle_log_s
+    pet_s = sdnotify.watchdog_period_s()
+    next_pet = t0
     stopped_since: float | None = None
     tty = sys.stdout.isatty()
     while not stop.wait(0.25) and not controller.stop_event.is_set():
         now = time.monotonic()
         if duration is not None and now - t0 >= duration:
             break
+        if pet_s is not None and now >= next_pet and controller.alive(int(2 * pet_s * 1e9)):
+            sdnotify.notify("WATCHDOG=1")  # only while every camera keeps cycling
+            next_pet = now + pet_s
         if not quiet:
             line = format_live(controller, now - t0)
             print(("\r" + line + "\033[K") if tty else line, end="" if tty else "\n", flush=True)
