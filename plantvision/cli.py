@@ -12,7 +12,15 @@ from plantvision import __version__
 from plantvision.errors import PlantvisionError
 
 # Each name is a module in plantvision/commands with a `register(subparsers)` function.
-COMMANDS: tuple[str, ...] = ("run", "check", "detect", "bench", "zones", "distance")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "check",
+    "detect",
+    "bench",
+    "zones",
+    "distance",
+    "simulate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -134,6 +134,13 @@ class VerifyScenario(StrictModel):
                     f"faults[{i}] starts at {f.at_s} s, after the run ends at {self.duration_s} s; "
                     "start it earlier or lengthen duration_s"
                 )
+        if self.box_process:
+            for i, f in enumerate(self.faults):
+                if f.kind in CAMERA_FAULTS or f.kind in MODEL_FAULTS:
+                    raise ValueError(
+                        f"faults[{i}] ({f.kind}) acts inside the box, which box_sigkill/"
+                        "box_sigstop scenarios run as a child process: put it in its own scenario"
+                    )
         zones = [z.zone for z in self.deadlines.zones]
         if len(set(zones)) != len(zones):
             raise ValueError("deadlines.zones names a zone twice: give each zone one bound")
