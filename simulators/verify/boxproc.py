@@ -94,7 +94,8 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
          if f.kind.startswith("box_")]
         + [(f.at_s + f.duration_s, signal.SIGCONT) for f in sc.faults if f.kind == "box_sigstop"]
     )  # fmt: skip
-    operator = Operator(sim, sc.operator.reset_after_ms, sc.operator.enabled)
+    o = sc.operator
+    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
     try:
         epoch = _wait_for_box(sim, child, err_path)
         while (t_s := (time.monotonic_ns() - epoch) / 1e9) < sc.duration_s:
@@ -105,7 +106,7 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
                     os.kill(child.pid, box_faults.pop(0)[1])
                 else:
                     box_faults.pop(0)
-            operator.tick(now)
+            operator.tick(now, t_s)
             if progress is not None:
                 progress(t_s / sc.duration_s)
             time.sleep(TICK_S)

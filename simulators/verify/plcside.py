@@ -96,18 +96,26 @@ class PlcFaults:
 class Operator:
     """Presses reset once the machine has stood still `reset_after_ms` (and again after that)."""
 
-    def __init__(self, sim: PlcSimulator, reset_after_ms: float, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        sim: PlcSimulator,
+        reset_after_ms: float,
+        enabled: bool = True,
+        until_s: float | None = None,
+    ) -> None:
         self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
+        self._until_s = until_s
         self._stopped_since: int | None = None
         self.presses = 0
 
-    def tick(self, now_ns: int) -> None:
+    def tick(self, now_ns: int, t_s: float) -> None:
         if self._sim.machine_running:
             self._stopped_since = None
             return
         if self._stopped_since is None:
             self._stopped_since = now_ns
-        if self._enabled and now_ns - self._stopped_since >= self._after_ns:
+        pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
+        if pressing and now_ns - self._stopped_since >= self._after_ns:
             self._sim.press_reset()
             self.presses += 1
             self._stopped_since = now_ns

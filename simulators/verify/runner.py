@@ -168,14 +168,15 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
     controller = Controller(cameras, link, log=log)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
-    operator = Operator(sim, sc.operator.reset_after_ms, sc.operator.enabled)
+    o = sc.operator
+    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
     link.start()
     controller.start()  # opens the grabber: the scene clock starts here
     try:
         while (t_s := clock.now_s()) < sc.duration_s:
             now = clock.clock_ns()
             plc_faults.tick(t_s, now)
-            operator.tick(now)
+            operator.tick(now, t_s)
             if progress is not None:
                 progress(t_s / sc.duration_s)
             time.sleep(TICK_S)

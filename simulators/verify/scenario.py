@@ -104,6 +104,9 @@ class OperatorModel(StrictModel):
         "reset input stays high 100 ms and each press must be a new edge)",
     )
     enabled: bool = Field(default=True, description="press reset at all")
+    until_s: float | None = Field(
+        default=None, gt=0, le=600, description="stop pressing after this scene time (None: never)"
+    )
 
 
 class PlcSimModel(StrictModel):
