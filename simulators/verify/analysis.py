@@ -14,6 +14,7 @@ worst value measured, and the margin left (limit - worst; negative when late).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -124,7 +125,7 @@ def zone_verdict(tl: Timeline, runs: Sequence[RunSpan], bound: ZoneBound) -> Ver
     missed: list[float] = []
     for occ in tl.occupied.get(bound.zone, ()):
         for r in runs:
-            if not (r.start_ns < occ.end_ns and r.end_ns > occ.start_ns):
+            if not (r.start_ns < occ.end_ns and r.end_ns >= occ.start_ns):
                 continue
             s = max(occ.start_ns, r.start_ns)
             if r.stopped:
@@ -135,8 +136,8 @@ def zone_verdict(tl: Timeline, runs: Sequence[RunSpan], bound: ZoneBound) -> Ver
     n = len(responses) + len(missed)
     if missed:
         at = ", ".join(f"{t:.0f}" for t in missed)
-        return Verdict(name, "zone", bound.response_ms, float("inf"), False,
-                       f"MISSED TRIP: machine ran on after entries at {at} ms", tuple(responses))  # fmt: skip
+        why = f"MISSED TRIP: machine ran on after entries at {at} ms"
+        return Verdict(name, "zone", bound.response_ms, math.inf, False, why, tuple(responses))
     if not responses:
         ok = bound.min_entries == 0
         return Verdict(name, "zone", bound.response_ms, None, ok, "no entry while running")
@@ -160,8 +161,10 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
         window = Span(f.start_ns, f.end_ns + int(limits.tolerance_ms * _NS_PER_MS))
         stops = false_trips(tl, runs, limits, window)
         ok = bool(running) and not stops
-        why = "machine not running at the fault: not exercised" if not running else (
-            f"stopped at {', '.join(f'{t:.0f}' for t in stops)} ms" if stops else "no trip")  # fmt: skip
+        at = ", ".join(f"{t:.0f}" for t in stops)
+        why = f"stopped at {at} ms" if stops else "no trip"
+        if not running:
+            why = "NOT EXERCISED: machine was not running when the fault began"
         return Verdict(name, "fault", 0, float(len(stops)), ok, why)
     name = f"fault {f.label} @{at_ms:.0f} ms -> stopped <= {f.deadline_ms:g} ms"
     if not running:
@@ -169,7 +172,7 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
                        "NOT EXERCISED: machine was not running when the fault began")  # fmt: skip
     r = running[0]
     if not r.stopped:
-        return Verdict(name, "fault", f.deadline_ms, float("inf"), False,
+        return Verdict(name, "fault", f.deadline_ms, math.inf, False,
                        "NEVER SAFE: machine ran on to the end of the run")  # fmt: skip
     took = _ms(r.end_ns - f.start_ns)
     problems = []

@@ -76,7 +76,8 @@ class FaultyGrabber:
         source_id: str,
     ) -> None:
         self._render, self._clock, self._faults = render, clock, faults
-        self.source_id, self.live, self.nominal_fps = source_id, True, fps
+        self.source_id, self.live = source_id, True
+        self.nominal_fps: float | None = fps
         self._last: ImageArray | None = None
         self._released = threading.Event()
 
@@ -132,7 +133,9 @@ class FaultyDetector:
 
     def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
         t = self._clock.now_s()
-        delay_ms = sum(w.value_ms for w in self._faults if w.kind == "model_slowdown" and w.active(t))
+        delay_ms = sum(
+            w.value_ms for w in self._faults if w.kind == "model_slowdown" and w.active(t)
+        )
         if self._jitter_ms > 0:
             delay_ms += float(self._rng.uniform(0.0, self._jitter_ms))
         if delay_ms > 0:

@@ -155,7 +155,5 @@ class EventLog:
     def counts(self) -> dict[str, int]:
         """How often each event occurred; trips are split by cause (trip:camera_stalled)."""
         with self._lock:
-            keys = [
-                f"{e}:{kw.get('cause')}" if e == "trip" else e for _, _, e, kw in self.records
-            ]
+            keys = [f"{e}:{kw.get('cause')}" if e == "trip" else e for _, _, e, kw in self.records]
         return dict(Counter(keys))

@@ -100,7 +100,8 @@ class OperatorModel(StrictModel):
     reset_after_ms: float = Field(
         default=250.0,
         ge=150,
-        le=60_000, description="press reset once stopped this long, and again as often (>= 150: the "
+        le=60_000,
+        description="press reset once stopped this long, and again as often (>= 150: the "
         "reset input stays high 100 ms and each press must be a new edge)",
     )
     enabled: bool = Field(default=True, description="press reset at all")

@@ -23,7 +23,9 @@ class MonteCarlo:
     seed: int = 0
 
 
-def load_all(paths: Sequence[Path]) -> list[tuple[Path, Prepared, tempfile.TemporaryDirectory[str]]]:
+def load_all(
+    paths: Sequence[Path],
+) -> list[tuple[Path, Prepared, tempfile.TemporaryDirectory[str]]]:
     """Validate every scenario before any runs, so a typo in the last file fails at once."""
     out = []
     for path in paths:
@@ -49,7 +51,9 @@ def run_suite(
                 opts = RunOptions(mc.jitter_ms, mc.seed * 1000 + i, Path(tmp.name))
                 base = done_s
 
-                def progress(frac: float, base: float = base, dur: float = p.scenario.duration_s) -> None:
+                def progress(
+                    frac: float, base: float = base, dur: float = p.scenario.duration_s
+                ) -> None:
                     if enabled:
                         target = int(steps * (base + frac * dur) / total_s)
                         bar.update(max(0, target - bar.done))

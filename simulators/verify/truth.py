@@ -72,9 +72,7 @@ def _edge(
     return hi
 
 
-def to_spans(
-    spans_s: dict[str, list[tuple[float, float]]], epoch_ns: int
-) -> dict[str, list[Span]]:
+def to_spans(spans_s: dict[str, list[tuple[float, float]]], epoch_ns: int) -> dict[str, list[Span]]:
     """Scene-second spans placed on the monotonic clock of a run that started at `epoch_ns`."""
     return {
         z: [Span(epoch_ns + round(a * 1e9), epoch_ns + round(b * 1e9)) for a, b in v]
