@@ -44,18 +44,18 @@ def expand(paths: list[Path]) -> list[Path]:
 def simulate(args: argparse.Namespace) -> int:
     from plantvision import log as pvlog
     from simulators.verify.report import iso_lines, to_json, verdict_table, vision_t_ms
-    from simulators.verify.suite import MonteCarlo, load_all, run_suite
+    from simulators.verify.suite import MonteCarlo, run_suite
 
     if args.runs < 1 or args.jitter_ms < 0:
         raise SystemExit("plantvision simulate: --runs must be >= 1 and --jitter-ms >= 0")
     pvlog.configure(json=True)
     paths = expand(args.scenarios)
-    first = load_all(paths[:1])[0][1] if paths else None
     results = run_suite(
         paths, MonteCarlo(args.runs, args.jitter_ms, args.seed), not args.no_progress
     )
     print(verdict_table(results))
-    iso = iso_lines(vision_t_ms(results), first.dep.safety, first.zones) if first else []
+    # The ISO line uses the first scenario's cell (the suite shares one deployment).
+    iso = iso_lines(vision_t_ms(results), results[0].safety, results[0].zones) if results else []
     for line in iso:
         print(line)
     failed = [r.name for r in results if not r.passed]

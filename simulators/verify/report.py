@@ -21,6 +21,8 @@ class ScenarioResult:
     description: str
     runs: list[list[Verdict]]
     infos: list[dict[str, Any]]
+    safety: SafetyModel
+    zones: CompiledZones
 
     @property
     def passed(self) -> bool:

@@ -64,5 +64,9 @@ def run_suite(
                 infos.append(outcome.info)
                 done_s += p.scenario.duration_s
             tmp.cleanup()
-            results.append(ScenarioResult(path.stem, p.scenario.description, runs, infos))
+            results.append(
+                ScenarioResult(
+                    path.stem, p.scenario.description, runs, infos, p.dep.safety, p.zones
+                )
+            )
     return results
