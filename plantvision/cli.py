@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "detect",
     "bench",
+    "loop-bench",
     "zones",
     "distance",
     "simulate",
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"plantvision {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"plantvision.commands.{name}").register(sub)
+        importlib.import_module(f"plantvision.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -6,6 +6,9 @@ deployment asks for them (`source.kind: simulated`, `demo.plc_simulator: true`).
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,3 +46,21 @@ def start_plc_simulator(dep: DeploymentModel, log_path: Path | None = None) -> t
         )
     )
     return sim, sim.start()
+
+
+def spawn_plc_simulator(dep: DeploymentModel) -> tuple[subprocess.Popen[str], int]:
+    """Start the PLC simulator as its own process, as a real PLC is its own device: its server
+    then never competes with the box for the interpreter lock. Returns (process, port)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators.plc", "--port", "0", "--unit-id",
+         str(dep.plc.unit_id), "--stopping-ms", str(int(dep.safety.stopping_time_ms))],
+        stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r":(\d+)\s*$", line)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"PLC simulator did not start: {line!r}")
+    return proc, int(match.group(1))
