@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "loop-bench",
     "zones",
     "distance",
+    "simulate",
 )
 
 
