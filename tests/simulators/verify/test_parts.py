@@ -167,7 +167,9 @@ def test_recording_machine_logs_start_watchdog_trip_and_reboot() -> None:
     ]
     m.on_heartbeat(2, 1000 * ms)
     m.press_reset(1000 * ms)
+    m.on_permit(False, 1000 * ms)  # the permit stayed ON through the trip: it must rise again
     m.on_permit(True, 1000 * ms)
+    assert (m.events[-1].t_ns // ms, m.events[-1].running) == (1000, True)
     m.reboot(1100 * ms)
     assert (m.events[-1].t_ns // ms, m.events[-1].cause) == (1100, "plc_restart")
     assert m.latched
