@@ -30,6 +30,9 @@ class LinkLike(Protocol):
     @property
     def healthy(self) -> bool: ...
 
+    @property
+    def losses(self) -> int: ...
+
     def write(self, outputs: PlcOutputs) -> float | None: ...
 
     def read_inputs(self) -> PlcInputs | None: ...
@@ -76,6 +79,7 @@ class CameraRuntime:
     last_hits: ZoneHits | None = None
     internal_error: bool = False
     last_cycle_ns: int = 0
+    plc_losses_seen: int = 0
 
 
 class ResetBus:
@@ -210,8 +214,10 @@ class Controller:
         hits: ZoneHits | None = None
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
-        if not self.link.healthy:
-            faults.add("plc_lost")
+        losses = self.link.losses
+        if not self.link.healthy or losses != cam.plc_losses_seen:
+            faults.add("plc_lost")  # even a loss already healed: the PLC may have tripped
+            cam.plc_losses_seen = losses
         if cam.internal_error:  # one cycle of the fault is enough: the guard latches it
             faults.add("internal_error")
             cam.internal_error = False

@@ -114,6 +114,7 @@ class PlcLink:
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
         self._healthy, self._lost_since_ns, self._loss_unreported = False, clock(), False
+        self._losses = 0
         self._last_write_call_ns = clock()
         self._written_fault: int | None = None
         self._heartbeat, self._edge = 0, ResetEdge()
@@ -126,6 +127,12 @@ class PlcLink:
     def healthy(self) -> bool:
         """True while the PLC acknowledges our requests; False is a trip cause for the guard."""
         return self._healthy
+
+    @property
+    def losses(self) -> int:
+        """How often the link has been lost. A loss healed between two loop cycles still counts:
+        the PLC may have tripped meanwhile, so the box must trip and wait for a reset too."""
+        return self._losses
 
     def start(self) -> None:
         """Connect (bounded), write the tripped image, start the heartbeat thread. Never raises
@@ -242,6 +249,7 @@ class PlcLink:
             if not self._healthy:
                 return
             self._healthy, self._loss_unreported = False, True
+            self._losses += 1
             self._lost_since_ns = self._clock()
             self._backoff_ms = self._cfg.reconnect_backoff_ms[0]
             self._next_try_ns = self._lost_since_ns + self._backoff_ms * 1_000_000

@@ -164,3 +164,17 @@ def test_a_bug_in_a_cycle_ends_in_the_safe_state_and_latches(rig: Rig) -> None:
     object.__setattr__(rig.cam.zones, "evaluate", real_evaluate)
     assert not rig.step([OUTSIDE]), "the guard latched the internal error"
     assert rig.link.writes[-1].fault_code == FAULT_CODES["internal_error"]
+
+
+def test_a_plc_loss_healed_between_cycles_still_trips(rig: Rig) -> None:
+    """A link lost and restored between two cycles trips the box too: the PLC may have stopped
+    the machine meanwhile, and it restarts only on a permit rise after its reset."""
+    rig.start_running()
+    rig.link.set_healthy(False)
+    rig.link.set_healthy(True)
+    assert not rig.step([OUTSIDE])
+    assert rig.link.writes[-1].fault_code == FAULT_CODES["plc_lost"]
+    for _ in range(20):
+        rig.step([OUTSIDE])
+    rig.press_reset()
+    assert rig.step([OUTSIDE])
