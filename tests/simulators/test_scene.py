@@ -183,3 +183,13 @@ def test_bad_scenario_names_file_and_field(tmp_path: Path, text: str, field: str
         load_scenario(path)
     assert str(path) in str(err.value)
     assert err.value.field == field
+
+
+@pytest.mark.shared_data
+def test_a_real_coco_detector_finds_most_rendered_workers(shared_data: Path) -> None:
+    """YOLOX-Nano, trained on real photos, finds at least half the rendered workers."""
+    from simulators.scene.realism import person_recall
+
+    recall, _, total = person_recall(shared_data / "models" / "yolox_nano.onnx", 8, 3, 900_000)
+    assert total >= 20
+    assert recall >= 0.5
