@@ -1,6 +1,6 @@
 """Render speed on one core: median / p99 / max ms per frame and frames per second.
 
-    python -m simulators.scene.bench simulators/scene/scenarios/cell.yaml --frames 300
+python -m simulators.scene.bench simulators/scene/scenarios/cell.yaml --frames 300
 """
 
 from __future__ import annotations
