@@ -106,68 +106,87 @@ def _shade(c: Colour, f: float) -> Colour:
     return (min(255, int(c[0] * f)), min(255, int(c[1] * f)), min(255, int(c[2] * f)))
 
 
-def draw_worker(p: Painter, pose: Pose, look: Look, height_px: float) -> None:
-    """An articulated figure whose feet touch `pose.feet_xy`, `height_px` tall."""
-    h = height_px
-    fx, fy = pose.feet_xy
-    side = abs(pose.heading_x)
-    swing = 0.45 * math.sin(pose.phase_rad * (h / 40.0) ** -0.5 * 2.0) if pose.moving else 0.0
-    sx = 1.0 if pose.heading_x >= 0 else -1.0
-    hip_w = (0.07 * (1 - side) + 0.015) * h * look.build
-    sh_w = (0.12 * (1 - side) + 0.04) * h * look.build
-    hip_y, sh_y, knee_l, shin_l = fy - 0.5 * h, fy - 0.8 * h, 0.25 * h, 0.25 * h
-    leg_t, arm_t = 0.085 * h, 0.06 * h
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """Figure geometry for one frame: feet, size, facing and the joint heights (pixels)."""
+
+    h: float
+    fx: float
+    fy: float
+    side: float  # 0 = facing the camera, 1 = in profile
+    sx: float  # +1 walking right, -1 walking left
+    swing: float  # leg swing angle, rad
+    hip_w: float
+    sh_w: float
+
+    @property
+    def hip_y(self) -> float:
+        return self.fy - 0.5 * self.h
+
+    @property
+    def sh_y(self) -> float:
+        return self.fy - 0.8 * self.h
 
     def limb(
-        root: tuple[float, float], ang: float, l1: float, l2: float, bend: float
+        self, root: tuple[float, float], ang: float, l1: float, l2: float, bend: float
     ) -> tuple[tuple[float, float], tuple[float, float]]:
-        # angle 0 points straight down; positive swings forward (in heading direction)
-        j = (root[0] + sx * l1 * math.sin(ang) * (0.3 + 0.7 * side), root[1] + l1 * math.cos(ang))
+        """(joint, end) of a two-segment limb; angle 0 points down, positive swings forward."""
+        sx, fore = self.sx, 0.3 + 0.7 * self.side
+        j = (root[0] + sx * l1 * math.sin(ang) * fore, root[1] + l1 * math.cos(ang))
         a2 = ang + bend
-        e = (j[0] + sx * l2 * math.sin(a2) * (0.3 + 0.7 * side), j[1] + l2 * math.cos(a2))
-        return j, e
+        return j, (j[0] + sx * l2 * math.sin(a2) * fore, j[1] + l2 * math.cos(a2))
 
-    legs = [(-1.0, swing), (1.0, -swing)]
-    arms = [(-1.0, -0.8 * swing), (1.0, 0.8 * swing)]
+
+def _legs(p: Painter, b: _Body, look: Look) -> None:
     dark = _shade(look.trousers, 0.75)
-    # far side first, then torso, then near side: a crude painter's order
-    for k, (offset, ang) in enumerate(legs):
-        hip = (fx + offset * hip_w, hip_y)
-        knee, foot = limb(hip, ang, knee_l, shin_l, -0.35 * max(0.0, -ang) * 2)
+    leg_t = 0.085 * b.h
+    for k, (offset, ang) in enumerate([(-1.0, b.swing), (1.0, -b.swing)]):
+        hip = (b.fx + offset * b.hip_w, b.hip_y)
+        knee, foot = b.limb(hip, ang, 0.25 * b.h, 0.25 * b.h, -0.35 * max(0.0, -ang) * 2)
         colour = dark if k == 0 else look.trousers
         p.line(hip, knee, leg_t, colour)
         p.line(knee, foot, leg_t * 0.9, colour)
-        p.line(
-            foot, (foot[0] + sx * 0.06 * h * (0.3 + 0.7 * side), foot[1]), leg_t * 0.7, (25, 25, 30)
-        )
-    top = look.top
+        toe = (foot[0] + b.sx * 0.06 * b.h * (0.3 + 0.7 * b.side), foot[1])
+        p.line(foot, toe, leg_t * 0.7, (25, 25, 30))
+
+
+def _torso(p: Painter, b: _Body, look: Look) -> None:
+    h, fx, sh_y, hip_y = b.h, b.fx, b.sh_y, b.hip_y
     torso = np.array(
         [
-            (fx - sh_w, sh_y),
-            (fx + sh_w, sh_y),
-            (fx + hip_w * 1.3, hip_y + 0.04 * h),
-            (fx - hip_w * 1.3, hip_y + 0.04 * h),
+            (fx - b.sh_w, sh_y),
+            (fx + b.sh_w, sh_y),
+            (fx + b.hip_w * 1.3, hip_y + 0.04 * h),
+            (fx - b.hip_w * 1.3, hip_y + 0.04 * h),
         ]
     )
-    p.poly(torso, top)
+    p.poly(torso, look.top)
     if look.vest is not None:
         vest = torso.copy()
         vest[:, 1] = np.clip(vest[:, 1], sh_y + 0.02 * h, hip_y - 0.02 * h)
-        vest[:2, 0] = (fx - sh_w * 0.85, fx + sh_w * 0.85)
+        vest[:2, 0] = (fx - b.sh_w * 0.85, fx + b.sh_w * 0.85)
         p.poly(vest, look.vest)
-        for yy in (0.62, 0.7):
-            band = [(fx - sh_w * 0.9, fy - yy * h), (fx + sh_w * 0.9, fy - yy * h)]
+        for yy in (0.62, 0.7):  # reflective bands
+            band = [(fx - b.sh_w * 0.9, b.fy - yy * h), (fx + b.sh_w * 0.9, b.fy - yy * h)]
             p.line(band[0], band[1], max(1.0, 0.018 * h), (200, 205, 205))
-    for k, (offset, ang) in enumerate(arms):
-        sh = (fx + offset * sh_w * 0.85, sh_y + 0.02 * h)
-        elbow, hand = limb(sh, ang, 0.17 * h, 0.16 * h, 0.5 + 0.3 * abs(ang))
-        sleeve = _shade(top, 0.8) if k == 0 else top
+
+
+def _arms(p: Painter, b: _Body, look: Look) -> None:
+    arm_t = 0.06 * b.h
+    for k, (offset, ang) in enumerate([(-1.0, -0.8 * b.swing), (1.0, 0.8 * b.swing)]):
+        sh = (b.fx + offset * b.sh_w * 0.85, b.sh_y + 0.02 * b.h)
+        elbow, hand = b.limb(sh, ang, 0.17 * b.h, 0.16 * b.h, 0.5 + 0.3 * abs(ang))
+        sleeve = _shade(look.top, 0.8) if k == 0 else look.top
         p.line(sh, elbow, arm_t, sleeve)
         p.line(elbow, hand, arm_t * 0.85, sleeve)
         p.circle(hand, arm_t * 0.55, look.skin)
-    neck = (fx + sx * 0.01 * h * side, sh_y - 0.03 * h)
-    p.line((fx, sh_y), neck, 0.06 * h, look.skin)
-    head = (neck[0] + sx * 0.015 * h * side, sh_y - 0.105 * h)
+
+
+def _head(p: Painter, b: _Body, look: Look) -> None:
+    h, sx, side = b.h, b.sx, b.side
+    neck = (b.fx + sx * 0.01 * h * side, b.sh_y - 0.03 * h)
+    p.line((b.fx, b.sh_y), neck, 0.06 * h, look.skin)
+    head = (neck[0] + sx * 0.015 * h * side, b.sh_y - 0.105 * h)
     p.circle(head, 0.068 * h, look.skin)
     if look.hat is not None:
         hat = np.array(
@@ -181,3 +200,25 @@ def draw_worker(p: Painter, pose: Pose, look: Look, height_px: float) -> None:
         p.ellipse(
             (head[0] - sx * 0.01 * h, head[1] - 0.035 * h), (0.06 * h, 0.035 * h), 0, look.hair
         )
+
+
+def draw_worker(p: Painter, pose: Pose, look: Look, height_px: float) -> None:
+    """An articulated figure whose feet touch `pose.feet_xy`, `height_px` tall."""
+    h = height_px
+    side = abs(pose.heading_x)
+    swing = 0.45 * math.sin(pose.phase_rad * (h / 40.0) ** -0.5 * 2.0) if pose.moving else 0.0
+    body = _Body(
+        h=h,
+        fx=pose.feet_xy[0],
+        fy=pose.feet_xy[1],
+        side=side,
+        sx=1.0 if pose.heading_x >= 0 else -1.0,
+        swing=swing,
+        hip_w=(0.07 * (1 - side) + 0.015) * h * look.build,
+        sh_w=(0.12 * (1 - side) + 0.04) * h * look.build,
+    )
+    # far limbs first, then torso, then near limbs: a crude painter's order
+    _legs(p, body, look)
+    _torso(p, body, look)
+    _arms(p, body, look)
+    _head(p, body, look)

@@ -70,6 +70,24 @@ class GroundTruth:
         b = self.xyxy[self.class_id == PERSON]
         return np.stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3]], axis=1).astype(np.float32)
 
+    def workers_in(self, polygon_px: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Ids of workers whose anchor lies inside `polygon_px` (K x 2 vertices, even-odd rule).
+
+        A plain point-in-polygon so the simulator needs no zone logic of the product's; a
+        point exactly on an edge may fall either way.
+        """
+        poly = np.asarray(polygon_px, np.float64).reshape(-1, 2)
+        pts = self.anchor_points().astype(np.float64)
+        x, y = pts[:, 0:1], pts[:, 1:2]
+        x0, y0 = poly[:, 0], poly[:, 1]
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        crosses = (y0 > y) != (y1 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        inside = np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
+        ids: npt.NDArray[np.int64] = self.worker_ids[inside]
+        return ids
+
     def hard_mask(
         self, min_visible: float = 0.5, min_side_px: float = 6.0
     ) -> npt.NDArray[np.bool_]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,38 @@ def test_bad_scenario_names_file_and_field(tmp_path: Path, text: str, field: str
         load_scenario(path)
     assert str(path) in str(err.value)
     assert err.value.field == field
+
+
+@pytest.mark.shared_data
+def test_a_real_coco_detector_finds_most_rendered_workers(shared_data: Path) -> None:
+    """YOLOX-Nano, trained on real photos, finds at least half the rendered workers."""
+    from simulators.scene.realism import person_recall
+
+    recall, _, total = person_recall(shared_data / "models" / "yolox_nano.onnx", 8, 3, 900_000)
+    assert total >= 20
+    assert recall >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("polygon", "expected"),
+    [
+        ([[0, 0], [640, 0], [640, 480], [0, 480]], {0, 1, 2}),  # the whole frame
+        ([[0, 0], [10, 0], [10, 10], [0, 10]], set()),  # an empty corner
+    ],
+)
+def test_workers_in_a_zone_follow_their_anchors(
+    cell: SceneScenario, polygon: list[list[float]], expected: set[int]
+) -> None:
+    """Zone truth is the set of workers whose bottom-centre anchor lies in the polygon."""
+    _, gt = SceneRenderer(cell).render(8.0)
+    assert set(gt.workers_in(polygon).tolist()) == expected
+
+
+def test_stop_region_in_cell_scenario_is_entered_periodically(cell: SceneScenario) -> None:
+    """Worker 1 of cell.yaml enters the stop region in front of the machine, then leaves it."""
+    stop = [[320, 240], [557, 240], [557, 317], [320, 317]]
+    r = SceneRenderer(cell)
+    inside = [1 in r.render(float(t))[1].workers_in(stop) for t in np.arange(0, 40, 2.0)]
+    assert any(inside)
+    assert not all(inside)
+    assert sum(a != b for a, b in itertools.pairwise(inside)) >= 3
