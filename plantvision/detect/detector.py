@@ -13,6 +13,7 @@ import numpy.typing as npt
 from plantvision.detect.boxes import nms, to_original
 from plantvision.detect.decoders import Candidates
 from plantvision.detect.families import Decoder, make_decoder
+from plantvision.detect.model_card import card_family, card_preprocessing, merged_preprocessing
 from plantvision.detect.names import resolve_names
 from plantvision.detect.preprocess import InputTransform, Preprocessor
 from plantvision.detect.session import Session
@@ -40,9 +41,15 @@ class Detector:
         self.provider = session.provider
         self.input_size = _input_size(spec, session)
         shapes = [o.shape for o in session.outputs]
-        self._decoder: Decoder = make_decoder(spec.family, shapes, self.input_size, str(spec.path))
+        family: str = spec.family
+        if family == "auto":
+            family = card_family(session.metadata) or "auto"
+        self._decoder: Decoder = make_decoder(family, shapes, self.input_size, str(spec.path))
         self.family: str = self._decoder.family
-        self.preprocessing = family_preprocessing(self.family, spec.preprocessing)
+        card = card_preprocessing(session.metadata, str(spec.path))
+        self.preprocessing = family_preprocessing(
+            self.family, merged_preprocessing(card, spec.preprocessing)
+        )
         self._pre = Preprocessor(self.input_size, self.preprocessing, session.input_dtype)
         self.class_names = resolve_names(session.metadata, spec.class_names, spec.names_file)
         for _ in range(spec.warmup_runs):

@@ -35,12 +35,18 @@ def anchor_points(input_hw: tuple[int, int], strides: Sequence[int] = YOLO_STRID
     return sum(-(-input_hw[0] // s) * -(-input_hw[1] // s) for s in strides)
 
 
-def _fits(family: str, shapes: Sequence[Shape], input_hw: tuple[int, int]) -> bool:
-    """Whether output shapes are that family's layout at this input size (None dims fit any)."""
+def _fits(
+    family: str, shapes: Sequence[Shape], input_hw: tuple[int, int], any_n: bool = False
+) -> bool:
+    """Whether output shapes are that family's layout at this input size (None dims fit any).
+
+    `any_n`: the family was named, so a YOLOv5/v8 head need not have the usual 8/16/32 strides
+    (their boxes come out decoded; only YOLOX needs the grid to decode).
+    """
     n = anchor_points(input_hw)
 
     def eq(dim: int | None, want: int) -> bool:
-        return dim is None or dim == want
+        return dim is None or dim == want or (any_n and family in ("yolov5", "yolov8"))
 
     if family == "detr":
         if len(shapes) == 2:
@@ -103,7 +109,7 @@ def make_decoder(
                 "set family in the model config"
             )
         family = found
-    elif not _fits(family, shapes, input_hw):
+    elif not _fits(family, shapes, input_hw, any_n=True):
         raise ModelError(
             f"{model}: outputs {shown} {at} do not fit family {family} ({LAYOUTS}); "
             "check family and input_size"
