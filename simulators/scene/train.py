@@ -27,7 +27,7 @@ from simulators.scene.tinydet import STRIDE, TinyDet, detection_loss
 from simulators.scene.truth import CLASS_NAMES, GroundTruth
 
 WIDTH, HEIGHT = 320, 240
-CONF_THRESHOLD = 0.4
+CONF_THRESHOLD = 0.55  # chosen on validation seeds 500000-500029 (see the model card)
 CENTRE_RADIUS = 2.5  # positives lie within this many strides of a box centre
 TRAIN_SEED_BASE = 1_000_000  # training scenarios; evaluation uses seeds below this
 
