@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -26,8 +27,9 @@ from simulators.scene.render import SceneRenderer
 from simulators.scene.tinydet import STRIDE, TinyDet, detection_loss
 from simulators.scene.truth import CLASS_NAMES, GroundTruth
 
+T = TypeVar("T", bound=np.generic)
 WIDTH, HEIGHT = 320, 240
-CONF_THRESHOLD = 0.4
+CONF_THRESHOLD = 0.55  # chosen on validation seeds 500000-500029 (see the model card)
 CENTRE_RADIUS = 2.5  # positives lie within this many strides of a box centre
 TRAIN_SEED_BASE = 1_000_000  # training scenarios; evaluation uses seeds below this
 
@@ -98,15 +100,26 @@ class Stream:
         return (images, *(torch.from_numpy(np.stack(a)) for a in parts))
 
 
-def _flip(c, b, p, v, width):  # type: ignore[no-untyped-def]
+def _mirror(a: npt.NDArray[T], grid_w: int) -> npt.NDArray[T]:
+    """Reverse the anchor axis (last, row-major over the grid) left to right."""
+    out: npt.NDArray[T] = a.reshape(*a.shape[:-1], -1, grid_w)[..., ::-1].reshape(a.shape)
+    return out
+
+
+def _flip(
+    c: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    p: npt.NDArray[np.bool_],
+    v: npt.NDArray[np.bool_],
+    width: int,
+) -> tuple[
+    npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
+    """Targets of the mirrored image: anchors swap left-right and box x edges reflect."""
     gw = width // STRIDE
-
-    def mirror(a):  # type: ignore[no-untyped-def]
-        return a.reshape(*a.shape[:-1], -1, gw)[..., ::-1].reshape(a.shape)
-
-    b = mirror(b).copy()
+    b = _mirror(b, gw).copy()
     b[[0, 2]] = width - b[[2, 0]]
-    return mirror(c).copy(), b, mirror(p).copy(), mirror(v).copy()
+    return _mirror(c, gw), b, _mirror(p, gw), _mirror(v, gw)
 
 
 def export(model: TinyDet, out: Path, meta: dict[str, str]) -> None:

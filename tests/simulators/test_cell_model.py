@@ -93,11 +93,39 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     assert keep.tolist() == [1, 2]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
+NO_TORCH = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None,
     reason="torch is not installed (it is the optional `train` extra, not a dev dependency)",
 )
+
+
+@NO_TORCH
+def test_mirrored_targets_equal_targets_of_mirrored_boxes() -> None:
+    """The flip augmentation moves targets exactly as re-assigning mirrored boxes would."""
+    import dataclasses
+
+    from simulators.scene.randomize import random_scenario
+    from simulators.scene.render import SceneRenderer
+    from simulators.scene.train import WIDTH, _flip, targets
+    from simulators.scene.truth import GroundTruth
+
+    _, gt = SceneRenderer(random_scenario(5)).render(3.0)
+    gx, gy = np.meshgrid(np.arange(40) * 8 + 4.0, np.arange(30) * 8 + 4.0)
+    anchors = np.stack([gx.ravel(), gy.ravel()]).astype(np.float32)
+    mirrored = gt.xyxy.copy()
+    mirrored[:, [0, 2]] = 640 - gt.xyxy[:, [2, 0]]
+    gt2: GroundTruth = dataclasses.replace(gt, xyxy=mirrored)
+    flipped = _flip(*targets(gt, 0.5, 0.5, anchors), WIDTH)
+    direct = targets(gt2, 0.5, 0.5, anchors)
+    pos = direct[2]
+    assert pos.sum() > 0
+    for k in (0, 2, 3):  # class targets, positives, valid anchors
+        assert np.array_equal(flipped[k], direct[k])
+    assert np.allclose(flipped[1][:, pos], direct[1][:, pos])  # boxes matter at positives only
+
+
+@pytest.mark.slow
+@NO_TORCH
 def test_smoke_training_exports_a_yolov8_layout_model(tmp_path: Path) -> None:
     """A few training steps export an ONNX file the evaluator loads and runs."""
     import torch
