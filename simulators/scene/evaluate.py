@@ -14,6 +14,7 @@ import ast
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -114,7 +115,11 @@ class Yolov8Onnx:
         return boxes[k].astype(np.float32), cls[keep][k], scores[keep][k]
 
 
-def evaluate(model: Yolov8Onnx, seeds: range, frames: int) -> dict[str, tuple[int, int, int]]:
+class BoxDetector(Protocol):
+    def detect(self, image: npt.NDArray[np.uint8]) -> tuple[F32, npt.NDArray[np.intp], F32]: ...
+
+
+def evaluate(model: BoxDetector, seeds: range, frames: int) -> dict[str, tuple[int, int, int]]:
     """Per class (tp, fp, fn) over `frames` frames of each random scenario in `seeds`."""
     counts = {n: [0, 0, 0] for n in CLASS_NAMES}
     for seed in seeds:

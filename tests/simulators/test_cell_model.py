@@ -7,10 +7,14 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 import pytest
 
-from simulators.scene.evaluate import Yolov8Onnx, evaluate, match_counts, nms
+from plantvision.detect import ModelSpec, load_detector
+from simulators.scene.evaluate import F32, Yolov8Onnx, evaluate, match_counts, nms
+from simulators.scene.randomize import random_scenario
+from simulators.scene.render import SceneRenderer
 
 MODEL = Path(__file__).resolve().parents[2] / "plantvision" / "models" / "cell_detector.onnx"
 CARD = MODEL.with_suffix(".md")
@@ -50,9 +54,38 @@ def test_output_is_yolov8_layout(model: Yolov8Onnx) -> None:
     assert np.all(out[0, 2:4] >= 0)
 
 
-def test_held_out_scenes_meet_the_card_figures(model: Yolov8Onnx) -> None:
-    """On unseen rendered scenes, person and defect precision and recall are at least 0.95."""
-    counts = evaluate(model, HELD_OUT, frames=3)
+class ProjectDetector:
+    """The product's own detector stage, loaded from the model file alone (no model config)."""
+
+    def __init__(self) -> None:
+        self.det = load_detector(ModelSpec(path=MODEL, conf_threshold=0.55, intra_op_threads=1))
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> tuple[F32, npt.NDArray[np.intp], F32]:
+        d = self.det.detect(image)
+        return np.asarray(d.xyxy), d.class_id.astype(np.intp), np.asarray(d.confidence)
+
+
+def test_project_detector_reads_the_model_unchanged(model: Yolov8Onnx) -> None:
+    """plantvision.detect, given only the file, decodes the same boxes as the independent
+    reference decoder (family, pre-processing and names come from the model's metadata)."""
+    project = ProjectDetector()
+    assert project.det.family == "yolov8"
+    assert project.det.class_names == ("person", "item", "defect")
+    renderer = SceneRenderer(random_scenario(HELD_OUT[0]))
+    for t in (1.0, 3.0, 5.0):
+        img, _ = renderer.render(t)
+        ref_boxes, ref_cls, ref_scores = model.detect(img)
+        boxes, cls, scores = project.detect(img)
+        assert len(boxes) == len(ref_boxes)
+        order, ref_order = np.argsort(-scores), np.argsort(-ref_scores)
+        np.testing.assert_allclose(boxes[order], ref_boxes[ref_order], atol=1.0)
+        assert cls[order].tolist() == ref_cls[ref_order].tolist()
+
+
+def test_held_out_scenes_meet_the_card_figures() -> None:
+    """On unseen rendered scenes, through the project's detector, person and defect precision
+    and recall are at least 0.95."""
+    counts = evaluate(ProjectDetector(), HELD_OUT, frames=3)
     for name in ("person", "defect"):
         tp, fp, fn = counts[name]
         assert tp + fn > 20, f"too few {name} boxes in the held-out set to judge"
