@@ -51,6 +51,7 @@ FAULT_CODES: dict[str, int] = {
     "stale_frame": 9,
     "shutdown": 10,
     "internal_error": 11,
+    "loop_stalled": 12,
 }
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
@@ -214,6 +215,10 @@ class Controller:
         hits: ZoneHits | None = None
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
+        if cam.last_cycle_ns and t_pick_ns - cam.last_cycle_ns > cam.stall_ns:
+            # The loop itself stood still (process stopped, CPU starved): the PLC's watchdog may
+            # have stopped the machine meanwhile, which restarts only on a fresh permit rise.
+            faults.add("loop_stalled")
         losses = self.link.losses
         if not self.link.healthy or losses != cam.plc_losses_seen:
             faults.add("plc_lost")  # even a loss already healed: the PLC may have tripped

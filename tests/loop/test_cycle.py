@@ -178,3 +178,16 @@ def test_a_plc_loss_healed_between_cycles_still_trips(rig: Rig) -> None:
         rig.step([OUTSIDE])
     rig.press_reset()
     assert rig.step([OUTSIDE])
+
+
+def test_a_loop_that_stood_still_trips_when_it_resumes(rig: Rig) -> None:
+    """A gap between cycles longer than stall_ms (a stopped or starved process) trips: the PLC
+    may have stopped the machine on its watchdog, and only a reset and a fresh permit restart it.
+    """
+    rig.start_running()
+    assert not rig.step([OUTSIDE], dt_ms=900)
+    assert rig.link.writes[-1].fault_code == FAULT_CODES["loop_stalled"]
+    for _ in range(20):
+        rig.step([OUTSIDE])
+    rig.press_reset()
+    assert rig.step([OUTSIDE])
