@@ -12,10 +12,11 @@ from plantvision.cli import main
 from plantvision.commands.simulate import SUITE, expand
 from simulators.verify.suite import run_suite
 
-pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+# The suite runs the project's own cell model: it needs no outside data.
+pytestmark = [pytest.mark.slow]
 
 
-def test_every_suite_scenario_meets_every_deadline(shared_data: Path) -> None:
+def test_every_suite_scenario_meets_every_deadline() -> None:
     """No missed trip, no late stop, no false trip in any suite scenario at rated conditions."""
     results = run_suite(expand([SUITE]), show_progress=False)
     failed = {r.name: [f"{v.deadline}: {v.detail}" for v in r.worst() if not v.passed]
@@ -32,7 +33,7 @@ def test_every_suite_scenario_meets_every_deadline(shared_data: Path) -> None:
     ],
 )
 def test_planted_failure_fails_naming_the_deadline_and_the_overrun(
-    shared_data: Path, tmp_path: Path, planted: str, deadline: str
+    tmp_path: Path, planted: str, deadline: str
 ) -> None:
     """A verifier that cannot fail proves nothing: exactly the planted deadline fails, late."""
     report = tmp_path / "report.json"
