@@ -3,13 +3,19 @@
 Each camera runs in its own thread. Its guard's permit is ANDed with the other cameras' into one
 output image, written to the PLC in the same cycle, so a stop decision reaches the PLC without
 waiting for any other camera. Only this module and the command line read the clock.
+
+A camera over a conveyor also has a `RejectRuntime` (plantvision.reject): its detections go to the
+reject scheduler, its stop causes become guard faults, and its ejector coils are written from the
+ejector timer's thread. Composing an image and writing it happen under one lock, so a writer
+never sends an image older than one already sent; a permit-off write waits for at most one
+in-flight image write (one round trip), never for a heartbeat, input read or verdict.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +23,7 @@ from plantvision.frame_health import FrozenDetector, is_dark
 from plantvision.frames import FrameSource
 from plantvision.guard import Guard, GuardOutput
 from plantvision.plc import PlcInputs, PlcOutputs
+from plantvision.reject import RejectRuntime
 from plantvision.stats import LatencyWindow
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones import CompiledZones, ZoneHits
@@ -34,6 +41,8 @@ class LinkLike(Protocol):
 
     def read_inputs(self) -> PlcInputs | None: ...
 
+    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
+
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -47,6 +56,8 @@ FAULT_CODES: dict[str, int] = {
     "plc_lost": 8,
     "stale_frame": 9,
     "shutdown": 10,
+    "reject_missed": 11,
+    "reject_unconfirmed": 12,
 }
 
 
@@ -72,10 +83,12 @@ class CameraRuntime:
     last_frame_ns: int = 0
     last_seq: int = -1
     last_hits: ZoneHits | None = None
+    reject: RejectRuntime | None = None
 
 
 class ResetBus:
-    """Counts reset presses (edges found by the link) so each camera's guard sees every one once."""
+    """Counts presses (rising edges: reset found by the link, the bin sensor) so each camera
+    sees every one once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -97,19 +110,30 @@ class OutputImage:
     def __init__(self, camera_ids: list[str]) -> None:
         self._lock = threading.Lock()
         self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
+        self._alarms: set[str] = set()
+        self._ejectors: list[bool] = []
 
-    def update(self, camera_id: str, out: GuardOutput) -> PlcOutputs:
+    def update(self, camera_id: str, out: GuardOutput, alarm: bool = False) -> PlcOutputs:
+        """A camera's guard output; `alarm` (a reject alarm) lights the warning too."""
         with self._lock:
             self._outs[camera_id] = out
+            (self._alarms.add if alarm else self._alarms.discard)(camera_id)
+            return self._combined()
+
+    def set_ejector(self, index: int, on: bool) -> PlcOutputs:
+        """Switch ejector coil `index` (into plc.signals.ejectors)."""
+        with self._lock:
+            self._ejectors += [False] * (index + 1 - len(self._ejectors))
+            self._ejectors[index] = on
             return self._combined()
 
     def _combined(self) -> PlcOutputs:
         outs = list(self._outs.values())
         permit = all(o is not None and o.permit for o in outs)
-        warning = any(o is not None and o.warning for o in outs)
+        warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
         cause = next((o.cause for o in outs if o is not None and o.cause), None)
         code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
-        return PlcOutputs(permit=permit, warning=warning, fault_code=code)
+        return PlcOutputs(permit, warning, code, tuple(self._ejectors))
 
     def current(self) -> PlcOutputs:
         with self._lock:
@@ -131,13 +155,19 @@ class Controller:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage([c.id for c in cameras])
         self.resets = ResetBus()
+        self.confirms = ResetBus()  # bin sensor rising edges
+        self.latest_inputs: PlcInputs | None = None
         self.stop_event = threading.Event()
+        self._write_lock = threading.Lock()
         self._input_poll_s = input_poll_ms / 1000
         self._threads: list[threading.Thread] = []
         self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
+        self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
 
     def start(self) -> None:
         for cam in self.cameras:
+            if cam.reject is not None:
+                cam.reject.start(self._set_ejector, self.link.write_verdicts)
             cam.source.start()
             cam.last_frame_ns = self.clock_ns()
         self._threads = [
@@ -158,14 +188,27 @@ class Controller:
             t.join(2.0)
         for cam in self.cameras:
             cam.source.stop()
+            if cam.reject is not None:
+                cam.reject.close()
 
     # -- threads ------------------------------------------------------------------------------
 
     def _poll_inputs(self) -> None:
+        confirm_level = True  # unknown counts as high: a stuck sensor confirms nothing
         while not self.stop_event.wait(self._input_poll_s):
             inputs = self.link.read_inputs()
+            self.latest_inputs = inputs
             if inputs is not None and inputs.reset_event:
                 self.resets.press()
+            level = None if inputs is None else inputs.reject_confirm
+            if level and not confirm_level:
+                self.confirms.press()
+            confirm_level = True if level is None else level
+
+    def _set_ejector(self, index: int, on: bool) -> None:
+        """From the ejector timer's thread: one coil, written with the rest of the image."""
+        with self._write_lock:
+            self.link.write(self.outputs.set_ejector(index, on))
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9
@@ -175,6 +218,11 @@ class Controller:
             if frame is None and cam.source.ended:
                 self.log.info("source_ended", camera=cam.id)
                 self.stop_event.set()
+
+    def _take_confirms(self, cam: CameraRuntime) -> int:
+        presses = self.confirms.presses
+        taken, self._confirms_taken[cam.id] = presses - self._confirms_taken[cam.id], presses
+        return taken
 
     def _take_reset(self, cam: CameraRuntime) -> bool:
         presses = self.resets.presses
@@ -192,6 +240,8 @@ class Controller:
         hits: ZoneHits | None = None
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
+        if cam.reject is not None:
+            cam.reject.feed(self.latest_inputs)
         if not self.link.healthy:
             faults.add("plc_lost")
         if frame is None:
@@ -207,14 +257,21 @@ class Controller:
             times.add("grab", t_pick_ns - frame.t_capture_ns)
             hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
         t_decide_ns = self.clock_ns()
-        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), self._take_reset(cam))
+        reset, alarm = self._take_reset(cam), False
+        if cam.reject is not None:
+            status = cam.reject.step(t_decide_ns, self._take_confirms(cam), reset)
+            alarm = status.alarm
+            if status.fault is not None:
+                faults.add(status.fault)
+        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
         times.add("decide", self.clock_ns() - t_decide_ns)
         if cam.last_output is not None and cam.last_output.permit and not out.permit:
             cam.trips += 1
         cam.last_output = out
-        plc_out = self.outputs.update(cam.id, out)
         t_write_ns = self.clock_ns()
-        rtt_ms = self.link.write(plc_out)
+        with self._write_lock:
+            plc_out = self.outputs.update(cam.id, out, alarm)
+            rtt_ms = self.link.write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
         if frame is not None and rtt_ms is not None:
@@ -238,6 +295,8 @@ class Controller:
             faults.add("model_error")
             return None
         t0 = self.clock_ns()
+        if cam.reject is not None:
+            cam.reject.observe(t0, frame, det)
         hits = cam.zones.evaluate(det, frame.width, frame.height)
         times.add("decide", self.clock_ns() - t0)
         age_ns = self.clock_ns() - frame.t_capture_ns

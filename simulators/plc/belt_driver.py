@@ -77,6 +77,13 @@ class BeltDriver:
             t = self._clock() if now_ns is None else now_ns
             return self._machine.position_counts(t) / self.cfg.counts_per_mm
 
+    def read(self) -> tuple[int, float]:
+        """(now_ns, belt travel mm) taken together under the lock: a camera that renders this
+        travel and stamps this time shows the belt exactly where it was."""
+        with self._lock:
+            t = self._clock()
+            return t, self._machine.position_counts(t) / self.cfg.counts_per_mm
+
     def pulses(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.model.pulses)

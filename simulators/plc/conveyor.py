@@ -140,6 +140,7 @@ class ConveyorModel:
             "encoder": belt.encoder,
             "belt_mm": round(belt.travel_mm, 3),
             "speed_mm_s": round(belt.speed_mm_per_ns * 1e9, 3),
+            "counts_per_ms": belt.speed_mm_per_ns * 1e6 * self.cfg.counts_per_mm,
         }
         if entry is not None:
             rec |= {"seq": entry.seq, "fire_count": entry.fire_count}
