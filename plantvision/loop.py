@@ -13,6 +13,7 @@ in-flight image write (one round trip), never for a heartbeat, input read or ver
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,8 @@ class LinkLike(Protocol):
 
     def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
 
+
+SWITCH_INTERVAL_S = 0.0002
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -165,6 +168,10 @@ class Controller:
         self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
 
     def start(self) -> None:
+        if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
+            # The ejector timer must get the GIL within a fraction of a millisecond of its
+            # deadline; CPython's default hands it over only every 5 ms.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         for cam in self.cameras:
             if cam.reject is not None:
                 cam.reject.start(self._set_ejector, self.link.write_verdicts)

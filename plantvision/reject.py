@@ -28,6 +28,8 @@ from plantvision.precise_timer import EjectorTimer
 from plantvision.types import Detections, Frame
 
 EDGE_PX = 2.0  # a box this close to the frame border is cut by it
+SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
+SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 EjectorOut = Callable[[int, bool], None]
 VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
 
@@ -80,13 +82,21 @@ class RejectRuntime:
             self._timer.close()
 
     def feed(self, inputs: PlcInputs | None) -> None:
-        """Give the belt the latest encoder reading, once, at the time the PLC sampled it."""
+        """Give the belt the latest encoder reading, once, at the time the PLC sampled it.
+
+        That time is the middle of the read's round trip; a slow round trip (a starved thread,
+        a busy network) leaves it uncertain by half the trip, so such readings are skipped while
+        a sharp one is at most `SHARP_GAP_NS` old: the belt extrapolates meanwhile."""
         if inputs is None or inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
-        if t_ns > self._encoder_t_ns:
-            self._encoder_t_ns = t_ns
-            self.scheduler.belt.sample(t_ns, inputs.encoder)
+        if t_ns <= self._encoder_t_ns:
+            return
+        blur_ns = inputs.t_read_ns - t_ns
+        if blur_ns > SHARP_HALF_RTT_NS and t_ns - self._encoder_t_ns < SHARP_GAP_NS:
+            return
+        self._encoder_t_ns = t_ns
+        self.scheduler.belt.sample(t_ns, inputs.encoder)
 
     def observe(self, now_ns: int, frame: Frame, detections: Detections) -> None:
         """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
