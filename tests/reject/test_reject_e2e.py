@@ -9,10 +9,14 @@ once the model is in the repository.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from plantvision.config import load_deployment
+from plantvision.deploy import ejector_outputs
 from simulators.plc.rig import RigSpec, run_rig
 
 MODEL = Path(__file__).resolve().parents[2] / "plantvision" / "models" / "cell_detector.onnx"
@@ -51,3 +55,24 @@ def test_the_onnx_cell_detector_rejects_every_defective_item(
 ) -> None:
     """The same, with the project's ONNX detector through plantvision.detect."""
     _judge(RigSpec(speed_mm_s, mode, belt_s=2.5, model=MODEL), tmp_path)  # type: ignore[arg-type]
+
+
+DEMO = Path(__file__).resolve().parents[2] / "deployments" / "demo-conveyor.yaml"
+
+
+def test_the_demo_conveyor_deployment_validates_against_its_plc_map() -> None:
+    """demo-conveyor.yaml loads, and its ejector, encoder and bin sensor are in the PLC map."""
+    dep = load_deployment(DEMO)
+    assert ejector_outputs(DEMO, 0, dep.cameras[0], dep.plc) == {"kicker": 0}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MODEL.is_file(), reason=f"the cell detector is not in the repo: {MODEL}")
+def test_the_demo_conveyor_runs_and_reports_its_rejects() -> None:
+    """`plantvision run deployments/demo-conveyor.yaml` ends with reject and bin counters."""
+    out = subprocess.run(
+        [sys.executable, "-m", "plantvision", "run", str(DEMO), "--duration", "6", "--quiet"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "rejects (box-timed): seen" in out.stdout
+    assert "plc simulator:" in out.stdout
