@@ -24,12 +24,13 @@ from typing import Any
 
 from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
 from plantvision.plc_values import PlcInputs
-from plantvision.precise_timer import EjectorTimer
+from plantvision.precise_timer import DEFAULT_SPIN_NS, EjectorTimer
 from plantvision.types import Detections, Frame
 
 EDGE_PX = 2.0  # a box this close to the frame border is cut by it
 SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
+MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
 EjectorOut = Callable[[int, bool], None]
 VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
 
@@ -74,6 +75,9 @@ class RejectRuntime:
             self._timer = EjectorTimer(
                 lambda ejector_id, on: ejector_out(index[ejector_id], on),
                 lambda item_id, t_ns: self._fired.append((item_id, t_ns)),
+                # The scheduler stops re-timing a plan this close to its fire time; the timer
+                # must not be committed to it (spinning) any earlier.
+                spin_ns=min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
             )
 
     def close(self) -> None:
@@ -85,15 +89,17 @@ class RejectRuntime:
         """Give the belt the latest encoder reading, once, at the time the PLC sampled it.
 
         That time is the middle of the read's round trip; a slow round trip (a starved thread,
-        a busy network) leaves it uncertain by half the trip, so such readings are skipped while
-        a sharp one is at most `SHARP_GAP_NS` old: the belt extrapolates meanwhile."""
+        a busy network) leaves it uncertain by half the trip. Readings blurred by more than
+        `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
+        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
         if inputs is None or inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
         if t_ns <= self._encoder_t_ns:
             return
         blur_ns = inputs.t_read_ns - t_ns
-        if blur_ns > SHARP_HALF_RTT_NS and t_ns - self._encoder_t_ns < SHARP_GAP_NS:
+        stale = t_ns - self._encoder_t_ns >= SHARP_GAP_NS
+        if blur_ns > MAX_HALF_RTT_NS or (blur_ns > SHARP_HALF_RTT_NS and not stale):
             return
         self._encoder_t_ns = t_ns
         self.scheduler.belt.sample(t_ns, inputs.encoder)

@@ -51,8 +51,11 @@ def _run(spec: RigSpec) -> RigResult:
         return run_rig(spec, Path(folder))
 
 
-def timing_figures(mode: str, speed_mm_s: float, belt_s: float, model: Path | None) -> list[str]:
-    res = _run(RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model))  # type: ignore[arg-type]
+def timing_figures(
+    mode: str, speed_mm_s: float, belt_s: float, model: Path | None, defect_rate: float
+) -> list[str]:
+    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate)  # type: ignore[arg-type]
+    res = _run(spec)
     lines = [
         f"{mode}-timed at {speed_mm_s / 1000:.1f} m/s: {len(res.pulses)} pulses, "
         f"missed {len(res.missed)}, good rejected {len(res.good_rejected)}",
@@ -93,7 +96,8 @@ def zero_miss_speed(mode: str, ejector_mm: float, model: Path | None) -> list[st
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulators.plc.pulse_bench", description=__doc__)
     p.add_argument("--speed-mm-s", type=float, default=1000.0, help="belt speed for the figures")
-    p.add_argument("--belt-s", type=float, default=6.0, help="seconds of running belt per mode")
+    p.add_argument("--belt-s", type=float, default=10.0, help="seconds of running belt per mode")
+    p.add_argument("--defect-rate", type=float, default=0.9, help="share of defective items")
     p.add_argument("--ejector-mm", type=float, default=700.0, help="camera to ejector, mm")
     p.add_argument("--model", type=Path, help="ONNX detector (default: scene truth)")
     p.add_argument("--no-sweep", action="store_true", help="only the timing figures")
@@ -102,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     detector = args.model or "perfect detector (scene truth)"
     print(f"loopback 127.0.0.1, 640x480 scene camera at 20 fps, detector: {detector}")
     for mode in ("box", "plc"):
-        for line in timing_figures(mode, args.speed_mm_s, args.belt_s, args.model):
+        for line in timing_figures(
+            mode, args.speed_mm_s, args.belt_s, args.model, args.defect_rate
+        ):
             print(line, flush=True)
     if not args.no_sweep:
         for mode in ("box", "plc"):

@@ -99,16 +99,22 @@ def test_a_verdict_the_plc_never_got_is_a_missed_reject() -> None:
     assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["verdict_not_delivered"]
 
 
-def test_blurred_encoder_readings_are_skipped_until_no_sharp_one_came_for_long() -> None:
-    """A reading whose round trip took 5 ms is not used while a sharp one is recent."""
-    rt = plc_runtime(FakePlcLink())
-    slow = PlcInputs(False, False, encoder=999, t_read_ns=25 * MS, t_encoder_ns=20 * MS)
-    rt.feed(slow)
-    assert rt.scheduler.belt.position_mm(10 * MS) == pytest.approx(5.0)
-    assert rt.scheduler.belt.position_mm(20 * MS) == pytest.approx(10.0)  # extrapolated
-    late = PlcInputs(False, False, encoder=5_000, t_read_ns=205 * MS, t_encoder_ns=200 * MS)
-    rt.feed(late)
-    assert rt.scheduler.belt.position_mm(200 * MS) == pytest.approx(500.0)
+@pytest.mark.parametrize(
+    ("half_rtt_ms", "gap_ms", "used"),
+    [(0.5, 10, True), (2, 10, False), (2, 150, True), (5, 150, False), (5, 1000, False)],
+)
+def test_blurred_encoder_readings_are_used_only_for_want_of_sharp_ones(
+    half_rtt_ms: float, gap_ms: int, used: bool
+) -> None:
+    """A reading with a slow round trip waits for a long gap; a very slow one is never used."""
+    rt = plc_runtime(FakePlcLink())  # sharp readings at 0 and 10 ms: 5 counts per ms
+    t_ns = (10 + gap_ms) * MS
+    wrong = 5 * (10 + gap_ms) + 777  # a count the extrapolation would never give
+    rt.feed(
+        PlcInputs(False, False, wrong, t_read_ns=t_ns + int(half_rtt_ms * MS), t_encoder_ns=t_ns)
+    )
+    expected_mm = wrong / 10 if used else (10 + gap_ms) * 0.5
+    assert rt.scheduler.belt.position_mm(t_ns) == pytest.approx(expected_mm)
 
 
 def _ejector(position_mm: float) -> dict[str, Any]:
