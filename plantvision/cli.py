@@ -12,7 +12,16 @@ from plantvision import __version__
 from plantvision.errors import PlantvisionError
 
 # Each name is a module in plantvision/commands with a `register(subparsers)` function.
-COMMANDS: tuple[str, ...] = ("run", "check", "detect", "bench", "zones", "distance")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "check",
+    "detect",
+    "bench",
+    "loop-bench",
+    "zones",
+    "distance",
+    "simulate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"plantvision {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"plantvision.commands.{name}").register(sub)
+        importlib.import_module(f"plantvision.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from plantvision.frame_health import FrozenDetector, is_dark
 from plantvision.frames import FrameSource
-from plantvision.guard import Guard, GuardOutput
+from plantvision.guard import Guard, GuardOutput, GuardState
 from plantvision.plc import PlcInputs, PlcOutputs
 from plantvision.reject import RejectRuntime
 from plantvision.stats import LatencyWindow
@@ -38,6 +38,9 @@ class LinkLike(Protocol):
     @property
     def healthy(self) -> bool: ...
 
+    @property
+    def losses(self) -> int: ...
+
     def write(self, outputs: PlcOutputs) -> float | None: ...
 
     def read_inputs(self) -> PlcInputs | None: ...
@@ -50,7 +53,7 @@ SWITCH_INTERVAL_S = 0.0002
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
     "start_interlock": 1,
-    "zone": 2,
+    "stop_zone": 2,
     "camera_stalled": 3,
     "frozen_frame": 4,
     "black_frame": 5,
@@ -59,9 +62,11 @@ FAULT_CODES: dict[str, int] = {
     "plc_lost": 8,
     "stale_frame": 9,
     "shutdown": 10,
-    "reject_missed": 11,
-    "reject_unconfirmed": 12,
+    "internal_error": 11,
+    "reject_missed": 12,
+    "reject_unconfirmed": 13,
 }
+_TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
 
 @dataclass
@@ -86,6 +91,9 @@ class CameraRuntime:
     last_frame_ns: int = 0
     last_seq: int = -1
     last_hits: ZoneHits | None = None
+    internal_error: bool = False
+    last_cycle_ns: int = 0
+    plc_losses_seen: int = 0
     reject: RejectRuntime | None = None
 
 
@@ -166,6 +174,8 @@ class Controller:
         self._threads: list[threading.Thread] = []
         self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
         self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
+        self._permit_lock = threading.Lock()
+        self._permit_on = False
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -203,7 +213,11 @@ class Controller:
     def _poll_inputs(self) -> None:
         confirm_level = True  # unknown counts as high: a stuck sensor confirms nothing
         while not self.stop_event.wait(self._input_poll_s):
-            inputs = self.link.read_inputs()
+            try:
+                inputs = self.link.read_inputs()
+            except Exception as exc:  # a dead poller would silently swallow every reset
+                self.log.error("plc_input_error", error=repr(exc))
+                continue
             self.latest_inputs = inputs
             if inputs is not None and inputs.reset_event:
                 self.resets.press()
@@ -221,10 +235,19 @@ class Controller:
         wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9
         while not self.stop_event.is_set():
             frame = cam.source.read(wait_s)
-            self.cycle(cam, frame)
+            self._run_cycle_safely(cam, frame)
             if frame is None and cam.source.ended:
                 self.log.info("source_ended", camera=cam.id)
                 self.stop_event.set()
+
+    def _run_cycle_safely(self, cam: CameraRuntime, frame: Frame | None) -> None:
+        try:
+            self.cycle(cam, frame)
+        except Exception as exc:  # a bug must still end in the safe state, then latch
+            self.log.error("loop_error", camera=cam.id, error=repr(exc))
+            cam.internal_error = True
+            with self._write_lock:
+                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL))
 
     def _take_confirms(self, cam: CameraRuntime) -> int:
         presses = self.confirms.presses
@@ -249,8 +272,13 @@ class Controller:
         t_pick_ns = self.clock_ns()
         if cam.reject is not None:
             cam.reject.feed(self.latest_inputs)
-        if not self.link.healthy:
-            faults.add("plc_lost")
+        losses = self.link.losses
+        if not self.link.healthy or losses != cam.plc_losses_seen:
+            faults.add("plc_lost")  # even a loss already healed: the PLC may have tripped
+            cam.plc_losses_seen = losses
+        if cam.internal_error:  # one cycle of the fault is enough: the guard latches it
+            faults.add("internal_error")
+            cam.internal_error = False
         if frame is None:
             # Between frames the last verdict stands; once the camera stalls it is void.
             if t_pick_ns - cam.last_frame_ns > cam.stall_ns:
@@ -284,7 +312,46 @@ class Controller:
         if frame is not None and rtt_ms is not None:
             times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
             cam.latency.record(times)
+        self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
+        cam.last_cycle_ns = t_ack_ns
         return plc_out
+
+    def alive(self, within_ns: int) -> bool:
+        """Every camera thread completed a cycle within `within_ns` (for a process watchdog)."""
+        now = self.clock_ns()
+        return all(now - c.last_cycle_ns <= within_ns for c in self.cameras) and all(
+            t.is_alive() for t in self._threads
+        )
+
+    def _note_permit(
+        self,
+        cam: CameraRuntime,
+        out: GuardOutput,
+        plc_out: PlcOutputs,
+        frame: Frame | None,
+        t_ack_ns: int | None,
+    ) -> None:
+        """Log each change of the permit the PLC holds; a drop carries its response time."""
+        with self._permit_lock:
+            if plc_out.permit == self._permit_on:
+                return
+            self._permit_on = plc_out.permit
+        if plc_out.permit:
+            self.log.info("permit_on", camera=cam.id, seq=cam.last_seq)
+            return
+        response_ms = (
+            round((t_ack_ns - frame.t_capture_ns) / 1e6, 3)
+            if frame is not None and t_ack_ns is not None else None
+        )  # fmt: skip
+        self.log.warning(
+            "permit_off",
+            camera=cam.id,
+            seq=cam.last_seq,
+            cause=out.cause,
+            zone=out.zone,
+            response_ms=response_ms,
+            acknowledged=t_ack_ns is not None,
+        )
 
     def _evaluate(
         self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]

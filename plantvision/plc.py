@@ -7,11 +7,23 @@ Blocking strategy: two TCP connections. The *safety* connection carries only the
 permit-off write never queues behind a heartbeat or an input read: a pymodbus client serves one
 request at a time. The *service* connection carries the heartbeat (its own thread, fixed period),
 input reads and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_verdicts`): a
-verdict is written hundreds of ms before its item reaches the ejector, so it can wait one heartbeat,
-while a permit-off write must never wait behind a verdict. Every request is bounded by
-`request_timeout_ms` x (1 + retries); any failure
-closes both connections, reports `plc_lost`, and the heartbeat thread reconnects with backoff,
-writes the whole current output image first, and only then reports `plc_restored`.
+verdict is written hundreds of ms before its item reaches the ejector, so it can wait one
+heartbeat, while a permit-off write must never wait behind a verdict. Every request is bounded by
+`request_timeout_ms` x (1 + retries); any failure closes both connections, reports `plc_lost`,
+and the heartbeat thread reconnects with backoff, writes the whole current output image first,
+and only then reports `plc_restored`.
+
+A request that timed out may still be applied by the PLC later: the box cannot know. So a
+timed-out write counts as *possibly applied*, never as done and never as undone:
+- a permit OFF is only known to be at the PLC once a write of it was acknowledged, which is why a
+  reconnect writes the current (by then tripped) image before the link is healthy again;
+- a permit ON or a heartbeat may land late, after the box has tripped. The box cannot recall them;
+  it stops adding to them: the first failed request marks the link lost while still holding that
+  connection's lock, and a beat checks the link under the same lock, so no beat leaves once a
+  failure is known. What remains in flight is at most one request per connection. The PLC program
+  makes those harmless: after a trip it starts only on a permit OFF->ON that arrives after the
+  reset press (README, "Restart rule for the PLC program"); the box's own consent after any fault
+  is exactly that, since plc_lost trips the guard and only a reset press raises the permit again.
 """
 
 from __future__ import annotations
@@ -46,8 +58,8 @@ class LinkError(Exception):
 class _Conn:
     """One Modbus TCP connection with its own lock and bounded timeouts."""
 
-    def __init__(self, cfg: PlcConfig, name: str) -> None:
-        self._cfg = cfg
+    def __init__(self, cfg: PlcConfig, name: str, on_fail: Callable[[], None]) -> None:
+        self._cfg, self._on_fail = cfg, on_fail
         self.lock = threading.Lock()
         # reconnect_delay=0: this module owns reconnects. `timeout` is both connect and receive
         # timeout in the sync client; connect() swaps it for the connect timeout.
@@ -69,15 +81,20 @@ class _Conn:
             params.timeout_connect = self._cfg.request_timeout_ms / 1000
 
     def call(self, op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run one request; raise LinkError on any failure (the caller then drops the link)."""
-        if not self.client.connected:
-            raise LinkError("not connected")
+        """Run one request (caller holds `lock`); on any failure call `on_fail` before releasing
+        the lock, then raise LinkError (the caller then drops the link)."""
         try:
-            resp = op(*args, device_id=self._cfg.unit_id, **kwargs)
-        except (ModbusException, OSError, ValueError) as exc:
-            raise LinkError(f"{type(exc).__name__}: {exc}") from None
-        if resp.isError():
-            raise LinkError(f"exception code {getattr(resp, 'exception_code', '?')}")
+            if not self.client.connected:
+                raise LinkError("not connected")
+            try:
+                resp = op(*args, device_id=self._cfg.unit_id, **kwargs)
+            except (ModbusException, OSError, ValueError) as exc:
+                raise LinkError(f"{type(exc).__name__}: {exc}") from None
+            if resp.isError():
+                raise LinkError(f"exception code {getattr(resp, 'exception_code', '?')}")
+        except LinkError:
+            self._on_fail()
+            raise
         return resp
 
     def close(self) -> None:
@@ -96,13 +113,15 @@ class PlcLink:
         self._coil_base = min(
             s.address for s in (self._sig.permit, self._sig.warning, *self._sig.ejectors) if s
         )
-        self._safety, self._service = _Conn(config, "safety"), _Conn(config, "service")
+        self._safety = _Conn(config, "safety", self._mark_lost)
+        self._service = _Conn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
         self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order)
+        self._sent_version = -1  # version of the image last sent on the safety connection
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
-        self._sent_version = -1  # version of the image last sent on the safety connection
-        self._healthy, self._lost_since_ns = False, clock()
+        self._healthy, self._lost_since_ns, self._loss_unreported = False, clock(), False
+        self._losses = 0
         self._last_write_call_ns = clock()
         self._written_fault: int | None = None
         self._heartbeat, self._edge = 0, ResetEdge()
@@ -115,6 +134,12 @@ class PlcLink:
     def healthy(self) -> bool:
         """True while the PLC acknowledges our requests; False is a trip cause for the guard."""
         return self._healthy
+
+    @property
+    def losses(self) -> int:
+        """How often the link has been lost. A loss healed between two loop cycles still counts:
+        the PLC may have tripped meanwhile, so the box must trip and wait for a reset too."""
+        return self._losses
 
     def start(self) -> None:
         """Connect (bounded), write the tripped image, start the heartbeat thread. Never raises
@@ -142,6 +167,8 @@ class PlcLink:
         t0 = time.perf_counter_ns()
         try:
             with self._safety.lock:
+                if not self.healthy:  # lost while we waited: nothing new on a failing link
+                    return None
                 with self._state:
                     newest, version = self._image, self._version
                 if version != self._sent_version:  # else another thread already sent it
@@ -171,6 +198,8 @@ class PlcLink:
         address = self._sig.reject_fifo.address
         try:
             with self._service.lock:  # the lock also serialises the FIFO shadow
+                if not self.healthy:
+                    return False
                 for image in self._fifo.batches(entries):
                     self._service.call(self._service.client.write_registers, address, image)
         except LinkError as exc:
@@ -260,20 +289,27 @@ class PlcLink:
         regs = self._service.call(op, enc.address, count=enc.width // 16).registers
         return words_to_u32(list(regs), enc.word_order) if enc.width == 32 else int(regs[0])
 
+    def _mark_lost(self) -> None:
+        """Healthy -> lost, at the instant a request fails (its connection lock still held)."""
+        with self._state:
+            if not self._healthy:
+                return
+            self._healthy, self._loss_unreported = False, True
+            self._losses += 1
+            self._lost_since_ns = self._clock()
+            self._backoff_ms = self._cfg.reconnect_backoff_ms[0]
+            self._next_try_ns = self._lost_since_ns + self._backoff_ms * 1_000_000
+
     def _drop(self, op: str, cause: str) -> None:
         """Mark the link lost once, close both connections; the heartbeat thread heals it."""
-        with self._state:
-            was = self._healthy
-            self._healthy = False
-            if was:
-                self._lost_since_ns = self._clock()
-                self._backoff_ms = self._cfg.reconnect_backoff_ms[0]
-                self._next_try_ns = self._clock() + self._backoff_ms * 1_000_000
+        self._mark_lost()
         for conn in (self._safety, self._service):
             with conn.lock:  # never close a socket under a request in another thread
                 conn.close()
         self._written_fault = None
-        if was:
+        with self._state:
+            report, self._loss_unreported = self._loss_unreported, False
+        if report:
             self._log.warning("plc_lost", op=op, cause=cause, host=self._cfg.host)
 
     def _reconnect(self) -> bool:
@@ -317,12 +353,19 @@ class PlcLink:
             self._stop.wait((next_ns - now) / 1e9)
 
     def _beat(self, now_ns: int) -> None:
-        # A hung loop must look dead to the PLC: freeze the heartbeat when no image arrives.
-        if now_ns - self._last_write_call_ns > self._cfg.loop_stale_ms * 1_000_000:
-            return
-        self._heartbeat = (self._heartbeat + 1) & 0xFFFF
+        """Advance and send the heartbeat, only while the link is healthy and the loop alive."""
         try:
             with self._service.lock:
+                # Checked under the lock: a read that just failed on this connection has already
+                # marked the link lost, so a late-delivered request is never followed by a beat.
+                if not self._healthy:
+                    return
+                # A hung loop must look dead to the PLC: freeze the heartbeat when no image
+                # arrives. Write *calls* are the right measure: a call on a lost link returns at
+                # once, and no beat goes out while lost anyway.
+                if now_ns - self._last_write_call_ns > self._cfg.loop_stale_ms * 1_000_000:
+                    return
+                self._heartbeat = (self._heartbeat + 1) & 0xFFFF
                 self._service.call(
                     self._service.client.write_register,
                     self._sig.heartbeat.address,

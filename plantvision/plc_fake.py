@@ -24,6 +24,7 @@ class FakePlcLink:
         self.encoder: int | None = 0
         self.reject_confirm: bool | None = False
         self._healthy = True
+        self.losses = 0
         self._reset_level = False
         self._edge = ResetEdge()
 
@@ -63,6 +64,7 @@ class FakePlcLink:
         if healthy == self._healthy:
             return
         self._healthy = healthy
+        self.losses += not healthy
         if healthy:
             self.writes.append(self.image)
         if self._log is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PLANTVISION_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -19,3 +21,10 @@ def shared_data() -> Path:
             pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
         pytest.skip(f"no shared data at {SHARED_DATA} (set PLANTVISION_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Commands under test configure logging for the process; undo it after each test."""
+    yield
+    structlog.reset_defaults()

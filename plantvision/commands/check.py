@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from plantvision.config import CameraModel, DeploymentModel, load_deployment
-from plantvision.deploy import check_camera_files, ejector_outputs
+from plantvision.deploy import check_camera_files, ejector_outputs, resolve
 from plantvision.detect import Detector, load_detector
+from plantvision.grabbers import OpenCvGrabber
 from plantvision.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
@@ -44,6 +45,18 @@ def measure_model(detector: Detector, size_wh: tuple[int, int], runs: int) -> Su
     return summarize_ns(samples)
 
 
+def _frame_period_ms(dep_file: Path, cam: CameraModel) -> float:
+    """The source's frame period: configured, or read from a video file; 0 when only known live."""
+    if cam.source.kind in ("folder", "simulated"):
+        return 1000.0 / cam.source.fps
+    if cam.source.kind == "video":
+        grabber = OpenCvGrabber(str(resolve(dep_file.parent, cam.source.uri)))
+        grabber.open()
+        grabber.close()
+        return 1000.0 / grabber.nominal_fps if grabber.nominal_fps else 0.0
+    return 0.0
+
+
 def _frame_size(cam: CameraModel, zones_size: tuple[int, int] | None) -> tuple[int, int]:
     return zones_size if zones_size is not None else (640, 480)
 
@@ -54,7 +67,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
     lat = measure_model(detector, _frame_size(cam, files.zones.frame_size), runs)
-    period_ms = 1000.0 / cam.source.fps if cam.source.kind in ("folder", "simulated") else 0.0
+    period_ms = _frame_period_ms(dep_file, cam)
     print(f"camera {cam.id}: {cam.source.kind} {cam.source.uri or cam.source.scenario}")
     print(
         f"  zones {files.zones.source} ({len(files.zones.zones)} zones, "

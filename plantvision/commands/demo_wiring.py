@@ -10,6 +10,9 @@ travel at each grab, so camera, encoder and ejector pulses describe one belt in 
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,9 +124,9 @@ def conveyor_sim_config(cam: CameraModel, base: Path) -> tuple[Any, Any]:
 
 def start_plc_simulator(
     dep: DeploymentModel, log_path: Path | None = None, base: Path | None = None
-) -> tuple[Any, int, SimulatedGrabber]:
-    """Start the PLC simulator in-process on a free loopback port; returns (simulator, port, the
-    simulated-camera factory to build the cameras with)."""
+) -> tuple[Any, int]:
+    """Start the PLC simulator in-process on a free loopback port; returns (simulator, port).
+    With a simulated conveyor camera, the simulator's machine is that camera's belt."""
     from simulators.plc import PlcSimulator, SimConfig
 
     cam = _conveyor_camera(dep)
@@ -139,7 +142,34 @@ def start_plc_simulator(
             item_truth=truth,
         )
     )
-    port = sim.start()
+    return sim, sim.start()
+
+
+def spawn_plc_simulator(dep: DeploymentModel) -> tuple[subprocess.Popen[str], int]:
+    """Start the PLC simulator as its own process, as a real PLC is its own device: its server
+    then never competes with the box for the interpreter lock. Returns (process, port)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators.plc", "--port", "0", "--unit-id",
+         str(dep.plc.unit_id), "--stopping-ms", str(int(dep.safety.stopping_time_ms))],
+        stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r":(\d+)\s*$", line)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"PLC simulator did not start: {line!r}")
+    return proc, int(match.group(1))
+
+
+def start_demo_plant(
+    dep: DeploymentModel, base: Path, log_path: Path | None = None
+) -> tuple[Any, int, SimulatedGrabber]:
+    """The PLC simulator (see start_plc_simulator) and the simulated-camera factory to build the
+    cameras with: a conveyor camera renders the simulator's belt."""
+    sim, port = start_plc_simulator(dep, log_path, base)
+    cam = _conveyor_camera(dep)
 
     def simulated(c: CameraModel, b: Path, clock_ns: Callable[[], int]) -> Grabber:
         belt = (

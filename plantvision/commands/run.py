@@ -11,11 +11,13 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
-from plantvision.commands.demo_wiring import describe_pulses, scene_grabber, start_plc_simulator
+from plantvision import sdnotify
+from plantvision.commands.demo_wiring import describe_pulses, scene_grabber, start_demo_plant
 from plantvision.config import load_deployment
 from plantvision.deploy import SimulatedGrabber, build_cameras
 from plantvision.loop import Controller
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     simulated: SimulatedGrabber = scene_grabber
     if dep.demo.plc_simulator:
         # First, so a simulated conveyor camera can watch the simulator's belt.
-        sim, port, simulated = start_plc_simulator(dep, base=dep_file.parent)
+        sim, port, simulated = start_demo_plant(dep, dep_file.parent)
         plc_cfg = dep.plc.model_copy(update={"port": port})
     try:
         cameras = build_cameras(dep, dep_file, log=log, simulated=simulated)
@@ -71,19 +73,15 @@ def run(args: argparse.Namespace) -> int:
     link.start()
     controller.start()
     log.info("started", cameras=[c.id for c in cameras], plc=f"{plc_cfg.host}:{plc_cfg.port}")
+    sdnotify.notify("READY=1")
+    operator = sim if dep.demo.auto_reset_s > 0 else None
+    sup = Supervisor(
+        controller, log, report, dep.cycle_log_s, args.quiet, operator, dep.demo.auto_reset_s
+    )
     try:
-        _supervise(
-            controller,
-            stop,
-            duration,
-            args.quiet,
-            dep.cycle_log_s,
-            log,
-            sim if dep.demo.auto_reset_s > 0 else None,
-            dep.demo.auto_reset_s,
-            report,
-        )
+        sup.run(stop, duration)
     finally:
+        sdnotify.notify("STOPPING=1")
         controller.stop()
         link.stop()  # permit off, heartbeat stops
         if sim is not None:
@@ -93,49 +91,67 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise(
-    controller: Controller,
-    stop: threading.Event,
-    duration: float | None,
-    quiet: bool,
-    cycle_log_s: float,
-    log: Any,
-    sim: Any,
-    auto_reset_s: float,
-    report: RunReport,
-) -> None:
-    """Main thread: live summary, periodic `cycle` lines, the demo's virtual operator."""
-    t0 = time.monotonic()
-    next_cycle = t0 + cycle_log_s
-    stopped_since: float | None = None
-    tty = sys.stdout.isatty()
-    while not stop.wait(0.25) and not controller.stop_event.is_set():
-        now = time.monotonic()
-        if duration is not None and now - t0 >= duration:
-            break
-        if not quiet:
-            line = format_live(controller, now - t0)
-            print(("\r" + line + "\033[K") if tty else line, end="" if tty else "\n", flush=True)
-        if now >= next_cycle:
-            next_cycle += cycle_log_s
-            for cam in controller.cameras:
-                e2e = cam.latency.end_to_end()
-                log.info(
-                    "cycle",
-                    camera=cam.id,
-                    frames=cam.frames,
-                    trips=cam.trips,
-                    e2e_median_ms=round(e2e.median_ms, 2),
-                    e2e_p99_ms=round(e2e.p99_ms, 2),
-                    **{f"{k}_p99_ms": round(v.p99_ms, 2) for k, v in cam.latency.stages().items()},
+@dataclass
+class Supervisor:
+    """The main thread while the loop runs: live summary, periodic `cycle` lines, the systemd
+    watchdog, and the demo's virtual operator (presses reset at the simulated machine)."""
+
+    controller: Controller
+    log: Any
+    report: RunReport
+    cycle_log_s: float
+    quiet: bool
+    operator: Any = None
+    auto_reset_s: float = 0.0
+    _stopped_since: float | None = None
+
+    def run(self, stop: threading.Event, duration: float | None) -> None:
+        t0 = time.monotonic()
+        tty = sys.stdout.isatty()
+        # On a terminal the line redraws in place; in a log it appears every cycle_log_s.
+        live_every_s = 0.25 if tty else self.cycle_log_s
+        next_live = next_cycle = t0
+        pet_s = sdnotify.watchdog_period_s()
+        next_pet = t0
+        while not stop.wait(0.1) and not self.controller.stop_event.is_set():
+            now = time.monotonic()
+            if duration is not None and now - t0 >= duration:
+                break
+            if (
+                pet_s is not None
+                and now >= next_pet
+                and self.controller.alive(int(2 * pet_s * 1e9))
+            ):
+                sdnotify.notify("WATCHDOG=1")  # only while every camera keeps cycling
+                next_pet = now + pet_s
+            if not self.quiet and now >= next_live:
+                next_live = now + live_every_s
+                line = format_live(self.controller, now - t0)
+                print(
+                    ("\r" + line + "\033[K") if tty else line, end="" if tty else "\n", flush=True
                 )
-        if sim is not None:
-            # The demo's virtual operator presses reset once the machine has stood still a while.
-            running = bool(sim.machine_running)
-            stopped_since = None if running else (stopped_since or now)
-            if stopped_since is not None and now - stopped_since >= auto_reset_s:
-                sim.press_reset()
-                report.resets_pressed += 1
-                stopped_since = now
-    if tty and not quiet:
-        print()
+            if now >= next_cycle:
+                next_cycle = now + self.cycle_log_s
+                self._log_cycle()
+            if self.operator is not None:
+                self._operate(now)
+        if tty and not self.quiet:
+            print()
+
+    def _log_cycle(self) -> None:
+        for cam in self.controller.cameras:
+            e2e = cam.latency.end_to_end()
+            self.log.info(
+                "cycle", camera=cam.id, frames=cam.frames, trips=cam.trips,
+                e2e_median_ms=round(e2e.median_ms, 2), e2e_p99_ms=round(e2e.p99_ms, 2),
+                **{f"{k}_p99_ms": round(v.p99_ms, 2) for k, v in cam.latency.stages().items()},
+            )  # fmt: skip
+
+    def _operate(self, now: float) -> None:
+        """Press reset once the machine has stood still for auto_reset_s (refusals are logged)."""
+        running = bool(self.operator.machine_running)
+        self._stopped_since = None if running else (self._stopped_since or now)
+        if self._stopped_since is not None and now - self._stopped_since >= self.auto_reset_s:
+            self.operator.press_reset()
+            self.report.resets_pressed += 1
+            self._stopped_since = now

@@ -6,6 +6,10 @@ Rules (what a PLC safety program does with the box's signals):
   (linear deceleration), then stays stopped.
 - Power-up is latched. Only a reset pressed once the machine is at rest clears the latch; the reset
   input the box reads stays high for `reset_pulse_ns`.
+- Monitored restart: once the latch is cleared, the machine starts only on a permit OFF->ON
+  transition that arrives *after* that reset press. A permit that was already ON at the press, or
+  stayed ON through the trip, never starts it: a Modbus write that timed out at the box may still
+  be applied here late, so a permit ON that predates the reset is not the box's fresh consent.
 - A 32-bit encoder counts belt travel at `counts_per_s` while it moves, wrapping at 2**32.
 """
 
@@ -48,11 +52,15 @@ class Machine:
         self._hb_change_ns: int | None = None
         self._pos = 0.0
         self._reset_until_ns = now_ns
+        # True once a permit OFF->ON transition arrived after the press that cleared the latch.
+        self._fresh_rise = False
 
     # -- inputs from the box ---------------------------------------------------------------
 
     def on_permit(self, permit: bool, now_ns: int) -> None:
         self.advance(now_ns)
+        if permit and not self.permit and not self.latched:
+            self._fresh_rise = True  # a rise while latched predates any reset: it does not count
         self.permit = permit
         if not permit and self.phase is Phase.RUNNING:
             self._trip(self._t_ns, "permit_off")
@@ -70,8 +78,10 @@ class Machine:
         self._reset_until_ns = self._t_ns + self.p.reset_pulse_ns
         if self.phase is not Phase.STOPPED:
             return False  # a machine still coasting cannot be reset
-        self.latched = False
-        self._maybe_start()
+        if self.latched:
+            # The press that clears the latch arms the restart: only a permit rise after it counts.
+            # Later presses keep a rise already seen (it may be waiting for a fresh heartbeat).
+            self.latched, self._fresh_rise = False, False
         return True
 
     # -- outputs ---------------------------------------------------------------------------
@@ -152,5 +162,6 @@ class Machine:
         fresh = (
             self._hb_change_ns is not None and self._t_ns - self._hb_change_ns <= self.p.watchdog_ns
         )
-        if self.phase is Phase.STOPPED and not self.latched and self.permit and fresh:
+        armed = not self.latched and self.permit and self._fresh_rise
+        if self.phase is Phase.STOPPED and armed and fresh:
             self.phase, self.trip_cause = Phase.RUNNING, None

@@ -40,9 +40,9 @@ def running() -> Iterator[tuple[PlcSimulator, PlcLink]]:
     )
     link = PlcLink(cfg, structlog.get_logger())
     link.start()
-    link.write(PlcOutputs(permit=True))
     assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
-    sim.press_reset()
+    sim.press_reset()  # monitored restart: the permit must rise after the press
+    link.write(PlcOutputs(permit=True))
     assert wait_for(lambda: sim.machine_running), (sim.machine.trip_cause, sim.values)
     yield sim, link
     link.stop()

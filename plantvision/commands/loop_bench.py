@@ -1,0 +1,139 @@
+"""`plantvision loop-bench [DEPLOYMENT]`: the whole loop against bare inference, side by side.
+
+Every frame of the first camera is taken in lockstep (none skipped) and run through the real
+cycle: detector, zones, guard, and the PLC write acknowledged over TCP (the PLC simulator when
+the deployment asks for it). Right after each cycle one bare `session.run` is timed on the same
+input, so both see the same load. Resident memory is sampled at checkpoints to show it is flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from plantvision import log as pvlog
+from plantvision.commands.demo_wiring import (
+    scene_grabber,
+    spawn_plc_simulator,
+    start_plc_simulator,
+)
+from plantvision.commands.run import DEFAULT_DEPLOYMENT
+from plantvision.config import load_deployment
+from plantvision.deploy import build_cameras
+from plantvision.detect import Detector
+from plantvision.loop import Controller
+from plantvision.plc import PlcLink
+from plantvision.progress import ProgressBar
+from plantvision.timing import summarize_ns
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("loop-bench", help="loop latency (frame in hand to PLC ack) vs bare run")
+    p.add_argument("deployment", nargs="?", type=Path, default=DEFAULT_DEPLOYMENT)
+    p.add_argument("--frames", type=int, default=1000, help="frames to run (default 1000)")
+    p.add_argument("--rss-at", default="1000,10000", help="frame counts to sample memory at")
+    p.add_argument(
+        "--plc-in-process",
+        action="store_true",
+        help="run the PLC simulator in this process (default: its own process)",
+    )
+    p.set_defaults(handler=run)
+
+
+def rss_mib() -> float:
+    """Resident set size of this process (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(args: argparse.Namespace) -> int:
+    dep = load_deployment(args.deployment)
+    pvlog.configure(json=True, level=40)  # errors only: the figures are the output
+    log = pvlog.get(deployment=dep.name)
+    cams = build_cameras(dep, args.deployment, log=log, simulated=scene_grabber)
+    cam = cams[0]
+    cam.source.pace = "lockstep"
+    sim: Any = None
+    proc: Any = None
+    cfg = dep.plc
+    if dep.demo.plc_simulator and args.plc_in_process:
+        sim, port = start_plc_simulator(dep)
+        cfg = dep.plc.model_copy(update={"port": port})
+    elif dep.demo.plc_simulator:
+        proc, port = spawn_plc_simulator(dep)
+        cfg = dep.plc.model_copy(update={"port": port})
+    link = PlcLink(cfg, log)
+    ctl = Controller([cam], link, log=log)
+    assert isinstance(cam.detector, Detector)
+    checkpoints = {int(x) for x in args.rss_at.split(",") if x.strip()}
+    loop_ns: list[int] = []
+    bare_ns: list[int] = []
+    rss: dict[int, float] = {}
+    link.start()
+    cam.source.start()
+    try:
+        with ProgressBar(args.frames, "loop-bench") as bar:
+            _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar)
+    finally:
+        cam.source.stop()
+        link.stop()
+        if sim is not None:
+            sim.stop()
+        if proc is not None:
+            proc.terminate()
+            proc.wait(5)
+    _print(dep.name, cam, loop_ns, bare_ns, rss)
+    return 0
+
+
+def _frames(
+    ctl: Controller,
+    cam: Any,
+    n: int,
+    checkpoints: set[int],
+    loop_ns: list[int],
+    bare_ns: list[int],
+    rss: dict[int, float],
+    bar: ProgressBar,
+) -> None:
+    for i in range(1, n + 1):
+        frame = cam.source.read(5.0)
+        if frame is None:
+            return
+        t0 = time.perf_counter_ns()
+        ctl.cycle(cam, frame)
+        t1 = time.perf_counter_ns()
+        cam.detector.session_run_once()
+        t2 = time.perf_counter_ns()
+        loop_ns.append(t1 - t0)
+        bare_ns.append(t2 - t1)
+        if i in checkpoints:
+            rss[i] = rss_mib()
+        bar.update()
+
+
+def _print(
+    name: str, cam: Any, loop_ns: list[int], bare_ns: list[int], rss: dict[int, float]
+) -> None:
+    whole, bare = summarize_ns(loop_ns), summarize_ns(bare_ns)
+    print(
+        f"loop-bench '{name}' camera {cam.id}: {whole.n} frames, model "
+        f"{cam.detector.family} on {cam.detector.provider}"
+    )
+    print(
+        f"  frame in hand -> permit write acknowledged: median {whole.median_ms:.2f} ms, "
+        f"p99 {whole.p99_ms:.2f} ms, max {whole.max_ms:.2f} ms"
+    )
+    print(
+        f"  bare session.run (same run, interleaved):   median {bare.median_ms:.2f} ms, "
+        f"p99 {bare.p99_ms:.2f} ms, max {bare.max_ms:.2f} ms"
+    )
+    print(f"  ratio loop / bare at the median: {whole.ratio_to(bare):.3f}x")
+    for stage, st in cam.latency.stages().items():
+        print(f"    {stage:<10} median {st.median_ms:6.2f}  p99 {st.p99_ms:6.2f} ms")
+    for n, mib in sorted(rss.items()):
+        print(f"  resident memory after {n} frames: {mib:.1f} MiB")

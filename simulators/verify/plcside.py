@@ -1,0 +1,159 @@
+"""The verifier's side of the PLC: a machine that records its transitions, PLC fault actions,
+the virtual operator who presses reset, and a log that keeps the box's events in memory.
+
+The recorded transitions are the PLC's own view: the machine model consumes the same writes the
+simulator's write log holds (permit, heartbeat) and trips at the exact instant its watchdog
+expires, so they are the timestamps the deadlines are measured against.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from simulators.plc import Machine, MachineParams, Phase, PlcSimulator
+from simulators.verify.analysis import MachineEvent
+from simulators.verify.faults import Window
+
+
+class RecordingMachine(Machine):
+    """The simulator's machine, keeping every start and stop with its cause."""
+
+    def __init__(self, params: MachineParams, now_ns: int) -> None:
+        super().__init__(params, now_ns)
+        self.events: list[MachineEvent] = []
+
+    def _trip(self, t_ns: int, cause: str) -> None:
+        was_running = self.phase is Phase.RUNNING
+        super()._trip(t_ns, cause)
+        if was_running:
+            self.events.append(MachineEvent(t_ns, False, cause))
+
+    def _maybe_start(self) -> None:
+        before = self.phase
+        super()._maybe_start()
+        if before is not Phase.RUNNING and self.phase is Phase.RUNNING:
+            self.events.append(MachineEvent(self._t_ns, True))
+
+    def reboot(self, now_ns: int) -> None:
+        """A PLC restart: its program starts again latched, the permit and heartbeat forgotten."""
+        self.advance(now_ns)
+        if self.phase is Phase.RUNNING:
+            self._trip(now_ns, "plc_restart")
+        self.latched, self.permit, self.trip_cause = True, False, "power_up"
+        self._hb_value = self._hb_change_ns = None
+
+
+def install_recorder(sim: PlcSimulator, clock_ns: Callable[[], int]) -> RecordingMachine:
+    """Swap the simulator's machine for a recording one; call before `sim.start()`."""
+    machine = RecordingMachine(sim.machine.p, clock_ns())
+    sim.machine = machine
+    return machine
+
+
+class PlcFaults:
+    """Applies PLC fault windows to the simulator as scene time passes; call `tick` often."""
+
+    def __init__(self, sim: PlcSimulator, machine: RecordingMachine, faults: tuple[Window, ...]):
+        self._sim, self._machine = sim, machine
+        self._pending = sorted(
+            [(w.start_s, True, w) for w in faults] + [(w.end_s, False, w) for w in faults],
+            key=lambda x: x[0],
+        )
+        self.applied: list[tuple[float, str]] = []
+
+    def tick(self, t_s: float, now_ns: int) -> None:
+        while self._pending and self._pending[0][0] <= t_s:
+            _, begin, w = self._pending.pop(0)
+            self._act(w, begin, now_ns)
+            self.applied.append((t_s, f"{w.kind}:{'begin' if begin else 'end'}"))
+
+    def _act(self, w: Window, begin: bool, now_ns: int) -> None:
+        sim = self._sim
+        if w.kind == "plc_slow":
+            sim.set_delay_ms(w.value_ms if begin else 0.0)
+        elif w.kind == "plc_exception":
+            sim.set_exception(int(w.value_ms) if begin else None)
+        elif w.kind in ("plc_down", "plc_restart"):
+            if begin:
+                sim.go_down()
+                return
+            if w.kind == "plc_restart":
+                self._machine.reboot(now_ns)  # no client is connected: nothing races this
+            sim.come_back()
+        elif w.kind == "plc_drop" and begin:
+            sim.drop_connections()
+
+    def finish(self) -> None:
+        """Undo whatever is still in force so the box can be stopped cleanly."""
+        self._sim.set_delay_ms(0.0)
+        self._sim.set_exception(None)
+
+
+class Operator:
+    """Presses reset once the machine has stood still `reset_after_ms` (and again after that)."""
+
+    def __init__(
+        self,
+        sim: PlcSimulator,
+        reset_after_ms: float,
+        enabled: bool = True,
+        until_s: float | None = None,
+    ) -> None:
+        self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
+        self._until_s = until_s
+        self._stopped_since: int | None = None
+        self.presses = 0
+
+    def tick(self, now_ns: int, t_s: float) -> None:
+        if self._sim.machine_running:
+            self._stopped_since = None
+            return
+        if self._stopped_since is None:
+            self._stopped_since = now_ns
+        pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
+        if pressing and now_ns - self._stopped_since >= self._after_ns:
+            self._sim.press_reset()
+            self.presses += 1
+            self._stopped_since = now_ns
+
+
+class EventLog:
+    """A structlog-shaped logger that keeps (t_ns, level, event, fields) in memory."""
+
+    def __init__(
+        self,
+        sink: list[tuple[int, str, str, dict[str, Any]]] | None = None,
+        context: dict[str, Any] | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.records = sink if sink is not None else []
+        self._ctx, self._lock = context or {}, lock or threading.Lock()
+
+    def bind(self, **kw: Any) -> EventLog:
+        return EventLog(self.records, {**self._ctx, **kw}, self._lock)
+
+    def _add(self, level: str, event: str, kw: dict[str, Any]) -> None:
+        with self._lock:
+            self.records.append((time.monotonic_ns(), level, event, {**self._ctx, **kw}))
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._add("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._add("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._add("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._add("error", event, kw)
+
+    def counts(self) -> dict[str, int]:
+        """How often each event occurred; trips are split by cause (trip:camera_stalled)."""
+        with self._lock:
+            keys = [f"{e}:{kw.get('cause')}" if e == "trip" else e for _, _, e, kw in self.records]
+        return dict(Counter(keys))

@@ -1,0 +1,207 @@
+"""Run one scenario against the real loop, in real time, and judge it.
+
+In-process: plantvision.loop.Controller built by plantvision.deploy.build_cameras (the code
+`plantvision run` uses), a scene camera and the real detector wrapped in fault injectors, the
+real PlcLink talking Modbus TCP to the PLC simulator. The box-process variant lives in boxproc.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from plantvision.config import CameraModel, DeploymentModel, SourceModel, load_deployment
+from plantvision.deploy import build_cameras, check_camera_files, resolve
+from plantvision.detect import load_detector
+from plantvision.errors import ConfigError
+from plantvision.grabbers import Grabber
+from plantvision.loop import Controller
+from plantvision.plc import PlcLink
+from plantvision.zones import CompiledZones
+from simulators.plc import PlcSimulator, SimConfig
+from simulators.scene import SceneRenderer, SceneScenario, load_scenario
+from simulators.verify.analysis import FaultSpan, Limits, Timeline, Verdict, ZoneBound, analyse
+from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, windows
+from simulators.verify.plcside import EventLog, Operator, PlcFaults, install_recorder
+from simulators.verify.scenario import (
+    CAMERA_FAULTS,
+    MODEL_FAULTS,
+    PLC_FAULTS,
+    VerifyScenario,
+)
+from simulators.verify.truth import occupancy_spans, to_spans, zone_occupancy
+
+TICK_S = 0.005
+# Short enough that the operator's repeated presses (every reset_after_ms) make distinct edges.
+RESET_PULSE_MS = 100
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    jitter_ms: float = 0.0
+    seed: int = 0
+    workdir: Path = Path(".")
+
+
+@dataclass
+class RunOutcome:
+    verdicts: list[Verdict]
+    timeline: Timeline
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario's files, checked and compiled."""
+
+    scenario: VerifyScenario
+    path: Path
+    dep: DeploymentModel
+    dep_file: Path
+    camera: CameraModel
+    scene: SceneScenario
+    scene_file: Path
+    zones: CompiledZones
+
+
+def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
+    """Load the deployment and the scene; the camera's source becomes the scenario's scene."""
+    dep_file = resolve(path.parent, sc.deployment)
+    if not dep_file.is_file():
+        raise ConfigError(str(path), "deployment", f"{dep_file} not found", "give a path "
+                          "relative to the scenario file")  # fmt: skip
+    dep = load_deployment(dep_file)
+    if len(dep.cameras) != 1:
+        raise ConfigError(str(path), "deployment", "the verifier drives one camera",
+                          "use a deployment with exactly one camera")  # fmt: skip
+    if isinstance(sc.scene, SceneScenario):
+        scene = sc.scene
+    else:
+        scene_path = resolve(path.parent, sc.scene)
+        if not scene_path.is_file():
+            raise ConfigError(str(path), "scene", f"{scene_path} not found")
+        scene = load_scenario(scene_path)
+    scene_file = workdir / "scene.yaml"
+    scene_file.write_text(yaml.safe_dump(scene.model_dump(mode="json")), encoding="utf-8")
+    cam = dep.cameras[0]
+    source = SourceModel(kind="simulated", scenario=str(scene_file), fps=cam.source.fps)
+    cam = cam.model_copy(update={"source": source})
+    dep = dep.model_copy(update={"cameras": [cam]})
+    zones = check_camera_files(dep_file, 0, cam).zones
+    stop_ids = {z.id for z in zones.zones if z.kind == "stop"}
+    for i, zd in enumerate(sc.deadlines.zones):
+        if zd.zone not in stop_ids:
+            raise ConfigError(str(path), f"deadlines.zones[{i}].zone",
+                              f"{zd.zone!r} is not a stop zone of {zones.source}",
+                              f"use one of {sorted(stop_ids)}")  # fmt: skip
+    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones)
+
+
+def start_simulator(p: Prepared) -> tuple[PlcSimulator, Any]:
+    sim = PlcSimulator(
+        SimConfig(
+            signals=p.dep.plc.signals,
+            unit_id=p.dep.plc.unit_id,
+            watchdog_ms=p.scenario.plc.watchdog_ms,
+            stopping_ms=int(p.dep.safety.stopping_time_ms),
+            reset_pulse_ms=RESET_PULSE_MS,
+        )
+    )
+    machine = install_recorder(sim, time.monotonic_ns)
+    sim.start()
+    return sim, machine
+
+
+def limits_of(sc: VerifyScenario) -> Limits:
+    d = sc.deadlines
+    bounds = tuple(ZoneBound(z.zone, z.response_ms, z.min_entries) for z in d.zones)
+    return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms)
+
+
+def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultSpan]:
+    out = []
+    for f in sc.faults:
+        start = epoch_ns + round(f.at_s * 1e9)
+        end = t_end_ns if f.kind == "box_sigkill" else start + round(f.duration_s * 1e9)
+        deadline = f.deadline_ms or sc.deadlines.fault_to_safe_ms
+        out.append(FaultSpan(f.kind, start, min(end, t_end_ns), f.expect == "safe", deadline,
+                             f.recover_ms))  # fmt: skip
+    return out
+
+
+def truth_spans(p: Prepared, epoch_ns: int, duration_s: float) -> dict[str, Any]:
+    stop_ids = tuple(z.id for z in p.zones.zones if z.kind == "stop")
+    occ = zone_occupancy(SceneRenderer(p.scene), p.zones)
+    return to_spans(occupancy_spans(occ, stop_ids, duration_s), epoch_ns)
+
+
+def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = None) -> RunOutcome:
+    """One real-time run of `p` with the box's loop in this process."""
+    sc, clock = p.scenario, SceneClock()
+    renderer = SceneRenderer(p.scene)
+    cam_faults = windows(sc.faults, CAMERA_FAULTS)
+    grabbers: list[FaultyGrabber] = []
+
+    def simulated(cam: CameraModel, _base: Path, _clock: Callable[[], int]) -> Grabber:
+        g = FaultyGrabber(lambda t: renderer.render(t)[0], cam.source.fps, clock, cam_faults,
+                          cam.id)  # fmt: skip
+        grabbers.append(g)
+        return g
+
+    spec = check_camera_files(p.dep_file, 0, p.camera).model
+    det = FaultyDetector(load_detector(spec), clock, windows(sc.faults, MODEL_FAULTS),
+                         opts.jitter_ms, opts.seed)  # fmt: skip
+    log = EventLog()
+    cameras = build_cameras(p.dep, p.dep_file, log=log, simulated=simulated,
+                            detectors={p.camera.id: cast(Any, det)})  # fmt: skip
+    sim, machine = start_simulator(p)
+    link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
+    controller = Controller(cameras, link, log=log)
+    plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
+    o = sc.operator
+    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
+    link.start()
+    controller.start()  # opens the grabber: the scene clock starts here
+    try:
+        while (t_s := clock.now_s()) < sc.duration_s:
+            now = clock.clock_ns()
+            plc_faults.tick(t_s, now)
+            operator.tick(now, t_s)
+            if progress is not None:
+                progress(t_s / sc.duration_s)
+            time.sleep(TICK_S)
+    finally:
+        t_end_ns = time.monotonic_ns()
+        for g in grabbers:
+            g.release()
+        plc_faults.finish()
+        controller.stop()
+        link.stop()
+        _ = sim.machine_running  # let the machine catch up to now (a pending watchdog trip)
+        sim.stop()
+    assert clock.epoch_ns is not None
+    epoch = clock.epoch_ns
+    tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
+                  fault_spans(sc, epoch, t_end_ns))  # fmt: skip
+    e2e = cameras[0].latency.end_to_end()
+    info = {
+        "mode": "in_process",
+        "frames": cameras[0].frames,
+        "e2e_median_ms": round(e2e.median_ms, 2),
+        "e2e_p99_ms": round(e2e.p99_ms, 2),
+        "e2e_max_ms": round(e2e.max_ms, 2),
+        "resets_pressed": operator.presses,
+        "plc_writes": len(sim.write_log),
+        "events": log.counts(),
+    }
+    return RunOutcome(analyse(tl, limits_of(sc)), tl, info)

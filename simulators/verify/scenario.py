@@ -1,0 +1,161 @@
+"""Verification scenario files: a scene, a deployment, timed faults, and the deadlines to prove.
+
+Validated like every config (StrictModel, a description on every field, errors naming the file
+and the field). Paths are relative to the scenario file. Fault times are scene seconds from the
+box start: the scene epoch in-process, the box's first PLC write when the box is a child process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from plantvision.configio import StrictModel, load_model
+from simulators.scene.scenario import SceneScenario
+
+CameraFault = Literal["camera_stall", "camera_freeze", "camera_black", "camera_disconnect"]
+ModelFault = Literal["model_slowdown", "model_error"]
+PlcFault = Literal["plc_slow", "plc_exception", "plc_down", "plc_restart", "plc_drop"]
+BoxFault = Literal["box_sigkill", "box_sigstop"]
+FaultKind = CameraFault | ModelFault | PlcFault | BoxFault
+
+CAMERA_FAULTS: tuple[str, ...] = CameraFault.__args__  # type: ignore[attr-defined]
+MODEL_FAULTS: tuple[str, ...] = ModelFault.__args__  # type: ignore[attr-defined]
+PLC_FAULTS: tuple[str, ...] = PlcFault.__args__  # type: ignore[attr-defined]
+BOX_FAULTS: tuple[str, ...] = BoxFault.__args__  # type: ignore[attr-defined]
+# Faults whose `value_ms` means something (a delay); the others ignore it.
+VALUE_FAULTS = ("model_slowdown", "plc_slow")
+
+
+class FaultModel(StrictModel):
+    """One injected fault: what, when, for how long, and what the box must do about it."""
+
+    kind: FaultKind = Field(description="which fault to inject (see the README's fault table)")
+    at_s: float = Field(ge=0, le=600, description="start, scene seconds from the box start")
+    duration_s: float = Field(
+        default=1.0, gt=0, le=600, description="how long the fault lasts (box_sigkill: ignored)"
+    )
+    value_ms: float = Field(
+        default=0.0, ge=0, le=10_000, description="model_slowdown / plc_slow: the added delay"
+    )
+    exception_code: int = Field(
+        default=4, ge=1, le=11, description="plc_exception: the Modbus exception code answered"
+    )
+    expect: Literal["safe", "tolerated"] = Field(
+        default="safe",
+        description="safe: the machine must stop within the deadline and stay stopped while the "
+        "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold)",
+    )
+    deadline_ms: float | None = Field(
+        default=None, gt=0, le=60_000, description="fault-to-safe bound (default: the scenario's)"
+    )
+    recover_ms: float | None = Field(
+        default=None,
+        gt=0,
+        le=60_000,
+        description="the machine must run again this long after the fault ends (with resets)",
+    )
+
+    @model_validator(mode="after")
+    def _value_where_needed(self) -> FaultModel:
+        if self.kind in VALUE_FAULTS and self.value_ms <= 0:
+            raise ValueError(f"{self.kind} needs value_ms > 0: the delay to add")
+        if self.kind == "box_sigkill" and self.recover_ms is not None:
+            raise ValueError("a killed box never recovers: remove recover_ms")
+        return self
+
+
+class ZoneDeadline(StrictModel):
+    """The response-time bound of one stop zone: anchor truly inside -> machine stopped."""
+
+    zone: str = Field(description="stop zone id in the camera's zone file")
+    response_ms: float = Field(gt=0, le=60_000, description="the bound, ms")
+    min_entries: int = Field(
+        default=0, ge=0, le=1000, description="entries while running the scene must produce"
+    )
+
+
+class Deadlines(StrictModel):
+    """What the run must prove."""
+
+    zones: list[ZoneDeadline] = Field(default_factory=list, description="per stop zone bounds")
+    fault_to_safe_ms: float = Field(
+        default=1000.0, gt=0, le=60_000, description="default fault-to-safe-state bound, ms"
+    )
+    false_trips_max: int = Field(default=0, ge=0, le=1000, description="tolerated false trips")
+    false_trip_tolerance_ms: float = Field(
+        default=250.0,
+        ge=0,
+        le=10_000,
+        description="a stop this close to a true zone occupancy or a fault counts as explained "
+        "(detector boxes are not pixel-exact at the zone edge)",
+    )
+
+
+class OperatorModel(StrictModel):
+    """The virtual person at the machine who presses reset."""
+
+    reset_after_ms: float = Field(
+        default=250.0,
+        ge=150,
+        le=60_000,
+        description="press reset once stopped this long, and again as often (>= 150: the "
+        "reset input stays high 100 ms and each press must be a new edge)",
+    )
+    enabled: bool = Field(default=True, description="press reset at all")
+    until_s: float | None = Field(
+        default=None, gt=0, le=600, description="stop pressing after this scene time (None: never)"
+    )
+
+
+class PlcSimModel(StrictModel):
+    """The simulated PLC's own timing."""
+
+    watchdog_ms: int = Field(default=300, ge=10, le=60_000, description="heartbeat watchdog")
+
+
+class VerifyScenario(StrictModel):
+    """One verification scenario."""
+
+    description: str = Field(default="", description="what this scenario proves, one line")
+    deployment: str = Field(description="deployment file (relative to this file); one camera")
+    scene: str | SceneScenario = Field(
+        description="scene scenario file (relative to this file) or an inline scene"
+    )
+    duration_s: float = Field(gt=0, le=600, description="how long the cell runs, real seconds")
+    faults: list[FaultModel] = Field(default_factory=list, description="timed faults")
+    deadlines: Deadlines = Field(default_factory=Deadlines, description="what must hold")
+    operator: OperatorModel = Field(default_factory=OperatorModel, description="reset presses")
+    plc: PlcSimModel = Field(default_factory=PlcSimModel, description="PLC simulator timing")
+
+    @model_validator(mode="after")
+    def _faults_fit(self) -> VerifyScenario:
+        for i, f in enumerate(self.faults):
+            if f.at_s >= self.duration_s:
+                raise ValueError(
+                    f"faults[{i}] starts at {f.at_s} s, after the run ends at {self.duration_s} s; "
+                    "start it earlier or lengthen duration_s"
+                )
+        if self.box_process:
+            for i, f in enumerate(self.faults):
+                if f.kind in CAMERA_FAULTS or f.kind in MODEL_FAULTS:
+                    raise ValueError(
+                        f"faults[{i}] ({f.kind}) acts inside the box, which box_sigkill/"
+                        "box_sigstop scenarios run as a child process: put it in its own scenario"
+                    )
+        zones = [z.zone for z in self.deadlines.zones]
+        if len(set(zones)) != len(zones):
+            raise ValueError("deadlines.zones names a zone twice: give each zone one bound")
+        return self
+
+    @property
+    def box_process(self) -> bool:
+        """True when a fault needs the box in its own process (SIGKILL/SIGSTOP)."""
+        return any(f.kind in BOX_FAULTS for f in self.faults)
+
+
+def load_verify_scenario(path: str | Path) -> VerifyScenario:
+    """Validate a scenario file; errors name the file, the field and the fix."""
+    return load_model(path, VerifyScenario)

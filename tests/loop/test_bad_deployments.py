@@ -1,0 +1,141 @@
+"""Bad deployment files are refused by `check` and by `run`, with the field named, and nothing
+is energised: the PLC the file points at receives not a single write."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from plantvision.cli import main
+from simulators.plc import PlcSimulator, SimConfig
+from tests.detect.onnx_graphs import constant_model
+from tests.loop.rig import ZONES
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[PlcSimulator]:
+    s = PlcSimulator(SimConfig())
+    s.start()
+    yield s
+    s.stop()
+
+
+def base(tmp_path: Path, port: int) -> dict[str, Any]:
+    (tmp_path / "zones.yaml").write_text(ZONES)
+    constant_model(tmp_path / "m.onnx", {"out": np.zeros((1, 5, 84), np.float32)})
+    (tmp_path / "clip.avi").write_bytes(b"")  # exists; never opened: validation fails first
+    return {
+        "name": "t",
+        "cameras": [{
+            "id": "cam0",
+            "source": {"kind": "video", "uri": "clip.avi"},
+            "model": {"path": "m.onnx", "family": "yolov8", "class_names": ["person"]},
+            "zones": "zones.yaml",
+        }],
+        "plc": {"host": "127.0.0.1", "port": port, "allowed_hosts": ["127.0.0.1"]},
+    }  # fmt: skip
+
+
+def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = [int(k) if k.isdigit() else k for k in dotted.split(".")]
+    for k in keys[:-1]:
+        d = d[k]
+    if value is DELETE:
+        del d[keys[-1]]
+    else:
+        d[keys[-1]] = value
+
+
+DELETE = object()
+
+CASES = [
+    # (field to change, new value, text the one-line error must contain)
+    ("bogus", 1, "bogus: Extra inputs are not permitted"),
+    ("cameras", DELETE, "cameras: Field required"),
+    ("cameras", [], "cameras: List should have at least 1 item"),
+    ("cameras.0.id", "cam 0!", "cameras[0].id: String should match pattern"),
+    ("cameras.0.source.kind", "webcam", "cameras[0].source.kind"),
+    ("cameras.0.source.uri", "", "cameras[0].source: kind 'video' needs 'uri'"),
+    ("cameras.0.source", {"kind": "camera", "uri": "usb"}, "takes a device index"),
+    ("cameras.0.source", {"kind": "stream", "uri": "cam.local"}, "takes a URL"),
+    ("cameras.0.zones", "nowhere.yaml", "cameras[0].zones: zone file"),
+    ("cameras.0.model.path", "missing.onnx", "cameras[0].model.path: model"),
+    ("cameras.0.model.conf_threshold", 1.5, "cameras[0].model.conf_threshold"),
+    ("cameras.0.source.uri", "gone.avi", "cameras[0].source.uri: video"),
+    ("cameras.0.budget_ms", -5, "cameras[0].budget_ms: Input should be greater than 0"),
+    ("cameras.0.stall_ms", 0, "cameras[0].stall_ms"),
+    ("cameras.0.overrun_policy", "ignore", "cameras[0].overrun_policy"),
+    ("plc.host", "10.0.0.9", "plc.host"),
+    ("plc.port", 70000, "plc.port"),
+    ("plc.unit_id", 300, "plc.unit_id"),
+    (
+        "plc.signals",
+        {
+            "permit": {"type": "coil", "address": 0},
+            "warning": {"type": "coil", "address": 0},
+            "heartbeat": {"type": "holding_register", "address": 0},
+        },
+        "plc.signals.warning.address",
+    ),
+    ("guard", {"min_off_ms": -1}, "guard.min_off_ms"),
+    ("safety", {"approach": "hand"}, "safety: approach 'hand' needs d_mm"),
+    ("cameras.0.budget_ms", float("nan"), "cameras[0].budget_ms"),
+]
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(("field", "value", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_deployment_is_refused_with_the_field_named(
+    tmp_path: Path,
+    sim: PlcSimulator,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    field: str,
+    value: Any,
+    message: str,
+) -> None:
+    """check and run both exit 2 with a one-line error naming the field; no PLC write."""
+    data = copy.deepcopy(base(tmp_path, sim.port))
+    if field == "cameras" and value is not DELETE and value == []:
+        data["cameras"] = []
+    else:
+        _set(data, field, value)
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump(data))
+    writes_before = len(sim.write_log)
+    assert main([command, str(dep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert str(dep) in err[0] or "zones.yaml" in err[0] or "m.onnx" in err[0]
+    assert message in err[0]
+    assert len(sim.write_log) == writes_before, "a refused deployment must energise nothing"
+
+
+def test_yaml_syntax_error_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployment that is not valid YAML is refused with its line number."""
+    dep = tmp_path / "dep.yaml"
+    dep.write_text("name: t\ncameras: [\n")
+    assert main(["check", str(dep)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_invalid_zone_file_is_named(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployment whose zone file is broken names the zone file and its field."""
+    data = base(tmp_path, sim.port)
+    (tmp_path / "zones.yaml").write_text(ZONES.replace("[500, 400]", "[500, 400], [300, 100]"))
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump(data))
+    assert main(["run", str(dep)]) == 2
+    err = capsys.readouterr().err
+    assert "zones.yaml" in err
+    assert "polygon" in err

@@ -1,0 +1,195 @@
+"""Faults on real threads against the PLC simulator over TCP: each ends with the permit off at
+the PLC within its bound and the right cause logged; recovery needs a reset."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from structlog.testing import capture_logs
+
+from plantvision import log as pvlog
+from plantvision.frame_health import FrozenDetector
+from plantvision.frames import FrameSource
+from plantvision.guard import Guard, GuardConfig
+from plantvision.loop import CameraRuntime, Controller
+from plantvision.plc import PlcLink
+from plantvision.plc_config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.types import ImageArray
+from plantvision.zones_config import load_zone_file
+from simulators.plc import PlcSimulator, SimConfig
+from tests.loop.live import wait_for
+from tests.loop.rig import OUTSIDE, ZONES, ScriptedDetector
+
+STALL_MS = 300
+
+
+class FaultyCamera:
+    """A 25 fps camera whose picture can freeze, go black, hang, or disconnect."""
+
+    def __init__(self) -> None:
+        self.source_id, self.nominal_fps, self.live = "cam0", 25.0, True
+        self.mode = "ok"
+        self.unblock = threading.Event()
+        self.rng = np.random.default_rng(0)
+        self.still = self.rng.integers(40, 200, (480, 640, 3), dtype=np.uint8)
+
+    def open(self) -> None:
+        if self.mode == "disconnected":
+            from plantvision.errors import MediaError
+
+            raise MediaError("camera unplugged")
+
+    def grab(self) -> ImageArray | None:
+        if self.mode == "hang":
+            self.unblock.wait()
+        if self.mode == "disconnected":
+            return None
+        if self.mode == "frozen":
+            return self.still
+        if self.mode == "black":
+            return np.zeros((480, 640, 3), np.uint8)
+        return self.rng.integers(40, 200, (480, 640, 3), dtype=np.uint8)
+
+    def close(self) -> None: ...
+
+
+class Cell:
+    def __init__(self, tmp_path: Path) -> None:
+        (tmp_path / "zones.yaml").write_text(ZONES)
+        zones = load_zone_file(tmp_path / "zones.yaml")
+        self.log = pvlog.get()
+        self.sim = PlcSimulator(SimConfig(watchdog_ms=1000, stopping_ms=50))
+        port = self.sim.start()
+        cfg = PlcConfig(
+            host="127.0.0.1",
+            port=port,
+            allowed_hosts=["127.0.0.1"],
+            request_timeout_ms=100,
+            retries=0,
+            heartbeat_period_ms=50,
+            reconnect_backoff_ms=(50, 200),
+            signals=DEFAULT_SIGNAL_MAP,
+        )
+        self.link = PlcLink(cfg, self.log)
+        self.camera = FaultyCamera()
+        self.detector = ScriptedDetector()
+        self.detector.boxes = [OUTSIDE]
+        self.cam = CameraRuntime(
+            id="cam0",
+            source=FrameSource(self.camera, backoff_ms=(20, 100), log=self.log),
+            detector=self.detector,
+            zones=zones,
+            guard=Guard(GuardConfig(clear_hold_ms=200, min_off_ms=80), zones.sha256, self.log),
+            budget_ns=200_000_000,
+            overrun_trips=True,
+            stall_ns=STALL_MS * 1_000_000,
+            frozen=FrozenDetector(5),
+            dark_max_mean=12.0,
+            dark_max_std=4.0,
+        )
+        self.ctl = Controller([self.cam], self.link, log=self.log)
+
+    def run_until_permit(self) -> None:
+        """Press reset like an operator: once the guard is ready, and again if nothing happens
+        (a press in the instant after a PLC reconnect is deliberately not counted)."""
+        for _ in range(5):
+            assert wait_for(
+                lambda: (
+                    self.cam.last_output is not None
+                    and self.cam.last_output.state == "ready_to_reset"
+                ),
+                5,
+            )
+            self.sim.press_reset()
+            if wait_for(lambda: self.sim.permit_seen, 1.0):
+                return
+        raise AssertionError("permit never reached the PLC")
+
+    def time_to_permit_off_s(self, timeout_s: float = 5.0) -> float:
+        t0 = time.monotonic()
+        assert wait_for(lambda: not self.sim.permit_seen, timeout_s, step_s=0.002)
+        return time.monotonic() - t0
+
+
+@pytest.fixture
+def cell(tmp_path: Path) -> Iterator[Cell]:
+    c = Cell(tmp_path)
+    c.link.start()
+    c.ctl.start()
+    try:
+        yield c
+    finally:
+        c.camera.unblock.set()
+        c.ctl.stop()
+        c.link.stop()
+        c.sim.stop()
+
+
+def _causes(logs: list[dict[str, object]]) -> list[object]:
+    return [e.get("cause") for e in logs if e["event"] == "permit_off"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "cause", "bound_s"),
+    [
+        ("hang", "camera_stalled", STALL_MS / 1000 + 1.0),
+        ("disconnected", "camera_stalled", STALL_MS / 1000 + 1.0),
+        ("frozen", "frozen_frame", 1.0),
+        ("black", "black_frame", 1.0),
+    ],
+)
+def test_camera_fault_drops_the_permit_at_the_plc(
+    cell: Cell, mode: str, cause: str, bound_s: float
+) -> None:
+    """A hung, unplugged, frozen or covered camera turns the permit off at the PLC in bound."""
+    cell.run_until_permit()
+    with capture_logs() as logs:
+        cell.camera.mode = mode
+        took_s = cell.time_to_permit_off_s()
+        assert wait_for(lambda: cause in _causes(logs), 2)
+    assert took_s < bound_s
+    cell.camera.mode = "ok"
+    cell.camera.unblock.set()
+    cell.run_until_permit()  # recovers, but only through a reset
+
+
+def test_camera_that_comes_back_is_reconnected(cell: Cell) -> None:
+    """An unplugged camera is reopened with backoff when it returns, and logged."""
+    cell.run_until_permit()
+    with capture_logs() as logs:
+        cell.camera.mode = "disconnected"
+        cell.time_to_permit_off_s()
+        cell.camera.mode = "ok"
+        assert wait_for(lambda: any(e["event"] == "camera_reconnected" for e in logs), 3)
+    assert cell.cam.source.stats().reconnects >= 1
+    cell.run_until_permit()
+
+
+def test_model_error_drops_the_permit_at_the_plc(cell: Cell) -> None:
+    """A detector that raises turns the permit off at the PLC with cause model_error."""
+    cell.run_until_permit()
+    with capture_logs() as logs:
+        cell.detector.error = RuntimeError("model crashed")
+        assert cell.time_to_permit_off_s() < 1.0
+        assert wait_for(lambda: "model_error" in _causes(logs), 2)
+    cell.detector.error = None
+    cell.run_until_permit()
+
+
+def test_plc_away_and_back(cell: Cell) -> None:
+    """The PLC vanishing trips (plc_lost); when it returns it gets permit off first, and the
+    permit comes back only after a reset."""
+    cell.run_until_permit()
+    with capture_logs() as logs:
+        cell.sim.go_down()
+        assert wait_for(lambda: any(e["event"] == "plc_lost" for e in logs), 2)
+        cell.sim.come_back()
+        assert wait_for(lambda: any(e["event"] == "plc_restored" for e in logs), 3)
+    assert "plc_lost" in _causes(logs)
+    assert not cell.sim.permit_seen
+    cell.run_until_permit()

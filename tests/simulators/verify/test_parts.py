@@ -1,0 +1,175 @@
+"""Scenario files, fault injectors, truth spans and the recording machine, without real time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plantvision.errors import ConfigError, MediaError
+from plantvision.types import Detections, ImageArray, StageTimes
+from simulators.plc import MachineParams
+from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, Window
+from simulators.verify.plcside import RecordingMachine
+from simulators.verify.scenario import load_verify_scenario
+from simulators.verify.truth import occupancy_spans
+
+SUITE = Path(__file__).resolve().parents[3] / "simulators" / "scenarios"
+BASE = "deployment: d.yaml\nscene: s.yaml\nduration_s: 3\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "problem"),
+    [
+        ("bogus: 1\n", "bogus", "Extra inputs"),
+        ("faults: [{kind: camera_melt, at_s: 1}]\n", "faults[0].kind", "Input should be"),
+        ("faults: [{kind: camera_stall, at_s: 5}]\n", "(top level)", "after the run ends"),
+        ("faults: [{kind: model_slowdown, at_s: 1}]\n", "faults[0]", "needs value_ms"),
+        ("faults: [{kind: box_sigkill, at_s: 1, recover_ms: 9}]\n", "faults[0]", "never recovers"),
+        ("faults: [{kind: box_sigkill, at_s: 1}, {kind: camera_black, at_s: 1}]\n", "(top level)",
+         "child process"),
+        ("deadlines: {zones: [{zone: a, response_ms: 1}, {zone: a, response_ms: 2}]}\n",
+         "(top level)", "twice"),
+        ("deadlines: {fault_to_safe_ms: -1}\n", "deadlines.fault_to_safe_ms", "greater than 0"),
+        ("operator: {reset_after_ms: 50}\n", "operator.reset_after_ms", "greater than or equal"),
+    ],
+)  # fmt: skip
+def test_malformed_scenarios_are_refused_naming_the_field(
+    tmp_path: Path, extra: str, field: str, problem: str
+) -> None:
+    """Every malformed scenario names the file, the field and the problem."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + extra, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_verify_scenario(path)
+    assert str(path) in str(err.value)
+    assert field in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_the_suite_has_twenty_valid_scenarios_covering_every_fault() -> None:
+    """The CI suite holds at least 20 scenarios and injects every kind of fault."""
+    scenarios = [load_verify_scenario(p) for p in sorted(SUITE.glob("*.yaml"))]
+    assert len(scenarios) >= 20
+    kinds = {f.kind for s in scenarios for f in s.faults}
+    assert kinds >= {
+        "camera_stall", "camera_freeze", "camera_black", "camera_disconnect", "model_slowdown",
+        "model_error", "plc_slow", "plc_exception", "plc_down", "plc_restart", "box_sigkill",
+        "box_sigstop",
+    }  # fmt: skip
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.t_ns = 0
+
+    def __call__(self) -> int:
+        return self.t_ns
+
+
+def _grabber(kind: str) -> tuple[FaultyGrabber, StepClock]:
+    clock = StepClock()
+    scene = SceneClock(clock)
+
+    def render(t_s: float) -> ImageArray:
+        return np.full((4, 4, 3), 1 + int(t_s * 10), np.uint8)
+
+    g = FaultyGrabber(render, 10.0, scene, (Window(kind, 1.0, 2.0),), "cam")
+    g.open()
+    return g, clock
+
+
+def test_freeze_repeats_the_last_picture_only_inside_its_window() -> None:
+    g, clock = _grabber("camera_freeze")
+    clock.t_ns = 500_000_000
+    before = g.grab()
+    clock.t_ns = 1_500_000_000
+    assert before is not None
+    assert np.array_equal(g.grab(), before)
+    clock.t_ns = 2_500_000_000
+    assert not np.array_equal(g.grab(), before)
+
+
+def test_black_delivers_dark_frames_of_the_same_size() -> None:
+    g, clock = _grabber("camera_black")
+    clock.t_ns = 1_500_000_000
+    img = g.grab()
+    assert img is not None
+    assert img.shape == (4, 4, 3)
+    assert not img.any()
+
+
+def test_disconnect_fails_reads_and_reopens_until_its_window_ends() -> None:
+    g, clock = _grabber("camera_disconnect")
+    clock.t_ns = 1_500_000_000
+    assert g.grab() is None
+    with pytest.raises(MediaError):
+        g.open()
+    clock.t_ns = 2_000_000_000
+    g.open()
+    assert g.grab() is not None
+
+
+def test_stall_blocks_until_released() -> None:
+    """A stalled grab returns once the run releases it (the clock here never reaches the end)."""
+    g, clock = _grabber("camera_stall")
+    clock.t_ns = 1_500_000_000
+    g.release()
+    assert g.grab() is not None
+
+
+class CountingDetector:
+    calls = 0
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        self.calls += 1
+        return Detections.empty()
+
+
+def test_model_error_raises_only_inside_its_window() -> None:
+    clock = StepClock()
+    scene = SceneClock(clock)
+    scene.start()
+    inner = CountingDetector()
+    det = FaultyDetector(inner, scene, (Window("model_error", 1.0, 2.0),))
+    image = np.zeros((4, 4, 3), np.uint8)
+    det.detect(image)
+    clock.t_ns = 1_200_000_000
+    with pytest.raises(RuntimeError, match="injected"):
+        det.detect(image)
+    assert inner.calls == 1
+
+
+def test_truth_spans_find_entry_and_exit_to_the_millisecond() -> None:
+    """Bisection puts each edge within 1 ms of the true instant, with a 20 ms sampling step."""
+
+    def occupancy(t_s: float) -> frozenset[str]:
+        return frozenset({"machine"}) if 1.2345 <= t_s < 2.5432 else frozenset()
+
+    spans = occupancy_spans(occupancy, ("machine",), 4.0)
+    ((start, end),) = spans["machine"]
+    assert start == pytest.approx(1.2345, abs=1e-3)
+    assert end == pytest.approx(2.5432, abs=1e-3)
+
+
+def test_recording_machine_logs_start_watchdog_trip_and_reboot() -> None:
+    """Starts and stops are logged at their exact instants, the watchdog at its expiry."""
+    ms = 1_000_000
+    m = RecordingMachine(MachineParams(300 * ms, 0, 1000.0, 100 * ms), 0)
+    m.on_heartbeat(1, 0)
+    m.press_reset(0)
+    m.on_permit(True, 10 * ms)
+    m.advance(1000 * ms)  # no heartbeat since t=0: watchdog expired at 300 ms
+    assert [(e.t_ns // ms, e.running, e.cause) for e in m.events] == [
+        (10, True, ""),
+        (300, False, "watchdog"),
+    ]
+    m.on_heartbeat(2, 1000 * ms)
+    m.press_reset(1000 * ms)
+    m.on_permit(False, 1000 * ms)  # the permit stayed ON through the trip: it must rise again
+    m.on_permit(True, 1000 * ms)
+    assert (m.events[-1].t_ns // ms, m.events[-1].running) == (1000, True)
+    m.reboot(1100 * ms)
+    assert (m.events[-1].t_ns // ms, m.events[-1].cause) == (1100, "plc_restart")
+    assert m.latched
