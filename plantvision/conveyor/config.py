@@ -180,7 +180,8 @@ class ConveyorConfig(StrictModel):
         default=0.5,
         gt=0,
         le=1000,
-        description="box mode: an armed plan is re-sent when its fire time moves more than this",
+        description="box mode: an armed plan is re-sent when its fire time moves more than this; "
+        "within this of its fire time it is left to the timer, ms",
     )
     track_margin_mm: float = Field(
         default=100.0,
