@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from plantvision.configio import StrictModel, load_model
+from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
 from plantvision.guard import GuardConfig
 from plantvision.plc_config import PlcConfig
@@ -82,6 +83,9 @@ class CameraModel(StrictModel):
         default=50, ge=2, le=100000, description="this many identical frames in a row trip"
     )
     dark: DarkModel = Field(default_factory=DarkModel, description="covered-lens thresholds")
+    conveyor: ConveyorConfig | None = Field(
+        default=None, description="defect rejection on the belt this camera watches (optional)"
+    )
 
 
 class DemoModel(StrictModel):

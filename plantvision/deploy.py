@@ -21,6 +21,8 @@ from plantvision.frames import FrameSource
 from plantvision.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.guard import Guard
 from plantvision.loop import CameraRuntime
+from plantvision.plc_config import PlcConfig
+from plantvision.reject import RejectRuntime
 from plantvision.zones import CompiledZones
 from plantvision.zones_config import load_zone_file
 
@@ -84,6 +86,50 @@ def check_camera_files(dep_file: Path, index: int, cam: CameraModel) -> CameraFi
     return CameraFiles(zones, cam.model.model_copy(update=update))
 
 
+def ejector_outputs(
+    dep_file: Path, index: int, cam: CameraModel, plc: PlcConfig
+) -> dict[str, int] | None:
+    """Ejector id -> index into plc.signals.ejectors for a camera's conveyor, after checking
+    that the PLC map has every signal the conveyor needs; None without a conveyor."""
+    conv = cam.conveyor
+    if conv is None:
+        return None
+    where, sig = f"cameras[{index}].conveyor", plc.signals
+
+    def fail(field: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(str(dep_file), f"{where}.{field}", problem, fix)
+
+    outputs = {e.id: i if e.output is None else e.output for i, e in enumerate(conv.ejectors)}
+    for i, e in enumerate(conv.ejectors):
+        if outputs[e.id] >= len(sig.ejectors):
+            raise fail(
+                f"ejectors[{i}].output",
+                f"ejector output {outputs[e.id]} is not in plc.signals.ejectors "
+                f"({len(sig.ejectors)} mapped)",
+                "map one more ejector coil, or give an existing index in 'output'",
+            )
+    if len(set(outputs.values())) != len(outputs):
+        raise fail("ejectors", "two ejectors drive the same coil", "give each its own 'output'")
+    enc = conv.belt.encoder
+    if enc is not None and (enc.signal != "encoder" or sig.encoder is None):
+        raise fail(
+            "belt.encoder.signal",
+            f"signal {enc.signal!r} is not a mapped encoder",
+            "use signal 'encoder' and map plc.signals.encoder",
+        )
+    if conv.timing_mode == "plc" and sig.reject_fifo is None:
+        raise fail(
+            "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
+        )
+    if conv.confirm_window_ms is not None and sig.reject_confirm is None:
+        raise fail(
+            "confirm_window_ms",
+            "reject confirmation needs the bin sensor input",
+            "map plc.signals.reject_confirm, or remove confirm_window_ms",
+        )
+    return outputs
+
+
 def make_grabber(
     dep_file: Path,
     cam: CameraModel,
@@ -116,8 +162,17 @@ def build_cameras(
 ) -> list[CameraRuntime]:
     """Check every camera's files, load its detector (with warm-up), and wire its runtime."""
     files = [check_camera_files(dep_file, i, c) for i, c in enumerate(dep.cameras)]
+    outputs = [ejector_outputs(dep_file, i, c, dep.plc) for i, c in enumerate(dep.cameras)]
+    used = [i for o in outputs if o for i in o.values()]
+    if len(set(used)) != len(used):
+        raise ConfigError(
+            str(dep_file),
+            "cameras.conveyor.ejectors",
+            "two cameras drive the same ejector coil",
+            "give each ejector its own 'output' index",
+        )
     cams = []
-    for cam, f in zip(dep.cameras, files, strict=True):
+    for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
         detector = (detectors or {}).get(cam.id) or load_detector(f.model)
         source = FrameSource(
             make_grabber(dep_file, cam, clock_ns, simulated),
@@ -142,6 +197,9 @@ def build_cameras(
                 frozen=FrozenDetector(cam.frozen_frames),
                 dark_max_mean=cam.dark.max_mean,
                 dark_max_std=cam.dark.max_std,
+                reject=None
+                if cam.conveyor is None or outs is None
+                else RejectRuntime(cam.conveyor, outs, log.bind(camera=cam.id, room="reject")),
             )
         )
     return cams

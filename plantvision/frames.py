@@ -132,6 +132,9 @@ class FrameSource:
                 next_ns = self._clock_ns()
                 continue
             t_ns = self._clock_ns()
+            exposed_ns = getattr(self.grabber, "last_capture_ns", None)
+            if exposed_ns is not None:
+                t_ns = int(exposed_ns)
             with self._cond:
                 self._seq += 1
                 self._grabbed += 1

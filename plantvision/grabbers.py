@@ -21,7 +21,11 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 
 
 class Grabber(Protocol):
-    """Opens a device, yields images, closes. `nominal_fps` is None for live sources."""
+    """Opens a device, yields images, closes. `nominal_fps` is None for live sources.
+
+    A grabber that knows when its image was exposed (a hardware timestamp, a renderer) may set
+    `last_capture_ns` (monotonic ns) in `grab()`; the frame source stamps the frame with it
+    instead of the time `grab()` returned, which matters for belt positions."""
 
     source_id: str
     nominal_fps: float | None
@@ -126,12 +130,15 @@ class RenderGrabber:
         self.source_id, self.live = source_id, True
         self.nominal_fps: float | None = fps
         self._t0_ns = 0
+        self.last_capture_ns: int | None = None
 
     def open(self) -> None:
         self._t0_ns = self._clock_ns()
 
     def grab(self) -> ImageArray | None:
-        return self._render((self._clock_ns() - self._t0_ns) / 1e9)
+        # The picture shows the scene at this instant, however long it takes to render.
+        self.last_capture_ns = self._clock_ns()
+        return self._render((self.last_capture_ns - self._t0_ns) / 1e9)
 
     def close(self) -> None:
         pass

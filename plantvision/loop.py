@@ -3,13 +3,20 @@
 Each camera runs in its own thread. Its guard's permit is ANDed with the other cameras' into one
 output image, written to the PLC in the same cycle, so a stop decision reaches the PLC without
 waiting for any other camera. Only this module and the command line read the clock.
+
+A camera over a conveyor also has a `RejectRuntime` (plantvision.reject): its detections go to the
+reject scheduler, its stop causes become guard faults, and its ejector coils are written from the
+ejector timer's thread. Composing an image and writing it happen under one lock, so a writer
+never sends an image older than one already sent; a permit-off write waits for at most one
+in-flight image write (one round trip), never for a heartbeat, input read or verdict.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +24,7 @@ from plantvision.frame_health import FrozenDetector, is_dark
 from plantvision.frames import FrameSource
 from plantvision.guard import Guard, GuardOutput, GuardState
 from plantvision.plc import PlcInputs, PlcOutputs
+from plantvision.reject import RejectRuntime
 from plantvision.stats import LatencyWindow
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones import CompiledZones, ZoneHits
@@ -37,6 +45,10 @@ class LinkLike(Protocol):
 
     def read_inputs(self) -> PlcInputs | None: ...
 
+    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
+
+
+SWITCH_INTERVAL_S = 0.0002
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -52,6 +64,8 @@ FAULT_CODES: dict[str, int] = {
     "shutdown": 10,
     "internal_error": 11,
     "loop_stalled": 12,
+    "reject_missed": 13,
+    "reject_unconfirmed": 14,
 }
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
@@ -81,10 +95,12 @@ class CameraRuntime:
     internal_error: bool = False
     last_cycle_ns: int = 0
     plc_losses_seen: int = 0
+    reject: RejectRuntime | None = None
 
 
 class ResetBus:
-    """Counts reset presses (edges found by the link) so each camera's guard sees every one once."""
+    """Counts presses (rising edges: reset found by the link, the bin sensor) so each camera
+    sees every one once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -106,19 +122,30 @@ class OutputImage:
     def __init__(self, camera_ids: list[str]) -> None:
         self._lock = threading.Lock()
         self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
+        self._alarms: set[str] = set()
+        self._ejectors: list[bool] = []
 
-    def update(self, camera_id: str, out: GuardOutput) -> PlcOutputs:
+    def update(self, camera_id: str, out: GuardOutput, alarm: bool = False) -> PlcOutputs:
+        """A camera's guard output; `alarm` (a reject alarm) lights the warning too."""
         with self._lock:
             self._outs[camera_id] = out
+            (self._alarms.add if alarm else self._alarms.discard)(camera_id)
+            return self._combined()
+
+    def set_ejector(self, index: int, on: bool) -> PlcOutputs:
+        """Switch ejector coil `index` (into plc.signals.ejectors)."""
+        with self._lock:
+            self._ejectors += [False] * (index + 1 - len(self._ejectors))
+            self._ejectors[index] = on
             return self._combined()
 
     def _combined(self) -> PlcOutputs:
         outs = list(self._outs.values())
         permit = all(o is not None and o.permit for o in outs)
-        warning = any(o is not None and o.warning for o in outs)
+        warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
         cause = next((o.cause for o in outs if o is not None and o.cause), None)
         code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
-        return PlcOutputs(permit=permit, warning=warning, fault_code=code)
+        return PlcOutputs(permit, warning, code, tuple(self._ejectors))
 
     def current(self) -> PlcOutputs:
         with self._lock:
@@ -140,15 +167,25 @@ class Controller:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage([c.id for c in cameras])
         self.resets = ResetBus()
+        self.confirms = ResetBus()  # bin sensor rising edges
+        self.latest_inputs: PlcInputs | None = None
         self.stop_event = threading.Event()
+        self._write_lock = threading.Lock()
         self._input_poll_s = input_poll_ms / 1000
         self._threads: list[threading.Thread] = []
         self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
+        self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
         self._permit_lock = threading.Lock()
         self._permit_on = False
 
     def start(self) -> None:
+        if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
+            # The ejector timer must get the GIL within a fraction of a millisecond of its
+            # deadline; CPython's default hands it over only every 5 ms.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         for cam in self.cameras:
+            if cam.reject is not None:
+                cam.reject.start(self._set_ejector, self.link.write_verdicts)
             cam.source.start()
             cam.last_frame_ns = self.clock_ns()
         self._threads = [
@@ -169,18 +206,31 @@ class Controller:
             t.join(2.0)
         for cam in self.cameras:
             cam.source.stop()
+            if cam.reject is not None:
+                cam.reject.close()
 
     # -- threads ------------------------------------------------------------------------------
 
     def _poll_inputs(self) -> None:
+        confirm_level = True  # unknown counts as high: a stuck sensor confirms nothing
         while not self.stop_event.wait(self._input_poll_s):
             try:
                 inputs = self.link.read_inputs()
             except Exception as exc:  # a dead poller would silently swallow every reset
                 self.log.error("plc_input_error", error=repr(exc))
                 continue
+            self.latest_inputs = inputs
             if inputs is not None and inputs.reset_event:
                 self.resets.press()
+            level = None if inputs is None else inputs.reject_confirm
+            if level and not confirm_level:
+                self.confirms.press()
+            confirm_level = True if level is None else level
+
+    def _set_ejector(self, index: int, on: bool) -> None:
+        """From the ejector timer's thread: one coil, written with the rest of the image."""
+        with self._write_lock:
+            self.link.write(self.outputs.set_ejector(index, on))
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9
@@ -197,7 +247,13 @@ class Controller:
         except Exception as exc:  # a bug must still end in the safe state, then latch
             self.log.error("loop_error", camera=cam.id, error=repr(exc))
             cam.internal_error = True
-            self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL))
+            with self._write_lock:
+                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL))
+
+    def _take_confirms(self, cam: CameraRuntime) -> int:
+        presses = self.confirms.presses
+        taken, self._confirms_taken[cam.id] = presses - self._confirms_taken[cam.id], presses
+        return taken
 
     def _take_reset(self, cam: CameraRuntime) -> bool:
         presses = self.resets.presses
@@ -219,6 +275,8 @@ class Controller:
             # The loop itself stood still (process stopped, CPU starved): the PLC's watchdog may
             # have stopped the machine meanwhile, which restarts only on a fresh permit rise.
             faults.add("loop_stalled")
+        if cam.reject is not None:
+            cam.reject.feed(self.latest_inputs)
         losses = self.link.losses
         if not self.link.healthy or losses != cam.plc_losses_seen:
             faults.add("plc_lost")  # even a loss already healed: the PLC may have tripped
@@ -239,14 +297,21 @@ class Controller:
             times.add("grab", t_pick_ns - frame.t_capture_ns)
             hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
         t_decide_ns = self.clock_ns()
-        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), self._take_reset(cam))
+        reset, alarm = self._take_reset(cam), False
+        if cam.reject is not None:
+            status = cam.reject.step(t_decide_ns, self._take_confirms(cam), reset)
+            alarm = status.alarm
+            if status.fault is not None:
+                faults.add(status.fault)
+        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
         times.add("decide", self.clock_ns() - t_decide_ns)
         if cam.last_output is not None and cam.last_output.permit and not out.permit:
             cam.trips += 1
         cam.last_output = out
-        plc_out = self.outputs.update(cam.id, out)
         t_write_ns = self.clock_ns()
-        rtt_ms = self.link.write(plc_out)
+        with self._write_lock:
+            plc_out = self.outputs.update(cam.id, out, alarm)
+            rtt_ms = self.link.write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
         if frame is not None and rtt_ms is not None:
@@ -309,6 +374,8 @@ class Controller:
             faults.add("model_error")
             return None
         t0 = self.clock_ns()
+        if cam.reject is not None:
+            cam.reject.observe(t0, frame, det)
         hits = cam.zones.evaluate(det, frame.width, frame.height)
         times.add("decide", self.clock_ns() - t0)
         age_ns = self.clock_ns() - frame.t_capture_ns

@@ -5,10 +5,13 @@ The only module that imports pymodbus (pinned 3.16.*: its keywords changed acros
 Blocking strategy: two TCP connections. The *safety* connection carries only the output image
 (one write_coils for permit, warning and ejectors, then fault_code when it changed), so a
 permit-off write never queues behind a heartbeat or an input read: a pymodbus client serves one
-request at a time. The *service* connection carries the heartbeat (its own thread, fixed period)
-and input reads. Every request is bounded by `request_timeout_ms` x (1 + retries); any failure
-closes both connections, reports `plc_lost`, and the heartbeat thread reconnects with backoff,
-writes the whole current output image first, and only then reports `plc_restored`.
+request at a time. The *service* connection carries the heartbeat (its own thread, fixed period),
+input reads and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_verdicts`): a
+verdict is written hundreds of ms before its item reaches the ejector, so it can wait one
+heartbeat, while a permit-off write must never wait behind a verdict. Every request is bounded by
+`request_timeout_ms` x (1 + retries); any failure closes both connections, reports `plc_lost`,
+and the heartbeat thread reconnects with backoff, writes the whole current output image first,
+and only then reports `plc_restored`.
 
 A request that timed out may still be applied by the PLC later: the box cannot know. So a
 timed-out write counts as *possibly applied*, never as done and never as undone:
@@ -28,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pymodbus.client import ModbusTcpClient
@@ -36,6 +39,7 @@ from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
 from plantvision.plc_config import PlcConfig, SignalModel
+from plantvision.plc_fifo import FifoWriter
 from plantvision.plc_values import (
     PlcInputs,
     PlcOutputs,
@@ -111,6 +115,9 @@ class PlcLink:
         )
         self._safety = _Conn(config, "safety", self._mark_lost)
         self._service = _Conn(config, "service", self._mark_lost)
+        fifo = self._sig.reject_fifo
+        self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order)
+        self._sent_version = -1  # version of the image last sent on the safety connection
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
         self._healthy, self._lost_since_ns, self._loss_unreported = False, clock(), False
@@ -146,7 +153,11 @@ class PlcLink:
 
     def write(self, outputs: PlcOutputs) -> float | None:
         """Drive the whole output image; the round trip in ms, or None when the link is down.
-        Bounded by request_timeout_ms x (1 + retries) per request; never waits for a heartbeat."""
+        Bounded by request_timeout_ms x (1 + retries) per request; never waits for a heartbeat.
+
+        Thread-safe: callers in several threads (camera loops, the ejector timer) each hand in a
+        whole image; whoever holds the safety connection sends the newest image handed in, so
+        the PLC always ends on the last image given, and a write waits for at most one other."""
         outputs.coil_bits(self._n_ejectors)  # refuse a malformed image before touching the wire
         with self._state:
             self._image, self._version = outputs, self._version + 1
@@ -158,12 +169,43 @@ class PlcLink:
             with self._safety.lock:
                 if not self.healthy:  # lost while we waited: nothing new on a failing link
                     return None
-                self._send_image(outputs)
+                with self._state:
+                    newest, version = self._image, self._version
+                if version != self._sent_version:  # else another thread already sent it
+                    self._send_image(newest)
+                    self._sent_version = version
         except LinkError as exc:
             self._drop("write", str(exc))
             return None
         self.last_rtt_ms = (time.perf_counter_ns() - t0) / 1e6
         return self.last_rtt_ms
+
+    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
+        """PLC-timed rejects: (ejector index, 32-bit fire count) pairs into the reject FIFO
+        (layout in plantvision.plc_fifo), one whole-block request per batch on the service
+        connection. False (and the link dropped) when they may not have reached the PLC."""
+        if self._fifo is None or self._sig.reject_fifo is None:
+            raise ConfigError(
+                "(plc config)",
+                "plc.signals.reject_fifo",
+                "no reject FIFO mapped",
+                "map a holding-register block for PLC-timed rejects",
+            )
+        if not entries:
+            return True
+        if not self._healthy:
+            return False
+        address = self._sig.reject_fifo.address
+        try:
+            with self._service.lock:  # the lock also serialises the FIFO shadow
+                if not self.healthy:
+                    return False
+                for image in self._fifo.batches(entries):
+                    self._service.call(self._service.client.write_registers, address, image)
+        except LinkError as exc:
+            self._drop("verdict", str(exc))
+            return False
+        return True
 
     def read_inputs(self) -> PlcInputs | None:
         """Sample reset, encoder and reject_confirm; None (and no reset event) when down."""
@@ -173,7 +215,10 @@ class PlcLink:
         try:
             with self._service.lock:
                 bits = self._read_bits()
+                t_sent_ns = self._clock()
                 encoder = self._read_encoder()
+                # The PLC sampled the count somewhere in the round trip: take its middle.
+                t_encoder_ns = (t_sent_ns + self._clock()) // 2
         except LinkError as exc:
             self._drop("read", str(exc))
             self._edge.update(None)
@@ -185,6 +230,7 @@ class PlcLink:
             encoder=encoder,
             reject_confirm=bits.get("reject_confirm"),
             t_read_ns=self._clock(),
+            t_encoder_ns=t_encoder_ns,
         )
 
     def stop(self) -> None:
@@ -277,6 +323,7 @@ class PlcLink:
                         image, version = self._image, self._version
                     self._written_fault = None  # the PLC may have restarted: rewrite everything
                     self._send_image(image)
+                    self._sent_version = version
                     with self._service.lock:
                         if not self._service.connect():
                             raise LinkError("service connect failed")

@@ -6,6 +6,7 @@ It logs `plc_lost` / `plc_restored` like the real link so event assertions carry
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from plantvision.plc_values import PlcInputs, PlcOutputs, ResetEdge
@@ -17,6 +18,7 @@ class FakePlcLink:
     def __init__(self, log: Any = None, n_ejectors: int = 2, rtt_ms: float = 0.1) -> None:
         self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
         self.writes: list[PlcOutputs] = []
+        self.verdicts: list[tuple[int, int]] = []  # (ejector index, fire count) written
         self.image = PlcOutputs()
         self.started = self.stopped = False
         self.encoder: int | None = 0
@@ -42,6 +44,13 @@ class FakePlcLink:
             return None
         self.writes.append(outputs)
         return self._rtt_ms
+
+    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
+        """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""
+        if not self._healthy:
+            return False
+        self.verdicts.extend(entries)
+        return True
 
     def read_inputs(self) -> PlcInputs | None:
         if not self._healthy:

@@ -5,6 +5,7 @@ Consumers (guard, conveyor, loop) import from here so they never pull in the Mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -45,6 +46,7 @@ class PlcInputs:
     encoder: int | None = None
     reject_confirm: bool | None = None
     t_read_ns: int = field(default=0, compare=False)
+    t_encoder_ns: int = field(default=0, compare=False)  # when the PLC sampled `encoder`
 
 
 class ResetEdge:
@@ -91,5 +93,7 @@ class PlcPort(Protocol):
     def write(self, outputs: PlcOutputs) -> float | None: ...
 
     def read_inputs(self) -> PlcInputs | None: ...
+
+    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
 
     def stop(self) -> None: ...

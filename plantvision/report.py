@@ -47,6 +47,9 @@ def format_report(report: RunReport, controller: Controller) -> str:
         )
         for stage, s in cam.latency.stages().items():
             lines.append(f"    {stage:<10} median {s.median_ms:7.2f}  p99 {s.p99_ms:7.2f} ms")
+        if cam.reject is not None:
+            counts = " ".join(f"{k} {v}" for k, v in cam.reject.counters.items())
+            lines.append(f"    rejects ({cam.reject.cfg.timing_mode}-timed): {counts}")
     if report.resets_pressed:
         lines.append(f"  demo operator pressed reset {report.resets_pressed} times")
     return "\n".join(lines)

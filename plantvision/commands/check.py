@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from plantvision.config import CameraModel, DeploymentModel, load_deployment
-from plantvision.deploy import check_camera_files, resolve
+from plantvision.deploy import check_camera_files, ejector_outputs, resolve
 from plantvision.detect import Detector, load_detector
 from plantvision.grabbers import OpenCvGrabber
 from plantvision.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
@@ -64,6 +64,7 @@ def _frame_size(cam: CameraModel, zones_size: tuple[int, int] | None) -> tuple[i
 def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int:
     cam = dep.cameras[i]
     files = check_camera_files(dep_file, i, cam)
+    ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
     lat = measure_model(detector, _frame_size(cam, files.zones.frame_size), runs)
     period_ms = _frame_period_ms(dep_file, cam)

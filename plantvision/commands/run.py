@@ -17,9 +17,9 @@ from typing import Any
 
 from plantvision import log as pvlog
 from plantvision import sdnotify
-from plantvision.commands.demo_wiring import scene_grabber, start_plc_simulator
+from plantvision.commands.demo_wiring import describe_pulses, scene_grabber, start_demo_plant
 from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
+from plantvision.deploy import SimulatedGrabber, build_cameras
 from plantvision.loop import Controller
 from plantvision.plc import PlcLink
 from plantvision.report import RunReport, format_live, format_report
@@ -52,10 +52,17 @@ def run(args: argparse.Namespace) -> int:
     pvlog.configure(json=dep.log_json)
     log = pvlog.get(deployment=dep.name)
     sim, plc_cfg = None, dep.plc
-    cameras = build_cameras(dep, dep_file, log=log, simulated=scene_grabber)
+    simulated: SimulatedGrabber = scene_grabber
     if dep.demo.plc_simulator:
-        sim, port = start_plc_simulator(dep)
+        # First, so a simulated conveyor camera can watch the simulator's belt.
+        sim, port, simulated = start_demo_plant(dep, dep_file.parent)
         plc_cfg = dep.plc.model_copy(update={"port": port})
+    try:
+        cameras = build_cameras(dep, dep_file, log=log, simulated=simulated)
+    except BaseException:
+        if sim is not None:
+            sim.stop()
+        raise
     link = PlcLink(plc_cfg, log)
     controller = Controller(cameras, link, log=log)
     stop = threading.Event()
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.stop()
         log.info("stopped")
-    print(format_report(report, controller), flush=True)
+    print("\n".join([format_report(report, controller), *describe_pulses(sim)]), flush=True)
     return 0
 
 

@@ -118,6 +118,13 @@ class EjectorModel(StrictModel):
         default=0.0, ge=0, le=2000, description="coil-on to push delay of the actuator, ms"
     )
     pulse_ms: float = Field(gt=0, le=5000, description="how long the coil stays on, ms")
+    output: int | None = Field(
+        default=None,
+        ge=0,
+        le=1967,
+        description="index into plc.signals.ejectors of this ejector's coil (PLC-timed: the "
+        "ejector index in the reject FIFO); default: its place in this list",
+    )
     lane_min_mm: float | None = Field(
         default=None, ge=-1e5, le=1e5, description="lowest across_mm this ejector covers"
     )
@@ -173,7 +180,8 @@ class ConveyorConfig(StrictModel):
         default=0.5,
         gt=0,
         le=1000,
-        description="box mode: an armed plan is re-sent when its fire time moves more than this",
+        description="box mode: an armed plan is re-sent when its fire time moves more than this; "
+        "within this of its fire time it is left to the timer, ms",
     )
     track_margin_mm: float = Field(
         default=100.0,

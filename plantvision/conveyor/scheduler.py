@@ -175,8 +175,11 @@ class RejectScheduler:
 
     def _advance_box(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
         assert r.ejector is not None
-        if r.state == "armed" and now_ns >= r.fire_at_ns:
-            self._commit(r, r.fire_at_ns)  # the timer has switched the coil on
+        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
+        if r.state == "armed" and now_ns >= r.fire_at_ns - tol_ns:
+            # The timer has switched the coil on, or is spinning to (its spin is at most the
+            # tolerance): a cancel or re-time now could arrive after it fired, so it owns it.
+            self._commit(r, r.fire_at_ns)
             return
         v = self._belt.speed_mm_per_ns()
         if v is None or not self._belt.is_moving():
@@ -186,7 +189,6 @@ class RejectScheduler:
                 self._unarm(r)
             return
         fire_at_ns = now_ns + int(remaining_mm / v) - int(r.ejector.actuator_response_ms * 1e6)
-        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
         if fire_at_ns < now_ns - (tol_ns if r.state == "armed" else 0):
             self._miss(r, now_ns, "late", _ms(now_ns - fire_at_ns))
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:

@@ -15,7 +15,7 @@ Rules (what a PLC safety program does with the box's signals):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 ENCODER_MODULUS = 1 << 32
@@ -93,6 +93,29 @@ class Machine:
     def encoder(self, now_ns: int) -> int:
         self.advance(now_ns)
         return int(self._pos) % ENCODER_MODULUS
+
+    def position_counts(self, now_ns: int) -> float:
+        """Belt travel since power-up in counts, unwrapped (the truth the encoder wraps)."""
+        self.advance(now_ns)
+        return self._pos
+
+    def speed_counts_per_ns(self, now_ns: int) -> float:
+        """Current belt speed: full while running, falling linearly while coasting, else 0."""
+        self.advance(now_ns)
+        v = self.p.counts_per_s / 1e9
+        if self.phase is Phase.RUNNING:
+            return v
+        if self.phase is Phase.STOPPING:
+            return v * max(0.0, 1 - (self._t_ns - self._stop_start_ns) / max(self.p.stopping_ns, 1))
+        return 0.0
+
+    def set_counts_per_s(self, counts_per_s: float, now_ns: int) -> None:
+        """Change the belt's running speed from `now_ns` on (a coast in progress restarts its
+        deceleration from the new speed)."""
+        self.advance(now_ns)
+        if self.phase is Phase.STOPPING:
+            self._stop_start_ns = self._t_ns
+        self.p = replace(self.p, counts_per_s=counts_per_s)
 
     def running(self, now_ns: int) -> bool:
         self.advance(now_ns)

@@ -7,6 +7,11 @@ request before the datastore applies it, which is all the model needs: writes fe
 instant, and the same hook injects faults (delays, exception codes). Connection-level faults
 (drop, down, back) act on the server object itself. The server runs on its own event loop thread
 so tests drive it in-process; `python -m simulators.plc` runs it standalone.
+
+With `conveyor` set, the machine is a belt (speed in mm/s, changeable at run time) and the
+simulator is the PLC side of defect rejection (simulators.plc.belt_driver): ejector coil edges and
+reject FIFO entries become pulses logged with the belt's true position, and the bin sensor drives
+`reject_confirm`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from plantvision.plc_config import DEFAULT_SIGNAL_MAP, SignalMap, SignalModel
 from plantvision.plc_values import u32_to_words
+from simulators.plc.belt_driver import BeltDriver
+from simulators.plc.conveyor import ConveyorSimConfig, ItemTruth
 from simulators.plc.machine import Machine, MachineParams
 
 WRITE_FCS = {5: "coil", 15: "coil", 6: "holding_register", 16: "holding_register"}
@@ -47,6 +54,9 @@ class SimConfig:
     reset_pulse_ms: int = 300
     log_path: Path | None = None
     clock: Callable[[], int] = field(default=time.monotonic_ns, compare=False)
+    conveyor: ConveyorSimConfig | None = None  # the machine is a belt with ejectors
+    item_truth: ItemTruth | None = field(default=None, compare=False)
+    pulse_log_path: Path | None = None  # every ejector pulse as a JSON line
 
 
 def _table_sizes(signals: SignalMap) -> dict[str, int]:
@@ -74,10 +84,18 @@ class PlcSimulator:
         params = MachineParams(
             watchdog_ns=cfg.watchdog_ms * 1_000_000,
             stopping_ns=cfg.stopping_ms * 1_000_000,
-            counts_per_s=cfg.counts_per_s,
+            counts_per_s=cfg.counts_per_s
+            if cfg.conveyor is None
+            else cfg.conveyor.belt_speed_mm_s * cfg.conveyor.counts_per_mm,
             reset_pulse_ns=cfg.reset_pulse_ms * 1_000_000,
         )
         self.machine = Machine(params, self._clock())
+        self.belt: BeltDriver | None = None
+        if cfg.conveyor is not None:
+            self.belt = BeltDriver(
+                cfg.conveyor, cfg.signals, self.machine, self._lock, self._clock,
+                cfg.item_truth, cfg.pulse_log_path,
+            )  # fmt: skip
         self.values: dict[str, int | bool] = {}
         self.write_log: list[dict[str, Any]] = []
         self._logfile: TextIO | None = None
@@ -107,11 +125,15 @@ class PlcSimulator:
         self._thread.start()
         ready.wait()
         self._call(self._listen())
+        if self.belt is not None:
+            self.belt.start()
         return self.port
 
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
+        if self.belt is not None:
+            self.belt.stop()
         self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
@@ -217,7 +239,10 @@ class PlcSimulator:
             name = self._by_addr.get((table, address + i))
             if name is not None:
                 named[name] = v
+        before = dict(self.values)
         self.values.update(named)
+        if self.belt is not None:
+            self.belt.on_write(table, address, [int(v) for v in values], named, before, now)
         if "permit" in named:
             self.machine.on_permit(bool(named["permit"]), now)
         if "heartbeat" in named:
@@ -240,6 +265,9 @@ class PlcSimulator:
         table, sigs = READ_FCS[fc], self.cfg.signals
         if sigs.reset is not None and sigs.reset.type == table:
             self._set_bit(registers, start, sigs.reset.address, self.machine.reset_input(now))
+        confirm = sigs.reject_confirm
+        if self.belt is not None and confirm is not None and confirm.type == table:
+            self._set_bit(registers, start, confirm.address, self.belt.confirm_input(now))
         enc: SignalModel | None = sigs.encoder
         if enc is not None and enc.type == table:
             value = self.machine.encoder(now)

@@ -60,10 +60,10 @@ def static_background(sc: SceneScenario) -> npt.NDArray[np.uint8]:
     return out
 
 
-def draw_slats(img: npt.NDArray[np.uint8], belt: Belt, t_s: float) -> None:
+def draw_slats(img: npt.NDArray[np.uint8], belt: Belt, travel_mm: float) -> None:
     """Belt joints that move with the belt, so the belt itself visibly travels."""
     pitch_px = SLAT_PITCH_MM / belt.mm_per_px
-    offset = (belt.conv.belt_speed_mm_s * t_s / belt.mm_per_px) % pitch_px
+    offset = (travel_mm / belt.mm_per_px) % pitch_px
     y0, y1 = round(belt.y0_px), round(belt.y1_px) - 1
     for x in np.arange(offset, belt.width_px, pitch_px):
         xi = int(x)

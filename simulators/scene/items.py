@@ -1,8 +1,10 @@
 """Conveyor items: which items are in view at time t, where, and how each looks.
 
-Item k's leading edge is at belt position `v*t - k*pitch - jitter_k` mm, measured from the
-frame's left edge; k runs over all integers, so the belt is already full at t = 0. Every item's
-look and defect come from a generator seeded by (scene seed, k): any item, any time, same result.
+Item k's leading edge is at belt position `P - k*pitch - jitter_k` mm, measured from the
+frame's left edge, where P is the belt travel (`v*t` at the scenario's fixed speed, or given by a
+caller that drives the belt, e.g. the PLC simulator); k runs over all integers, so the belt is
+already full at t = 0. Every item's look and defect come from a generator seeded by
+(scene seed, k): any item, any time, same result.
 """
 
 from __future__ import annotations
@@ -71,10 +73,27 @@ class Belt:
             self._looks[k] = item_look(self.seed, k, self.conv)
         return self._looks[k]
 
-    def in_view(self, t_s: float) -> list[tuple[int, float, float, ItemLook]]:
-        """(k, centre x px, centre y px, look) of every item overlapping the frame at t."""
+    def travel_mm(self, t_s: float) -> float:
+        """Belt travel at scene time `t_s` at the scenario's fixed speed."""
+        return self.conv.belt_speed_mm_s * t_s
+
+    def centre_mm(self, k: int, travel_mm: float) -> float:
+        """Item k's centre, mm from the frame's left edge, at belt travel `travel_mm`."""
         c = self.conv
-        travel = c.belt_speed_mm_s * t_s
+        return travel_mm - k * c.item_pitch_mm - self.look(k).jitter_mm - c.item_size_mm / 2
+
+    def nearest_item(self, travel_mm: float, x_mm: float) -> tuple[int, float, bool] | None:
+        """(k, centre mm, defective) of the item whose centre is nearest `x_mm`."""
+        c = self.conv
+        k0 = round((travel_mm - x_mm - c.item_size_mm / 2) / c.item_pitch_mm)
+        # Jitter moves an item less than half a pitch: the nearest is within two of k0.
+        k = min(range(k0 - 2, k0 + 3), key=lambda j: abs(self.centre_mm(j, travel_mm) - x_mm))
+        return k, self.centre_mm(k, travel_mm), self.look(k).defect is not None
+
+    def in_view(self, travel: float) -> list[tuple[int, float, float, ItemLook]]:
+        """(k, centre x px, centre y px, look) of every item overlapping the frame at belt
+        travel `travel` (mm)."""
+        c = self.conv
         span_mm = self.width_px * self.mm_per_px + 2 * c.item_size_mm
         k_hi = math.floor((travel + c.item_size_mm) / c.item_pitch_mm) + 1
         k_lo = math.ceil((travel - span_mm) / c.item_pitch_mm) - 1

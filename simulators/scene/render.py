@@ -1,7 +1,9 @@
 """SceneRenderer: any frame of a scenario at any time, with its ground truth.
 
 `render(t_s)` is a pure function of the scenario (seed included) and `t_s`, so a real-time loop
-can sample frames at whatever wall times it reaches. The frame is built as: static background,
+can sample frames at whatever wall times it reaches. `render(t_s, belt_mm=P)` puts the belt at
+travel P instead of the scenario's fixed speed times `t_s`, so another simulator (the PLC's belt)
+can drive it. The frame is built as: static background,
 moving belt joints, objects far to near (each drawn into an object-label image too), foreground
 occluders, global light gain, sensor noise, blur. Truth boxes are read from the label image.
 """
@@ -60,7 +62,7 @@ class SceneRenderer:
         self._noise_pos = None if noise is None else np.clip(noise, 0, 255).astype(np.uint8)
         self._noise_neg = None if noise is None else np.clip(-noise, 0, 255).astype(np.uint8)
 
-    def _objects(self, t_s: float) -> list[_Obj]:
+    def _objects(self, t_s: float, belt_mm: float | None) -> list[_Obj]:
         sc = self.scenario
         h, _w = self.size
         persp = sc.appearance.perspective
@@ -76,7 +78,8 @@ class SceneRenderer:
             objs.append(_Obj(fy, roi, PERSON, i, math.nan, (pose, look, height)))
         if self._belt is not None:
             size = self._belt.size_px
-            for k, cx, cy, lk in self._belt.in_view(t_s):
+            travel = self._belt.travel_mm(t_s) if belt_mm is None else belt_mm
+            for k, cx, cy, lk in self._belt.in_view(travel):
                 roi = (int(cx - size), int(cy - size), int(cx + size) + 2, int(cy + size) + 2)
                 kind = DEFECT if lk.defect else ITEM
                 objs.append(_Obj(cy + size / 2, roi, kind, k, cx * self._belt.mm_per_px,
@@ -84,10 +87,10 @@ class SceneRenderer:
         objs.sort(key=lambda o: o.depth)
         return objs[:254]  # label values 1..254
 
-    def _background_at(self, t_s: float) -> Image:
+    def _background_at(self, t_s: float, belt_mm: float | None = None) -> Image:
         img = self._static.copy()
         if self._belt is not None:
-            draw_slats(img, self._belt, t_s)
+            draw_slats(img, self._belt, self._belt.travel_mm(t_s) if belt_mm is None else belt_mm)
         return img
 
     def _finish(self, img: Image, label: Image | None, t_s: float) -> Image:
@@ -116,13 +119,19 @@ class SceneRenderer:
         """The frame at `t_s` with every worker and item left out (for tests and masks)."""
         return self._finish(self._background_at(t_s), None, t_s)
 
-    def render(self, t_s: float) -> tuple[Image, GroundTruth]:
-        """The BGR frame (height x width x 3 uint8) at scene time `t_s` and its ground truth."""
-        bg = self._background_at(t_s)
+    @property
+    def belt(self) -> Belt | None:
+        """The conveyor's item placement (None without a conveyor): item truth at any travel."""
+        return self._belt
+
+    def render(self, t_s: float, belt_mm: float | None = None) -> tuple[Image, GroundTruth]:
+        """The BGR frame (height x width x 3 uint8) at scene time `t_s` and its ground truth;
+        the belt at travel `belt_mm` when given, else at the scenario's speed times `t_s`."""
+        bg = self._background_at(t_s, belt_mm)
         img = bg.copy()
         label = np.zeros(self.size, np.uint8)
         painter = Painter(img, label, bg)
-        objs = self._objects(t_s)
+        objs = self._objects(t_s, belt_mm)
         rois = np.array([o.roi for o in objs], np.int32).reshape(-1, 4)
         ids = np.arange(1, len(objs) + 1, dtype=np.int32)
         drawn = np.zeros(len(objs), np.int64)

@@ -1,0 +1,173 @@
+"""Defect rejection at run time: one camera's reject scheduler, its ejector timer, its PLC I/O.
+
+The camera thread calls `observe` with each frame's detections and `step` once per cycle; the
+pure `RejectScheduler` decides and this module carries its actions out:
+- box-timed: fire plans are armed on this camera's `EjectorTimer`, whose thread switches the
+  coil through `ejector_out(index, on)` (the loop writes the whole output image); the timer's
+  switch-on reports come back to the scheduler in the camera thread;
+- PLC-timed: verdicts go to `verdicts_out` (the link's reject FIFO); one that cannot be written
+  is a missed reject like any other;
+- a missed or unconfirmed reject latches an alarm (the warning light) until the next reset
+  press; when it stops the belt (`missed_action: stop_belt`, or any unconfirmed reject) `step`
+  returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
+  through the guard like any health fault, and the same reset press that clears the latch lets
+  the guard reset.
+The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
+from plantvision.plc_values import PlcInputs
+from plantvision.precise_timer import DEFAULT_SPIN_NS, EjectorTimer
+from plantvision.types import Detections, Frame
+
+EDGE_PX = 2.0  # a box this close to the frame border is cut by it
+SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
+SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
+MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
+EjectorOut = Callable[[int, bool], None]
+VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectStatus:
+    """What the loop takes from one step: a fault cause that stops the belt, and the alarm."""
+
+    fault: str | None
+    alarm: bool
+
+
+class RejectRuntime:
+    """Runs one camera's defect rejection; `outputs` maps ejector id -> PLC ejector index."""
+
+    def __init__(self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any) -> None:
+        self.cfg, self._outputs, self._log = cfg, outputs, log
+        self.scheduler = RejectScheduler(cfg, log)
+        self._timer: EjectorTimer | None = None
+        self._verdicts_out: VerdictsOut | None = None
+        self._fired: deque[tuple[int, int]] = deque()  # appended by the timer thread
+        self._encoder_t_ns = -1
+        self._alarm = False
+        self._stop_cause: str | None = None
+        self._planned_ns: dict[int, int] = {}  # item -> fire time of its last armed plan
+        # (item, planned, actual switch-on) ns of recent box-timed pulses, for benchmarks
+        self.fire_log: deque[tuple[int, int, int]] = deque(maxlen=10_000)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.scheduler.counters.as_dict()
+
+    @property
+    def timer(self) -> EjectorTimer | None:
+        return self._timer
+
+    def start(self, ejector_out: EjectorOut, verdicts_out: VerdictsOut) -> None:
+        """Connect the outputs; box-timed mode starts its timer thread here."""
+        self._verdicts_out = verdicts_out
+        if self.cfg.timing_mode == "box":
+            index = self._outputs
+            self._timer = EjectorTimer(
+                lambda ejector_id, on: ejector_out(index[ejector_id], on),
+                lambda item_id, t_ns: self._fired.append((item_id, t_ns)),
+                # The scheduler stops re-timing a plan this close to its fire time; the timer
+                # must not be committed to it (spinning) any earlier.
+                spin_ns=min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
+            )
+
+    def close(self) -> None:
+        """Stop the timer (coils that are on go off)."""
+        if self._timer is not None:
+            self._timer.close()
+
+    def feed(self, inputs: PlcInputs | None) -> None:
+        """Give the belt the latest encoder reading, once, at the time the PLC sampled it.
+
+        That time is the middle of the read's round trip; a slow round trip (a starved thread,
+        a busy network) leaves it uncertain by half the trip. Readings blurred by more than
+        `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
+        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
+        if inputs is None or inputs.encoder is None:
+            return
+        t_ns = inputs.t_encoder_ns or inputs.t_read_ns
+        if t_ns <= self._encoder_t_ns:
+            return
+        blur_ns = inputs.t_read_ns - t_ns
+        stale = t_ns - self._encoder_t_ns >= SHARP_GAP_NS
+        if blur_ns > MAX_HALF_RTT_NS or (blur_ns > SHARP_HALF_RTT_NS and not stale):
+            return
+        self._encoder_t_ns = t_ns
+        self.scheduler.belt.sample(t_ns, inputs.encoder)
+
+    def observe(self, now_ns: int, frame: Frame, detections: Detections) -> None:
+        """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
+        are left out: their centre is not the item's, and every item on a belt crosses the view,
+        so it is seen whole in other frames."""
+        xy = detections.xyxy
+        inside = (
+            (xy[:, 0] > EDGE_PX)
+            & (xy[:, 1] > EDGE_PX)
+            & (xy[:, 2] < frame.width - EDGE_PX)
+            & (xy[:, 3] < frame.height - EDGE_PX)
+        )
+        self.scheduler.observe(
+            now_ns, frame.t_capture_ns, detections.select(inside), frame.width, frame.height, None
+        )
+
+    def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
+        """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of
+        bin-sensor rising edges since the last step, `reset` a reset press this cycle."""
+        sched = self.scheduler
+        if reset:
+            sched.clear_stop_belt()
+            self._alarm, self._stop_cause = False, None
+        while self._fired:
+            item_id, t_ns = self._fired.popleft()
+            sched.report_fired(item_id, t_ns)
+            self.fire_log.append((item_id, self._planned_ns.pop(item_id, t_ns), t_ns))
+        for _ in range(confirms if self.cfg.confirm_window_ms is not None else 0):
+            sched.report_confirm(now_ns)
+        actions = sched.update(now_ns, None)
+        self._carry_out(now_ns, actions)
+        for alarm in actions.alarms:
+            self._alarm = True
+            if self._stop_cause is None and (
+                alarm.kind == "reject_unconfirmed" or self.cfg.missed_action == "stop_belt"
+            ):
+                self._stop_cause = alarm.kind
+        if actions.stop_belt and self._stop_cause is None:
+            self._stop_cause = "reject_missed"
+        return RejectStatus(self._stop_cause, self._alarm)
+
+    def _carry_out(self, now_ns: int, actions: Actions) -> None:
+        if self._timer is not None:
+            for item_id in actions.cancels:
+                self._timer.cancel(item_id)
+                self._planned_ns.pop(item_id, None)
+            for plan in actions.plans:
+                if self._timer.arm(plan):
+                    self._planned_ns[plan.item_id] = plan.fire_at_ns
+        if actions.verdicts and self._verdicts_out is not None:
+            entries = [(self._outputs[v.ejector_id], v.fire_at_count) for v in actions.verdicts]
+            if not self._verdicts_out(entries):
+                self._undelivered(now_ns, [v.item_id for v in actions.verdicts])
+
+    def _undelivered(self, now_ns: int, item_ids: list[int]) -> None:
+        """Verdicts that may not have reached the PLC: missed rejects, never silently lost."""
+        self.scheduler.counters.missed += len(item_ids)
+        self._alarm = True
+        if self.cfg.missed_action == "stop_belt" and self._stop_cause is None:
+            self._stop_cause = "reject_missed"
+        for item_id in item_ids:
+            self._log.error(
+                "reject_missed",
+                item_id=item_id,
+                reason="verdict_not_delivered",
+                action=self.cfg.missed_action,
+                t_ns=now_ns,
+            )

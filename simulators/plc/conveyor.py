@@ -1,0 +1,175 @@
+"""The PLC's conveyor side: ejector pulses in both timing modes, a pulse log, a reject bin.
+
+Pure state; the server calls it under its lock with `now_ns`, the belt travel (mm) and speed
+from the machine model (the machine *is* the belt: it moves while the machine runs).
+
+- Box-timed: every rising edge of an ejector coil written by the box is a pulse.
+- PLC-timed: entries of the reject FIFO (layout in plantvision.plc_fifo) are consumed in sequence
+  order; each scan fires an entry's ejector once the encoder has reached its fire count.
+
+Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
+when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
+pushes: its offset from the ejector (mm and ms: actual minus ideal), and whether it went into the
+bin. A binned item raises the bin sensor (`reject_confirm`) `bin_delay_ms` later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from plantvision.conveyor.belt import wrap_delta
+from plantvision.plc_fifo import FifoEntry, decode_block, seq_newer, slot_count
+from plantvision.plc_values import WordOrder
+
+
+class ItemTruth(Protocol):
+    """Where the items really are (the scene simulator's belt)."""
+
+    def nearest_item(self, travel_mm: float, x_mm: float) -> tuple[int, float, bool] | None:
+        """(item id, centre position mm, defective) of the item whose centre is nearest `x_mm`
+        when the belt has travelled `travel_mm`; None when the belt carries none."""
+        ...
+
+
+@dataclass(frozen=True)
+class EjectorSite:
+    """Where one ejector pushes, in the item truth's coordinates."""
+
+    x_mm: float
+    pulse_ms: float = 30.0  # PLC-timed: how long the PLC holds the coil
+    response_ms: float = 0.0  # coil on to paddle out
+    reach_mm: float = 20.0  # an item centre this close to x_mm at the push goes into the bin
+
+
+@dataclass(frozen=True)
+class ConveyorSimConfig:
+    """The belt and ejectors the simulated PLC drives."""
+
+    counts_per_mm: float = 10.0
+    belt_speed_mm_s: float = 500.0
+    ejectors: tuple[EjectorSite, ...] = ()
+    scan_ms: float = 1.0  # PLC-timed: the PLC's scan period
+    late_limit_mm: float = 20.0  # PLC-timed: an entry found this far past its count is refused
+    bin_delay_ms: float = 40.0
+    confirm_pulse_ms: float = 30.0
+
+
+@dataclass(frozen=True)
+class BeltNow:
+    """The belt at one instant, from the machine model."""
+
+    t_ns: int
+    encoder: int
+    travel_mm: float
+    speed_mm_per_ns: float
+
+
+class ConveyorModel:
+    """Pulses, the FIFO and the bin; `pulses` is the log (one dict per pulse, JSON-ready)."""
+
+    def __init__(
+        self,
+        cfg: ConveyorSimConfig,
+        fifo_registers: int,
+        word_order: WordOrder,
+        truth: ItemTruth | None = None,
+    ) -> None:
+        self.cfg, self.truth, self._order = cfg, truth, word_order
+        self._fifo = [0] * fifo_registers
+        self._slots = slot_count(fifo_registers) if fifo_registers else 0
+        self._last_seq = 0
+        self.pending: list[FifoEntry] = []
+        self.pulses: list[dict[str, Any]] = []
+        self.refused: list[dict[str, Any]] = []
+        self.binned_items: list[int] = []
+        self.fifo_overflows = 0
+        self._bin_windows: list[tuple[int, int]] = []
+
+    # -- box-timed ---------------------------------------------------------------------------
+
+    def on_coil(self, index: int, on: bool, was_on: bool, belt: BeltNow) -> None:
+        """An ejector coil written by the box; its rising edge is a pulse."""
+        if on and not was_on:
+            self._pulse("box", index, belt, None)
+
+    # -- PLC-timed ---------------------------------------------------------------------------
+
+    def on_fifo_write(self, offset: int, values: list[int]) -> None:
+        """Registers written into the FIFO block; new entries join `pending` in order."""
+        self._fifo[offset : offset + len(values)] = values
+        head, entries = decode_block(self._fifo, self._order)
+        fresh = sorted(
+            (e for e in entries if seq_newer(e.seq, self._last_seq)),
+            key=lambda e: (e.seq - self._last_seq) % 0xFFFF,
+        )
+        if head and (head - self._last_seq) % 0xFFFF > self._slots and self._last_seq:
+            self.fifo_overflows += 1  # the box wrote faster than this PLC read
+        if fresh:
+            self._last_seq = fresh[-1].seq
+            self.pending.extend(fresh)
+
+    def scan(self, belt: BeltNow) -> None:
+        """One PLC scan: fire every pending entry whose count the encoder has reached."""
+        late_counts = self.cfg.late_limit_mm * self.cfg.counts_per_mm
+        keep = []
+        for e in self.pending:
+            past = wrap_delta(belt.encoder, e.fire_count)
+            if past < 0:
+                keep.append(e)
+            elif past > late_counts:
+                self.refused.append({"seq": e.seq, "ejector": e.ejector_index, "past": past})
+            else:
+                self._pulse("plc", e.ejector_index, belt, e)
+        self.pending = keep
+
+    # -- the bin -----------------------------------------------------------------------------
+
+    def confirm_input(self, now_ns: int) -> bool:
+        """The bin sensor: high while a binned item falls past it."""
+        self._bin_windows = [w for w in self._bin_windows if w[1] > now_ns]
+        return any(a <= now_ns for a, _ in self._bin_windows)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _pulse(self, mode: str, index: int, belt: BeltNow, entry: FifoEntry | None) -> None:
+        rec: dict[str, Any] = {
+            "t_ns": belt.t_ns,
+            "mode": mode,
+            "ejector": index,
+            "encoder": belt.encoder,
+            "belt_mm": round(belt.travel_mm, 3),
+            "speed_mm_s": round(belt.speed_mm_per_ns * 1e9, 3),
+            "counts_per_ms": belt.speed_mm_per_ns * 1e6 * self.cfg.counts_per_mm,
+        }
+        if entry is not None:
+            rec |= {"seq": entry.seq, "fire_count": entry.fire_count}
+            rec["past_counts"] = wrap_delta(belt.encoder, entry.fire_count)
+        site = self.cfg.ejectors[index] if index < len(self.cfg.ejectors) else None
+        if site is not None and self.truth is not None:
+            rec |= self._hit(site, belt)
+        self.pulses.append(rec)
+
+    def _hit(self, site: EjectorSite, belt: BeltNow) -> dict[str, Any]:
+        """Which item the paddle meets, and how far from the ideal instant."""
+        assert self.truth is not None
+        response_ns = site.response_ms * 1e6
+        push_mm = belt.travel_mm + belt.speed_mm_per_ns * response_ns
+        found = self.truth.nearest_item(push_mm, site.x_mm)
+        if found is None:
+            return {"item": None, "binned": False}
+        item, centre_mm, defective = found
+        offset_mm = centre_mm - site.x_mm  # > 0: the item had passed: the pulse came late
+        v = belt.speed_mm_per_ns
+        binned = abs(offset_mm) <= site.reach_mm
+        if binned:
+            self.binned_items.append(item)
+            t_in = belt.t_ns + int(response_ns + self.cfg.bin_delay_ms * 1e6)
+            self._bin_windows.append((t_in, t_in + int(self.cfg.confirm_pulse_ms * 1e6)))
+        return {
+            "item": item,
+            "defective": defective,
+            "offset_mm": round(offset_mm, 3),
+            "error_ms": round(offset_mm / v / 1e6, 4) if v > 0 else None,
+            "binned": binned,
+        }

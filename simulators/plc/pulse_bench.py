@@ -1,0 +1,121 @@
+"""Ejector pulse figures from the whole cell over loopback: `python -m simulators.plc.pulse_bench`.
+
+For each timing mode it runs the rig (scene camera, plantvision's loop, PLC simulator) and prints
+median / p99 / max of:
+- pulse timing error at the simulator: coil on minus the instant aimed at (box: the plan's fire
+  time, so it holds the timer and the Modbus write; PLC: when the encoder reached the fire count,
+  so it holds the PLC scan);
+- position error: the item's true offset from the ejector at the push, as ms at belt speed
+  (everything: vision, belt estimate, timing);
+- box only: the ejector timer's own switch-on error.
+Then it raises the belt speed until a run misses a defective item or bins a good one, for the
+given camera-to-ejector distance, and prints the highest speed with zero misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from simulators.plc.rig import RigResult, RigSpec, run_rig
+
+SWEEP_MM_S = (200.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 5000.0)
+
+
+def stats(name: str, values: Sequence[float], unit: str = "ms") -> str:
+    """'name: median m, p99 p, max x unit (n=N)'; max is of the absolute value's sign kept."""
+    if not values:
+        return f"{name}: no samples"
+    arr = np.asarray(values, np.float64)
+    worst = float(arr[np.argmax(np.abs(arr))])
+    return (
+        f"{name}: median {np.median(arr):+.3f}, p99 |{np.percentile(np.abs(arr), 99):.3f}|, "
+        f"max {worst:+.3f} {unit} (n={len(arr)})"
+    )
+
+
+def _quiet() -> None:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(40),  # errors only
+        cache_logger_on_first_use=False,
+    )
+
+
+def _run(spec: RigSpec) -> RigResult:
+    with tempfile.TemporaryDirectory() as folder:
+        return run_rig(spec, Path(folder))
+
+
+def timing_figures(
+    mode: str, speed_mm_s: float, belt_s: float, model: Path | None, defect_rate: float
+) -> list[str]:
+    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate)  # type: ignore[arg-type]
+    res = _run(spec)
+    lines = [
+        f"{mode}-timed at {speed_mm_s / 1000:.1f} m/s: {len(res.pulses)} pulses, "
+        f"missed {len(res.missed)}, good rejected {len(res.good_rejected)}",
+        "  " + stats("pulse timing error at the simulator", res.timing_errors_ms()),
+        "  " + stats("item position error at the push", res.position_errors_ms()),
+    ]
+    if res.timer_errors_ns:
+        lines.append(
+            "  " + stats("ejector timer switch-on error", [e / 1e6 for e in res.timer_errors_ns])
+        )
+    return lines
+
+
+def zero_miss_speed(mode: str, ejector_mm: float, model: Path | None) -> list[str]:
+    """Raise the speed until a run misses or bins a good item; report each run's verdict."""
+    lines, best = [], None
+    for v in SWEEP_MM_S:
+        belt_s = min(4.0, max(1.5, 2500.0 / v))
+        spec = RigSpec(v, mode, ejector_mm=ejector_mm, belt_s=belt_s, model=model)  # type: ignore[arg-type]
+        res = _run(spec)
+        errors = np.abs(res.position_errors_ms()) if res.pulses else np.zeros(1)
+        lines.append(
+            f"  {v / 1000:.1f} m/s: {len(res.defective_passed)} defective passed, "
+            f"missed {len(res.missed)} (late {res.counters['missed']}), "
+            f"good rejected {len(res.good_rejected)}, |position error| max "
+            f"{errors.max():.2f} ms = {errors.max() * v / 1000:.1f} mm"
+        )
+        if res.missed or res.good_rejected:
+            break
+        best = v
+    head = f"{mode}-timed, ejector {ejector_mm:.0f} mm from the camera's reference line: "
+    head += (
+        "no speed without misses" if best is None else f"zero misses up to {best / 1000:.1f} m/s"
+    )
+    return [head, *lines]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m simulators.plc.pulse_bench", description=__doc__)
+    p.add_argument("--speed-mm-s", type=float, default=1000.0, help="belt speed for the figures")
+    p.add_argument("--belt-s", type=float, default=10.0, help="seconds of running belt per mode")
+    p.add_argument("--defect-rate", type=float, default=0.9, help="share of defective items")
+    p.add_argument("--ejector-mm", type=float, default=700.0, help="camera to ejector, mm")
+    p.add_argument("--model", type=Path, help="ONNX detector (default: scene truth)")
+    p.add_argument("--no-sweep", action="store_true", help="only the timing figures")
+    args = p.parse_args(argv)
+    _quiet()
+    detector = args.model or "perfect detector (scene truth)"
+    print(f"loopback 127.0.0.1, 640x480 scene camera at 20 fps, detector: {detector}")
+    for mode in ("box", "plc"):
+        for line in timing_figures(
+            mode, args.speed_mm_s, args.belt_s, args.model, args.defect_rate
+        ):
+            print(line, flush=True)
+    if not args.no_sweep:
+        for mode in ("box", "plc"):
+            for line in zero_miss_speed(mode, args.ejector_mm, args.model):
+                print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,291 @@
+"""A whole reject cell on one machine: scene camera, plantvision's loop, PLC simulator over TCP.
+
+`run_rig(spec, folder)` writes a deployment and a scenario into `folder`, builds the cameras
+through plantvision.deploy (as `plantvision run` does), starts the PLC simulator with the scene's
+belt as its item truth, presses reset until the belt runs, lets it run `belt_s` seconds, and
+returns the simulator's pulse log with the truth to judge it by. Used by the end-to-end tests
+and by `python -m simulators.plc.pulse_bench`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+import yaml
+
+from plantvision.commands.demo_wiring import BeltSceneGrabber, conveyor_sim_config, scene_grabber
+from plantvision.config import CameraModel, load_deployment
+from plantvision.deploy import build_cameras
+from plantvision.grabbers import Grabber
+from plantvision.loop import Controller
+from plantvision.plc import PlcLink
+from plantvision.types import Detections, ImageArray, StageTimes
+from simulators.plc.server import PlcSimulator, SimConfig
+from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
+from simulators.scene.items import Belt
+
+FRAME_W, FRAME_H = 640, 480
+ZONES = {
+    "version": 1,
+    "camera": "belt",
+    "units": "normalized",
+    "zones": [
+        {"id": "walkway", "kind": "warn", "polygon": [[0, 0.3], [1, 0.3], [1, 0.5], [0, 0.5]]}
+    ],
+}
+
+
+@dataclass(frozen=True)
+class RigSpec:
+    """One run: belt speed, timing mode, where the ejector is, how long, which detector."""
+
+    speed_mm_s: float
+    mode: Literal["box", "plc"]
+    ejector_mm: float = 700.0  # downstream of the camera reference line (the frame's left edge)
+    belt_s: float = 3.0
+    fps: float = 20.0
+    pitch_mm: float = 120.0
+    defect_rate: float = 0.5
+    seed: int = 5
+    model: Path | None = None  # ONNX detector; None: a perfect detector from the scene truth
+    actuator_response_ms: float = 5.0
+
+
+@dataclass
+class RigResult:
+    """The pulse log and the truth: which items passed camera and ejector while it ran."""
+
+    pulses: list[dict[str, Any]]
+    defective_passed: set[int]
+    good_passed: set[int]
+    counters: dict[str, int]
+    timer_errors_ns: list[int] = field(default_factory=list)
+    fire_log: list[tuple[int, int, int]] = field(default_factory=list)  # item, planned, actual
+
+    def timing_errors_ms(self) -> list[float]:
+        """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
+        (box: the plan's fire time; PLC: when the encoder reached the fire count)."""
+        out: list[float] = []
+        planned = sorted(p for _, p, _ in self.fire_log)
+        for p in self.pulses:
+            if p["mode"] == "plc":
+                out.append(p["past_counts"] / p["counts_per_ms"])
+            elif planned:
+                nearest = min(planned, key=lambda t: abs(t - p["t_ns"]))
+                out.append((p["t_ns"] - nearest) / 1e6)
+        return out
+
+    def position_errors_ms(self) -> list[float]:
+        """Per pulse: the item's true offset from the ejector at the push, as time at belt
+        speed (actual minus ideal, positive: late)."""
+        return [p["error_ms"] for p in self.pulses if p.get("error_ms") is not None]
+
+    @property
+    def binned(self) -> set[int]:
+        return {int(p["item"]) for p in self.pulses if p.get("binned")}
+
+    @property
+    def missed(self) -> set[int]:
+        """Defective items that passed the ejector and are not in the bin."""
+        return self.defective_passed - self.binned
+
+    @property
+    def good_rejected(self) -> set[int]:
+        """Good items in the bin (any, judged set or not)."""
+        return {int(p["item"]) for p in self.pulses if p.get("binned") and not p["defective"]}
+
+
+class TruthDetector:
+    """A perfect detector for development: the scene's ground truth of the image it is given."""
+
+    def __init__(self) -> None:
+        self._truth: dict[int, Detections] = {}
+
+    def remember(self, image: ImageArray, detections: Detections) -> None:
+        if len(self._truth) > 64:
+            self._truth.clear()
+        self._truth[id(image)] = detections
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        return self._truth.pop(id(image))
+
+
+def _scenario(spec: RigSpec) -> SceneScenario:
+    base = load_scenario(Path(__file__).parents[1] / "scene" / "scenarios" / "conveyor.yaml")
+    assert base.conveyor is not None
+    conv = base.conveyor.model_copy(
+        update={
+            "belt_speed_mm_s": spec.speed_mm_s,
+            "item_pitch_mm": spec.pitch_mm,
+            "defect_rate": spec.defect_rate,
+        }
+    )
+    return base.model_copy(
+        update={"seed": spec.seed, "workers": [], "conveyor": conv, "fps": spec.fps}
+    )
+
+
+def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
+    ejector = {
+        "id": "kicker",
+        "position_mm": spec.ejector_mm,
+        "actuator_response_ms": spec.actuator_response_ms,
+        "pulse_ms": 30,
+        "output": 0,
+    }
+    camera = {
+        "id": "belt",
+        "source": {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps},
+        "model": {"path": str(model), "family": "yolov8", "intra_op_threads": 1},
+        "zones": "zones.yaml",
+        "budget_ms": 500,
+        "overrun_policy": "warn",
+        "stall_ms": 3000,
+        "conveyor": {
+            "belt": {"encoder": {"signal": "encoder", "counts_per_mm": 10}},
+            "mapping": {"mm_per_px": 1.0, "origin_px": 0},
+            "gate_mm": 30,
+            "ejectors": [ejector],
+            "timing_mode": spec.mode,
+        },
+    }
+    plc = {
+        "host": "127.0.0.1",
+        "allowed_hosts": ["127.0.0.1"],
+        "heartbeat_period_ms": 50,
+        "loop_stale_ms": 3000,
+    }
+    guard = {"clear_hold_ms": 0, "min_off_ms": 0, "warn_hold_ms": 0}
+    return {"name": "rig", "cameras": [camera], "plc": plc, "guard": guard}
+
+
+def _grabber_factory(
+    sim: PlcSimulator, renderer: SceneRenderer, truth: TruthDetector | None
+) -> Callable[[CameraModel, Path, Callable[[], int]], Grabber]:
+    assert sim.belt is not None
+    read_belt = sim.belt.read
+
+    def factory(cam: CameraModel, base: Path, clock_ns: Callable[[], int]) -> Grabber:
+        if truth is None:
+            return scene_grabber(cam, base, clock_ns, read_belt)
+
+        def remember(image: ImageArray, gt: GroundTruth) -> None:
+            truth.remember(image, gt.to_detections())
+
+        return BeltSceneGrabber(renderer, read_belt, cam.source.fps, cam.id, remember)
+
+    return factory
+
+
+def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
+    """Run one cell as described; `folder` receives the deployment and scenario files."""
+    log = log if log is not None else structlog.get_logger("rig")
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario = _scenario(spec)
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    model = spec.model or folder / "unused.onnx"
+    model.touch(exist_ok=True)
+    # Only a warning zone: a detector's stray "person" must not stop the belt under test.
+    (folder / "zones.yaml").write_text(yaml.safe_dump(ZONES))
+    dep_file = folder / "deployment.yaml"
+    dep_file.write_text(yaml.safe_dump(_deployment(spec, folder, model)))
+    dep = load_deployment(dep_file)
+    cam = dep.cameras[0]
+    conveyor, belt = conveyor_sim_config(cam, folder)
+    sim = PlcSimulator(
+        SimConfig(
+            signals=dep.plc.signals, conveyor=conveyor, item_truth=belt, stopping_ms=50,
+            watchdog_ms=1000,
+        )
+    )  # fmt: skip
+    port = sim.start()
+    try:
+        return _run(spec, sim, port, dep, dep_file, belt, conveyor.ejectors[0], log)
+    finally:
+        sim.stop()
+
+
+def _run(
+    spec: RigSpec,
+    sim: PlcSimulator,
+    port: int,
+    dep: Any,
+    dep_file: Path,
+    belt: Belt,
+    site: Any,
+    log: Any,
+) -> RigResult:
+    truth = TruthDetector() if spec.model is None else None
+    renderer = SceneRenderer(load_scenario(dep_file.parent / "scenario.yaml"))
+    detectors: dict[str, Any] = {} if truth is None else {"belt": truth}
+    cams = build_cameras(
+        dep, dep_file, log=log, simulated=_grabber_factory(sim, renderer, truth),
+        detectors=detectors,
+    )  # fmt: skip
+    link = PlcLink(dep.plc.model_copy(update={"port": port}), log)
+    controller = Controller(cams, link, log=log, input_poll_ms=10)
+    assert sim.belt is not None
+    start_mm = sim.belt.belt_mm()
+    link.start()
+    controller.start()
+    try:
+        _run_belt(sim, spec.belt_s)
+    finally:
+        controller.stop()
+        link.stop()
+    end_mm = sim.belt.belt_mm()
+    reject = cams[0].reject
+    assert reject is not None
+    defective, good = _passed(belt, start_mm, end_mm, site.x_mm + site.reach_mm)
+    timer = reject.timer
+    return RigResult(
+        sim.belt.pulses(),
+        defective,
+        good,
+        reject.counters,
+        [] if timer is None else list(timer.on_errors_ns),
+        list(reject.fire_log),
+    )
+
+
+def _run_belt(sim: PlcSimulator, belt_s: float) -> None:
+    """Press reset until the belt runs, then let it run `belt_s` seconds (bounded waits)."""
+    for _ in range(10):
+        sim.press_reset()
+        # The reset input stays high for reset_pulse_ms: a press is an edge only after it.
+        if _wait_for(lambda: sim.machine_running, 1.0):
+            time.sleep(belt_s)
+            return
+    raise RuntimeError("the belt never started: the box did not take the reset")
+
+
+def _wait_for(cond: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _passed(
+    belt: Belt, start_mm: float, end_mm: float, past_mm: float
+) -> tuple[set[int], set[int]]:
+    """Items that were upstream of the view's far edge at the start (so the camera saw them
+    whole) and beyond the ejector's reach at the end: (defective, good)."""
+    view_mm = FRAME_W * belt.mm_per_px - belt.conv.item_size_mm
+    first = belt.nearest_item(end_mm, past_mm)
+    last = belt.nearest_item(start_mm, view_mm)
+    assert first is not None
+    assert last is not None
+    defective: set[int] = set()
+    good: set[int] = set()
+    for k in range(min(first[0], last[0]) - 3, max(first[0], last[0]) + 4):
+        if belt.centre_mm(k, start_mm) < view_mm and belt.centre_mm(k, end_mm) > past_mm:
+            (defective if belt.look(k).defect is not None else good).add(k)
+    return defective, good

@@ -1,0 +1,76 @@
+"""The reject FIFO layout: what the box writes is what a PLC reads, in order, never half."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from plantvision.plc_fifo import (
+    ENTRY_REGS,
+    HEADER_REGS,
+    FifoEntry,
+    FifoWriter,
+    decode_block,
+    next_seq,
+    seq_newer,
+    slot_count,
+)
+
+entries = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2**32 - 1)), min_size=1, max_size=40)
+
+
+@given(entries, st.sampled_from(["big", "little"]), st.integers(5, 41))
+def test_every_entry_reaches_a_reader_in_order(
+    written: list[tuple[int, int]], order: str, block: int
+) -> None:
+    """A PLC that reads the block after each request sees every entry once, in order, exact."""
+    writer = FifoWriter(block, order)  # type: ignore[arg-type]
+    seen: list[FifoEntry] = []
+    last = 0
+    for image in writer.batches(written):
+        assert len(image) == HEADER_REGS + ENTRY_REGS * slot_count(block)
+        head, found = decode_block(image, order)  # type: ignore[arg-type]
+        fresh = sorted((e for e in found if seq_newer(e.seq, last)), key=lambda e: e.seq)
+        assert fresh, "a request with no new entry"
+        assert head == fresh[-1].seq
+        last = head
+        seen.extend(fresh)
+    assert [(e.ejector_index, e.fire_count) for e in seen] == written
+    assert [e.seq for e in seen] == list(range(1, len(written) + 1))
+
+
+def test_sequence_numbers_skip_zero_which_marks_an_empty_slot() -> None:
+    """After 65535 comes 1; 0 never appears, and 1 counts as newer than 65535."""
+    assert next_seq(65535) == 1
+    assert next_seq(0) == 1
+    assert seq_newer(1, 65535)
+    assert not seq_newer(65535, 1)
+    assert not seq_newer(7, 7)
+
+
+@pytest.mark.parametrize(
+    ("block", "error"),
+    [(4, "at least 5"), (1, "at least 5"), (5, None), (16, None)],
+)
+def test_block_size_is_checked(block: int, error: str | None) -> None:
+    """A block too small for the head and one entry is refused with the size it needs."""
+    if error is None:
+        assert FifoWriter(block, "big").slots == (block - 1) // 4
+    else:
+        with pytest.raises(ValueError, match=error):
+            FifoWriter(block, "big")
+
+
+def test_ejector_index_must_fit_a_register() -> None:
+    """An ejector index above 65535 is refused before anything is written."""
+    with pytest.raises(ValueError, match="does not fit"):
+        FifoWriter(16, "big").batches([(70000, 5)])
+
+
+def test_fire_count_words_follow_the_word_order() -> None:
+    """Big word order puts the high word first; little puts it last."""
+    big = FifoWriter(5, "big").batches([(1, 0x12345678)])[0]
+    little = FifoWriter(5, "little").batches([(1, 0x12345678)])[0]
+    assert big == [1, 1, 1, 0x1234, 0x5678]
+    assert little == [1, 1, 1, 0x5678, 0x1234]

@@ -1,0 +1,150 @@
+"""The PLC simulator's side of rejection: pulses in both timing modes, the FIFO over real
+loopback TCP, the bin sensor, a belt whose speed changes at run time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import structlog
+
+from plantvision.plc import PlcLink, PlcOutputs
+from plantvision.plc_config import PlcConfig
+from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
+from simulators.plc.conveyor import BeltNow, ConveyorModel
+from simulators.plc.machine import Machine, MachineParams
+
+MS = 1_000_000
+SPEED_MM_S = 1000.0
+CPM = 10.0
+
+
+def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[PlcSimulator, PlcLink]]:
+    """A belt at 1 m/s behind a running machine, and the box's link to it."""
+    conv = ConveyorSimConfig(counts_per_mm=CPM, belt_speed_mm_s=SPEED_MM_S, scan_ms=1.0)
+    sim = PlcSimulator(SimConfig(conveyor=conv, watchdog_ms=2000, stopping_ms=0))
+    port = sim.start()
+    cfg = PlcConfig(
+        host="127.0.0.1", port=port, allowed_hosts=("127.0.0.1",), heartbeat_period_ms=20
+    )
+    link = PlcLink(cfg, structlog.get_logger())
+    link.start()
+    assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
+    sim.press_reset()  # monitored restart: the permit must rise after the press
+    link.write(PlcOutputs(permit=True))
+    assert wait_for(lambda: sim.machine_running), (sim.machine.trip_cause, sim.values)
+    yield sim, link
+    link.stop()
+    sim.stop()
+
+
+def test_plc_timed_entries_fire_when_the_encoder_reaches_their_count(
+    running: tuple[PlcSimulator, PlcLink],
+) -> None:
+    """Three verdicts written in one batch fire in count order, each at or just past its count
+    (within a few scans), with the belt's true travel at that instant."""
+    sim, link = running
+    inputs = link.read_inputs()
+    assert inputs is not None
+    assert inputs.encoder is not None
+    targets = [inputs.encoder + n for n in (900, 300, 600)]  # 30-90 ms ahead at 1 m/s
+    assert link.write_verdicts([(0, t) for t in targets])
+    assert sim.belt is not None
+    assert wait_for(lambda: len(sim.belt.pulses()) == 3)  # type: ignore[union-attr]
+    pulses = sim.belt.pulses()
+    assert [p["fire_count"] for p in pulses] == sorted(targets)
+    for p in pulses:
+        assert p["mode"] == "plc"
+        assert 0 <= p["past_counts"] <= 200, p  # at most ~20 ms of scans on a loaded machine
+        assert p["belt_mm"] == pytest.approx(p["encoder"] / CPM, abs=0.2)
+
+
+def test_box_timed_pulses_are_rising_edges_of_the_ejector_coil(
+    running: tuple[PlcSimulator, PlcLink],
+) -> None:
+    """Coil on is a pulse; on again while on is not; off then on is a second pulse."""
+    sim, link = running
+    assert sim.belt is not None
+    for ejectors in ((True,), (True,), (False,), (True,), (False,)):
+        link.write(PlcOutputs(permit=True, ejectors=ejectors))
+    pulses = sim.belt.pulses()
+    assert [p["mode"] for p in pulses] == ["box", "box"]
+    assert pulses[0]["belt_mm"] < pulses[1]["belt_mm"]
+
+
+def test_the_belt_speed_changes_at_run_time(running: tuple[PlcSimulator, PlcLink]) -> None:
+    """After set_belt_speed the encoder counts at the new rate."""
+    sim = running[0]
+    sim.belt.set_speed(200.0)  # type: ignore[union-attr]
+    before = sim.belt.read()  # type: ignore[union-attr]
+    assert wait_for(lambda: sim.belt.read()[0] - before[0] > 50 * MS)  # type: ignore[union-attr]
+    after = sim.belt.read()  # type: ignore[union-attr]
+    speed_mm_s = (after[1] - before[1]) / (after[0] - before[0]) * 1e9
+    assert speed_mm_s == pytest.approx(200.0, rel=1e-6)
+
+
+class OneItem:
+    """Item truth: one item, centre at travel - 100 mm, defective."""
+
+    def nearest_item(self, travel_mm: float, x_mm: float) -> tuple[int, float, bool] | None:
+        return 7, travel_mm - 100.0, True
+
+
+def belt_at(t_ns: int, travel_mm: float) -> BeltNow:
+    return BeltNow(t_ns, round(travel_mm * CPM), travel_mm, SPEED_MM_S / 1e9)
+
+
+@pytest.mark.parametrize(
+    ("travel_mm", "binned", "error_ms"),
+    [(600.0, True, 0.0), (615.0, True, 15.0), (590.0, True, -10.0), (630.0, False, 30.0)],
+)
+def test_a_pulse_bins_the_item_within_reach_and_logs_its_timing_error(
+    travel_mm: float, binned: bool, error_ms: float
+) -> None:
+    """The pulse's item offset from the ejector (as ms at belt speed) is actual minus ideal;
+    within reach the item goes in the bin and the bin sensor rises after bin_delay_ms."""
+    cfg = ConveyorSimConfig(
+        ejectors=(EjectorSite(x_mm=500.0, reach_mm=20.0),), bin_delay_ms=40, confirm_pulse_ms=30
+    )
+    model = ConveyorModel(cfg, 0, "big", OneItem())
+    model.on_coil(0, True, False, belt_at(0, travel_mm))
+    (p,) = model.pulses
+    assert (p["item"], p["binned"]) == (7, binned)
+    assert p["error_ms"] == pytest.approx(error_ms)
+    assert not model.confirm_input(39 * MS)
+    assert model.confirm_input(50 * MS) == binned
+    assert not model.confirm_input(80 * MS)
+
+
+def test_an_entry_found_far_past_its_count_is_refused_not_fired() -> None:
+    """A verdict that reaches the PLC after its item passed the ejector fires at nothing."""
+    cfg = ConveyorSimConfig(late_limit_mm=20.0)
+    model = ConveyorModel(cfg, 9, "big")
+    model.on_fifo_write(0, [1, 1, 0, 0, 1000, 0, 0, 0, 0])
+    model.scan(belt_at(0, 130.0))  # 300 counts past
+    assert model.pulses == []
+    assert len(model.refused) == 1
+
+
+def test_machine_speed_change_keeps_the_travel_continuous() -> None:
+    """Travel is continuous across a speed change and grows at the new rate after it."""
+    m = Machine(MachineParams(10**9, 0, 10_000.0, 0), 0)
+    m.on_heartbeat(1, 0)
+    m.press_reset(0)
+    m.on_permit(True, 0)
+    assert m.position_counts(100 * MS) == pytest.approx(1000.0)
+    m.set_counts_per_s(2_000.0, 100 * MS)
+    assert m.position_counts(100 * MS) == pytest.approx(1000.0)
+    m.on_heartbeat(2, 150 * MS)
+    assert m.position_counts(200 * MS) == pytest.approx(1200.0)

@@ -1,0 +1,255 @@
+"""The reject runtime and its place in the loop: verdicts out, misses never lost, the belt stops
+through the permit and comes back with a reset press. No sockets, no threads, the clock by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import structlog
+import yaml
+from structlog.testing import capture_logs
+
+from plantvision.config import load_deployment
+from plantvision.deploy import build_cameras
+from plantvision.errors import ConfigError
+from plantvision.loop import FAULT_CODES, Controller
+from plantvision.plc_fake import FakePlcLink
+from plantvision.plc_values import PlcInputs
+from plantvision.reject import RejectRuntime
+from plantvision.types import Detections, Frame, ImageArray, StageTimes
+from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
+
+# Grey with noise: a black frame is a health fault of its own.
+IMAGE = np.random.default_rng(0).integers(60, 200, (FRAME_H, FRAME_W, 3), dtype=np.uint8)
+
+
+def encoder_at(t_ns: int, count: int) -> PlcInputs:
+    return PlcInputs(False, False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
+
+
+def plc_runtime(link: FakePlcLink, **over: Any) -> RejectRuntime:
+    """PLC-timed, belt at 500 mm/s (10 counts/mm), ejector 1000 mm downstream, 20 ms actuator."""
+    rt = RejectRuntime(encoder_cfg(timing_mode="plc", **over), {"ej1": 1}, structlog.get_logger())
+    rt.start(lambda _i, _on: None, link.write_verdicts)
+    rt.feed(encoder_at(0, 0))
+    rt.feed(encoder_at(10 * MS, 50))
+    return rt
+
+
+def see(rt: RejectRuntime, t_ns: int, x_px: float, cls: str = "defect") -> None:
+    rt.observe(t_ns, Frame(IMAGE, 0, t_ns), frame([(x_px, 240.0, cls)]))
+
+
+def test_a_verdict_carries_the_encoder_count_of_the_fire_position() -> None:
+    """A defect 100 mm past the camera line at 10 ms (belt at 5 mm) fires at 895 mm of travel
+    (1000 - 95 - 10 mm actuator lead), count 8950, on the ejector's PLC index."""
+    link = FakePlcLink()
+    rt = plc_runtime(link)
+    see(rt, 10 * MS, 100.0)
+    status = rt.step(10 * MS, 0, False)
+    assert link.verdicts == [(1, 8950)]
+    assert (status.fault, status.alarm) == (None, False)
+    assert rt.counters["scheduled"] == 1
+
+
+def test_boxes_cut_by_the_frame_edge_place_no_item() -> None:
+    """An item touching the left edge is not tracked: its box centre is not the item's."""
+    link = FakePlcLink()
+    rt = plc_runtime(link)
+    rt.observe(10 * MS, Frame(IMAGE, 0, 10 * MS), frame([(15.0, 240.0, "defect")]))
+    rt.step(10 * MS, 0, False)
+    assert rt.counters["seen"] == 0
+    assert link.verdicts == []
+
+
+@pytest.mark.parametrize(
+    ("missed_action", "fault"), [("stop_belt", "reject_missed"), ("alarm", None)]
+)
+def test_a_late_verdict_is_a_missed_reject_with_the_configured_action(
+    missed_action: str, fault: str | None
+) -> None:
+    """A defect decided after its fire position passed is counted, logged, alarmed, and stops
+    the belt only when configured to; a reset press clears both."""
+    link = FakePlcLink()
+    rt = plc_runtime(link, missed_action=missed_action, ejectors=[_ejector(300.0)])
+    see(rt, 10 * MS, 600.0)
+    with capture_logs() as logs:
+        status = rt.step(10 * MS, 0, False)
+    assert (status.fault, status.alarm) == (fault, True)
+    assert rt.counters["missed"] == 1
+    assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["late"]
+    assert link.verdicts == []
+    cleared = rt.step(20 * MS, 0, True)
+    assert (cleared.fault, cleared.alarm) == (None, False)
+
+
+def test_a_verdict_the_plc_never_got_is_a_missed_reject() -> None:
+    """With the link down the verdict cannot be written: missed, logged, belt stopped."""
+    link = FakePlcLink()
+    link.set_healthy(False)
+    rt = plc_runtime(link, missed_action="stop_belt")
+    see(rt, 10 * MS, 100.0)
+    with capture_logs() as logs:
+        status = rt.step(10 * MS, 0, False)
+    assert status.fault == "reject_missed"
+    assert rt.counters["missed"] == 1
+    assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["verdict_not_delivered"]
+
+
+@pytest.mark.parametrize(
+    ("half_rtt_ms", "gap_ms", "used"),
+    [(0.5, 10, True), (2, 10, False), (2, 150, True), (5, 150, False), (5, 1000, False)],
+)
+def test_blurred_encoder_readings_are_used_only_for_want_of_sharp_ones(
+    half_rtt_ms: float, gap_ms: int, used: bool
+) -> None:
+    """A reading with a slow round trip waits for a long gap; a very slow one is never used."""
+    rt = plc_runtime(FakePlcLink())  # sharp readings at 0 and 10 ms: 5 counts per ms
+    t_ns = (10 + gap_ms) * MS
+    wrong = 5 * (10 + gap_ms) + 777  # a count the extrapolation would never give
+    rt.feed(
+        PlcInputs(False, False, wrong, t_read_ns=t_ns + int(half_rtt_ms * MS), t_encoder_ns=t_ns)
+    )
+    expected_mm = wrong / 10 if used else (10 + gap_ms) * 0.5
+    assert rt.scheduler.belt.position_mm(t_ns) == pytest.approx(expected_mm)
+
+
+def _ejector(position_mm: float) -> dict[str, Any]:
+    return {"id": "ej1", "position_mm": position_mm, "actuator_response_ms": 20.0, "pulse_ms": 30}
+
+
+# -- in the loop ---------------------------------------------------------------------------
+
+
+class FixedDetector:
+    """Returns whatever the test puts in `next`."""
+
+    def __init__(self) -> None:
+        self.next = Detections.empty(("item", "defect", "person"))
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        return self.next
+
+
+def deployment(tmp_path: Path, conveyor: dict[str, Any]) -> Path:
+    (tmp_path / "model.onnx").touch()
+    walk = {"id": "walk", "kind": "warn", "polygon": [[0, 0], [1, 0], [1, 0.2], [0, 0.2]]}
+    zones = {"version": 1, "camera": "belt", "units": "normalized", "zones": [walk]}
+    (tmp_path / "zones.yaml").write_text(yaml.safe_dump(zones))
+    camera = {
+        "id": "belt",
+        "source": {"kind": "simulated", "scenario": "zones.yaml"},
+        "model": {"path": "model.onnx"},
+        "zones": "zones.yaml",
+        "conveyor": conveyor,
+    }
+    dep = {
+        "name": "t",
+        "cameras": [camera],
+        "plc": {"host": "127.0.0.1", "allowed_hosts": ["127.0.0.1"]},
+        "guard": {"clear_hold_ms": 0, "min_off_ms": 0},
+    }
+    path = tmp_path / "dep.yaml"
+    path.write_text(yaml.safe_dump(dep))
+    return path
+
+
+def conveyor_section(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "belt": {"encoder": {"signal": "encoder", "counts_per_mm": 10}},
+        "mapping": {"mm_per_px": 1.0},
+        "ejectors": [_ejector(300.0) | {"output": 1}],
+        "timing_mode": "plc",
+        "missed_action": "stop_belt",
+    }
+    return base | over
+
+
+def test_a_missed_reject_drops_the_permit_with_its_fault_code_until_reset(tmp_path: Path) -> None:
+    """stop_belt: permit off with fault code reject_missed and the warning lit; the next reset
+    press clears the latch and the guard lets the belt run again."""
+    path = deployment(tmp_path, conveyor_section())
+    det = FixedDetector()
+    cams = build_cameras(
+        load_deployment(path), path, log=structlog.get_logger(),
+        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
+    )  # fmt: skip
+    link = FakePlcLink()
+    now = [0]
+    ctl = Controller(cams, link, clock_ns=lambda: now[0], log=structlog.get_logger())
+    cam = cams[0]
+
+    def cycle(t_ms: int, x_px: float | None = None, press: bool = False) -> Any:
+        now[0] = t_ms * MS
+        ctl.latest_inputs = encoder_at(now[0], t_ms * 5)  # 500 mm/s, 10 counts/mm
+        if press:
+            ctl.resets.press()
+        det.next = frame([] if x_px is None else [(x_px, 240.0, "defect")])
+        return ctl.cycle(cam, Frame(IMAGE, t_ms, now[0]))
+
+    cycle(0)
+    assert cycle(10, press=True).permit
+    out = cycle(20, x_px=600.0)  # already past the ejector at 300 mm: late
+    assert (out.permit, out.warning, out.fault_code) == (False, True, FAULT_CODES["reject_missed"])
+    assert not cycle(30).permit  # latched
+    back = cycle(40, press=True)
+    assert (back.permit, back.warning) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("over", "plc_signals", "field"),
+    [
+        ({"ejectors": [_ejector(300.0) | {"output": 5}]}, None, "conveyor.ejectors[0].output"),
+        ({"belt": {"encoder": {"signal": "enc2", "counts_per_mm": 10}}}, None, "belt.encoder"),
+        ({}, {"permit": {"type": "coil", "address": 0}, "heartbeat": {
+            "type": "holding_register", "address": 0}, "encoder": {
+            "type": "input_register", "address": 0, "width": 32}}, "conveyor.ejectors[0].output"),
+        ({"confirm_window_ms": 200}, {"permit": {"type": "coil", "address": 0},
+            "heartbeat": {"type": "holding_register", "address": 0},
+            "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
+            "encoder": {"type": "input_register", "address": 0, "width": 32},
+            "reject_fifo": {"type": "holding_register", "address": 16, "count": 9}},
+            "confirm_window_ms"),
+        ({}, {"permit": {"type": "coil", "address": 0},
+            "heartbeat": {"type": "holding_register", "address": 0},
+            "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
+            "encoder": {"type": "input_register", "address": 0, "width": 32}}, "timing_mode"),
+    ],
+)  # fmt: skip
+def test_a_conveyor_the_plc_map_cannot_serve_is_refused_by_field(
+    tmp_path: Path, over: dict[str, Any], plc_signals: dict[str, Any] | None, field: str
+) -> None:
+    """Coil index, encoder signal, reject FIFO and bin sensor are checked against the PLC map."""
+    path = deployment(tmp_path, conveyor_section(**over))
+    if plc_signals is not None:
+        dep = yaml.safe_load(path.read_text())
+        dep["plc"]["signals"] = plc_signals
+        path.write_text(yaml.safe_dump(dep))
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        build_cameras(load_deployment(path), path, log=structlog.get_logger())
+
+
+def test_an_armed_plan_at_its_fire_time_is_left_to_the_timer() -> None:
+    """Box-timed: once an armed plan is within the re-time tolerance of its fire time the timer
+    may already be spinning on it, so a late-looking re-prediction neither cancels it nor counts
+    a miss (a cancel could arrive after the coil went on: two outcomes for one item)."""
+    from plantvision.conveyor import RejectScheduler
+
+    sched = RejectScheduler(encoder_cfg(timing_mode="box"), structlog.get_logger())
+    sched.belt.sample(0, 0)
+    sched.belt.sample(10 * MS, 50)  # 500 mm/s
+    sched.observe(10 * MS, 10 * MS, frame([(100.0, 240.0, "defect")]), FRAME_W, FRAME_H, None)
+    t_ns, plan = 10 * MS, None
+    while plan is None:  # step the belt until the plan is armed (100 ms horizon)
+        t_ns += 10 * MS
+        sched.belt.sample(t_ns, t_ns * 5 // MS)
+        acts = sched.update(t_ns, None)
+        plan = acts.plans[0] if acts.plans else None
+    t_ns = plan.fire_at_ns - 200_000  # 0.2 ms before: inside the 0.5 ms tolerance
+    sched.belt.sample(t_ns, (plan.fire_at_ns * 5 // MS) + 50)  # reads 5 mm (10 ms) ahead
+    acts = sched.update(t_ns, None)
+    assert (acts.cancels, acts.missed) == ((), ())
+    assert sched.counters.missed == 0
