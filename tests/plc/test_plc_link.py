@@ -121,6 +121,8 @@ def test_server_down_reports_plc_lost_and_never_blocks(sim: PlcSimulator, link: 
         assert link.read_inputs() is None
         elapsed_s = time.monotonic() - t0
         assert wait_for(lambda: not link.healthy)
+        # The link is marked lost first, then closes both connections, then logs.
+        assert wait_for(lambda: any(e["event"] == "plc_lost" for e in logs))
     assert results == [None] * 5
     assert elapsed_s < 1.0  # functional bound: no 3 s pymodbus default timeout anywhere
     assert [e["event"] for e in logs].count("plc_lost") == 1
