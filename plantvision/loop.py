@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from plantvision.frame_health import FrozenDetector, is_dark
 from plantvision.frames import FrameSource
 from plantvision.guard import Guard, GuardOutput, GuardState
+from plantvision.outputs import OutputImage, ResetBus
 from plantvision.plc import PlcInputs, PlcOutputs
 from plantvision.reject import RejectRuntime
 from plantvision.stats import LatencyWindow
@@ -50,23 +51,6 @@ class LinkLike(Protocol):
 
 SWITCH_INTERVAL_S = 0.0002
 
-# Fault codes written to the PLC's fault_code register; 0 means the permit is on.
-FAULT_CODES: dict[str, int] = {
-    "start_interlock": 1,
-    "stop_zone": 2,
-    "camera_stalled": 3,
-    "frozen_frame": 4,
-    "black_frame": 5,
-    "model_error": 6,
-    "budget_overrun": 7,
-    "plc_lost": 8,
-    "stale_frame": 9,
-    "shutdown": 10,
-    "internal_error": 11,
-    "loop_stalled": 12,
-    "reject_missed": 13,
-    "reject_unconfirmed": 14,
-}
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
 
@@ -96,60 +80,6 @@ class CameraRuntime:
     last_cycle_ns: int = 0
     plc_losses_seen: int = 0
     reject: RejectRuntime | None = None
-
-
-class ResetBus:
-    """Counts presses (rising edges: reset found by the link, the bin sensor) so each camera
-    sees every one once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._presses = 0
-
-    def press(self) -> None:
-        with self._lock:
-            self._presses += 1
-
-    @property
-    def presses(self) -> int:
-        with self._lock:
-            return self._presses
-
-
-class OutputImage:
-    """The combined outputs of all cameras: permit only if every camera permits."""
-
-    def __init__(self, camera_ids: list[str]) -> None:
-        self._lock = threading.Lock()
-        self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
-        self._alarms: set[str] = set()
-        self._ejectors: list[bool] = []
-
-    def update(self, camera_id: str, out: GuardOutput, alarm: bool = False) -> PlcOutputs:
-        """A camera's guard output; `alarm` (a reject alarm) lights the warning too."""
-        with self._lock:
-            self._outs[camera_id] = out
-            (self._alarms.add if alarm else self._alarms.discard)(camera_id)
-            return self._combined()
-
-    def set_ejector(self, index: int, on: bool) -> PlcOutputs:
-        """Switch ejector coil `index` (into plc.signals.ejectors)."""
-        with self._lock:
-            self._ejectors += [False] * (index + 1 - len(self._ejectors))
-            self._ejectors[index] = on
-            return self._combined()
-
-    def _combined(self) -> PlcOutputs:
-        outs = list(self._outs.values())
-        permit = all(o is not None and o.permit for o in outs)
-        warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
-        cause = next((o.cause for o in outs if o is not None and o.cause), None)
-        code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
-        return PlcOutputs(permit, warning, code, tuple(self._ejectors))
-
-    def current(self) -> PlcOutputs:
-        with self._lock:
-            return self._combined()
 
 
 class Controller:

@@ -18,7 +18,7 @@ PKG = Path(__file__).resolve().parent.parent / "plantvision"
 # camera, inference or Modbus library.
 PURE_MODULES = [
     "types", "configio", "timing", "stats", "frame_health", "floor", "zones", "zones_config",
-    "zones_checks", "guard", "iso13855", "plc_values", "plc_config", "conveyor",
+    "zones_checks", "guard", "iso13855", "plc_values", "plc_config", "conveyor", "outputs",
 ]  # fmt: skip
 IO_LIBS = ("cv2", "onnxruntime", "pymodbus")
 

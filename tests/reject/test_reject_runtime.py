@@ -15,7 +15,8 @@ from structlog.testing import capture_logs
 from plantvision.config import load_deployment
 from plantvision.deploy import build_cameras
 from plantvision.errors import ConfigError
-from plantvision.loop import FAULT_CODES, Controller
+from plantvision.loop import Controller
+from plantvision.outputs import FAULT_CODES
 from plantvision.plc_fake import FakePlcLink
 from plantvision.plc_values import PlcInputs
 from plantvision.reject import RejectRuntime
