@@ -43,46 +43,32 @@ class CameraFiles:
     model: ModelSpec
 
 
+def _existing(
+    dep_file: Path, field: str, what: str, path: str | Path, folder: bool = False
+) -> Path:
+    """`path` resolved against the deployment file's folder, or a ConfigError naming `field`."""
+    p = resolve(dep_file.parent, path)
+    if not (p.is_dir() if folder else p.is_file()):
+        raise ConfigError(str(dep_file), field, f"{what} {p} not found",
+                          "give a path relative to the deployment file")  # fmt: skip
+    return p
+
+
 def check_camera_files(dep_file: Path, index: int, cam: CameraModel) -> CameraFiles:
     """Every file a camera names exists and validates; errors name the deployment field."""
-    base = dep_file.parent
     where = f"cameras[{index}]"
-    zones_path = resolve(base, cam.zones)
-    if not zones_path.is_file():
-        raise ConfigError(
-            str(dep_file),
-            f"{where}.zones",
-            f"zone file {zones_path} not found",
-            "give a path relative to the deployment file",
-        )
+    zones_path = _existing(dep_file, f"{where}.zones", "zone file", cam.zones)
     zones = load_zone_file(zones_path)  # raises its own ConfigError naming the zone file
-    model_path = resolve(base, cam.model.path)
-    if not model_path.is_file():
-        raise ConfigError(
-            str(dep_file),
-            f"{where}.model.path",
-            f"model {model_path} not found",
-            "give a path relative to the deployment file",
-        )
-    update: dict[str, Any] = {"path": model_path}
+    update: dict[str, Any] = {
+        "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path)
+    }
     if cam.model.names_file is not None:
-        update["names_file"] = resolve(base, cam.model.names_file)
+        update["names_file"] = resolve(dep_file.parent, cam.model.names_file)
     src = cam.source
     if src.kind in ("video", "folder"):
-        p = resolve(base, src.uri)
-        if not (p.is_file() if src.kind == "video" else p.is_dir()):
-            raise ConfigError(
-                str(dep_file),
-                f"{where}.source.uri",
-                f"{src.kind} {p} not found",
-                "give a path relative to the deployment file",
-            )
-    if src.kind == "simulated" and not resolve(base, src.scenario).is_file():
-        raise ConfigError(
-            str(dep_file),
-            f"{where}.source.scenario",
-            f"scenario {resolve(base, src.scenario)} not found",
-        )
+        _existing(dep_file, f"{where}.source.uri", src.kind, src.uri, folder=src.kind == "folder")
+    if src.kind == "simulated":
+        _existing(dep_file, f"{where}.source.scenario", "scenario", src.scenario)
     return CameraFiles(zones, cam.model.model_copy(update=update))
 
 
