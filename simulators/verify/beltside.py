@@ -8,9 +8,11 @@ passed camera and ejector are judged by simulators.verify.rejects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
+
+import numpy as np
 
 from plantvision.commands.demo_wiring import BeltSceneGrabber, conveyor_sim_config
 from plantvision.config import CameraModel
@@ -56,10 +58,39 @@ def reject_bounds(sc: VerifyScenario, path: Path, cam: CameraModel) -> tuple[Rej
     return tuple(bounds)
 
 
-def sim_parts(cam: CameraModel, base: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PlantDraw:
+    """One Monte-Carlo draw of the plant: the belt's true speed as a factor of its rated speed,
+    and the actuator's true response beyond what the deployment declares (the box compensates
+    only the declared one)."""
+
+    speed_factor: float = 1.0
+    actuator_extra_ms: float = 0.0
+
+    @classmethod
+    def draw(cls, seed: int, speed_jitter: float, actuator_jitter_ms: float) -> PlantDraw:
+        """Speed uniform in rated x [1 - j, 1 + j]; extra response uniform in 0..A ms."""
+        rng = np.random.default_rng([seed, 13])  # apart from the detector's jitter stream
+        return cls(
+            float(rng.uniform(1.0 - speed_jitter, 1.0 + speed_jitter)),
+            float(rng.uniform(0.0, actuator_jitter_ms)),
+        )
+
+
+RATED = PlantDraw()  # the plant as the deployment declares it
+
+
+def sim_parts(cam: CameraModel, base: Path, plant: PlantDraw = RATED) -> dict[str, Any]:
     """SimConfig keyword arguments that make the simulator's machine this camera's belt."""
     conveyor, belt = conveyor_sim_config(cam, base)
-    return {"conveyor": conveyor, "item_truth": belt}
+    sites = tuple(
+        replace(s, response_ms=s.response_ms + plant.actuator_extra_ms) for s in conveyor.ejectors
+    )
+    speed = conveyor.belt_speed_mm_s * plant.speed_factor
+    return {
+        "conveyor": replace(conveyor, belt_speed_mm_s=speed, ejectors=sites),
+        "item_truth": belt,
+    }
 
 
 def belt_grabber(sim: PlcSimulator, scene: SceneScenario, cam: CameraModel) -> BeltSceneGrabber:

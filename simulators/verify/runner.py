@@ -26,7 +26,14 @@ from plantvision.zones import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.scene import SceneRenderer, SceneScenario, load_scenario
 from simulators.verify.analysis import FaultSpan, Limits, Timeline, Verdict, ZoneBound, analyse
-from simulators.verify.beltside import BeltWatch, belt_grabber, reject_bounds, sim_parts
+from simulators.verify.beltside import (
+    RATED,
+    BeltWatch,
+    PlantDraw,
+    belt_grabber,
+    reject_bounds,
+    sim_parts,
+)
 from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, windows
 from simulators.verify.plcside import EventLog, Operator, PlcFaults, install_recorder
 from simulators.verify.rejects import RejectBound
@@ -49,6 +56,11 @@ class RunOptions:
     jitter_ms: float = 0.0
     seed: int = 0
     workdir: Path = Path(".")
+    belt_speed_jitter: float = 0.0  # conveyor: true speed in rated x [1 - j, 1 + j]
+    actuator_jitter_ms: float = 0.0  # conveyor: true actuator response + 0..A ms
+
+    def plant(self) -> PlantDraw:
+        return PlantDraw.draw(self.seed, self.belt_speed_jitter, self.actuator_jitter_ms)
 
 
 @dataclass
@@ -111,9 +123,10 @@ def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
     return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones, rejects)
 
 
-def start_simulator(p: Prepared) -> tuple[PlcSimulator, Any]:
+def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator, Any]:
     """The PLC simulator; with a conveyor camera its machine is that camera's belt."""
-    belt = {} if p.camera.conveyor is None else sim_parts(p.camera, p.dep_file.parent)
+    conveyor = p.camera.conveyor is not None
+    belt = sim_parts(p.camera, p.dep_file.parent, plant) if conveyor else {}
     sim = PlcSimulator(
         SimConfig(
             signals=p.dep.plc.signals,
@@ -158,7 +171,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     renderer = SceneRenderer(p.scene)
     cam_faults = windows(sc.faults, CAMERA_FAULTS)
     grabbers: list[FaultyGrabber] = []
-    sim, machine = start_simulator(p)
+    plant = opts.plant()
+    sim, machine = start_simulator(p, plant)
 
     def simulated(cam: CameraModel, _base: Path, _clock: Callable[[], int]) -> Grabber:
         if cam.conveyor is not None:
@@ -221,4 +235,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         "plc_writes": len(sim.write_log),
         "events": log.counts(),
     } | rejects[1]
+    if sim.belt is not None:
+        info |= {"belt_speed_mm_s": round(sim.belt.cfg.belt_speed_mm_s, 1),
+                 "actuator_extra_ms": round(plant.actuator_extra_ms, 2)}  # fmt: skip
     return RunOutcome(analyse(tl, limits_of(sc)) + rejects[0], tl, info)

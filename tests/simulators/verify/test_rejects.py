@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulators.verify.beltside import PlantDraw
 from simulators.verify.rejects import RejectBound, analyse_rejects, defect_outcomes
 
 KICKER = RejectBound("kicker", 0, 10.0)
@@ -80,3 +81,15 @@ def test_worst_is_the_largest_absolute_error(errors: list[float]) -> None:
     assert reject.measured == max(abs(e) for e in errors)
     assert reject.passed == (reject.measured <= KICKER.window_ms)
     assert len(defect_outcomes(log, set(range(len(errors))))) == len(errors)
+
+
+@given(st.integers(0, 10_000), st.floats(0, 0.5), st.floats(0, 50))
+def test_plant_draws_stay_within_the_jitter_and_repeat_by_seed(
+    seed: int, speed_jitter: float, actuator_ms: float
+) -> None:
+    """Speed within rated x [1-j, 1+j], extra actuator response in 0..A; same seed, same draw."""
+    d = PlantDraw.draw(seed, speed_jitter, actuator_ms)
+    assert 1 - speed_jitter <= d.speed_factor <= 1 + speed_jitter
+    assert 0 <= d.actuator_extra_ms <= actuator_ms
+    assert d == PlantDraw.draw(seed, speed_jitter, actuator_ms)
+    assert PlantDraw.draw(seed, 0, 0) == PlantDraw()
