@@ -27,6 +27,18 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--jitter-ms", type=float, default=0.0, help="Monte-Carlo: add 0..J ms processing per frame"
     )
+    p.add_argument(
+        "--belt-speed-jitter",
+        type=float,
+        default=0.0,
+        help="Monte-Carlo (conveyor): true belt speed uniform in rated x [1-F, 1+F]",
+    )
+    p.add_argument(
+        "--actuator-jitter-ms",
+        type=float,
+        default=0.0,
+        help="Monte-Carlo (conveyor): true actuator response + 0..A ms over the declared one",
+    )
     p.add_argument("--seed", type=int, default=0, help="Monte-Carlo seed")
     p.add_argument("--json", type=Path, default=None, help="write the JSON report here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -46,13 +58,20 @@ def simulate(args: argparse.Namespace) -> int:
     from simulators.verify.report import iso_lines, to_json, verdict_table, vision_t_ms
     from simulators.verify.suite import MonteCarlo, run_suite
 
-    if args.runs < 1 or args.jitter_ms < 0:
-        raise SystemExit("plantvision simulate: --runs must be >= 1 and --jitter-ms >= 0")
+    if args.runs < 1 or args.jitter_ms < 0 or args.actuator_jitter_ms < 0:
+        raise SystemExit(
+            "plantvision simulate: --runs must be >= 1, --jitter-ms and --actuator-jitter-ms >= 0"
+        )
+    if not 0 <= args.belt_speed_jitter < 1:
+        raise SystemExit("plantvision simulate: --belt-speed-jitter must be in [0, 1), e.g. 0.1")
     pvlog.configure(json=True)
     paths = expand(args.scenarios)
     results = run_suite(
-        paths, MonteCarlo(args.runs, args.jitter_ms, args.seed), not args.no_progress
-    )
+        paths,
+        MonteCarlo(args.runs, args.jitter_ms, args.seed, args.belt_speed_jitter,
+                   args.actuator_jitter_ms),
+        not args.no_progress,
+    )  # fmt: skip
     print(verdict_table(results))
     # The ISO line uses the first scenario's cell (the suite shares one deployment).
     iso = iso_lines(vision_t_ms(results), results[0].safety, results[0].zones) if results else []

@@ -143,12 +143,26 @@ class RejectScheduler:
         """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
         if not waiting:
+            waiting = self._fired_by_plc(now_ns)
+        if not waiting:
             self._log.warning("reject_confirm_unexpected", t_ns=now_ns)
             return
         r = min(waiting, key=lambda w: w.fire_at_ns)
         r.confirm_deadline_ns = None
         self.counters.confirmed += 1
         self._log.info("reject_confirmed", item_id=r.item_id, after_ms=_ms(now_ns - r.fire_at_ns))
+
+    def _fired_by_plc(self, now_ns: int) -> list[_Reject]:
+        """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
+        the bin sensor can see the item before the next cycle notices the fire count passed
+        (found by the verifier: the confirm was dropped and the window then tripped the belt)."""
+        if self._cfg.timing_mode != "plc" or not self._belt.ready:
+            return []
+        travel_mm = self._belt.position_mm(now_ns)
+        fired = [r for r in self._rejects.values() if r.state == "sent" and travel_mm >= r.fire_mm]
+        for r in fired:
+            self._commit(r, now_ns)
+        return fired
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause)."""

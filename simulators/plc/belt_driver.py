@@ -66,6 +66,11 @@ class BeltDriver:
             self._file.close()
             self._file = None
 
+    def use_machine(self, machine: Machine) -> None:
+        """Drive the belt from another machine model (one that records its transitions)."""
+        with self._lock:
+            self._machine = machine
+
     # -- the belt ----------------------------------------------------------------------------
 
     def set_speed(self, speed_mm_s: float) -> None:

@@ -241,7 +241,7 @@ def _run(
     end_mm = sim.belt.belt_mm()
     reject = cams[0].reject
     assert reject is not None
-    defective, good = _passed(belt, start_mm, end_mm, site.x_mm + site.reach_mm)
+    defective, good = items_passed(belt, start_mm, end_mm, site.x_mm + site.reach_mm, FRAME_W)
     timer = reject.timer
     return RigResult(
         sim.belt.pulses(),
@@ -273,12 +273,13 @@ def _wait_for(cond: Callable[[], bool], timeout_s: float) -> bool:
     return True
 
 
-def _passed(
-    belt: Belt, start_mm: float, end_mm: float, past_mm: float
+def items_passed(
+    belt: Belt, start_mm: float, end_mm: float, past_mm: float, view_px: int
 ) -> tuple[set[int], set[int]]:
     """Items that were upstream of the view's far edge at the start (so the camera saw them
-    whole) and beyond the ejector's reach at the end: (defective, good)."""
-    view_mm = FRAME_W * belt.mm_per_px - belt.conv.item_size_mm
+    whole) and beyond the ejector's reach at the end: (defective, good). `view_px`: the
+    camera's frame width; the travels are the belt's at the start and the end of the run."""
+    view_mm = view_px * belt.mm_per_px - belt.conv.item_size_mm
     first = belt.nearest_item(end_mm, past_mm)
     last = belt.nearest_item(start_mm, view_mm)
     assert first is not None

@@ -51,6 +51,8 @@ def install_recorder(sim: PlcSimulator, clock_ns: Callable[[], int]) -> Recordin
     """Swap the simulator's machine for a recording one; call before `sim.start()`."""
     machine = RecordingMachine(sim.machine.p, clock_ns())
     sim.machine = machine
+    if sim.belt is not None:
+        sim.belt.use_machine(machine)  # the machine is the belt: one model for both
     return machine
 
 

@@ -26,8 +26,17 @@ from plantvision.zones import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.scene import SceneRenderer, SceneScenario, load_scenario
 from simulators.verify.analysis import FaultSpan, Limits, Timeline, Verdict, ZoneBound, analyse
+from simulators.verify.beltside import (
+    RATED,
+    BeltWatch,
+    PlantDraw,
+    belt_grabber,
+    reject_bounds,
+    sim_parts,
+)
 from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, windows
 from simulators.verify.plcside import EventLog, Operator, PlcFaults, install_recorder
+from simulators.verify.rejects import RejectBound
 from simulators.verify.scenario import (
     CAMERA_FAULTS,
     MODEL_FAULTS,
@@ -47,6 +56,11 @@ class RunOptions:
     jitter_ms: float = 0.0
     seed: int = 0
     workdir: Path = Path(".")
+    belt_speed_jitter: float = 0.0  # conveyor: true speed in rated x [1 - j, 1 + j]
+    actuator_jitter_ms: float = 0.0  # conveyor: true actuator response + 0..A ms
+
+    def plant(self) -> PlantDraw:
+        return PlantDraw.draw(self.seed, self.belt_speed_jitter, self.actuator_jitter_ms)
 
 
 @dataclass
@@ -72,6 +86,7 @@ class Prepared:
     scene: SceneScenario
     scene_file: Path
     zones: CompiledZones
+    rejects: tuple[RejectBound, ...] = ()
 
 
 def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
@@ -104,10 +119,14 @@ def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
             raise ConfigError(str(path), f"deadlines.zones[{i}].zone",
                               f"{zd.zone!r} is not a stop zone of {zones.source}",
                               f"use one of {sorted(stop_ids)}")  # fmt: skip
-    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones)
+    rejects = reject_bounds(sc, path, cam)
+    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones, rejects)
 
 
-def start_simulator(p: Prepared) -> tuple[PlcSimulator, Any]:
+def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator, Any]:
+    """The PLC simulator; with a conveyor camera its machine is that camera's belt."""
+    conveyor = p.camera.conveyor is not None
+    belt = sim_parts(p.camera, p.dep_file.parent, plant) if conveyor else {}
     sim = PlcSimulator(
         SimConfig(
             signals=p.dep.plc.signals,
@@ -115,6 +134,7 @@ def start_simulator(p: Prepared) -> tuple[PlcSimulator, Any]:
             watchdog_ms=p.scenario.plc.watchdog_ms,
             stopping_ms=int(p.dep.safety.stopping_time_ms),
             reset_pulse_ms=RESET_PULSE_MS,
+            **belt,
         )
     )
     machine = install_recorder(sim, time.monotonic_ns)
@@ -151,8 +171,12 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     renderer = SceneRenderer(p.scene)
     cam_faults = windows(sc.faults, CAMERA_FAULTS)
     grabbers: list[FaultyGrabber] = []
+    plant = opts.plant()
+    sim, machine = start_simulator(p, plant)
 
     def simulated(cam: CameraModel, _base: Path, _clock: Callable[[], int]) -> Grabber:
+        if cam.conveyor is not None:
+            return belt_grabber(sim, p.scene, cam)
         g = FaultyGrabber(lambda t: renderer.render(t)[0], cam.source.fps, clock, cam_faults,
                           cam.id)  # fmt: skip
         grabbers.append(g)
@@ -164,7 +188,10 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     log = EventLog()
     cameras = build_cameras(p.dep, p.dep_file, log=log, simulated=simulated,
                             detectors={p.camera.id: cast(Any, det)})  # fmt: skip
-    sim, machine = start_simulator(p)
+    watch = None
+    if sim.belt is not None:
+        watch = BeltWatch.of(sim, p.scene.width_px)
+        watch.start()
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
     controller = Controller(cameras, link, log=log)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
@@ -172,6 +199,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
     link.start()
     controller.start()  # opens the grabber: the scene clock starts here
+    clock.start()  # a belt camera does not start it
+    rejects: tuple[list[Verdict], dict[str, Any]] = ([], {})
     try:
         while (t_s := clock.now_s()) < sc.duration_s:
             now = clock.clock_ns()
@@ -188,6 +217,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         controller.stop()
         link.stop()
         _ = sim.machine_running  # let the machine catch up to now (a pending watchdog trip)
+        if watch is not None:
+            rejects = watch.judge(p.rejects, sc.deadlines.false_rejects_max)
         sim.stop()
     assert clock.epoch_ns is not None
     epoch = clock.epoch_ns
@@ -203,5 +234,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         "resets_pressed": operator.presses,
         "plc_writes": len(sim.write_log),
         "events": log.counts(),
-    }
-    return RunOutcome(analyse(tl, limits_of(sc)), tl, info)
+    } | rejects[1]
+    if sim.belt is not None:
+        info |= {"belt_speed_mm_s": round(sim.belt.cfg.belt_speed_mm_s, 1),
+                 "actuator_extra_ms": round(plant.actuator_extra_ms, 2)}  # fmt: skip
+    return RunOutcome(analyse(tl, limits_of(sc)) + rejects[0], tl, info)

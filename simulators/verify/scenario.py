@@ -77,6 +77,19 @@ class ZoneDeadline(StrictModel):
     )
 
 
+class RejectDeadline(StrictModel):
+    """The pulse timing bound of one ejector: every defective item that passed the camera is
+    pushed within this window of its ideal instant."""
+
+    ejector: str = Field(description="ejector id in the camera's conveyor section")
+    window_ms: float = Field(
+        gt=0, le=10_000, description="bound on |actual - ideal| pulse time per defect, ms"
+    )
+    min_defects: int = Field(
+        default=1, ge=0, le=10_000, description="defective items the run must judge at least"
+    )
+
+
 class Deadlines(StrictModel):
     """What the run must prove."""
 
@@ -85,6 +98,12 @@ class Deadlines(StrictModel):
         default=1000.0, gt=0, le=60_000, description="default fault-to-safe-state bound, ms"
     )
     false_trips_max: int = Field(default=0, ge=0, le=1000, description="tolerated false trips")
+    rejects: list[RejectDeadline] = Field(
+        default_factory=list, description="per ejector pulse timing bounds (conveyor cameras)"
+    )
+    false_rejects_max: int = Field(
+        default=0, ge=0, le=10_000, description="tolerated good items in the reject bin"
+    )
     false_trip_tolerance_ms: float = Field(
         default=250.0,
         ge=0,
@@ -148,6 +167,9 @@ class VerifyScenario(StrictModel):
         zones = [z.zone for z in self.deadlines.zones]
         if len(set(zones)) != len(zones):
             raise ValueError("deadlines.zones names a zone twice: give each zone one bound")
+        ejectors = [r.ejector for r in self.deadlines.rejects]
+        if len(set(ejectors)) != len(ejectors):
+            raise ValueError("deadlines.rejects names an ejector twice: give each one bound")
         return self
 
     @property

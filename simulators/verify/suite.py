@@ -16,11 +16,15 @@ from simulators.verify.scenario import load_verify_scenario
 
 @dataclass(frozen=True)
 class MonteCarlo:
-    """`runs` repetitions per scenario; each run draws processing jitter 0..jitter_ms."""
+    """`runs` repetitions per scenario; each run draws processing jitter 0..jitter_ms and, on a
+    conveyor, a belt speed within rated x [1 - belt_speed_jitter, 1 + belt_speed_jitter] and an
+    actuator response 0..actuator_jitter_ms beyond the declared one."""
 
     runs: int = 1
     jitter_ms: float = 0.0
     seed: int = 0
+    belt_speed_jitter: float = 0.0
+    actuator_jitter_ms: float = 0.0
 
 
 def load_all(
@@ -48,7 +52,8 @@ def run_suite(
         for path, p, tmp in prepared:
             runs, infos = [], []
             for i in range(mc.runs):
-                opts = RunOptions(mc.jitter_ms, mc.seed * 1000 + i, Path(tmp.name))
+                opts = RunOptions(mc.jitter_ms, mc.seed * 1000 + i, Path(tmp.name),
+                                  mc.belt_speed_jitter, mc.actuator_jitter_ms)  # fmt: skip
                 base = done_s
 
                 def progress(

@@ -321,3 +321,24 @@ def test_encoder_belt_without_a_reading_counts_unplaced_frames() -> None:
         sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     assert sched.counters.frames_unplaced == 1
     assert logs[0]["event"] == "belt_position_unknown"
+
+
+def test_plc_mode_confirm_before_the_next_update_confirms_the_fired_verdict() -> None:
+    """PLC-timed: a bin sensor pulse that arrives after the PLC's fire count but before the
+    next update confirms that reject (no reject_confirm_unexpected, no later trip)."""
+    sim = SimBelt(speed_mm_s=500.0)
+    sched = RejectScheduler(encoder_cfg(timing_mode="plc", confirm_window_ms=200.0))
+    run(sched, FakeTimer(sched), sim, 0, 100 * MS)
+    sched.observe(
+        100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, sim.count_at(100 * MS)
+    )
+    assert len(sched.update(100 * MS, sim.count()).verdicts) == 1
+    # Fire point at travel 940 mm = 1880 ms; cycles run to 1870 ms, then the confirm comes
+    # 50 ms after the fire, before the next cycle's update has noticed it.
+    run(sched, FakeTimer(sched), sim, 110 * MS, 1880 * MS)
+    with capture_logs() as logs:
+        sched.report_confirm(1930 * MS)
+    assert [e["event"] for e in logs] == ["reject_confirmed"]
+    assert sched.counters.confirmed == 1
+    acts = sched.update(2500 * MS, sim.count_at(2500 * MS))
+    assert (acts.alarms, acts.stop_belt, sched.counters.unconfirmed) == ((), False, 0)

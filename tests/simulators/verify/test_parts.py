@@ -33,6 +33,13 @@ BASE = "deployment: d.yaml\nscene: s.yaml\nduration_s: 3\n"
          "(top level)", "twice"),
         ("deadlines: {fault_to_safe_ms: -1}\n", "deadlines.fault_to_safe_ms", "greater than 0"),
         ("operator: {reset_after_ms: 50}\n", "operator.reset_after_ms", "greater than or equal"),
+        ("deadlines: {rejects: [{ejector: k, window_ms: 0}]}\n", "deadlines.rejects[0].window_ms",
+         "greater than 0"),
+        ("deadlines: {rejects: [{ejector: k}]}\n", "deadlines.rejects[0].window_ms", "required"),
+        ("deadlines: {rejects: [{ejector: k, window_ms: 5}, {ejector: k, window_ms: 9}]}\n",
+         "(top level)", "ejector twice"),
+        ("deadlines: {false_rejects_max: -1}\n", "deadlines.false_rejects_max",
+         "greater than or equal"),
     ],
 )  # fmt: skip
 def test_malformed_scenarios_are_refused_naming_the_field(
@@ -173,3 +180,30 @@ def test_recording_machine_logs_start_watchdog_trip_and_reboot() -> None:
     m.reboot(1100 * ms)
     assert (m.events[-1].t_ns // ms, m.events[-1].cause) == (1100, "plc_restart")
     assert m.latched
+
+
+@pytest.mark.parametrize(
+    ("deployment", "rejects", "field", "problem"),
+    [
+        ("conveyor_box.yaml", "[{ejector: pusher, window_ms: 5}]", "deadlines.rejects[0].ejector",
+         "not an ejector of camera belt"),
+        ("cell.yaml", "[{ejector: kicker, window_ms: 5}]", "deadlines.rejects",
+         "has no conveyor"),
+    ],
+)  # fmt: skip
+def test_reject_deadlines_must_name_an_ejector_of_the_deployment(
+    tmp_path: Path, deployment: str, rejects: str, field: str, problem: str
+) -> None:
+    """A reject bound on an unknown ejector, or on a camera without a conveyor, is refused."""
+    from simulators.verify.runner import prepare
+
+    path = tmp_path / "sc.yaml"
+    path.write_text(
+        f"deployment: {SUITE / 'deployments' / deployment}\nscene: {SUITE / 'scenes/conveyor.yaml'}"
+        f"\nduration_s: 3\ndeadlines: {{rejects: {rejects}}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        prepare(load_verify_scenario(path), path, tmp_path)
+    assert field in str(err.value)
+    assert problem in str(err.value)

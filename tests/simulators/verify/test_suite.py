@@ -4,6 +4,7 @@ failures fail with the right deadline named and a negative margin. (~2 minutes; 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,17 @@ def test_every_suite_scenario_meets_every_deadline() -> None:
 
 
 @pytest.mark.parametrize(
-    ("planted", "deadline"),
+    ("planted", "deadline", "overrun"),
     [
-        ("slow_model_late.yaml", "zone machine: entry -> stopped <= 300 ms"),
-        ("stall_bound_too_tight.yaml", "fault camera_stall @1000 ms -> stopped <= 100 ms"),
+        ("slow_model_late.yaml", "zone machine: entry -> stopped <= 300 ms", r"LATE by"),
+        ("stall_bound_too_tight.yaml", "fault camera_stall @1000 ms -> stopped <= 100 ms",
+         r"LATE by"),
+        ("reject_window_too_tight.yaml", "reject kicker: |pulse error| <= 0.1 ms",
+         r"(LATE|EARLY) by \d"),
     ],
-)
+)  # fmt: skip
 def test_planted_failure_fails_naming_the_deadline_and_the_overrun(
-    tmp_path: Path, planted: str, deadline: str
+    tmp_path: Path, planted: str, deadline: str, overrun: str
 ) -> None:
     """A verifier that cannot fail proves nothing: exactly the planted deadline fails, late."""
     report = tmp_path / "report.json"
@@ -45,4 +49,4 @@ def test_planted_failure_fails_naming_the_deadline_and_the_overrun(
     failed = [v for v in scenario["worst"] if not v["passed"]]
     assert [v["deadline"] for v in failed] == [deadline]
     assert failed[0]["margin"] < 0
-    assert "LATE by" in failed[0]["detail"]
+    assert re.search(overrun, failed[0]["detail"])

@@ -1,0 +1,125 @@
+"""Reject verdicts from the PLC simulator's pulse log and the belt's truth. Pure: no clock.
+
+Inputs:
+- `pulses`: the simulator's pulse log (simulators.plc.conveyor): per ejector pulse its ejector
+  index, the item the paddle met, that item's offset from the ideal instant (`error_ms`, actual
+  minus ideal, positive: late) and whether it went into the bin;
+- `defective` / `good`: the items that passed under the camera whole and then past the ejector
+  while the run lasted (the only ones the box could and had to act on).
+
+A defect is hit when some pulse put it in the bin; its timing error is that pulse's `error_ms`
+(the smallest |error| when several pushed it). A defect no pulse binned is a miss, with the error
+of the nearest pulse that met it, if any. A good item in the bin is a false reject.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.verify.analysis import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class RejectBound:
+    """One ejector's bound: `index` is its output (the pulse log's `ejector`)."""
+
+    ejector: str
+    index: int
+    window_ms: float
+    min_defects: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DefectOutcome:
+    item: int
+    ejector: int | None  # the output whose pulse met it; None: no pulse met it
+    hit: bool
+    error_ms: float | None
+
+
+def defect_outcomes(
+    pulses: Sequence[Mapping[str, Any]], defective: Set[int]
+) -> list[DefectOutcome]:
+    """Per defective item (sorted): hit or miss, by which output, with which timing error."""
+    met: dict[int, list[Mapping[str, Any]]] = {}
+    for p in pulses:
+        item = p.get("item")
+        if item is not None and int(item) in defective:
+            met.setdefault(int(item), []).append(p)
+    out = []
+    for item in sorted(defective):
+        hits = [p for p in met.get(item, []) if p.get("binned")]
+        near = hits or met.get(item, [])
+        if not near:
+            out.append(DefectOutcome(item, None, False, None))
+            continue
+        best = min(near, key=lambda p: abs(_err(p)))
+        out.append(DefectOutcome(item, int(best["ejector"]), bool(hits), _err(best)))
+    return out
+
+
+def _err(p: Mapping[str, Any]) -> float:
+    e = p.get("error_ms")
+    return math.inf if e is None else float(e)
+
+
+def reject_verdict(outcomes: Sequence[DefectOutcome], bound: RejectBound) -> Verdict:
+    """Every defect this ejector met was binned with |error| within the window. A defect no
+    pulse met at all is charged to every ejector (the verifier cannot tell whose it was)."""
+    name = f"reject {bound.ejector}: |pulse error| <= {bound.window_ms:g} ms"
+    mine = [o for o in outcomes if o.ejector in (bound.index, None)]
+    missed = [o for o in mine if not o.hit]
+    errors = [abs(o.error_ms) for o in mine if o.hit and o.error_ms is not None]
+    if missed:
+        items = ", ".join(str(o.item) for o in missed)
+        why = f"MISSED {len(missed)} of {len(mine)} defects (items {items})"
+        return Verdict(name, "reject", bound.window_ms, math.inf, False, why, tuple(errors))
+    if len(mine) < bound.min_defects:
+        why = f"NOT EXERCISED: {len(mine)} defects passed, expected at least {bound.min_defects}"
+        return Verdict(name, "reject", bound.window_ms, None, False, why)
+    if not mine:
+        return Verdict(name, "reject", bound.window_ms, None, True, "no defect passed")
+    worst = max(mine, key=lambda o: abs(o.error_ms or 0.0))
+    w = abs(worst.error_ms or 0.0)
+    detail = f"{len(mine)} defects binned, worst {worst.error_ms:+.1f} ms (item {worst.item})"
+    if w > bound.window_ms:
+        side = "LATE" if (worst.error_ms or 0.0) > 0 else "EARLY"
+        detail += f": {side} by {w - bound.window_ms:.1f} ms"
+    return Verdict(name, "reject", bound.window_ms, w, w <= bound.window_ms, detail, tuple(errors))
+
+
+def false_rejects(pulses: Sequence[Mapping[str, Any]], good: Set[int] | None = None) -> list[int]:
+    """Good items in the bin (sorted); with `good`, only those among them."""
+    binned = {
+        int(p["item"])
+        for p in pulses
+        if p.get("binned") and not p.get("defective") and p.get("item") is not None
+    }
+    return sorted(binned if good is None else binned & set(good))
+
+
+def analyse_rejects(
+    pulses: Sequence[Mapping[str, Any]],
+    defective: Set[int],
+    bounds: Sequence[RejectBound],
+    false_rejects_max: int,
+) -> list[Verdict]:
+    """One verdict per ejector bound, then the false-reject count (every good item binned)."""
+    outcomes = defect_outcomes(pulses, defective)
+    out = [reject_verdict(outcomes, b) for b in bounds]
+    bad = false_rejects(pulses)
+    detail = "none" if not bad else "items " + ", ".join(str(i) for i in bad)
+    out.append(
+        Verdict(
+            f"false rejects <= {false_rejects_max}",
+            "false_rejects",
+            float(false_rejects_max),
+            float(len(bad)),
+            len(bad) <= false_rejects_max,
+            detail,
+        )
+    )
+    return out

@@ -1,0 +1,95 @@
+"""Reject verdicts from synthetic pulse logs: hits within the window pass, a late pulse, a
+missed defect and a good item in the bin each fail, naming the ejector and the overrun."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulators.verify.beltside import PlantDraw
+from simulators.verify.rejects import RejectBound, analyse_rejects, defect_outcomes
+
+KICKER = RejectBound("kicker", 0, 10.0)
+
+
+def pulse(item: int | None, error_ms: float, binned: bool, defective: bool = True,
+          ejector: int = 0) -> dict[str, Any]:  # fmt: skip
+    return {"t_ns": 0, "mode": "box", "ejector": ejector, "item": item, "defective": defective,
+            "error_ms": error_ms, "binned": binned}  # fmt: skip
+
+
+def test_every_defect_binned_within_the_window_passes_with_worst_and_margin() -> None:
+    """Three defects pushed at -2, +4 and +1 ms against 10 ms: PASS, worst 4, margin 6."""
+    log = [pulse(1, -2.0, True), pulse(3, 4.0, True), pulse(5, 1.0, True)]
+    reject, false = analyse_rejects(log, {1, 3, 5}, [KICKER], 0)
+    assert (reject.passed, reject.measured, reject.margin) == (True, 4.0, 6.0)
+    assert reject.deadline == "reject kicker: |pulse error| <= 10 ms"
+    assert "item 3" in reject.detail
+    assert (false.passed, false.measured) == (True, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("log", "defective", "measured", "words"),
+    [
+        ([pulse(1, 2.0, True), pulse(3, 13.5, True)], {1, 3}, 13.5, "LATE by 3.5 ms"),
+        ([pulse(1, -12.0, True)], {1}, 12.0, "EARLY by 2.0 ms"),
+        ([pulse(1, 2.0, True)], {1, 3}, math.inf, "MISSED 1 of 2 defects (items 3)"),
+        ([pulse(1, 30.0, False)], {1}, math.inf, "MISSED 1 of 1 defects (items 1)"),
+        ([], set(), None, "NOT EXERCISED"),
+    ],
+    ids=["late", "early", "no-pulse", "pushed-past", "no-defect"],
+)
+def test_planted_reject_failures_fail_naming_the_ejector(
+    log: list[dict[str, Any]], defective: set[int], measured: float | None, words: str
+) -> None:
+    """A late or early pulse, a missed defect, or no defect at all fails the ejector's bound."""
+    reject, _ = analyse_rejects(log, defective, [KICKER], 0)
+    assert not reject.passed
+    assert "kicker" in reject.deadline
+    assert reject.measured == measured
+    assert words in reject.detail
+
+
+def test_a_good_item_in_the_bin_is_a_false_reject() -> None:
+    """A binned good item counts against false_rejects_max; within it, it passes."""
+    log = [pulse(1, 1.0, True), pulse(2, 0.5, True, defective=False)]
+    _, false = analyse_rejects(log, {1}, [KICKER], 0)
+    assert (false.passed, false.measured, false.detail) == (False, 1.0, "items 2")
+    _, tolerated = analyse_rejects(log, {1}, [KICKER], 1)
+    assert tolerated.passed
+
+
+def test_defects_are_judged_against_the_ejector_that_met_them() -> None:
+    """With two ejectors, each bound sees only its own pulses; an unmet defect fails both."""
+    log = [pulse(1, 1.0, True, ejector=0), pulse(2, 8.0, True, ejector=1)]
+    tight = RejectBound("second", 1, 5.0)
+    a, b, _ = analyse_rejects(log, {1, 2}, [KICKER, tight], 0)
+    assert (a.passed, a.measured, b.passed, b.measured) == (True, 1.0, False, 8.0)
+    a, b, _ = analyse_rejects(log, {1, 2, 9}, [KICKER, tight], 0)
+    assert (a.passed, b.passed) == (False, False)
+
+
+@given(st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=20))
+def test_worst_is_the_largest_absolute_error(errors: list[float]) -> None:
+    """The measured value is max |error| over the binned defects, and PASS iff within."""
+    log = [pulse(i, e, True) for i, e in enumerate(errors)]
+    (reject, _) = analyse_rejects(log, set(range(len(errors))), [KICKER], 0)
+    assert reject.measured == max(abs(e) for e in errors)
+    assert reject.passed == (reject.measured <= KICKER.window_ms)
+    assert len(defect_outcomes(log, set(range(len(errors))))) == len(errors)
+
+
+@given(st.integers(0, 10_000), st.floats(0, 0.5), st.floats(0, 50))
+def test_plant_draws_stay_within_the_jitter_and_repeat_by_seed(
+    seed: int, speed_jitter: float, actuator_ms: float
+) -> None:
+    """Speed within rated x [1-j, 1+j], extra actuator response in 0..A; same seed, same draw."""
+    d = PlantDraw.draw(seed, speed_jitter, actuator_ms)
+    assert 1 - speed_jitter <= d.speed_factor <= 1 + speed_jitter
+    assert 0 <= d.actuator_extra_ms <= actuator_ms
+    assert d == PlantDraw.draw(seed, speed_jitter, actuator_ms)
+    assert PlantDraw.draw(seed, 0, 0) == PlantDraw()
