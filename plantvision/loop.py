@@ -228,6 +228,14 @@ class Controller:
             hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
         t_decide_ns = self.clock_ns()
         reset, alarm = self._take_reset(cam), False
+        # The PLC holds the machine off while the box permits: a stop the box did not cause (an
+        # e-stop, a watchdog trip). Trip too, so the permit rises afresh after the reset. Only
+        # while permitting: once tripped, the latch is expected and the same reset clears both.
+        # Read after the reset: the poller stores a sample before counting its press.
+        inputs = self.latest_inputs
+        permitting = cam.last_output is not None and cam.last_output.permit
+        if permitting and inputs is not None and inputs.machine_latched:
+            faults.add("plc_tripped")
         if cam.reject is not None:
             status = cam.reject.step(t_decide_ns, self._take_confirms(cam), reset)
             alarm = status.alarm

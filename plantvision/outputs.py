@@ -29,6 +29,7 @@ FAULT_CODES: dict[str, int] = {
     "loop_stalled": 12,
     "reject_missed": 13,
     "reject_unconfirmed": 14,
+    "plc_tripped": 15,
 }
 
 

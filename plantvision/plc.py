@@ -38,7 +38,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
-from plantvision.plc_config import PlcConfig, SignalModel
+from plantvision.plc_config import INPUT_BITS, PlcConfig, SignalModel
 from plantvision.plc_fifo import FifoWriter
 from plantvision.plc_values import (
     PlcInputs,
@@ -229,6 +229,7 @@ class PlcLink:
             reset_event=self._edge.update(reset if "reset" in bits else None),
             encoder=encoder,
             reject_confirm=bits.get("reject_confirm"),
+            machine_latched=bits.get("machine_latched"),
             t_read_ns=self._clock(),
             t_encoder_ns=t_encoder_ns,
         )
@@ -264,7 +265,7 @@ class PlcLink:
             self._written_fault = out.fault_code
 
     def _read_bits(self) -> dict[str, bool]:
-        sigs = {n: s for n in ("reset", "reject_confirm") if (s := getattr(self._sig, n))}
+        sigs = {n: s for n in INPUT_BITS if (s := getattr(self._sig, n))}
         out: dict[str, bool] = {}
         for kind in ("discrete_input", "coil"):
             group = {n: s for n, s in sigs.items() if s.type == kind}

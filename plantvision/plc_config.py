@@ -35,11 +35,12 @@ ALLOWED_TYPES: dict[str, tuple[SignalType, ...]] = {
     "fault_code": ("holding_register",),
     "reset": ("discrete_input", "coil"),
     "reject_confirm": ("discrete_input", "coil"),
+    "machine_latched": ("discrete_input", "coil"),
     "encoder": ("input_register", "holding_register"),
     "reject_fifo": ("holding_register",),
 }
 OUTPUT_COILS = ("permit", "warning", "ejectors")
-INPUT_BITS = ("reset", "reject_confirm")
+INPUT_BITS = ("reset", "reject_confirm", "machine_latched")
 
 
 def field_error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
@@ -103,6 +104,11 @@ class SignalMap(StrictModel):
         default=None, description="belt encoder count (usually 32-bit)"
     )
     reject_confirm: SignalModel | None = Field(default=None, description="reject bin sensor input")
+    machine_latched: SignalModel | None = Field(
+        default=None,
+        description="PLC status input: ON while the PLC holds the machine latched off (after any "
+        "trip, its own included, until a reset); lets the box see a trip it did not cause",
+    )
     reject_fifo: SignalModel | None = Field(
         default=None, description="holding-register block for verdicts"
     )
@@ -193,6 +199,7 @@ DEFAULT_SIGNAL_MAP = SignalMap(
     reject_fifo=SignalModel(type="holding_register", address=16, count=16),
     reset=SignalModel(type="discrete_input", address=0),
     reject_confirm=SignalModel(type="discrete_input", address=1),
+    machine_latched=SignalModel(type="discrete_input", address=2),
     encoder=SignalModel(type="input_register", address=0, width=32, word_order="big"),
 )
 

@@ -45,6 +45,7 @@ class PlcInputs:
     reset_event: bool
     encoder: int | None = None
     reject_confirm: bool | None = None
+    machine_latched: bool | None = None  # None: the map has no such signal
     t_read_ns: int = field(default=0, compare=False)
     t_encoder_ns: int = field(default=0, compare=False)  # when the PLC sampled `encoder`
 

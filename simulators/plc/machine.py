@@ -117,6 +117,17 @@ class Machine:
             self._stop_start_ns = self._t_ns
         self.p = replace(self.p, counts_per_s=counts_per_s)
 
+    def emergency_stop(self, now_ns: int) -> None:
+        """A stop the PLC makes on its own (e-stop, a guard door): trips and latches."""
+        self.advance(now_ns)
+        if not self.latched:
+            self._trip(now_ns, "estop")
+
+    def latched_at(self, now_ns: int) -> bool:
+        """The status bit a PLC program exposes: latched off until a reset clears it."""
+        self.advance(now_ns)
+        return self.latched
+
     def running(self, now_ns: int) -> bool:
         self.advance(now_ns)
         return self.phase is Phase.RUNNING

@@ -199,6 +199,11 @@ class PlcSimulator:
 
     # -- what a person or a test does at the machine ---------------------------------------
 
+    def press_estop(self) -> None:
+        """Press the machine's own emergency stop: a trip the box did not cause."""
+        with self._lock:
+            self.machine.emergency_stop(self._clock())
+
     def press_reset(self) -> bool:
         """Press the reset button: the box sees the reset input high for reset_pulse_ms."""
         with self._lock:
@@ -293,6 +298,9 @@ class PlcSimulator:
         table, sigs = READ_FCS[fc], self.cfg.signals
         if sigs.reset is not None and sigs.reset.type == table:
             self._set_bit(registers, start, sigs.reset.address, self.machine.reset_input(now))
+        latched = sigs.machine_latched
+        if latched is not None and latched.type == table:
+            self._set_bit(registers, start, latched.address, self.machine.latched_at(now))
         confirm = sigs.reject_confirm
         if self.belt is not None and confirm is not None and confirm.type == table:
             self._set_bit(registers, start, confirm.address, self.belt.confirm_input(now))
