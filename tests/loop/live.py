@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,9 @@ from plantvision.deploy import build_cameras
 from plantvision.loop import Controller
 from plantvision.plc import PlcLink
 from simulators.plc import PlcSimulator, SimConfig
+from tests.waiting import wait_for
+
+__all__ = ["REPO", "LiveCell", "vtest_deployment", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,13 +77,3 @@ class LiveCell:
             lambda: cam.last_output is not None and cam.last_output.state == "ready_to_reset",
             timeout_s,
         ) and bool(self.sim.press_reset() or True)
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float, step_s: float = 0.01) -> bool:
-    """Poll `cond` until it holds or `timeout_s` passes (bounded, never an assert on time)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step_s)
-    return cond()

@@ -7,7 +7,7 @@ Waits are bounded polls on conditions; the only time checks are generous functio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,17 +18,9 @@ from plantvision.errors import ConfigError
 from plantvision.plc import PlcLink, PlcOutputs
 from plantvision.plc_config import PlcConfig
 from simulators.plc import PlcSimulator, SimConfig
+from tests.waiting import wait_for
 
 WATCHDOG_MS = 150
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -19,18 +19,10 @@ from plantvision.plc import PlcLink, PlcOutputs
 from plantvision.plc_config import PlcConfig
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.verify.plcside import RecordingMachine, install_recorder
+from tests.waiting import wait_for
 
 REQUEST_TIMEOUT_MS = 100
 DELAY_MS = 3 * REQUEST_TIMEOUT_MS  # past timeout x (1 + retries): every request fails
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 class Box:
@@ -104,18 +96,18 @@ def test_slow_plc_with_resets_never_runs_while_the_box_is_tripped(
     after it, with late permit-ON writes and beats landing, never start the machine until the
     box resets and raises its permit again (then it does start: the rule costs no restart)."""
     sim, machine, link, box = rig
-    assert wait_for(lambda: link.healthy)
+    assert wait_for(lambda: link.healthy, 5.0)
     assert sim.press_reset()  # the start-up sequence: a press, then the box raises its permit
     box.reset()
-    assert wait_for(lambda: sim.machine_running)
+    assert wait_for(lambda: sim.machine_running, 5.0)
 
     sim.set_delay_ms(DELAY_MS)
-    assert wait_for(lambda: box.tripped_ns is not None)
+    assert wait_for(lambda: box.tripped_ns is not None, 5.0)
     tripped_ns = box.tripped_ns
     assert tripped_ns is not None
     cleared_during = press_through(sim, 1.0)
     sim.set_delay_ms(0)
-    assert wait_for(lambda: link.healthy)
+    assert wait_for(lambda: link.healthy, 5.0)
     cleared_after = press_through(sim, 0.5)  # the late writes have all landed by now
 
     starts = [e for e in machine.events if e.running and e.t_ns >= tripped_ns]
@@ -127,4 +119,4 @@ def test_slow_plc_with_resets_never_runs_while_the_box_is_tripped(
 
     assert sim.press_reset()  # the box sees this press and resets its guard
     box.reset()
-    assert wait_for(lambda: sim.machine_running)
+    assert wait_for(lambda: sim.machine_running, 5.0)

@@ -3,8 +3,7 @@ loopback TCP, the bin sensor, a belt whose speed changes at run time."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -14,19 +13,11 @@ from plantvision.plc_config import PlcConfig
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
 from simulators.plc.machine import Machine, MachineParams
+from tests.waiting import wait_for
 
 MS = 1_000_000
 SPEED_MM_S = 1000.0
 CPM = 10.0
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 @pytest.fixture
