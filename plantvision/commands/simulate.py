@@ -1,8 +1,8 @@
 """`plantvision simulate SCENARIO...`: prove the deadlines scenario by scenario, with margins.
 
 Runs the real loop (the code `run` uses) against the scene and PLC simulators with timed faults,
-then compares the scene truth with the PLC's timestamped view. The simulators are imported only
-here, lazily: the product never depends on them.
+then compares the scene truth with the PLC's timestamped view. The verifier comes in through
+plantvision.commands.seam, only when this command runs.
 """
 
 from __future__ import annotations
@@ -55,8 +55,7 @@ def expand(paths: list[Path]) -> list[Path]:
 
 def simulate(args: argparse.Namespace) -> int:
     from plantvision import log as pvlog
-    from simulators.verify.report import iso_lines, to_json, verdict_table, vision_t_ms
-    from simulators.verify.suite import MonteCarlo, run_suite
+    from plantvision.commands.seam import verifier
 
     if args.runs < 1 or args.jitter_ms < 0 or args.actuator_jitter_ms < 0:
         raise SystemExit(
@@ -65,21 +64,26 @@ def simulate(args: argparse.Namespace) -> int:
     if not 0 <= args.belt_speed_jitter < 1:
         raise SystemExit("plantvision simulate: --belt-speed-jitter must be in [0, 1), e.g. 0.1")
     pvlog.configure(json=True)
+    suite, report = verifier()
     paths = expand(args.scenarios)
-    results = run_suite(
+    results = suite.run_suite(
         paths,
-        MonteCarlo(args.runs, args.jitter_ms, args.seed, args.belt_speed_jitter,
+        suite.MonteCarlo(args.runs, args.jitter_ms, args.seed, args.belt_speed_jitter,
                    args.actuator_jitter_ms),
         not args.no_progress,
     )  # fmt: skip
-    print(verdict_table(results))
+    print(report.verdict_table(results))
     # The ISO line uses the first scenario's cell (the suite shares one deployment).
-    iso = iso_lines(vision_t_ms(results), results[0].safety, results[0].zones) if results else []
+    iso = (
+        report.iso_lines(report.vision_t_ms(results), results[0].safety, results[0].zones)
+        if results
+        else []
+    )
     for line in iso:
         print(line)
     failed = [r.name for r in results if not r.passed]
     print(f"{len(results) - len(failed)}/{len(results)} scenarios passed"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip
     if args.json is not None:
-        args.json.write_text(json.dumps(to_json(results, iso), indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(report.to_json(results, iso), indent=2), encoding="utf-8")
     return 1 if failed else 0

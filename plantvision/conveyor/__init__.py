@@ -1,7 +1,11 @@
-"""Defect rejection on a conveyor: belt position, item tracking, ejector scheduling. Pure.
+"""Defect rejection on a conveyor: belt position, item tracking, ejector scheduling.
 
-No camera, inference or Modbus library is imported here (a test checks it): the loop passes in
-the clock, the encoder count and the detections, and carries out the returned `Actions`.
+The pure part (re-exported here) imports no camera, inference or Modbus library (a test checks
+it): the loop passes in the clock, the encoder count and the detections, and carries out the
+returned `Actions`. Carrying them out is the shell's half, imported by name, not from here:
+
+    runtime.py  RejectRuntime: one camera's scheduler, ejector timer and PLC verdicts
+    timer.py    EjectorTimer: sleeps, then spins the last part, to switch a coil on time
 """
 
 from plantvision.conveyor.actions import (
