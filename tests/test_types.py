@@ -17,8 +17,9 @@ PKG = Path(__file__).resolve().parent.parent / "plantvision"
 # Pure rooms (STYLE.md, 1): importing them, with everything they import in turn, must not load a
 # camera, inference or Modbus library.
 PURE_MODULES = [
-    "types", "configio", "timing", "stats", "frame_health", "floor", "zones", "zones_config",
-    "zones_checks", "guard", "iso13855", "plc_values", "plc_config", "conveyor", "outputs",
+    "types", "configio", "timing", "loop.stats", "frames.health", "zones", "zones.floor",
+    "zones.geometry", "zones.config", "zones.checks", "guard", "guard.iso13855", "plc",
+    "plc.values", "plc.config", "plc.fifo", "conveyor", "loop.outputs",
 ]  # fmt: skip
 IO_LIBS = ("cv2", "onnxruntime", "pymodbus")
 

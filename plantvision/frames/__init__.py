@@ -6,18 +6,6 @@ and dark pictures.
     source.py    FrameSource: capture thread, latest frame wins, reconnect with backoff
     health.py    frozen and dark frame checks
     media.py     reading images and videos for the commands
+
+No re-exports: the health checks are pure and must load without cv2.
 """
-
-from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
-from plantvision.frames.health import FrozenDetector, is_dark
-from plantvision.frames.source import FrameSource, SourceStats
-
-__all__ = [
-    "FrameSource",
-    "FrozenDetector",
-    "Grabber",
-    "ImageFolderGrabber",
-    "OpenCvGrabber",
-    "SourceStats",
-    "is_dark",
-]

@@ -1,4 +1,4 @@
-"""Only plc.py knows pymodbus; the PLC values and config stay importable without it."""
+"""Only plc/link.py knows pymodbus; the PLC values and config stay importable without it."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ def _imports(path: Path) -> set[str]:
 
 def test_only_plc_module_imports_pymodbus() -> None:
     """pymodbus keywords change across 3.x, so exactly one module may use them."""
-    users = sorted(p.name for p in PKG.rglob("*.py") if "pymodbus" in _imports(p))
-    assert users == ["plc.py"]
+    users = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if "pymodbus" in _imports(p))
+    assert users == ["plc/link.py"]
