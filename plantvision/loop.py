@@ -139,7 +139,17 @@ class Controller:
         for t in self._threads:
             t.start()
 
+    def shut_down_outputs(self) -> None:
+        """Shutdown is a trip: write permit OFF with fault code `shutdown` now, and make every
+        later image (a cycle still running, the ejector timer switching its coils off) say the
+        same. Waits for at most one image write already in flight."""
+        with self._write_lock:
+            self.outputs.shut_down()
+            self.link.write(self.outputs.current())
+
     def stop(self) -> None:
+        """Trip first (permit OFF, fault code `shutdown`), then wind down threads and sources."""
+        self.shut_down_outputs()
         self.stop_event.set()
         for t in self._threads:
             t.join(2.0)
