@@ -145,7 +145,13 @@ class Controller:
         same. Waits for at most one image write already in flight."""
         with self._write_lock:
             self.outputs.shut_down()
-            self.link.write(self.outputs.current())
+            rtt_ms = self.link.write(self.outputs.current())
+        with self._permit_lock:
+            was_on, self._permit_on = self._permit_on, False
+        with contextlib.suppress(Exception):  # told after the write, never raising
+            self.log.warning(
+                "permit_off", cause="shutdown", was_on=was_on, acknowledged=rtt_ms is not None
+            )
 
     def stop(self) -> None:
         """Trip first (permit OFF, fault code `shutdown`), then wind down threads and sources."""
