@@ -35,11 +35,17 @@ Render = Callable[[dict[str, Any]], str]
 
 @dataclass(frozen=True, slots=True)
 class LogStats:
-    """Events handed to the queue, dropped because it was full, lost to a failed write."""
+    """Events handed to the queue, dropped because it was full, lost to a failed write, and
+    written (log_dropped lines count too); `pending` ones are queued or stuck in a write."""
 
     queued: int = 0
     dropped: int = 0
     lost: int = 0
+    written: int = 0
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.queued - self.lost - self.written)
 
     @property
     def missing(self) -> int:
@@ -70,7 +76,7 @@ class LogSink:
         self._render, self._stream = render, stream or (lambda: sys.stderr)
         self._queue: queue.Queue[dict[str, Any] | _Flush] = queue.Queue(capacity)
         self._count_lock = threading.Lock()
-        self._queued = self._dropped = self._lost = 0
+        self._queued = self._dropped = self._lost = self._written = 0
         self._report_every_s, self._reported, self._next_report = report_every_s, 0, 0.0
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
@@ -88,7 +94,7 @@ class LogSink:
 
     def stats(self) -> LogStats:
         with self._count_lock:
-            return LogStats(self._queued, self._dropped, self._lost)
+            return LogStats(self._queued, self._dropped, self._lost, self._written)
 
     def flush(self, timeout_s: float, final: bool = False) -> bool:
         """Wait at most `timeout_s` for every event queued so far to be written; `final` adds a
@@ -138,6 +144,8 @@ class LogSink:
             else:
                 stream.write(text)
                 stream.flush()
+            with self._count_lock:
+                self._written += 1
         except Exception:  # ENOSPC, EPIPE, EIO, a closed stream, anything: count it, go on
             with self._count_lock:
                 self._lost += 1

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 def _log_line(logs: pvlog.LogStats) -> str:
     return (
         f"  log lines: {logs.queued} queued, {logs.dropped} dropped (queue full), "
-        f"{logs.lost} lost (stream errors)"
+        f"{logs.lost} lost (stream errors), {logs.pending} not written at exit (stream blocked)"
     )
 
 
