@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 
 from plantvision import log as pvlog
-from plantvision.frame_health import FrozenDetector
-from plantvision.frames import FrameSource
-from plantvision.guard import Guard, GuardConfig
-from plantvision.loop import CameraRuntime, Controller
-from plantvision.plc import PlcLink
-from plantvision.plc_config import PlcConfig
+from plantvision.frames.health import FrozenDetector
+from plantvision.frames.source import FrameSource
+from plantvision.guard.latch import Guard, GuardConfig
+from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.plc.link import PlcLink
+from plantvision.plc.config import PlcConfig
 from plantvision.types import Detections, ImageArray, StageTimes
-from plantvision.zones_config import load_zone_file
+from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.plc.bench import summary
 

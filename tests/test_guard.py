@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from plantvision.guard import Guard, GuardConfig, GuardEvent, GuardState, HealthFault
-from plantvision.zones import ZoneHits
+from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState, HealthFault
+from plantvision.zones.geometry import ZoneHits
 
 MS = 1_000_000
 SHA = "ab" * 32

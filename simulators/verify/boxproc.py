@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from plantvision.deploy import check_camera_files
+from plantvision.loop.build import check_camera_files
 from plantvision.errors import ConfigError
 from simulators.plc import PlcSimulator
 from simulators.scene import SceneRenderer

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from plantvision.outputs import FAULT_CODES
+from plantvision.loop.outputs import FAULT_CODES
 from tests.loop.rig import INSIDE, OUTSIDE, Rig
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from plantvision.outputs import FAULT_CODES
+from plantvision.loop.outputs import FAULT_CODES
 from simulators.plc import PlcSimulator, SimConfig
 from tests.loop.boxproc import cell_deployment, end_box, permit_writes, raise_permit, start_box
 

@@ -12,14 +12,14 @@ import structlog
 import yaml
 from structlog.testing import capture_logs
 
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
+from plantvision.loop.deployment import load_deployment
+from plantvision.loop.build import build_cameras
 from plantvision.errors import ConfigError
-from plantvision.loop import Controller
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc_fake import FakePlcLink
-from plantvision.plc_values import PlcInputs
-from plantvision.reject import RejectRuntime
+from plantvision.loop.controller import Controller
+from plantvision.loop.outputs import FAULT_CODES
+from tests.fakes.plc import FakePlcLink
+from plantvision.plc.values import PlcInputs
+from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from plantvision import floor
+from plantvision.zones import floor
 from plantvision.errors import ConfigError
 from plantvision.types import Detections
 

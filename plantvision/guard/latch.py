@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field
 
 from plantvision.configio import StrictModel
-from plantvision.zones import ZoneHits
+from plantvision.zones.geometry import ZoneHits
 
 START_INTERLOCK = "start_interlock"
 STOP_ZONE = "stop_zone"
