@@ -33,8 +33,8 @@ from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
 from plantvision.loop.controller import CameraRuntime, Controller
-from plantvision.plc.link import PlcLink
 from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
 from plantvision.loop.outputs import OutputImage, ResetBus
-from plantvision.plc.link import PlcInputs, PlcOutputs
-from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.loop.stats import LatencyWindow
+from plantvision.plc.link import PlcInputs, PlcOutputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones.geometry import CompiledZones, ZoneHits
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from plantvision.zones import floor
 from plantvision.errors import ConfigError
+from plantvision.zones import floor
 
 if TYPE_CHECKING:
     from plantvision.zones.config import Point, ZoneFileModel

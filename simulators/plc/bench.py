@@ -12,8 +12,8 @@ from typing import Any
 
 import structlog
 
-from plantvision.plc.link import PlcLink
 from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink
 from plantvision.plc.values import PlcOutputs
 from simulators.plc.server import PlcSimulator, SimConfig
 

@@ -18,13 +18,13 @@ from typing import Any, Literal
 import structlog
 import yaml
 
-from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
-from plantvision.loop.deployment import CameraModel, load_deployment
-from plantvision.loop.build import build_cameras
 from plantvision.frames.grabbers import Grabber
+from plantvision.loop.build import build_cameras
 from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import CameraModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
+from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt

@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from simulators.demo import BeltSceneGrabber, conveyor_sim_config
-from plantvision.loop.deployment import CameraModel
 from plantvision.conveyor import ConveyorConfig
 from plantvision.errors import ConfigError
+from plantvision.loop.deployment import CameraModel
+from simulators.demo import BeltSceneGrabber, conveyor_sim_config
 from simulators.plc import PlcSimulator
 from simulators.plc.rig import items_passed
 from simulators.scene import SceneRenderer, SceneScenario

@@ -15,12 +15,12 @@ from typing import Any, cast
 
 import yaml
 
-from plantvision.loop.deployment import CameraModel, DeploymentModel, SourceModel, load_deployment
-from plantvision.loop.build import build_cameras, check_camera_files, resolve
 from plantvision.detect import load_detector
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber
+from plantvision.loop.build import build_cameras, check_camera_files, resolve
 from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import CameraModel, DeploymentModel, SourceModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.zones.geometry import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig

@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 from plantvision import log as pvlog
-from plantvision.loop.deployment import DeploymentModel, load_deployment
 from plantvision.loop.build import build_cameras
 from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import DeploymentModel, load_deployment
 from plantvision.plc.link import PlcLink
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for

@@ -11,9 +11,9 @@ from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
 from plantvision.loop.controller import CameraRuntime, Controller
-from tests.fakes.plc import FakePlcLink
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones.config import load_zone_file
+from tests.fakes.plc import FakePlcLink
 
 ZONES = """
 version: 1

@@ -17,8 +17,8 @@ from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
 from plantvision.loop.controller import CameraRuntime, Controller
-from plantvision.plc.link import PlcLink
 from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.plc.link import PlcLink
 from plantvision.types import ImageArray
 from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig

@@ -11,8 +11,8 @@ import pytest
 import structlog
 from pyModbusTCP.client import ModbusClient
 
-from plantvision.plc.link import PlcLink, PlcOutputs
 from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink, PlcOutputs
 from plantvision.plc.values import words_to_u32
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.plc.__main__ import main as sim_main
