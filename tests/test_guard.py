@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from plantvision import log as plog
-from plantvision.guard.latch import Guard, GuardConfig, GuardState, HealthFault
+from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState, HealthFault
 from plantvision.zones.geometry import ZoneHits
 
 MS = 1_000_000
@@ -32,14 +31,18 @@ CLEAR = hits()
 
 
 def guard(**cfg: int) -> Guard:
-    return Guard(GuardConfig(**cfg), SHA, plog.get(), warn_hold_ms={"aisle": 300})
+    return Guard(GuardConfig(**cfg), SHA, warn_hold_ms={"aisle": 300})
+
+
+def named(events: tuple[GuardEvent, ...], name: str) -> list[dict[str, Any]]:
+    return [e.fields() for e in events if e.name == name]
 
 
 def started(g: Guard | None = None) -> tuple[Guard, int]:
     """A guard that has been reset into running; returns it and the current time in ms."""
     g = g or guard()
     g.step(0, 0, CLEAR)
-    out = g.step(600 * MS, 1, CLEAR, reset=True)
+    out = g.step(600 * MS, 1, CLEAR, reset=True).output
     assert out.permit
     g.step(610 * MS, 2, CLEAR)  # release the reset button
     return g, 610
@@ -47,7 +50,7 @@ def started(g: Guard | None = None) -> tuple[Guard, int]:
 
 def test_power_up_starts_tripped_with_start_interlock() -> None:
     """Power-up starts with the permit off and cause start_interlock, even with zones clear."""
-    out = guard().step(0, 0, CLEAR)
+    out = guard().step(0, 0, CLEAR).output
     assert (out.permit, out.cause, out.state) == (False, "start_interlock", GuardState.TRIPPED)
 
 
@@ -55,15 +58,16 @@ def test_reset_input_high_at_power_up_is_not_a_press() -> None:
     """A reset input already on at power-up (stuck button) does not release the permit."""
     g = guard()
     for t in range(0, 2000, 100):
-        out = g.step(t * MS, t, CLEAR, reset=True)
+        out = g.step(t * MS, t, CLEAR, reset=True).output
     assert not out.permit
 
 
 def test_one_detection_in_a_stop_zone_drops_the_permit_in_the_same_cycle() -> None:
     """One person anchor in a stop zone drops the permit in the same cycle."""
     g, t = started()
-    out = g.step((t + 10) * MS, 3, hits(stop2=True))
-    assert (out.permit, out.cause, out.zone) == (False, "stop_zone", "feed")
+    step = g.step((t + 10) * MS, 3, hits(stop2=True))
+    assert (step.output.permit, step.output.cause, step.output.zone) == (False, "stop_zone", "feed")
+    assert [e.name for e in step.events] == ["zone_entered", "trip"]
 
 
 def test_trip_latches_after_the_zone_clears() -> None:
@@ -71,7 +75,7 @@ def test_trip_latches_after_the_zone_clears() -> None:
     g, t = started()
     g.step((t + 10) * MS, 3, hits(stop=True))
     for k in range(1, 50):
-        out = g.step((t + 10 + 100 * k) * MS, 3 + k, CLEAR)
+        out = g.step((t + 10 + 100 * k) * MS, 3 + k, CLEAR).output
         assert not out.permit
     assert out.state is GuardState.READY_TO_RESET
 
@@ -93,21 +97,20 @@ def test_reset_needs_every_stop_zone_clear_for_the_hold_time(
     g, t = started()
     g.step((t + 10) * MS, 3, hits(stop=True))
     g.step((t + 20) * MS, 4, CLEAR)
-    with capture_logs() as logs:
-        out = g.step((t + 20 + after_ms) * MS, 5, hits(stop=occupied), reset=True)
-    assert out.permit is accepted
-    refused = [e for e in logs if e["event"] == "reset_refused"]
+    step = g.step((t + 20 + after_ms) * MS, 5, hits(stop=occupied), reset=True)
+    assert step.output.permit is accepted
+    refused = named(step.events, "reset_refused")
     assert [e["reason"] for e in refused] == ([reason] if reason else [])
+    assert len(named(step.events, "reset")) == int(accepted)
 
 
 def test_reset_refused_while_zone_occupied_is_logged_with_zone_and_hash() -> None:
     """A reset while a stop zone is occupied is refused and logged naming the zone."""
     g, t = started()
     g.step((t + 10) * MS, 3, hits(stop=True))
-    with capture_logs() as logs:
-        out = g.step((t + 900) * MS, 4, hits(stop=True), reset=True)
-    assert not out.permit
-    (e,) = [e for e in logs if e["event"] == "reset_refused"]
+    step = g.step((t + 900) * MS, 4, hits(stop=True), reset=True)
+    assert not step.output.permit
+    (e,) = named(step.events, "reset_refused")
     assert (e["zone"], e["reason"], e["seq"], e["zones_sha256"]) == (
         "press",
         "stop_zone_occupied",
@@ -120,23 +123,25 @@ def test_reset_refused_while_zone_occupied_is_logged_with_zone_and_hash() -> Non
 def test_health_fault_trips_latches_and_blocks_reset(fault: HealthFault) -> None:
     """Each health cause trips with itself as cause; reset is refused while it is active."""
     g, t = started()
-    out = g.step((t + 10) * MS, 3, CLEAR, faults=frozenset({fault.value}))
-    assert (out.permit, out.cause) == (False, fault.value)
-    out = g.step((t + 900) * MS, 4, CLEAR, faults=frozenset({fault.value}), reset=True)
+    step = g.step((t + 10) * MS, 3, CLEAR, faults=frozenset({fault.value}))
+    assert (step.output.permit, step.output.cause) == (False, fault.value)
+    assert named(step.events, "trip")[0]["faults"] == [fault.value]
+    out = g.step((t + 900) * MS, 4, CLEAR, faults=frozenset({fault.value}), reset=True).output
     assert not out.permit
-    out = g.step((t + 910) * MS, 5, CLEAR)  # fault gone: still latched
+    out = g.step((t + 910) * MS, 5, CLEAR).output  # fault gone: still latched
     assert (out.permit, out.cause) == (False, fault.value)
-    assert g.step((t + 920) * MS, 6, CLEAR, reset=True).permit
+    assert g.step((t + 920) * MS, 6, CLEAR, reset=True).output.permit
 
 
 def test_minimum_off_time_holds_the_permit_off() -> None:
     """Once off, the permit stays off for min_off_ms even if a reset comes sooner."""
     g, t = started(guard(clear_hold_ms=0, min_off_ms=80))
     g.step((t + 10) * MS, 3, CLEAR, faults=frozenset({"plc_lost"}))
-    out = g.step((t + 50) * MS, 4, CLEAR, reset=True)
-    assert (out.permit, out.state) == (False, GuardState.TRIPPED)
+    step = g.step((t + 50) * MS, 4, CLEAR, reset=True)
+    assert (step.output.permit, step.output.state) == (False, GuardState.TRIPPED)
+    assert [e["reason"] for e in named(step.events, "reset_refused")] == ["min_off_time"]
     g.step((t + 60) * MS, 5, CLEAR)
-    assert g.step((t + 90) * MS, 6, CLEAR, reset=True).permit
+    assert g.step((t + 90) * MS, 6, CLEAR, reset=True).output.permit
 
 
 def test_no_verdict_is_not_clear() -> None:
@@ -145,10 +150,9 @@ def test_no_verdict_is_not_clear() -> None:
     g.step((t + 10) * MS, 3, hits(stop=True))
     g.step((t + 20) * MS, 4, CLEAR)
     g.step((t + 600) * MS, 5, None)
-    with capture_logs() as logs:
-        out = g.step((t + 700) * MS, 6, CLEAR, reset=True)
-    assert not out.permit
-    assert [e["reason"] for e in logs if e["event"] == "reset_refused"] == ["clear_hold"]
+    step = g.step((t + 700) * MS, 6, CLEAR, reset=True)
+    assert not step.output.permit
+    assert [e["reason"] for e in named(step.events, "reset_refused")] == ["clear_hold"]
 
 
 def test_holding_reset_does_not_restart_when_the_zone_clears() -> None:
@@ -156,18 +160,20 @@ def test_holding_reset_does_not_restart_when_the_zone_clears() -> None:
     g, t = started()
     g.step((t + 10) * MS, 3, hits(stop=True))
     for k in range(1, 20):
-        out = g.step((t + 10 + 100 * k) * MS, 3 + k, hits(stop=k < 5), reset=True)
+        out = g.step((t + 10 + 100 * k) * MS, 3 + k, hits(stop=k < 5), reset=True).output
         assert not out.permit
 
 
 def test_warning_follows_warn_zone_and_clears_after_its_hold() -> None:
     """A warn zone lights the warning without tripping; it clears hold_ms after the zone."""
     g, t = started()
-    with capture_logs() as logs:
-        on = g.step((t + 10) * MS, 3, hits(warn=True))
-        still = g.step((t + 20) * MS, 4, CLEAR)
-        held = g.step((t + 310) * MS, 5, CLEAR)
-        off = g.step((t + 321) * MS, 6, CLEAR)
+    steps = [
+        g.step((t + 10) * MS, 3, hits(warn=True)),
+        g.step((t + 20) * MS, 4, CLEAR),
+        g.step((t + 310) * MS, 5, CLEAR),
+        g.step((t + 321) * MS, 6, CLEAR),
+    ]
+    on, still, held, off = (s.output for s in steps)
     assert (on.permit, on.warning, still.warning, held.warning, off.warning) == (
         True,
         True,
@@ -175,7 +181,7 @@ def test_warning_follows_warn_zone_and_clears_after_its_hold() -> None:
         True,
         False,
     )
-    events = [(e["event"], e["zone"], e["seq"]) for e in logs]
+    events = [(e.name, e.zone, e.seq) for s in steps for e in s.events]
     assert events == [
         ("zone_entered", "aisle", 3),
         ("warning_on", "aisle", 3),
@@ -187,19 +193,21 @@ def test_warning_follows_warn_zone_and_clears_after_its_hold() -> None:
 def test_every_transition_is_an_event_with_cause_zone_seq_and_hash() -> None:
     """Trip, zone, reset events carry cause, zone, seq and the zone file's hash."""
     g = guard()
-    with capture_logs() as logs:
-        g.step(0, 0, CLEAR)
-        g.step(600 * MS, 1, CLEAR, reset=True)
-        g.step(700 * MS, 2, hits(stop=True))
-        g.step(800 * MS, 3, CLEAR)
-    got = [(e["event"], e["cause"], e["zone"], e["seq"]) for e in logs]
+    steps = [
+        g.step(0, 0, CLEAR),
+        g.step(600 * MS, 1, CLEAR, reset=True),
+        g.step(700 * MS, 2, hits(stop=True)),
+        g.step(800 * MS, 3, CLEAR),
+    ]
+    events = [e for s in steps for e in s.events]
+    got = [(e.name, e.cause, e.zone, e.seq) for e in events]
     assert got == [
         ("reset", "start_interlock", None, 1),
         ("zone_entered", None, "press", 2),
         ("trip", "stop_zone", "press", 2),
         ("zone_cleared", "stop_zone", "press", 3),
     ]
-    assert all(e["zones_sha256"] == SHA for e in logs)
+    assert all(e.fields()["zones_sha256"] == SHA for e in events)
 
 
 # --- invariants over random histories ---------------------------------------------------------
@@ -230,7 +238,7 @@ def test_permit_never_on_while_unsafe_and_only_after_a_valid_reset(
 ) -> None:
     """The permit is never on in a cycle with an occupied stop zone or a fault, and turns on
     only on a reset press after clear_hold_ms of clear verdicts and min_off_ms off."""
-    g = Guard(GuardConfig(clear_hold_ms=hold_ms, min_off_ms=min_off_ms), SHA, plog.get())
+    g = Guard(GuardConfig(clear_hold_ms=hold_ms, min_off_ms=min_off_ms), SHA)
     now_ms, prev_permit, prev_reset = 0, False, True
     clear_since_ms: int | None = None
     off_since_ms = 0
@@ -242,7 +250,7 @@ def test_permit_never_on_while_unsafe_and_only_after_a_valid_reset(
         elif clear_since_ms is None:
             clear_since_ms = now_ms
         faults = frozenset({"stale_frame"}) if fault else frozenset()
-        out = g.step(now_ms * MS, seq, verdict(kind), faults, reset)
+        out = g.step(now_ms * MS, seq, verdict(kind), faults, reset).output
         if unsafe or fault:
             assert not out.permit
         if out.permit and not prev_permit:
@@ -254,3 +262,17 @@ def test_permit_never_on_while_unsafe_and_only_after_a_valid_reset(
         if prev_permit and not out.permit:
             off_since_ms = now_ms
         prev_permit, prev_reset = out.permit, reset
+
+
+def test_the_guard_does_no_io_it_returns_its_events() -> None:
+    """The guard logs nothing itself: a trip comes back as events with the decision, for the
+    loop to tell after its write (a logger inside the guard would put I/O on the trip path)."""
+    g, t = started()
+    with capture_logs() as logs:
+        step = g.step((t + 10) * MS, 3, hits(stop=True))
+    assert [(e.name, e.level) for e in step.events] == [
+        ("zone_entered", "info"),
+        ("trip", "warning"),
+    ]
+    assert named(step.events, "trip")[0]["zones"] == ["press"]
+    assert logs == []

@@ -1,7 +1,9 @@
 """`plantvision run [DEPLOYMENT]`: watch, decide, drive the PLC; a live summary and a final report.
 
-Start-up validates everything and warms the model up before any output is written; SIGTERM or
-SIGINT writes the permit off, stops the heartbeat and exits cleanly.
+Start-up validates everything and warms the model up before any output is written. SIGTERM,
+SIGINT and the end of `--duration` are a trip: permit OFF with fault code `shutdown` is written
+first, and only then do the threads, the heartbeat and the connections wind down. Logging goes
+through a bounded queue (plantvision.log); the final report says how many lines it dropped.
 """
 
 from __future__ import annotations
@@ -81,14 +83,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         sup.run(stop, duration)
     finally:
+        controller.stop()  # permit OFF (fault code `shutdown`) first, then the threads
         sdnotify.notify("STOPPING=1")
-        controller.stop()
-        link.stop()  # permit off, heartbeat stops
+        link.stop()  # permit OFF again, then the heartbeat stops and the sockets close
         if sim is not None:
             sim.stop()
         log.info("stopped")
-    print("\n".join([format_report(report, controller), *describe_pulses(sim)]), flush=True)
+    logs = pvlog.shutdown(timeout_s=1.0)  # a blocked stderr is abandoned, not waited for
+    print(
+        "\n".join([format_report(report, controller), *describe_pulses(sim), _log_line(logs)]),
+        flush=True,
+    )
     return 0
+
+
+def _log_line(logs: pvlog.LogStats) -> str:
+    return (
+        f"  log lines: {logs.queued} queued, {logs.dropped} dropped (queue full), "
+        f"{logs.lost} lost (stream errors), {logs.pending} not written at exit (stream blocked)"
+    )
 
 
 @dataclass

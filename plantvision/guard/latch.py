@@ -7,9 +7,12 @@ a clock. Semantics (DESIGN.md, "Safety semantics"):
   step (no entry debounce) and the trip latches;
 - the permit returns only on a reset *press* (a rising edge of the reset input) while every stop
   zone has been clear, with a verdict every cycle, for `clear_hold_ms`, no health fault is
-  active and the permit has been off for `min_off_ms`; otherwise the press is refused and logged;
+  active and the permit has been off for `min_off_ms`; otherwise the press is refused, with a
+  `reset_refused` event naming the reason;
 - warning zones drive `warning` and release by themselves `hold_ms` after they clear.
-Every transition is one structured event carrying cause, zone, seq and the zone file's sha256.
+Every transition is one `GuardEvent` carrying cause, zone, seq and the zone file's sha256. The
+guard does no I/O: `step` returns the decision with its events, and the loop logs them only after
+the output image is written ("Decide, write, then tell").
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from typing import Any
 
 from pydantic import Field
 
-from plantvision import log as plog
 from plantvision.configio import StrictModel
 from plantvision.zones.geometry import ZoneHits
 
@@ -72,6 +74,36 @@ class GuardOutput:
     zone: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GuardEvent:
+    """One transition to tell: `name` (trip, reset, reset_refused, zone_entered, zone_cleared,
+    warning_on, warning_off) and its fields, for the shell to log after the write."""
+
+    name: str
+    seq: int
+    cause: str | None
+    zone: str | None
+    zones_sha256: str
+    details: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def level(self) -> str:
+        return "warning" if self.name in ("trip", "reset_refused") else "info"
+
+    def fields(self) -> dict[str, Any]:
+        """The log line's key/values (without the event name)."""
+        base = {"cause": self.cause, "zone": self.zone, "seq": self.seq}
+        return {**base, **dict(self.details), "zones_sha256": self.zones_sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardStep:
+    """One step's decision and the events it implies, in the order they happened."""
+
+    output: GuardOutput
+    events: tuple[GuardEvent, ...] = ()
+
+
 class Guard:
     """Latching stop/warn state machine; see the module docstring for the rules."""
 
@@ -79,11 +111,11 @@ class Guard:
         self,
         config: GuardConfig,
         zone_sha256: str,
-        log: Any = None,
         warn_hold_ms: Mapping[str, int] | None = None,
     ) -> None:
         self._cfg = config
-        self._log = (log if log is not None else plog.get()).bind(zones_sha256=zone_sha256)
+        self._sha256 = zone_sha256
+        self._events: list[GuardEvent] = []
         self._warn_hold_ms = dict(warn_hold_ms or {})
         self._tripped = True
         self._cause: str | None = START_INTERLOCK
@@ -97,8 +129,7 @@ class Guard:
         self._reset_level = True
 
     def _emit(self, event: str, seq: int, zone: str | None, cause: str | None, **kw: Any) -> None:
-        level = "warning" if event in ("trip", "reset_refused") else "info"
-        getattr(self._log, level)(event, cause=cause, zone=zone, seq=seq, **kw)
+        self._events.append(GuardEvent(event, seq, cause, zone, self._sha256, tuple(kw.items())))
 
     def step(
         self,
@@ -107,11 +138,13 @@ class Guard:
         hits: ZoneHits | None,
         faults: frozenset[str] = frozenset(),
         reset: bool = False,
-    ) -> GuardOutput:
-        """Advance one cycle. `hits` None means no verdict this cycle (not clear).
+    ) -> GuardStep:
+        """Advance one cycle: the decision and the events it implies. `hits` None means no
+        verdict this cycle (not clear).
 
         `reset` is the level of the reset input; only its rising edge counts as a press.
         """
+        self._events = []
         if self._off_since_ns is None:
             self._off_since_ns = now_ns
         stop_occupied = self._observe(now_ns, seq, hits)
@@ -123,7 +156,7 @@ class Guard:
         if pressed and self._tripped:
             self._try_reset(now_ns, seq, stop_occupied, active)
         self._update_warning(now_ns, seq)
-        return self._output(now_ns, stop_occupied, active)
+        return GuardStep(self._output(now_ns, stop_occupied, active), tuple(self._events))
 
     def _observe(self, now_ns: int, seq: int, hits: ZoneHits | None) -> tuple[str, ...]:
         """Zone entry/clear events, warn timestamps, the clear-hold timer; occupied stop ids."""

@@ -167,9 +167,7 @@ def build_cameras(
             clock_ns=clock_ns,
             log=log.bind(camera=cam.id),
         )
-        guard = Guard(
-            dep.guard, f.zones.sha256, log.bind(camera=cam.id), warn_hold_ms=f.zones.warn_hold_ms()
-        )
+        guard = Guard(dep.guard, f.zones.sha256, warn_hold_ms=f.zones.warn_hold_ms())
         cams.append(
             CameraRuntime(
                 id=cam.id,

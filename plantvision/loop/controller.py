@@ -13,17 +13,18 @@ in-flight image write (one round trip), never for a heartbeat, input read or ver
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
-from plantvision.guard.latch import Guard, GuardOutput, GuardState
+from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
 from plantvision.loop.outputs import OutputImage, ResetBus
 from plantvision.loop.stats import LatencyWindow
 from plantvision.plc.link import PlcInputs, PlcOutputs
@@ -53,6 +54,13 @@ SWITCH_INTERVAL_S = 0.0002
 
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
+# (level, event, fields): what a cycle has to tell, logged only after its output write.
+Note = tuple[str, str, dict[str, Any]]
+
+
+def _notes(events: Iterable[GuardEvent]) -> list[Note]:
+    return [(e.level, e.name, e.fields()) for e in events]
+
 
 @dataclass
 class CameraRuntime:
@@ -80,6 +88,7 @@ class CameraRuntime:
     last_cycle_ns: int = 0
     plc_losses_seen: int = 0
     reject: RejectRuntime | None = None
+    to_tell: list[Note] = field(default_factory=list)  # this cycle's events, told after the write
 
 
 class Controller:
@@ -130,7 +139,23 @@ class Controller:
         for t in self._threads:
             t.start()
 
+    def shut_down_outputs(self) -> None:
+        """Shutdown is a trip: write permit OFF with fault code `shutdown` now, and make every
+        later image (a cycle still running, the ejector timer switching its coils off) say the
+        same. Waits for at most one image write already in flight."""
+        with self._write_lock:
+            self.outputs.shut_down()
+            rtt_ms = self.link.write(self.outputs.current())
+        with self._permit_lock:
+            was_on, self._permit_on = self._permit_on, False
+        with contextlib.suppress(Exception):  # told after the write, never raising
+            self.log.warning(
+                "permit_off", cause="shutdown", was_on=was_on, acknowledged=rtt_ms is not None
+            )
+
     def stop(self) -> None:
+        """Trip first (permit OFF, fault code `shutdown`), then wind down threads and sources."""
+        self.shut_down_outputs()
         self.stop_event.set()
         for t in self._threads:
             t.join(2.0)
@@ -175,10 +200,19 @@ class Controller:
         try:
             self.cycle(cam, frame)
         except Exception as exc:  # a bug must still end in the safe state, then latch
-            self.log.error("loop_error", camera=cam.id, error=repr(exc))
             cam.internal_error = True
             with self._write_lock:
                 self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL))
+            cam.to_tell.append(("error", "loop_error", {"error": repr(exc)}))
+            self._tell(cam)
+
+    def _tell(self, cam: CameraRuntime) -> None:
+        """Log what the cycle collected, after its write. Never raises: the log queue drops and
+        counts rather than block (plantvision.log), and nothing else here may stop a cycle."""
+        notes, cam.to_tell = cam.to_tell, []
+        with contextlib.suppress(Exception):
+            for level, event, fields in notes:
+                getattr(self.log, level)(event, camera=cam.id, **fields)
 
     def _take_confirms(self, cam: CameraRuntime) -> int:
         presses = self.confirms.presses
@@ -241,7 +275,9 @@ class Controller:
             alarm = status.alarm
             if status.fault is not None:
                 faults.add(status.fault)
-        out = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
+        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
+        out = step.output
+        cam.to_tell += _notes(step.events)
         times.add("decide", self.clock_ns() - t_decide_ns)
         if cam.last_output is not None and cam.last_output.permit and not out.permit:
             cam.trips += 1
@@ -257,6 +293,7 @@ class Controller:
             cam.latency.record(times)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
         cam.last_cycle_ns = t_ack_ns
+        self._tell(cam)  # decide, write, then tell
         return plc_out
 
     def alive(self, within_ns: int) -> bool:
@@ -274,27 +311,22 @@ class Controller:
         frame: Frame | None,
         t_ack_ns: int | None,
     ) -> None:
-        """Log each change of the permit the PLC holds; a drop carries its response time."""
+        """Tell each change of the permit the PLC holds; a drop carries its response time."""
         with self._permit_lock:
             if plc_out.permit == self._permit_on:
                 return
             self._permit_on = plc_out.permit
         if plc_out.permit:
-            self.log.info("permit_on", camera=cam.id, seq=cam.last_seq)
+            cam.to_tell.append(("info", "permit_on", {"seq": cam.last_seq}))
             return
         response_ms = (
             round((t_ack_ns - frame.t_capture_ns) / 1e6, 3)
             if frame is not None and t_ack_ns is not None else None
         )  # fmt: skip
-        self.log.warning(
-            "permit_off",
-            camera=cam.id,
-            seq=cam.last_seq,
-            cause=out.cause,
-            zone=out.zone,
-            response_ms=response_ms,
-            acknowledged=t_ack_ns is not None,
-        )
+        cam.to_tell.append(("warning", "permit_off", {
+            "seq": cam.last_seq, "cause": out.cause, "zone": out.zone,
+            "response_ms": response_ms, "acknowledged": t_ack_ns is not None,
+        }))  # fmt: skip
 
     def _evaluate(
         self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]
@@ -308,7 +340,7 @@ class Controller:
         try:
             det = cam.detector.detect(frame.image, times)
         except Exception as exc:  # any model failure must end in the safe state
-            self.log.error("model_error", camera=cam.id, seq=frame.seq, error=repr(exc))
+            cam.to_tell.append(("error", "model_error", {"seq": frame.seq, "error": repr(exc)}))
             faults.add("model_error")
             return None
         t0 = self.clock_ns()
@@ -319,13 +351,10 @@ class Controller:
         age_ns = self.clock_ns() - frame.t_capture_ns
         if age_ns > cam.budget_ns:
             # A verdict this old may no longer describe the zone: never act on it as "clear".
-            self.log.warning(
-                "budget_overrun",
-                camera=cam.id,
-                seq=frame.seq,
-                age_ms=round(age_ns / 1e6, 2),
-                budget_ms=cam.budget_ns / 1e6,
-            )
+            age_ms, budget_ms = round(age_ns / 1e6, 2), cam.budget_ns / 1e6
+            cam.to_tell.append(("warning", "budget_overrun", {
+                "seq": frame.seq, "age_ms": age_ms, "budget_ms": budget_ms,
+            }))  # fmt: skip
             if cam.overrun_trips:
                 faults.add("budget_overrun")
             return hits if hits.stop_occupied else None

@@ -59,6 +59,7 @@ class OutputImage:
         self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
         self._alarms: set[str] = set()
         self._ejectors: list[bool] = []
+        self._shutdown = False
 
     def update(self, camera_id: str, out: GuardOutput, alarm: bool = False) -> PlcOutputs:
         """A camera's guard output; `alarm` (a reject alarm) lights the warning too."""
@@ -74,8 +75,16 @@ class OutputImage:
             self._ejectors[index] = on
             return self._combined()
 
+    def shut_down(self) -> None:
+        """From now on every image has the permit off with fault code `shutdown`."""
+        with self._lock:
+            self._shutdown = True
+
     def _combined(self) -> PlcOutputs:
         outs = list(self._outs.values())
+        if self._shutdown:
+            warn = any(o is not None and o.warning for o in outs) or bool(self._alarms)
+            return PlcOutputs(False, warn, FAULT_CODES["shutdown"], tuple(self._ejectors))
         permit = all(o is not None and o.permit for o in outs)
         warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
         cause = next((o.cause for o in outs if o is not None and o.cause), None)

@@ -235,10 +235,8 @@ class PlcLink:
         )
 
     def stop(self) -> None:
-        """Stop the heartbeat, write permit off (best effort, bounded), close both connections."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Write permit off (best effort, bounded), then stop the heartbeat and close both
+        connections: shutdown is a trip, and the trip comes first."""
         with self._state:
             self._image = self._image.with_permit_off()
             healthy = self._healthy
@@ -247,7 +245,10 @@ class PlcLink:
                 with self._safety.lock:
                     self._send_image(self._image)
             except LinkError:
-                pass  # the heartbeat has stopped: the PLC watchdog trips the machine anyway
+                pass  # the heartbeat stops next: the PLC watchdog trips the machine anyway
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
         self._healthy = False
         self._safety.close()
         self._service.close()

@@ -72,7 +72,7 @@ class Rig:
             source=FrameSource(_NoGrabber()),
             detector=self.detector,
             zones=zones,
-            guard=Guard(cfg, zones.sha256, pvlog.get()),
+            guard=Guard(cfg, zones.sha256),
             budget_ns=int(budget_ms * 1e6),
             overrun_trips=True,
             stall_ns=500_000_000,

@@ -84,7 +84,7 @@ class Cell:
             source=FrameSource(self.camera, backoff_ms=(20, 100), log=self.log),
             detector=self.detector,
             zones=zones,
-            guard=Guard(GuardConfig(clear_hold_ms=200, min_off_ms=80), zones.sha256, self.log),
+            guard=Guard(GuardConfig(clear_hold_ms=200, min_off_ms=80), zones.sha256),
             budget_ns=200_000_000,
             overrun_trips=True,
             stall_ns=STALL_MS * 1_000_000,
