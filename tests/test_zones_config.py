@@ -260,3 +260,18 @@ def test_unreadable_zone_file_is_one_line_naming_the_file(
     assert err.count("\n") == 1, err
     assert str(f) in err
 
+
+def test_zone_file_tells_its_camera_and_calibration_error(tmp_path: Path) -> None:
+    """A compiled zone file carries its camera id and its calibration's worst point error."""
+    f = tmp_path / "z.yaml"
+    # Five points, the fifth 30 mm off the plane the other four define.
+    cal = CAL.replace("[0, 4800]]\n", "[0, 4800], [3200, 2430]]\n").replace(
+        "[0, 480]]\n", "[0, 480], [320, 240]]\n"
+    )
+    f.write_text(HEAD + cal + "zones:\n" + zone())
+    z = load_zone_file(f)
+    assert z.camera == "c"
+    assert 10.0 < z.calibration_error_mm <= 30.0
+    assert load_zone_file(REPO / "zones" / "simcell.yaml").calibration_error_mm == pytest.approx(
+        0.0, abs=1e-6
+    )
