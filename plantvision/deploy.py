@@ -69,7 +69,8 @@ def check_camera_files(
             str(zones_path),
             "camera",
             f"zone file is for camera {zones.camera!r}, but {where} is {cam.id!r} in {dep_file}",
-            f"point {where}.zones at {cam.id!r}'s zone file, or set camera: {cam.id}",
+            f"set camera: {cam.id} if the zones are this camera's, else point {where}.zones "
+            f"at the zone file made for {cam.id}",
         )
     problem = case_problem(safety.approach, zones)
     if problem is not None:
