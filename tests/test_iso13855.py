@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from plantvision.cli import main
-from plantvision.iso13855 import (
+from plantvision.guard.iso13855 import (
     Approach,
     ResponseTimeParts,
     Supplement,

@@ -9,8 +9,8 @@ import pytest
 
 from plantvision.cli import main
 from plantvision.errors import ConfigError
-from plantvision.zones import Anchor, ZoneKind
-from plantvision.zones_config import load_zone_file, parse_zone_file
+from plantvision.zones.config import load_zone_file, parse_zone_file
+from plantvision.zones.geometry import Anchor, ZoneKind
 
 REPO = Path(__file__).resolve().parent.parent
 

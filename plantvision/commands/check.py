@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from plantvision.config import CameraModel, DeploymentModel, load_deployment
-from plantvision.deploy import check_camera_files, check_zone_classes, ejector_outputs, resolve
 from plantvision.detect import Detector, load_detector
-from plantvision.grabbers import OpenCvGrabber
-from plantvision.iso13855 import ResponseTimeParts, check_zones
+from plantvision.frames.grabbers import OpenCvGrabber
+from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
+from plantvision.loop.build import check_camera_files, check_zone_classes, ejector_outputs, resolve
+from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
-from plantvision.zones import CompiledZones
+from plantvision.zones.geometry import CompiledZones
 
 # Allowance for the Modbus write in T when no PLC is measured here (loopback p99 is ~1 ms; a
 # real network is slower, so assume a conservative 5 ms).

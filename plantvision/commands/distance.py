@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from plantvision.config import SafetyModel
 from plantvision.errors import ConfigError
-from plantvision.iso13855 import (
+from plantvision.guard.iso13855 import (
     Approach,
     ResponseTimeParts,
     Supplement,
@@ -22,7 +21,8 @@ from plantvision.iso13855 import (
     check_zones,
     min_distance,
 )
-from plantvision.zones_config import load_zone_file
+from plantvision.loop.deployment import SafetyModel
+from plantvision.zones.config import load_zone_file
 
 _DEFAULTS = SafetyModel()
 

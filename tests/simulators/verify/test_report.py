@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from plantvision.config import SafetyModel
-from plantvision.zones_config import load_zone_file
+from plantvision.loop.deployment import SafetyModel
+from plantvision.zones.config import load_zone_file
 from simulators.verify.report import iso_lines
 
 REPO = Path(__file__).resolve().parents[3]

@@ -1,5 +1,5 @@
 """Deployment files: what one edge box runs. Validated data only; compiled into runtime objects
-by plantvision.deploy, never mutated.
+by plantvision.loop.build, never mutated.
 
 Paths inside a deployment file are relative to the file's own folder.
 """
@@ -14,9 +14,9 @@ from pydantic import Field, model_validator
 from plantvision.configio import StrictModel, load_model
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
-from plantvision.guard import GuardConfig
-from plantvision.iso13855 import MinDistance, Supplement, min_distance
-from plantvision.plc_config import PlcConfig
+from plantvision.guard.iso13855 import MinDistance, Supplement, min_distance
+from plantvision.guard.latch import GuardConfig
+from plantvision.plc.config import PlcConfig
 
 
 class SourceModel(StrictModel):
@@ -104,7 +104,7 @@ class DemoModel(StrictModel):
 
 class SafetyModel(StrictModel):
     """The machine's side of the ISO 13855 response time T, the case of the standard, and the
-    position tolerance supplement Z added to S (see plantvision.iso13855)."""
+    position tolerance supplement Z added to S (see plantvision.guard.iso13855)."""
 
     stopping_time_ms: float = Field(
         default=200.0, ge=0, le=60000, description="machine stopping time after the permit drops"

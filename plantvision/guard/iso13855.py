@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from plantvision.zones import POINT_ANCHORS, CompiledZones, ZoneKind
+from plantvision.zones.geometry import POINT_ANCHORS, CompiledZones, ZoneKind
 
 K_BODY_MM_S = 1600.0
 C_BODY_MM = 850.0
