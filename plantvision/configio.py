@@ -64,6 +64,14 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(str(p), "(file)", "file not found", "check the path") from None
     except OSError as exc:
         raise ConfigError(str(p), "(file)", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(p),
+            "(file)",
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "is this the right file?",
+            "give a YAML text file saved as UTF-8",
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plantvision.cli import main
 from plantvision.errors import ConfigError
 from plantvision.zones.config import load_zone_file, parse_zone_file
 from plantvision.zones.geometry import Anchor, ZoneKind
@@ -232,3 +233,45 @@ def test_pixel_and_floor_files_compile_to_the_same_zone(tmp_path: Path) -> None:
     a, b = load_zone_file(px), load_zone_file(mm)
     np.testing.assert_allclose(a.zones[0].polygon, b.zones[0].polygon, atol=1e-9)
     np.testing.assert_allclose(b.stop_polygons_mm()["a"][1], [1000, 100], atol=1e-6)
+
+
+UNREADABLE = [
+    # (name, file bytes, words in the one-line problem)
+    ("binary garbage", bytes(range(128, 256)) * 4, "not UTF-8 text"),
+    ("an image renamed", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8", "not UTF-8 text"),
+    ("UTF-16 text", HEAD.encode("utf-16"), "not UTF-8 text"),
+    ("control characters", b"version: 1\x00\x01\x02\n", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "problem"), UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_unreadable_zone_file_is_one_line_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, problem: str
+) -> None:
+    """A zone file that is not UTF-8 YAML text is refused in one line naming it, no traceback."""
+    f = tmp_path / "zones.yaml"
+    f.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_zone_file(f)
+    assert str(info.value).startswith(f"{f}: "), str(info.value)
+    assert problem in str(info.value)
+    assert main(["zones", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert str(f) in err
+
+
+def test_zone_file_tells_its_camera_and_calibration_error(tmp_path: Path) -> None:
+    """A compiled zone file carries its camera id and its calibration's worst point error."""
+    f = tmp_path / "z.yaml"
+    # Five points, the fifth 30 mm off the plane the other four define.
+    cal = CAL.replace("[0, 4800]]\n", "[0, 4800], [3200, 2430]]\n").replace(
+        "[0, 480]]\n", "[0, 480], [320, 240]]\n"
+    )
+    f.write_text(HEAD + cal + "zones:\n" + zone())
+    z = load_zone_file(f)
+    assert z.camera == "c"
+    assert 10.0 < z.calibration_error_mm <= 30.0
+    assert load_zone_file(REPO / "zones" / "simcell.yaml").calibration_error_mm == pytest.approx(
+        0.0, abs=1e-6
+    )

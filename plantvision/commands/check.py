@@ -15,11 +15,12 @@ import numpy as np
 
 from plantvision.detect import Detector, load_detector
 from plantvision.frames.grabbers import OpenCvGrabber
-from plantvision.guard.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
-from plantvision.loop.build import check_camera_files, ejector_outputs, resolve
+from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
+from plantvision.loop.build import check_camera_files, check_zone_classes, ejector_outputs, resolve
 from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
+from plantvision.zones.geometry import CompiledZones
 
 # Allowance for the Modbus write in T when no PLC is measured here (loopback p99 is ~1 ms; a
 # real network is slower, so assume a conservative 5 ms).
@@ -63,9 +64,10 @@ def _frame_size(cam: CameraModel, zones_size: tuple[int, int] | None) -> tuple[i
 
 def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int:
     cam = dep.cameras[i]
-    files = check_camera_files(dep_file, i, cam)
+    files = check_camera_files(dep_file, i, cam, safety=dep.safety)
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
+    check_zone_classes(files.zones, detector.class_names, files.model.path.name)
     lat = measure_model(detector, _frame_size(cam, files.zones.frame_size), runs)
     period_ms = _frame_period_ms(dep_file, cam)
     print(f"camera {cam.id}: {cam.source.kind} {cam.source.uri or cam.source.scenario}")
@@ -97,7 +99,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
     return failed
 
 
-def _distance(dep: DeploymentModel, zones: Any, period_ms: float, p99_ms: float) -> int:
+def _distance(dep: DeploymentModel, zones: CompiledZones, period_ms: float, p99_ms: float) -> int:
     s = dep.safety
     if period_ms == 0.0:
         print("  ISO 13855: frame period of a live source is measured at run time; using 1/30 s")
@@ -110,22 +112,23 @@ def _distance(dep: DeploymentModel, zones: Any, period_ms: float, p99_ms: float)
         s.plc_scan_ms,
         s.stopping_time_ms,
     )
-    s_mm = min_distance_mm(parts.total_ms, s.approach, s.d_mm)
-    print(f"  ISO 13855 ({s.approach}): T = {parts.total_ms:.0f} ms -> S = {s_mm:.0f} mm")
+    dist = s.min_distance(parts.total_ms, zones.calibration_error_mm)
+    print(
+        f"  T = {s.frames_to_decide} x {period_ms:.1f} ms frames + {p99_ms:.1f} ms detect p99 + "
+        f"{MODBUS_ALLOWANCE_MS:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
+        f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms"
+    )
+    print(f"  {dist.describe()}")
     polys = zones.stop_polygons_mm()
     if not polys or zones.hazard_mm is None:
         print(
             "  (no floor calibration and hazard in the zone file: place each stop zone "
-            f"boundary at least {s_mm:.0f} mm from the hazard)"
+            f"boundary at least {dist.s_mm:.0f} mm from the hazard)"
         )
         return 0
     failed = 0
-    for r in check_zones(polys, zones.hazard_mm, s_mm):
-        verdict = "ok  " if r.passes else "FAIL"
-        print(
-            f"  {verdict} stop zone {r.zone_id}: boundary {r.boundary_mm:.0f} mm from the "
-            f"hazard, S = {s_mm:.0f} mm"
-        )
+    for r in check_zones(polys, zones.hazard_mm, dist.s_mm):
+        print(f"  {r.describe()}")
         failed += not r.passes
     return failed
 

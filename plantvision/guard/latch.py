@@ -1,7 +1,7 @@
 """The safety guard: zone hits, health faults and reset presses in; permit and warning out.
 
 A pure state machine; the caller passes `now_ns` (time.monotonic_ns) and never the guard reads
-a clock. Semantics (DESIGN.md, "Safety semantics"):
+a clock. Semantics (README.md, "Safety semantics"):
 - power-up starts tripped (cause `start_interlock`);
 - one qualifying detection in a stop zone, or any health fault, drops the permit in the same
   step (no entry debounce) and the trip latches;

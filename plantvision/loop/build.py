@@ -7,8 +7,9 @@ command line provides, so the product itself never imports its simulators.
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
+from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
 from plantvision.loop.controller import CameraRuntime
-from plantvision.loop.deployment import CameraModel, DeploymentModel
+from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
 from plantvision.plc.config import PlcConfig
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
@@ -54,11 +56,26 @@ def _existing(
     return p
 
 
-def check_camera_files(dep_file: Path, index: int, cam: CameraModel) -> CameraFiles:
-    """Every file a camera names exists and validates; errors name the deployment field."""
+def check_camera_files(
+    dep_file: Path, index: int, cam: CameraModel, *, safety: SafetyModel
+) -> CameraFiles:
+    """Every file a camera names exists and validates, its zone file is this camera's, and the
+    safety case fits its zones; errors name the deployment field or the zone file's."""
     where = f"cameras[{index}]"
     zones_path = _existing(dep_file, f"{where}.zones", "zone file", cam.zones)
     zones = load_zone_file(zones_path)  # raises its own ConfigError naming the zone file
+    if zones.camera != cam.id:
+        raise ConfigError(
+            str(zones_path),
+            "camera",
+            f"zone file is for camera {zones.camera!r}, but {where} is {cam.id!r} in {dep_file}",
+            f"set camera: {cam.id} if the zones are this camera's, else point {where}.zones "
+            f"at the zone file made for {cam.id}",
+        )
+    problem = case_problem(safety.approach, zones)
+    if problem is not None:
+        raise ConfigError(str(dep_file), "safety.approach", problem,
+                          "use approach: floor (S = 1600 T + 1200 + Z)")  # fmt: skip
     update: dict[str, Any] = {
         "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path)
     }
@@ -70,6 +87,25 @@ def check_camera_files(dep_file: Path, index: int, cam: CameraModel) -> CameraFi
     if src.kind == "simulated":
         _existing(dep_file, f"{where}.source.scenario", "scenario", src.scenario)
     return CameraFiles(zones, cam.model.model_copy(update=update))
+
+
+def check_zone_classes(zones: CompiledZones, class_names: Sequence[str], model: str) -> None:
+    """Every class a zone counts is one the model detects: a zone counting a class the model
+    does not have (a typo such as 'persn') could never trip."""
+    known = set(class_names)
+    for i, z in enumerate(zones.zones):
+        for c in z.classes:
+            if c in known:
+                continue
+            close = difflib.get_close_matches(c, list(class_names), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                zones.source,
+                f"zones[{i}] (id {z.id}).classes",
+                f"{z.kind} zone counts class {c!r}, which model {model} does not detect (model "
+                f"classes: {', '.join(class_names)}), so it could never trip",
+                f"{hint}use the model's class names",
+            )
 
 
 def ejector_outputs(
@@ -147,7 +183,9 @@ def build_cameras(
     detectors: dict[str, Detector] | None = None,
 ) -> list[CameraRuntime]:
     """Check every camera's files, load its detector (with warm-up), and wire its runtime."""
-    files = [check_camera_files(dep_file, i, c) for i, c in enumerate(dep.cameras)]
+    files = [
+        check_camera_files(dep_file, i, c, safety=dep.safety) for i, c in enumerate(dep.cameras)
+    ]
     outputs = [ejector_outputs(dep_file, i, c, dep.plc) for i, c in enumerate(dep.cameras)]
     used = [i for o in outputs if o for i in o.values()]
     if len(set(used)) != len(used):
@@ -160,6 +198,9 @@ def build_cameras(
     cams = []
     for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
         detector = (detectors or {}).get(cam.id) or load_detector(f.model)
+        names = getattr(detector, "class_names", None)  # injected test detectors may have none
+        if names:
+            check_zone_classes(f.zones, names, f.model.path.name)
         source = FrameSource(
             make_grabber(dep_file, cam, clock_ns, simulated),
             pace=cam.source.pace,

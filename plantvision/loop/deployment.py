@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from plantvision.configio import StrictModel, load_model
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
+from plantvision.guard.iso13855 import MinDistance, Supplement, min_distance
 from plantvision.guard.latch import GuardConfig
 from plantvision.plc.config import PlcConfig
 
@@ -102,17 +103,36 @@ class DemoModel(StrictModel):
 
 
 class SafetyModel(StrictModel):
-    """The machine's side of the ISO 13855 response time T, and the approach to assume."""
+    """The machine's side of the ISO 13855 response time T, the case of the standard, and the
+    position tolerance supplement Z added to S (see plantvision.guard.iso13855)."""
 
     stopping_time_ms: float = Field(
         default=200.0, ge=0, le=60000, description="machine stopping time after the permit drops"
     )
     plc_scan_ms: float = Field(default=10.0, ge=0, le=1000, description="PLC scan time")
-    approach: Literal["body", "hand"] = Field(
-        default="body", description="ISO 13855 approach: whole body, or hand/arm"
+    approach: Literal["floor", "body", "hand"] = Field(
+        default="floor",
+        description="ISO 13855 case: floor (feet entering a floor zone, S = 1600 T + 1200; the "
+        "only one allowed for calibrated stop zones with a point anchor), body (vertical field, "
+        "1600 T + 850) or hand (vertical field, 2000 T + 8(d - 14))",
     )
     d_mm: float | None = Field(
         default=None, gt=0, le=40, description="detection capability d for the hand approach"
+    )
+    anchor_offset_mm: float = Field(
+        default=400.0,
+        ge=0,
+        le=5000,
+        description="how far the leading foot can be ahead of a zone's anchor point, added to S "
+        "(bottom_center sits between the feet: about half of a 750 mm step plus a toe; use a "
+        "full step where people walk away from the camera)",
+    )
+    extra_tolerance_mm: float = Field(
+        default=0.0,
+        ge=0,
+        le=5000,
+        description="any further position tolerance added to S (calibration survey error, "
+        "box jitter); the calibration's own worst point error is added by itself",
     )
     frames_to_decide: int = Field(
         default=2,
@@ -126,6 +146,11 @@ class SafetyModel(StrictModel):
         if self.approach == "hand" and self.d_mm is None:
             raise ValueError("approach 'hand' needs d_mm, the detection capability (<= 40 mm)")
         return self
+
+    def min_distance(self, t_ms: float, calibration_error_mm: float = 0.0) -> MinDistance:
+        """S for response time `t_ms`, with Z = calibration error + anchor offset + extra."""
+        z = Supplement(calibration_error_mm, self.anchor_offset_mm, self.extra_tolerance_mm)
+        return min_distance(t_ms, self.approach, self.d_mm, z)
 
 
 class DeploymentModel(StrictModel):

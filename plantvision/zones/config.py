@@ -142,6 +142,13 @@ class CalibrationModel(StrictModel):
         """Image pixels -> floor mm."""
         return floor.fit_homography(self.image_px, self.floor_mm)
 
+    def worst_error_mm(self) -> float:
+        """The largest distance between a floor point and where the fit puts its image point
+        (0 for an exact 4-point fit: survey error then belongs in the safety supplement)."""
+        mapped = floor.apply(self.homography(), self.image_px)
+        err = np.linalg.norm(mapped - np.asarray(self.floor_mm, np.float64), axis=1)
+        return float(err.max())
+
 
 class ZoneFileModel(StrictModel):
     version: Literal[1] = Field(description="Zone file format version")
@@ -244,4 +251,8 @@ def compile_zones(model: ZoneFileModel, sha256: str = "", source: str = "") -> C
         frame_size=None if model.units == "normalized" else size,
         image_to_floor_mm=to_floor,
         hazard_mm=hazard,
+        camera=model.camera,
+        calibration_error_mm=0.0
+        if model.calibration is None
+        else model.calibration.worst_error_mm(),
     )

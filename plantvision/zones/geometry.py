@@ -159,6 +159,8 @@ class CompiledZones:
     frame_size: tuple[int, int] | None = None
     image_to_floor_mm: F64 | None = None
     hazard_mm: F64 | None = None
+    camera: str = ""  # the camera id the file names
+    calibration_error_mm: float = 0.0  # the floor calibration's worst point error
     _geoms: npt.NDArray[np.object_] = field(init=False, repr=False)
     _mask_geoms: npt.NDArray[np.object_] = field(init=False, repr=False)
     _bounds: F64 = field(init=False, repr=False)

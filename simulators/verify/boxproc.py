@@ -44,7 +44,7 @@ BOOT_TIMEOUT_S = 60.0
 
 def generated_deployment(p: Prepared, port: int, path: Path) -> Path:
     """The deployment with absolute paths, the simulator's port and no demo wiring."""
-    files = check_camera_files(p.dep_file, 0, p.camera)
+    files = check_camera_files(p.dep_file, 0, p.camera, safety=p.dep.safety)
     cam = p.camera.model_dump(mode="json")
     cam["model"] = files.model.model_dump(mode="json", exclude_none=True)
     cam["zones"] = str(Path(files.zones.source).resolve())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plantvision.guard.iso13855 import check_zones, min_distance_mm
+from plantvision.guard.iso13855 import check_zones
 from plantvision.loop.deployment import SafetyModel
 from plantvision.zones.geometry import CompiledZones
 from simulators.verify.analysis import Verdict
@@ -78,22 +78,23 @@ def vision_t_ms(results: Sequence[ScenarioResult]) -> float | None:
 
 
 def iso_lines(t_vision_ms: float | None, safety: SafetyModel, zones: CompiledZones) -> list[str]:
-    """S = K * T + C with T = measured vision T + PLC scan + machine stopping time."""
+    """S = K * T + C + Z with T = measured vision T + PLC scan + machine stopping time; each
+    stop zone judged as `check` and `distance` judge it (iso13855.ZoneDistance)."""
     if t_vision_ms is None:
         return ["ISO 13855: no zone entry was measured, so no T"]
     t_total = t_vision_ms + safety.plc_scan_ms + safety.stopping_time_ms
-    s_mm = min_distance_mm(t_total, safety.approach, safety.d_mm)
+    dist = safety.min_distance(t_total, zones.calibration_error_mm)
     out = [
-        f"ISO 13855 ({safety.approach}): T = {t_vision_ms:.1f} ms measured (entry -> permit off "
-        f"at the PLC) + {safety.plc_scan_ms:g} ms PLC scan + {safety.stopping_time_ms:g} ms "
-        f"stopping = {t_total:.1f} ms; S = {s_mm:.0f} mm"
+        f"T = {t_vision_ms:.1f} ms measured (entry -> permit off at the PLC) + "
+        f"{safety.plc_scan_ms:g} ms PLC scan + {safety.stopping_time_ms:g} ms stopping = "
+        f"{t_total:.1f} ms; {dist.describe()}"
     ]
     polys, hazard = zones.stop_polygons_mm(), zones.hazard_mm
     if polys and hazard is not None:
-        for d in check_zones(polys, hazard, s_mm):
-            verdict = "keeps" if d.passes and d.surrounds_hazard else "does NOT keep"
+        for d in check_zones(polys, hazard, dist.s_mm):
+            verdict = "keeps S" if d.passes else f"does NOT keep S: FAIL, {d.reason}"
             out.append(f"  zone {d.zone_id}: boundary {d.boundary_mm:.0f} mm from the hazard, "
-                       f"{verdict} S")  # fmt: skip
+                       f"{verdict}")  # fmt: skip
     return out
 
 

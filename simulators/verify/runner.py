@@ -112,7 +112,7 @@ def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
     source = SourceModel(kind="simulated", scenario=str(scene_file), fps=cam.source.fps)
     cam = cam.model_copy(update={"source": source})
     dep = dep.model_copy(update={"cameras": [cam]})
-    zones = check_camera_files(dep_file, 0, cam).zones
+    zones = check_camera_files(dep_file, 0, cam, safety=dep.safety).zones
     stop_ids = {z.id for z in zones.zones if z.kind == "stop"}
     for i, zd in enumerate(sc.deadlines.zones):
         if zd.zone not in stop_ids:
@@ -182,7 +182,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         grabbers.append(g)
         return g
 
-    spec = check_camera_files(p.dep_file, 0, p.camera).model
+    spec = check_camera_files(p.dep_file, 0, p.camera, safety=p.dep.safety).model
     det = FaultyDetector(load_detector(spec), clock, windows(sc.faults, MODEL_FAULTS),
                          opts.jitter_ms, opts.seed)  # fmt: skip
     log = EventLog()

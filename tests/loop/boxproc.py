@@ -49,7 +49,6 @@ def cell_deployment(tmp_path: Path, port: int, scene: dict[str, Any] | None = No
     base = CELL.parent
     (tmp_path / "scene.yaml").write_text(yaml.safe_dump(scene or SCENE), encoding="utf-8")
     cam = data["cameras"][0]
-    cam["id"] = "simcell"  # the zone file's camera
     cam["source"]["scenario"] = str(tmp_path / "scene.yaml")
     cam["model"]["path"] = str((base / cam["model"]["path"]).resolve())
     cam["zones"] = str((base / cam["zones"]).resolve())

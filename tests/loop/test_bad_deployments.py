@@ -139,3 +139,90 @@ def test_invalid_zone_file_is_named(
     err = capsys.readouterr().err
     assert "zones.yaml" in err
     assert "polygon" in err
+
+
+# A calibrated zone file: 10 mm of floor per pixel, the stop zone 'press' spans floor
+# x 3000..5000, y 2000..4000 mm around a hazard point at its centre.
+FLOOR_ZONES = ZONES + (
+    "calibration:\n  image_px: [[0, 0], [640, 0], [640, 480], [0, 480]]\n"
+    "  floor_mm: [[0, 0], [6400, 0], [6400, 4800], [0, 4800]]\n"
+    "hazard_mm: [[4000, 3000]]\n"
+)
+GARBAGE = bytes(range(128, 256)) * 4 + b"\x00\xff\xfe"
+
+ZONE_CASES = [
+    # (name, zone file (text or bytes), deployment changes, texts the one-line error must hold)
+    (
+        "class typo",
+        ZONES.replace("kind: stop,", "kind: stop, classes: [persn],"),
+        {},
+        ["zones.yaml: zones[0] (id press).classes", "'persn'", "model classes: person"],
+    ),
+    ("binary garbage", GARBAGE, {}, ["zones.yaml: (file): not UTF-8 text"]),
+    (
+        "another camera's zones",
+        ZONES.replace("camera: cam0", "camera: cam7"),
+        {},
+        ["zones.yaml: camera: zone file is for camera 'cam7'", "cameras[0] is 'cam0'"],
+    ),
+    (
+        "vertical case for a floor zone",
+        FLOOR_ZONES,
+        {"safety": {"approach": "body"}},
+        ["dep.yaml: safety.approach", "stop zone press", "zones.yaml", "approach: floor"],
+    ),
+    (
+        "hand case for a floor zone",
+        FLOOR_ZONES,
+        {"safety": {"approach": "hand", "d_mm": 30}},
+        ["dep.yaml: safety.approach", "1600 T + 1200"],
+    ),
+]
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(
+    ("name", "zones", "changes", "messages"), ZONE_CASES, ids=[c[0] for c in ZONE_CASES]
+)
+def test_bad_zone_file_for_the_deployment_is_refused(
+    tmp_path: Path,
+    sim: PlcSimulator,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    name: str,
+    zones: str | bytes,
+    changes: dict[str, Any],
+    messages: list[str],
+) -> None:
+    """A zone file that cannot work with its deployment is refused in one line; no PLC write."""
+    data = {**base(tmp_path, sim.port), **changes}
+    zf = tmp_path / "zones.yaml"
+    zf.write_bytes(zones if isinstance(zones, bytes) else zones.encode())
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump(data))
+    writes_before = len(sim.write_log)
+    assert main([command, str(dep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    for text in messages:
+        assert text in err[0], err[0]
+    assert len(sim.write_log) == writes_before, "a refused deployment must energise nothing"
+
+
+def test_check_fails_a_floor_zone_that_does_not_surround_the_hazard(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` prints the floor case's S with its terms and fails a zone beside the hazard."""
+    data = base(tmp_path, sim.port)
+    (tmp_path / "frames").mkdir()
+    data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
+    (tmp_path / "zones.yaml").write_text(FLOOR_ZONES.replace("[[4000, 3000]]", "[[500, 500]]"))
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump(data))
+    assert main(["check", str(dep), "--runs", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "ISO 13855 floor" in out
+    assert "1600 mm/s" in out
+    assert "1200 mm" in out
+    assert "FAIL stop zone press" in out
+    assert "does not surround the hazard" in out
