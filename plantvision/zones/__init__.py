@@ -2,8 +2,9 @@
 which evaluate every detection against every zone at once. Pure: no camera, model or PLC.
 
     geometry.py  compiled zones: anchors, masks, filters, vectorised hit test (shapely)
-    config.py    the zone file model and its loader
+    model.py     the zone file model, field by field (pydantic)
     checks.py    whole-file checks (ids, polygons inside the frame, masks)
+    config.py    read, validate, compile a zone file
     floor.py     floor calibration: image <-> floor millimetres (homography)
 """
 

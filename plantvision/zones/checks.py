@@ -5,16 +5,12 @@ Raised as ConfigError with the file, the zone (index and id) and the field, and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import shapely
 
 from plantvision.errors import ConfigError
 from plantvision.zones import floor
-
-if TYPE_CHECKING:
-    from plantvision.zones.config import Point, ZoneFileModel
+from plantvision.zones.model import Point, ZoneFileModel
 
 _TOL = 1e-6
 
