@@ -146,7 +146,9 @@ def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator
 
 def limits_of(sc: VerifyScenario) -> Limits:
     d = sc.deadlines
-    bounds = tuple(ZoneBound(z.zone, z.response_ms, z.min_entries) for z in d.zones)
+    bounds = tuple(
+        ZoneBound(z.zone, z.response_ms, z.min_entries, z.no_entry_reason or "") for z in d.zones
+    )
     return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms)
 
 

@@ -15,7 +15,12 @@ from plantvision.zones import geometry
 from simulators.scene.scenario import SceneScenario, WorkerPath
 from simulators.verify.runner import RunOptions, prepare, run_in_process
 from simulators.verify.scenario import load_verify_scenario
-from simulators.verify.truth import feet_occupancy, occupancy_spans, stop_polygons_px
+from simulators.verify.truth import (
+    feet_occupancy,
+    occupancy_spans,
+    scene_truth,
+    stop_polygons_px,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 TRUTH = REPO / "simulators" / "verify" / "truth.py"
@@ -136,3 +141,17 @@ def test_walk_in_fails_a_box_whose_anchor_is_shifted() -> None:
     assert [v.deadline for v in failed] == ["zone machine: entry -> stopped <= 300 ms"]
     assert failed[0].margin is not None
     assert failed[0].margin < 0
+
+
+SUITE = sorted((REPO / "simulators" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SUITE, ids=lambda p: p.stem)
+def test_every_zone_row_of_the_suite_is_exercised_or_says_why(path: Path, tmp_path: Path) -> None:
+    """A zone deadline whose scene never enters the zone cannot fail: such a row reads 'not
+    exercised', and the suite has none unless the scenario file says why (no_entry_reason)."""
+    p = prepare(load_verify_scenario(path), path, tmp_path)
+    spans = scene_truth(p.scene, p.zones_file, p.scenario.duration_s)
+    vacuous = [z.zone for z in p.scenario.deadlines.zones
+               if not spans.get(z.zone) and not z.no_entry_reason]  # fmt: skip
+    assert vacuous == [], "give the scene an entry (during the fault) or drop the zone row"
