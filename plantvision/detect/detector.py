@@ -13,7 +13,12 @@ import numpy.typing as npt
 from plantvision.detect.boxes import nms, to_original
 from plantvision.detect.decoders import Candidates
 from plantvision.detect.families import Decoder, make_decoder
-from plantvision.detect.model_card import card_family, card_preprocessing, merged_preprocessing
+from plantvision.detect.model_card import (
+    card_family,
+    card_preprocessing,
+    merged_preprocessing,
+    resolved_thresholds,
+)
 from plantvision.detect.names import resolve_names
 from plantvision.detect.preprocess import InputTransform, Preprocessor
 from plantvision.detect.session import Session
@@ -26,7 +31,8 @@ class Detector:
     """Runs one ONNX detector on BGR frames. Build it with `load_detector(spec)`.
 
     `provider` is the execution provider actually running, `family` the decoder in use,
-    `input_size` the model's (height, width), `class_names` the names in id order.
+    `input_size` the model's (height, width), `class_names` the names in id order,
+    `conf_threshold` / `nms_iou` the values in use (config, else the model card, else defaults).
     """
 
     def __init__(
@@ -52,6 +58,9 @@ class Detector:
         )
         self._pre = Preprocessor(self.input_size, self.preprocessing, session.input_dtype)
         self.class_names = resolve_names(session.metadata, spec.class_names, spec.names_file)
+        self.conf_threshold, self.nms_iou = resolved_thresholds(
+            session.metadata, spec.conf_threshold, spec.nms_iou, str(spec.path)
+        )
         for _ in range(spec.warmup_runs):
             self._session.run(self._pre.tensor)
 
@@ -75,11 +84,11 @@ class Detector:
     def decode(self, outputs: list[npt.NDArray[Any]], transform: InputTransform) -> Detections:
         """Raw outputs -> Detections: confidence filter, NMS when the family needs it, mapping."""
         spec = self.spec
-        cand: Candidates = self._decoder(outputs, spec.conf_threshold)
+        cand: Candidates = self._decoder(outputs, self.conf_threshold)
         if cand.scores.size == 0:
             return Detections.empty(self.class_names)
         if self._decoder.needs_nms:
-            keep = nms(cand.xyxy, cand.scores, cand.class_id, spec.nms_iou, spec.max_detections)
+            keep = nms(cand.xyxy, cand.scores, cand.class_id, self.nms_iou, spec.max_detections)
         else:
             keep = np.argsort(-cand.scores, kind="stable")[: spec.max_detections]
         xyxy = to_original(

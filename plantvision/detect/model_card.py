@@ -1,9 +1,12 @@
-"""What a model says about itself in its ONNX metadata: its output family and pre-processing.
+"""What a model says about itself in its ONNX metadata: family, pre-processing, thresholds.
 
-An export that records how it must be fed runs unchanged with no config at all. Precedence, per
-value: the deployment's config, then the model's metadata, then the family's upstream defaults.
-Recognised keys: `family`, `resize`, `letterbox_align`, `pad_value`, `channel_order`, `scale`
-(a number or a fraction such as "1/255"), `mean`, `std` (three numbers).
+An export that records how it must be fed and read runs unchanged with no config at all.
+Precedence, per value: the deployment's config, then the model's metadata, then the family's
+upstream defaults (thresholds: 0.3 and 0.45). Recognised keys: `family`, `resize`,
+`letterbox_align`, `pad_value`, `channel_order`, `scale` (a number or a fraction such as
+"1/255"), `mean`, `std` (three numbers), `conf_threshold` (0..1), `nms_iou` (0 < x <= 1): a
+model whose card says it was validated at 0.55 is run at 0.55 unless the deployment says
+otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pydantic import ValidationError
 from plantvision.detect.spec import FAMILIES, Preprocessing
 from plantvision.errors import ModelError
 
+DEFAULT_CONF_THRESHOLD = 0.3
+DEFAULT_NMS_IOU = 0.45
 _PRE_KEYS = ("resize", "letterbox_align", "pad_value", "channel_order", "scale", "mean", "std")
 
 
@@ -56,3 +61,31 @@ def merged_preprocessing(card: Preprocessing, config: Preprocessing) -> Preproce
     """Config values where set, else the model card's."""
     explicit = {k: v for k, v in config.model_dump().items() if v is not None}
     return card.model_copy(update=explicit)
+
+
+def _unit(metadata: dict[str, str], key: str, model: str, zero_ok: bool) -> float | None:
+    raw = metadata.get(key)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0.0 <= value <= 1.0) or (value == 0.0 and not zero_ok):
+        low = "0" if zero_ok else "above 0"
+        raise ModelError(f"{model}: metadata '{key}' = {raw!r} is not a number from {low} to 1")
+    return value
+
+
+def resolved_thresholds(
+    metadata: dict[str, str], conf: float | None, iou: float | None, model: str
+) -> tuple[float, float]:
+    """(conf_threshold, nms_iou): config where set, else the model card's, else the defaults."""
+    card_conf = _unit(metadata, "conf_threshold", model, zero_ok=True)
+    card_iou = _unit(metadata, "nms_iou", model, zero_ok=False)
+    conf = conf if conf is not None else card_conf
+    iou = iou if iou is not None else card_iou
+    return (
+        DEFAULT_CONF_THRESHOLD if conf is None else conf,
+        DEFAULT_NMS_IOU if iou is None else iou,
+    )

@@ -131,14 +131,19 @@ class ModelSpec(StrictModel):
     names_file: Path | None = Field(
         default=None, description="text file with one class name per line"
     )
-    conf_threshold: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="detections scoring below this are dropped"
+    conf_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="detections scoring below this are dropped; default: the model card's "
+        "`conf_threshold` (ONNX metadata), else 0.3",
     )
-    nms_iou: float = Field(
-        default=0.45,
+    nms_iou: float | None = Field(
+        default=None,
         gt=0.0,
         le=1.0,
-        description="class-aware NMS drops boxes overlapping more than this",
+        description="class-aware NMS drops boxes overlapping more than this; default: the model "
+        "card's `nms_iou`, else 0.45",
     )
     max_detections: int = Field(
         default=300, ge=1, le=10_000, description="most detections per frame"

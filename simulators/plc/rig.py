@@ -141,6 +141,7 @@ def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
     camera = {
         "id": "belt",
         "source": {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps},
+        # No conf_threshold / nms_iou: the detector runs at the model card's (cell model: 0.55).
         "model": {"path": str(model), "family": "yolov8", "intra_op_threads": 1},
         "zones": "zones.yaml",
         "budget_ms": 500,

@@ -21,7 +21,6 @@ import yaml
 from plantvision.errors import ConfigError
 from plantvision.loop.build import check_camera_files
 from simulators.plc import PlcSimulator
-from simulators.scene import SceneRenderer
 from simulators.verify.analysis import Timeline, analyse
 from simulators.verify.faults import windows
 from simulators.verify.plcside import Operator, PlcFaults
@@ -36,7 +35,7 @@ from simulators.verify.runner import (
     start_simulator,
 )
 from simulators.verify.scenario import PLC_FAULTS
-from simulators.verify.truth import occupancy_spans, zone_occupancy
+from simulators.verify.truth import scene_truth
 
 REPO = Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT_S = 60.0
@@ -56,9 +55,7 @@ def generated_deployment(p: Prepared, port: int, path: Path) -> Path:
 
 
 def _check_truth_clear(p: Prepared, duration_s: float) -> None:
-    stop_ids = tuple(z.id for z in p.zones.zones if z.kind == "stop")
-    occ = zone_occupancy(SceneRenderer(p.scene), p.zones)
-    spans = occupancy_spans(occ, stop_ids, duration_s, step_ms=50.0)
+    spans = scene_truth(p.scene, p.zones_file, duration_s, step_ms=50.0)
     busy = [z for z, s in spans.items() if s]
     if busy:
         raise ConfigError(str(p.path), "scene", f"workers enter stop zone(s) {busy}; with the "

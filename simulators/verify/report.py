@@ -55,7 +55,7 @@ def verdict_table(results: Sequence[ScenarioResult]) -> str:
     rows = [("scenario", "verdict", "deadline", "limit", "worst", "margin", "detail")]
     for r in results:
         for v in r.worst():
-            rows.append((r.name, "PASS" if v.passed else "FAIL", v.deadline, _fmt(v.limit),
+            rows.append((r.name, v.status, v.deadline, _fmt(v.limit),
                          _fmt(v.measured), _fmt(v.margin), v.detail))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = []
@@ -105,6 +105,7 @@ def to_json(results: Sequence[ScenarioResult], iso: list[str]) -> dict[str, Any]
             "deadline": v.deadline,
             "kind": v.kind,
             "passed": v.passed,
+            "exercised": v.exercised,
             "limit": v.limit,
             "measured": None if m is None or math.isinf(m) else m,
             "missed": m is not None and math.isinf(m),

@@ -43,7 +43,7 @@ from simulators.verify.scenario import (
     PLC_FAULTS,
     VerifyScenario,
 )
-from simulators.verify.truth import occupancy_spans, to_spans, zone_occupancy
+from simulators.verify.truth import scene_truth, to_spans
 
 TICK_S = 0.005
 # Short enough that the operator's repeated presses (every reset_after_ms) make distinct edges.
@@ -86,6 +86,7 @@ class Prepared:
     scene: SceneScenario
     scene_file: Path
     zones: CompiledZones
+    zones_file: Path
     rejects: tuple[RejectBound, ...] = ()
 
 
@@ -120,7 +121,8 @@ def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
                               f"{zd.zone!r} is not a stop zone of {zones.source}",
                               f"use one of {sorted(stop_ids)}")  # fmt: skip
     rejects = reject_bounds(sc, path, cam)
-    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones, rejects)
+    zones_file = resolve(dep_file.parent, cam.zones)
+    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones, zones_file, rejects)
 
 
 def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator, Any]:
@@ -144,7 +146,9 @@ def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator
 
 def limits_of(sc: VerifyScenario) -> Limits:
     d = sc.deadlines
-    bounds = tuple(ZoneBound(z.zone, z.response_ms, z.min_entries) for z in d.zones)
+    bounds = tuple(
+        ZoneBound(z.zone, z.response_ms, z.min_entries, z.no_entry_reason or "") for z in d.zones
+    )
     return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms)
 
 
@@ -160,9 +164,8 @@ def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultS
 
 
 def truth_spans(p: Prepared, epoch_ns: int, duration_s: float) -> dict[str, Any]:
-    stop_ids = tuple(z.id for z in p.zones.zones if z.kind == "stop")
-    occ = zone_occupancy(SceneRenderer(p.scene), p.zones)
-    return to_spans(occupancy_spans(occ, stop_ids, duration_s), epoch_ns)
+    """Stop zone occupancy from the scene's own geometry (truth.py), on the run's clock."""
+    return to_spans(scene_truth(p.scene, p.zones_file, duration_s), epoch_ns)
 
 
 def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = None) -> RunOutcome:

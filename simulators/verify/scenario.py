@@ -75,6 +75,12 @@ class ZoneDeadline(StrictModel):
     min_entries: int = Field(
         default=0, ge=0, le=1000, description="entries while running the scene must produce"
     )
+    no_entry_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        description="why this scene never enters the zone; without it a zone the run never "
+        "enters is a defect of the scenario (its row reads 'not exercised', never PASS)",
+    )
 
 
 class RejectDeadline(StrictModel):

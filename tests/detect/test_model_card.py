@@ -54,3 +54,44 @@ def test_a_bad_card_value_names_the_key(tmp_path: Path, key: str, value: str) ->
     model = constant_model(tmp_path / "m.onnx", ONE_STRIDE, metadata={**CARD, key: value})
     with pytest.raises(ModelError, match=f"'{key}'"):
         load_detector(ModelSpec(path=model))
+
+
+# One yolov8 box (cx, cy, w, h = 32, 32, 16, 16 input px) scoring 0.5 for class 0: a detector
+# at the card's 0.55 drops it, one at the family default 0.3 keeps it.
+ONE_BOX = np.zeros((1, 7, 64), np.float32)
+ONE_BOX[0, :5, 0] = (32, 32, 16, 16, 0.5)
+
+
+def test_threshold_and_nms_iou_come_from_the_model_card(tmp_path: Path) -> None:
+    """A card that says conf_threshold 0.55 and nms_iou 0.6 is run at 0.55 / 0.6 when the
+    deployment sets neither: its box at 0.5 is dropped."""
+    meta = {**CARD, "conf_threshold": "0.55", "nms_iou": "0.6"}
+    model = constant_model(tmp_path / "m.onnx", {"out": ONE_BOX}, metadata=meta)
+    det = load_detector(ModelSpec(path=model))
+    assert (det.conf_threshold, det.nms_iou) == (0.55, 0.6)
+    assert len(det.detect(np.zeros((64, 64, 3), np.uint8))) == 0
+
+
+def test_config_wins_over_the_card_per_value(tmp_path: Path) -> None:
+    """A threshold set in the deployment overrides the card's; the unset NMS IoU still comes
+    from the card."""
+    meta = {**CARD, "conf_threshold": "0.55", "nms_iou": "0.6"}
+    model = constant_model(tmp_path / "m.onnx", {"out": ONE_BOX}, metadata=meta)
+    det = load_detector(ModelSpec(path=model, conf_threshold=0.3))
+    assert (det.conf_threshold, det.nms_iou) == (0.3, 0.6)
+    assert len(det.detect(np.zeros((64, 64, 3), np.uint8))) == 1
+
+
+def test_without_a_card_threshold_the_defaults_hold(tmp_path: Path) -> None:
+    """No threshold in config or card: 0.3 and 0.45, as documented in the model config."""
+    model = constant_model(tmp_path / "m.onnx", {"out": ONE_BOX}, metadata=CARD)
+    det = load_detector(ModelSpec(path=model))
+    assert (det.conf_threshold, det.nms_iou) == (0.3, 0.45)
+
+
+@pytest.mark.parametrize(("key", "value"), [("conf_threshold", "high"), ("nms_iou", "1.5")])
+def test_a_bad_card_threshold_names_the_key(tmp_path: Path, key: str, value: str) -> None:
+    """A threshold the card gets wrong is a ModelError naming the key, not a silent default."""
+    model = constant_model(tmp_path / "m.onnx", ONE_STRIDE, metadata={**CARD, key: value})
+    with pytest.raises(ModelError, match=f"'{key}'"):
+        load_detector(ModelSpec(path=model))

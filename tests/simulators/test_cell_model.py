@@ -55,10 +55,11 @@ def test_output_is_yolov8_layout(model: Yolov8Onnx) -> None:
 
 
 class ProjectDetector:
-    """The product's own detector stage, loaded from the model file alone (no model config)."""
+    """The product's own detector stage, loaded from the model file alone (no model config:
+    family, pre-processing, names, threshold and NMS IoU all come from the model's card)."""
 
     def __init__(self) -> None:
-        self.det = load_detector(ModelSpec(path=MODEL, conf_threshold=0.55, intra_op_threads=1))
+        self.det = load_detector(ModelSpec(path=MODEL))
 
     def detect(self, image: npt.NDArray[np.uint8]) -> tuple[F32, npt.NDArray[np.intp], F32]:
         d = self.det.detect(image)
@@ -70,6 +71,7 @@ def test_project_detector_reads_the_model_unchanged(model: Yolov8Onnx) -> None:
     reference decoder (family, pre-processing and names come from the model's metadata)."""
     project = ProjectDetector()
     assert project.det.family == "yolov8"
+    assert (project.det.conf_threshold, project.det.nms_iou) == (model.conf, 0.45) == (0.55, 0.45)
     assert project.det.class_names == ("person", "item", "defect")
     renderer = SceneRenderer(random_scenario(HELD_OUT[0]))
     for t in (1.0, 3.0, 5.0):

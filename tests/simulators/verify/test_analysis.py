@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from plantvision.loop.deployment import SafetyModel
+from plantvision.zones.geometry import CompiledZones
 from simulators.verify.analysis import (
     FaultSpan,
     Limits,
@@ -20,6 +22,7 @@ from simulators.verify.analysis import (
     analyse,
     run_spans,
 )
+from simulators.verify.report import ScenarioResult, verdict_table
 
 MS = 1_000_000
 LIMITS = Limits((ZoneBound("machine", 300.0, 1),), false_trips_max=0, tolerance_ms=100.0)
@@ -78,9 +81,10 @@ def test_zone_entry_stopped_in_time_passes_with_its_margin() -> None:
         ([ev(500, True), ev(1420, False)], [(1000, 2000)], 420.0, "LATE by 120.0 ms"),
         # Planted: the machine never stops while the zone is occupied.
         ([ev(500, True)], [(1000, 2000)], math.inf, "MISSED TRIP"),
-        # Planted: a reset accepted while a person is still inside; stopped 350 ms later.
+        # Planted: a reset accepted while a person is still inside (500 ms after the entry, past
+        # the 300 ms bound); the machine ran until 1850 ms, 850 ms after the entry.
         ([ev(500, True), ev(1100, False), ev(1500, True), ev(1850, False)], [(1000, 2500)],
-         350.0, "LATE by 50.0 ms"),
+         850.0, "STARTED at 1500 ms with the zone occupied"),
     ],
 )  # fmt: skip
 def test_late_or_missed_zone_stop_fails_naming_the_zone(
@@ -94,12 +98,57 @@ def test_late_or_missed_zone_stop_fails_naming_the_zone(
     assert detail in zone.detail
 
 
-def test_entry_while_stopped_counts_as_safe_but_not_as_exercised() -> None:
+def test_entry_while_stopped_counts_as_held_but_not_toward_min_entries() -> None:
     """An entry while the machine stands still needs no response; min_entries then fails."""
     v = analyse(tl([ev(3000, True)], [(1000, 2000)]), LIMITS)
     zone = by_kind(v, "zone")[0]
     assert not zone.passed
     assert zone.measured is None
+
+
+def test_a_zone_never_entered_reads_not_exercised_with_the_reason() -> None:
+    """No entry at all: the row passes nothing, it says 'not exercised' (and why, if given)."""
+    limits = Limits((ZoneBound("machine", 300.0, 0, "the worker stays on the left"),))
+    zone = by_kind(analyse(tl([ev(500, True)]), limits), "zone")[0]
+    assert (zone.passed, zone.exercised, zone.status) == (True, False, "not exercised")
+    assert zone.detail == "not exercised: no entry: the worker stays on the left"
+    result = ScenarioResult("s", "", [[zone]], [{}], SafetyModel(), CompiledZones(()))
+    assert "not exercised" in verdict_table([result]).splitlines()[1]
+    assert "PASS" not in verdict_table([result]).splitlines()[1]
+
+
+FREEZE = fault(1000, 2500, deadline_ms=500)  # the permit must be off by 1500 ms
+
+
+@pytest.mark.parametrize(
+    ("machine", "occupied", "passed", "detail"),
+    [
+        # Walks in at 1100 ms while the camera is frozen: the fault trips at 1450 ms, 350 ms
+        # after the entry, inside the fault's bound (off by 1500 ms), though past 300 ms.
+        ([ev(500, True), ev(1450, False), ev(3000, True)], [(1100, 2700)], True,
+         "during fault camera_stall: stopped 350 ms after the entry, bound 400 ms"),
+        # Planted: the fault's bound ends at 1500 ms, the machine ran until 1550 ms.
+        ([ev(500, True), ev(1550, False), ev(3000, True)], [(1100, 2700)], False,
+         "LATE by 50.0 ms (during fault camera_stall)"),
+        # Walks in at 1700 ms: the permit is already off from the fault and stays off until
+        # the person has left and a reset came.
+        ([ev(500, True), ev(1300, False), ev(3000, True)], [(1700, 2700)], True,
+         "1 entry while stopped (during fault camera_stall), held stopped until clear"),
+        # Planted: the box recovers from the fault blind to the person and releases at 2600 ms
+        # (900 ms after the entry), then trips on seeing the person.
+        ([ev(500, True), ev(1300, False), ev(2600, True), ev(2650, False)], [(1700, 2700)],
+         False, "STARTED at 2600 ms with the zone occupied"),
+    ],
+)  # fmt: skip
+def test_entry_during_a_fault(
+    machine: list[MachineEvent], occupied: list[tuple[float, float]], passed: bool, detail: str
+) -> None:
+    """A person who walks in while a fault lasts: the permit was already off from the fault, or
+    goes off within the fault's bound, and stays off until the person has left."""
+    limits = Limits((ZoneBound("machine", 300.0),), tolerance_ms=100.0)
+    zone = by_kind(analyse(tl(machine, occupied, [FREEZE]), limits), "zone")[0]
+    assert (zone.passed, zone.exercised) == (passed, True)
+    assert detail in zone.detail
 
 
 def test_never_running_fails_start_up() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +76,14 @@ class StepClock:
         return self.t_ns
 
 
-def _grabber(kind: str) -> tuple[FaultyGrabber, StepClock]:
+def _grabber(kind: str, end_s: float = 2.0) -> tuple[FaultyGrabber, StepClock]:
     clock = StepClock()
     scene = SceneClock(clock)
 
     def render(t_s: float) -> ImageArray:
         return np.full((4, 4, 3), 1 + int(t_s * 10), np.uint8)
 
-    g = FaultyGrabber(render, 10.0, scene, (Window(kind, 1.0, 2.0),), "cam")
+    g = FaultyGrabber(render, 10.0, scene, (Window(kind, 1.0, end_s),), "cam")
     g.open()
     return g, clock
 
@@ -119,11 +120,24 @@ def test_disconnect_fails_reads_and_reopens_until_its_window_ends() -> None:
 
 
 def test_stall_blocks_until_released() -> None:
-    """A stalled grab returns once the run releases it (the clock here never reaches the end)."""
-    g, clock = _grabber("camera_stall")
+    """A stalled grab blocks (its window has ten minutes left) and returns a frame only once
+    the run releases it: nothing comes back before the release."""
+    g, clock = _grabber("camera_stall", end_s=600.0)
     clock.t_ns = 1_500_000_000
-    g.release()
-    assert g.grab() is not None
+    got: list[ImageArray | None] = []
+    grab = threading.Thread(target=lambda: got.append(g.grab()), daemon=True)
+    grab.start()
+    try:
+        # A grab that does not block returns at once; a blocked one is still inside after this
+        # (a correct grabber can never fail here, whatever the load).
+        grab.join(timeout=0.5)
+        assert grab.is_alive(), "the stalled grab returned without a release"
+        assert got == []
+    finally:
+        g.release()
+    grab.join(timeout=30)
+    assert not grab.is_alive()
+    assert got[0] is not None
 
 
 class CountingDetector:
