@@ -18,8 +18,8 @@ PKG = Path(__file__).resolve().parent.parent / "plantvision"
 # camera, inference or Modbus library.
 PURE_MODULES = [
     "types", "configio", "timing", "loop.stats", "frames.health", "zones", "zones.floor",
-    "zones.geometry", "zones.model", "zones.config", "zones.checks", "guard", "guard.iso13855", "plc",
-    "plc.values", "plc.config", "plc.fifo", "conveyor", "loop.outputs",
+    "zones.geometry", "zones.model", "zones.config", "zones.checks", "guard", "guard.iso13855",
+    "plc", "plc.values", "plc.config", "plc.fifo", "conveyor", "loop.outputs",
 ]  # fmt: skip
 IO_LIBS = ("cv2", "onnxruntime", "pymodbus")
 

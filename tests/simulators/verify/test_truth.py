@@ -80,15 +80,17 @@ def _walker(speed: float = 0.3, start_s: float = 0.6) -> SceneScenario:
 
 
 def test_entry_is_where_the_feet_cross_the_zone_edge() -> None:
-    """Feet at x = 0.15 walking right at 0.3 widths/s from 0.6 s cross x = 0.5 (the machine
-    zone's left edge) at 0.6 + 0.35 / 0.3 s; they leave after the pause, on the way back."""
+    """Feet at x = 0.15 walking right at 0.3 widths/s from 0.6 s to x = 0.68 cross the machine
+    zone's left edge at 0.6 + (edge - 0.15) / 0.3 s; they leave after the pause, on the way
+    back, when they cross it again."""
     polys = stop_polygons_px(SIMCELL, 640, 480)
     assert set(polys) == {"machine"}
+    edge = min(x for x, _ in yaml.safe_load(SIMCELL.read_text())["zones"][0]["polygon"])
     spans = occupancy_spans(feet_occupancy(_walker(), polys), ("machine",), 5.0)
     ((enter, leave),) = spans["machine"]
     walk = 0.53 / 0.3
-    assert enter == pytest.approx(0.6 + 0.35 / 0.3, abs=0.002)
-    assert leave == pytest.approx(0.6 + walk + 0.8 + 0.18 / 0.3, abs=0.002)
+    assert enter == pytest.approx(0.6 + (edge - 0.15) / 0.3, abs=0.002)
+    assert leave == pytest.approx(0.6 + walk + 0.8 + (0.68 - edge) / 0.3, abs=0.002)
 
 
 def _write_zone_file(tmp: Path, units: str, polygon: list[list[float]]) -> Path:
