@@ -150,6 +150,9 @@ class Controller:
                 self.log.error("plc_input_error", error=repr(exc))
                 continue
             self.latest_inputs = inputs
+            for cam in self.cameras:  # every encoder reading, not one per camera cycle
+                if cam.reject is not None:
+                    cam.reject.offer(inputs)
             if inputs is not None and inputs.reset_event:
                 self.resets.press()
             level = None if inputs is None else inputs.reject_confirm

@@ -31,6 +31,7 @@ EDGE_PX = 2.0  # a box this close to the frame border is cut by it
 SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
+OFFERED_MAX = 256  # readings kept between two cycles (2.5 s of 10 ms polls); older ones drop
 EjectorOut = Callable[[int, bool], None]
 VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
 
@@ -52,6 +53,7 @@ class RejectRuntime:
         self._timer: EjectorTimer | None = None
         self._verdicts_out: VerdictsOut | None = None
         self._fired: deque[tuple[int, int]] = deque()  # appended by the timer thread
+        self._offered: deque[PlcInputs] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
         self._alarm = False
         self._stop_cause: str | None = None
@@ -85,14 +87,31 @@ class RejectRuntime:
         if self._timer is not None:
             self._timer.close()
 
-    def feed(self, inputs: PlcInputs | None) -> None:
-        """Give the belt the latest encoder reading, once, at the time the PLC sampled it.
+    def offer(self, inputs: PlcInputs | None) -> None:
+        """From the input poller's thread: one PLC reading, kept for the camera thread.
+
+        Every reading counts, not only the newest at each cycle: the belt's speed is averaged
+        over a window, and with one reading per camera cycle (and none when that one is blurred)
+        a start from standstill reached the belt ~100 ms late: frames were placed tens of mm
+        short and rejects near the ejector were decided after their fire time."""
+        if inputs is not None and inputs.encoder is not None:
+            self._offered.append(inputs)  # deque.append: atomic, no lock on the poller's path
+
+    def feed(self, inputs: PlcInputs | None = None) -> None:
+        """Give the belt the readings offered since the last call, then `inputs` (the newest, as
+        the loop holds it), each once, at the time the PLC sampled it.
 
         That time is the middle of the read's round trip; a slow round trip (a starved thread,
         a busy network) leaves it uncertain by half the trip. Readings blurred by more than
         `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
         blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
-        if inputs is None or inputs.encoder is None:
+        while self._offered:
+            self._feed_one(self._offered.popleft())
+        if inputs is not None:
+            self._feed_one(inputs)
+
+    def _feed_one(self, inputs: PlcInputs) -> None:
+        if inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
         if t_ns <= self._encoder_t_ns:
@@ -108,6 +127,7 @@ class RejectRuntime:
         """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
         are left out: their centre is not the item's, and every item on a belt crosses the view,
         so it is seen whole in other frames."""
+        self.feed()  # place the frame with every reading in so far
         xy = detections.xyxy
         inside = (
             (xy[:, 0] > EDGE_PX)
@@ -122,6 +142,7 @@ class RejectRuntime:
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
         """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of
         bin-sensor rising edges since the last step, `reset` a reset press this cycle."""
+        self.feed()
         sched = self.scheduler
         if reset:
             sched.clear_stop_belt()
