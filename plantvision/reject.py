@@ -47,9 +47,11 @@ class RejectStatus:
 class RejectRuntime:
     """Runs one camera's defect rejection; `outputs` maps ejector id -> PLC ejector index."""
 
-    def __init__(self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any) -> None:
+    def __init__(
+        self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any, encoder_bits: int = 32
+    ) -> None:
         self.cfg, self._outputs, self._log = cfg, outputs, log
-        self.scheduler = RejectScheduler(cfg, log)
+        self.scheduler = RejectScheduler(cfg, log, encoder_bits)
         self._timer: EjectorTimer | None = None
         self._verdicts_out: VerdictsOut | None = None
         self._fired: deque[tuple[int, int]] = deque()  # appended by the timer thread

@@ -59,9 +59,10 @@ def _ms(ns: float) -> float:
 class RejectScheduler:
     """Tracks items on one belt and decides, per defective item, when its ejector fires."""
 
-    def __init__(self, cfg: ConveyorConfig, logger: Any = None) -> None:
+    def __init__(self, cfg: ConveyorConfig, logger: Any = None, encoder_bits: int = 32) -> None:
+        """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width)."""
         self._cfg = cfg
-        self._belt = Belt(cfg.belt)
+        self._belt = Belt(cfg.belt, encoder_bits)
         self._mapping = ImageToBelt(cfg.mapping)
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)

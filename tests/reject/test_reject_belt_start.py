@@ -123,3 +123,30 @@ def test_a_start_from_standstill_reaches_the_belt_model_within_one_poll(tmp_path
     # The last plan (re-timed as readings came in) aims within 5 ms of the true fire time.
     plans = [e["fire_at_ns"] / MS for e in logs if e["event"] == "reject_scheduled"]
     assert abs(plans[-1] - fire_ms) < 5.0, (plans, fire_ms)
+
+
+def test_a_plan_armed_after_the_start_is_not_dropped_by_the_next_cycle(tmp_path: Path) -> None:
+    """The e2e failure with every reading in: the cycle 37 ms after the start armed the defect
+    for the speed averaged over a 50 ms window reaching back before the start (0.68 m/s for 1),
+    13 ms late; the next cycle, 1 ms after the true fire time (a busy machine), found the plan
+    overdue and dropped it as a missed reject. Measured from the first reading that moved, the
+    speed is right at the first cycle and the plan fires at the true time."""
+    ctl, cam, link, det, now = build(tmp_path)
+    assert cam.reject is not None
+    fire_ms = START_MS + (700.0 - 5.0 - ITEM_X_MM) / SPEED_MM_PER_MS
+    cycles = [*range(37, 538, 50), 604, 654, 704]  # 604: one cycle late, after the fire time
+    with capture_logs() as logs:
+        previous = 0
+        for cycle_ms in cycles:
+            for t_ms in range(previous + (4 - previous) % 10, cycle_ms, 10):
+                link.script.append(reading(t_ms))
+            previous = cycle_ms
+            ctl._poll_inputs()
+            ctl.stop_event.clear()
+            x = ITEM_X_MM + travel_mm(cycle_ms - 3)
+            det.next = frame([(x, 240.0, "defect")] if x < FRAME_W - 25 else [])
+            now[0] = cycle_ms * MS
+            ctl.cycle(cam, Frame(IMAGE, cycle_ms, (cycle_ms - 3) * MS))
+    assert [e for e in logs if e["event"] == "reject_missed"] == []
+    plans = [e["fire_at_ns"] / MS for e in logs if e["event"] == "reject_scheduled"]
+    assert abs(plans[-1] - fire_ms) < 2.0, (plans, fire_ms)

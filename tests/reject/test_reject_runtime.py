@@ -254,3 +254,44 @@ def test_an_armed_plan_at_its_fire_time_is_left_to_the_timer() -> None:
     acts = sched.update(t_ns, None)
     assert (acts.cancels, acts.missed) == ((), ())
     assert sched.counters.missed == 0
+
+
+def _map_with_encoder(width: int) -> dict[str, Any]:
+    return {
+        "permit": {"type": "coil", "address": 0},
+        "heartbeat": {"type": "holding_register", "address": 0},
+        "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
+        "encoder": {"type": "input_register", "address": 0, "width": width},
+        "reject_fifo": {"type": "holding_register", "address": 16, "count": 9},
+    }
+
+
+def _cameras_with_map(tmp_path: Path, signals: dict[str, Any], **conveyor: Any) -> Any:
+    path = deployment(tmp_path, conveyor_section(**conveyor))
+    dep = yaml.safe_load(path.read_text())
+    dep["plc"]["signals"] = signals
+    path.write_text(yaml.safe_dump(dep))
+    return build_cameras(
+        load_deployment(path), path, log=structlog.get_logger(),
+        simulated=lambda *_: None, detectors={"belt": FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "raw"), [(16, (65530, 4)), (32, (0xFFFFFFFA, 4))])
+def test_the_encoder_unwraps_at_its_mapped_width(
+    tmp_path: Path, width: int, raw: tuple[int, int]
+) -> None:
+    """A 16-bit count going 65530 -> 4 moved 10 counts (1 mm at 10 counts/mm), not -6552 mm;
+    a 32-bit count wraps at 2^32."""
+    cams = _cameras_with_map(tmp_path, _map_with_encoder(width), timing_mode="box")
+    rt = cams[0].reject
+    assert rt is not None
+    rt.feed(encoder_at(0, raw[0]))
+    rt.feed(encoder_at(10 * MS, raw[1]))
+    assert rt.scheduler.belt.position_mm(10 * MS) == pytest.approx(1.0)
+
+
+def test_plc_timed_rejects_refuse_a_16_bit_encoder_naming_the_field(tmp_path: Path) -> None:
+    """The reject FIFO carries 32-bit fire counts: a PLC-timed belt needs a 32-bit encoder."""
+    with pytest.raises(ConfigError, match=r"plc\.signals\.encoder\.width"):
+        _cameras_with_map(tmp_path, _map_with_encoder(16), timing_mode="plc")
