@@ -205,8 +205,16 @@ class PlcLink:
             with self._service.lock:  # the lock also serialises the FIFO shadow
                 if not self.healthy:
                     return False
-                for image in self._fifo.batches(entries):
-                    self._service.call(self._service.client.write_registers, address, image)
+                before = self._fifo.last_seq
+                try:
+                    for image in self._fifo.batches(entries):
+                        self._service.call(self._service.client.write_registers, address, image)
+                except LinkError:
+                    # Undelivered is final: a verdict is delivered in time or never. (In a batch
+                    # of several requests the earlier ones did arrive: counted missed all the
+                    # same, the safe side of a count.)
+                    self._fifo.void_since(before)
+                    raise
         except LinkError as exc:
             self._drop("verdict", str(exc))
             return False
