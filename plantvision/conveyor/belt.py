@@ -100,9 +100,11 @@ class Belt:
 
         A window reaching back past a start from standstill averages the start away: a belt
         stepping to 1 m/s read 0.7 m/s for a window's length, so rejects near the ejector were
-        timed tens of ms late (the flaky e2e run). Once the readings since the first one that
-        moved span half a window and `START_MIN_COUNTS`, the speed is measured from that one
-        (the start lies somewhere before it, so the reading before it would still average it in).
+        timed tens of ms late, or not at all within the horizon (the flaky e2e run). Once a
+        reading after the first one that moved shows `START_MIN_COUNTS`, the speed is measured
+        from that first one (the start lies somewhere before it, so the reading before it would
+        still average it in), until the window no longer reaches back past it. One poll interval
+        is a short span (more timestamp noise than a window), but each cycle re-times its plans.
         """
         if self._fixed_mm_per_ns is not None:
             return self._fixed_mm_per_ns
@@ -118,8 +120,7 @@ class Belt:
         moved = self._moved_at
         if moved is not None and moved[0] > t_first:
             t_moved, p_moved = moved
-            long_enough = 2 * (t_last - t_moved) >= self._window_ns
-            if long_enough and (p_last - p_moved) * self._counts_per_mm >= START_MIN_COUNTS:
+            if t_last > t_moved and (p_last - p_moved) * self._counts_per_mm >= START_MIN_COUNTS:
                 t_first, p_first = moved
         return (p_last - p_first) / (t_last - t_first)
 

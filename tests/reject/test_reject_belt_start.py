@@ -17,6 +17,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -125,16 +126,21 @@ def test_a_start_from_standstill_reaches_the_belt_model_within_one_poll(tmp_path
     assert abs(plans[-1] - fire_ms) < 5.0, (plans, fire_ms)
 
 
-def test_a_plan_armed_after_the_start_is_not_dropped_by_the_next_cycle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("after_start_ms", [37, 20])
+def test_a_plan_armed_after_the_start_is_not_dropped_by_the_next_cycle(
+    tmp_path: Path, after_start_ms: int
+) -> None:
     """The e2e failure with every reading in: the cycle 37 ms after the start armed the defect
     for the speed averaged over a 50 ms window reaching back before the start (0.68 m/s for 1),
     13 ms late; the next cycle, 1 ms after the true fire time (a busy machine), found the plan
-    overdue and dropped it as a missed reject. Measured from the first reading that moved, the
-    speed is right at the first cycle and the plan fires at the true time."""
+    overdue and dropped it as a missed reject. (20 ms after the start, the averaged speed put the
+    fire time past the 100 ms horizon: not armed at all, then late.) Measured from the first
+    reading that moved, the speed is right at the first cycle and the plan fires on time."""
     ctl, cam, link, det, now = build(tmp_path)
     assert cam.reject is not None
     fire_ms = START_MS + (700.0 - 5.0 - ITEM_X_MM) / SPEED_MM_PER_MS
-    cycles = [*range(37, 538, 50), 604, 654, 704]  # 604: one cycle late, after the fire time
+    # 604: the next cycle comes late, after the fire time
+    cycles = [*range(37, 488, 50), START_MS + after_start_ms, 604, 654, 704]
     with capture_logs() as logs:
         previous = 0
         for cycle_ms in cycles:
