@@ -140,6 +140,12 @@ class RejectScheduler:
         ejector = r.ejector.id if r.ejector else None
         self._log.info("reject_fired", item_id=item_id, ejector=ejector, t_ns=now_ns)
 
+    def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
+        """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
+        so nothing pushes the item: a missed reject, counted and alarmed with its action, even
+        when the reject was already settled and forgotten."""
+        self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
+
     def report_confirm(self, now_ns: int) -> None:
         """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
@@ -230,7 +236,9 @@ class RejectScheduler:
             self._miss(r, now_ns, "late", late_ms)
             return
         r.state, r.fire_mm = "sent", fire_mm
-        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id)
+        # Past this instant the verdict is not worth writing (the writer may be queued).
+        deadline_ns = now_ns + int((fire_mm - travel_mm) / v) if v > 0 else None
+        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns)
         self._buf.verdicts.append(verdict)
         self.counters.scheduled += 1
         self._log.info(
@@ -282,7 +290,7 @@ class RejectScheduler:
     def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float) -> None:
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
-        del self._rejects[r.item_id]
+        self._rejects.pop(r.item_id, None)
         ejector = r.ejector.id if r.ejector else None
         self.counters.missed += 1
         self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms))
