@@ -8,7 +8,9 @@ ms") was this: a defective item in view 103 mm before its fire point when the be
 none when that one was blurred by a slow round trip), so the belt's speed, averaged over a 50 ms
 window, lagged the start by up to ~100 ms: frames were placed 30-50 mm short (a second track for
 an item already tracked, whose pulse then came early at an empty spot) and the fire time came out
-late (the reject was decided after it passed).
+late (the reject was decided after it passed). Two causes, one test each: the loop now offers
+every reading to the runtime, and the belt measures the speed after a start from the first
+reading that moved instead of averaging the standstill in.
 """
 
 from __future__ import annotations
