@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from plantvision import log as plog
-from plantvision.guard import Guard, GuardConfig, GuardState, HealthFault
-from plantvision.zones import ZoneHits
+from plantvision.guard.latch import Guard, GuardConfig, GuardState, HealthFault
+from plantvision.zones.geometry import ZoneHits
 
 MS = 1_000_000
 SHA = "ab" * 32

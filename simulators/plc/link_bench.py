@@ -25,9 +25,9 @@ import numpy as np
 import structlog
 import yaml
 
-from plantvision.plc import PlcLink
-from plantvision.plc_config import PlcConfig
-from plantvision.plc_values import PlcInputs, PlcOutputs
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink
+from plantvision.plc.values import PlcInputs, PlcOutputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from simulators.plc.bench import summary
 from simulators.plc.server import PlcSimulator, SimConfig
@@ -154,9 +154,9 @@ def _deployment(folder: Path) -> Path:
 
 
 def run_verdict(n: int, verdict_ms: float) -> list[str]:
-    from plantvision.config import load_deployment
-    from plantvision.deploy import build_cameras
-    from plantvision.loop import Controller
+    from plantvision.loop.build import build_cameras
+    from plantvision.loop.controller import Controller
+    from plantvision.loop.deployment import load_deployment
 
     with tempfile.TemporaryDirectory() as tmp:
         path = _deployment(Path(tmp))

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import structlog
 
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc import PLC_LOST_FAULT_CODE, PlcLink, PlcOutputs
-from plantvision.plc_config import PlcConfig
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PLC_LOST_FAULT_CODE, PlcLink, PlcOutputs
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
 

@@ -23,13 +23,13 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.loop import CameraRuntime, Controller
-from plantvision.plc_fake import FakePlcLink
-from plantvision.plc_values import PlcInputs
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.plc.values import PlcInputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from tests.conveyor.helpers import FRAME_H, FRAME_W, frame
+from tests.fakes.plc import FakePlcLink
 from tests.reject.test_reject_runtime import deployment
 
 MS = 1_000_000

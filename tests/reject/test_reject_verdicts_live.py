@@ -19,12 +19,12 @@ import structlog
 import yaml
 from structlog.testing import capture_logs
 
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.loop import CameraRuntime, Controller
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc import PlcLink
-from plantvision.plc_values import PlcInputs, PlcOutputs
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.plc.link import PlcLink
+from plantvision.plc.values import PlcInputs, PlcOutputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from simulators.plc import PlcSimulator, SimConfig
 from tests.conveyor.helpers import FRAME_H, FRAME_W, frame

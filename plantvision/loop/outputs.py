@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from plantvision.guard import GuardOutput
-from plantvision.plc_values import PlcOutputs
+from plantvision.guard.latch import GuardOutput
+from plantvision.plc.values import PlcOutputs
 
 __all__ = ["FAULT_CODES", "OutputImage", "ResetBus"]
 
