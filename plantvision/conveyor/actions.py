@@ -25,6 +25,7 @@ class PlcVerdict:
     ejector_id: str
     fire_at_count: int
     item_id: int
+    deadline_ns: int | None = None  # the item's estimated fire time; None: belt stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,8 @@ class MissedReject:
 
     item_id: int
     ejector_id: str | None
-    reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane"
+    reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
+    # "verdict_not_delivered", "verdict_too_late"
     late_ms: float
 
 

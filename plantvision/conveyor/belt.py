@@ -1,4 +1,4 @@
-"""Belt position over time, from a fixed speed or a wrapping 32-bit encoder count. Pure.
+"""Belt position over time, from a fixed speed or a wrapping 16- or 32-bit encoder count. Pure.
 
 Positions are mm of belt travel since the first reading (float64, unbounded: the encoder's wrap
 is undone here, so nothing downstream ever sees it). Times are `time.monotonic_ns()` values
@@ -14,18 +14,31 @@ import numpy as np
 from plantvision.conveyor.config import BeltModel
 
 COUNT_MODULUS = 1 << 32
-_HALF = 1 << 31
+# Counts since a start before the speed is measured from it alone: fewer leave the count's own
+# step a large part of the speed (a belt that creeps a count at a time is not starting).
+START_MIN_COUNTS = 10
 
 
-def wrap_delta(new_count: int, old_count: int) -> int:
-    """Signed count change between two 32-bit readings, assuming less than half a wrap apart."""
-    return (new_count - old_count + _HALF) % COUNT_MODULUS - _HALF
+COUNT_BITS = (16, 32)  # the encoder register widths the belt unwraps
+
+
+def wrap_delta(new_count: int, old_count: int, bits: int = 32) -> int:
+    """Signed count change between two `bits`-wide readings, assuming less than half a wrap
+    apart."""
+    half = 1 << (bits - 1)
+    return (new_count - old_count + half) % (half << 1) - half
 
 
 class Belt:
     """Belt travel (mm) at any recent time, current speed, and mm <-> raw encoder count."""
 
-    def __init__(self, cfg: BeltModel) -> None:
+    def __init__(self, cfg: BeltModel, count_bits: int = 32) -> None:
+        """`count_bits`: the width of the PLC's encoder register (16 or 32); the count wraps at
+        2**count_bits and is unwrapped at that width (a 16-bit count unwrapped as 32-bit read
+        65530 -> 4 as 6552 mm backwards)."""
+        if count_bits not in COUNT_BITS:
+            raise ValueError(f"encoder width {count_bits} bits: the belt unwraps 16 or 32")
+        self._count_bits, self._count_modulus = count_bits, 1 << count_bits
         self._fixed_mm_per_ns = None if cfg.speed_mm_s is None else cfg.speed_mm_s / 1e9
         self._min_mm_per_ns = cfg.min_speed_mm_s / 1e9
         enc = cfg.encoder
@@ -37,6 +50,8 @@ class Belt:
         self._last_raw = 0
         self._unwrapped = 0  # counts since the first reading
         self._samples: deque[tuple[int, float]] = deque()  # (t_ns, position_mm)
+        self._still_since_ns = 0  # first reading at the newest reading's position
+        self._moved_at: tuple[int, float] | None = None  # first reading after a standstill
 
     @property
     def has_encoder(self) -> bool:
@@ -53,20 +68,44 @@ class Belt:
             self._t0_ns = now_ns
         if not self.has_encoder or encoder_count is None:
             return
-        if not 0 <= encoder_count < COUNT_MODULUS:
-            raise ValueError(f"encoder count {encoder_count} is not an unsigned 32-bit value")
+        if not 0 <= encoder_count < self._count_modulus:
+            raise ValueError(
+                f"encoder count {encoder_count} is not an unsigned {self._count_bits}-bit value"
+            )
         if self._samples and now_ns <= self._samples[-1][0]:
             return  # same instant read twice (observe then update): keep the first
         if self._raw0 is None:
             self._raw0 = self._last_raw = encoder_count
-        self._unwrapped += wrap_delta(encoder_count, self._last_raw)
+        self._unwrapped += wrap_delta(encoder_count, self._last_raw, self._count_bits)
         self._last_raw = encoder_count
-        self._samples.append((now_ns, self._unwrapped / self._counts_per_mm))
+        position_mm = self._unwrapped / self._counts_per_mm
+        self._note_start(now_ns, position_mm)
+        self._samples.append((now_ns, position_mm))
         while len(self._samples) > 2 and now_ns - self._samples[1][0] > self._history_ns:
             self._samples.popleft()
 
+    def _note_start(self, now_ns: int, position_mm: float) -> None:
+        """Remember the first reading that moved after the belt stood still a whole window."""
+        if not self._samples:
+            self._still_since_ns = now_ns
+            return
+        t_prev, p_prev = self._samples[-1]
+        if position_mm != p_prev:
+            if t_prev - self._still_since_ns >= self._window_ns:
+                self._moved_at = (now_ns, position_mm)
+            self._still_since_ns = now_ns
+
     def speed_mm_per_ns(self) -> float | None:
-        """Current speed (mm/ns): fixed, or measured over the configured window; None if unknown."""
+        """Current speed (mm/ns): fixed, or measured over the configured window; None if unknown.
+
+        A window reaching back past a start from standstill averages the start away: a belt
+        stepping to 1 m/s read 0.7 m/s for a window's length, so rejects near the ejector were
+        timed tens of ms late, or not at all within the horizon (the flaky e2e run). Once a
+        reading after the first one that moved shows `START_MIN_COUNTS`, the speed is measured
+        from that first one (the start lies somewhere before it, so the reading before it would
+        still average it in), until the window no longer reaches back past it. One poll interval
+        is a short span (more timestamp noise than a window), but each cycle re-times its plans.
+        """
         if self._fixed_mm_per_ns is not None:
             return self._fixed_mm_per_ns
         if len(self._samples) < 2:
@@ -78,6 +117,11 @@ class Belt:
             if t_last - t >= self._window_ns:
                 t_first, p_first = t, p
                 break
+        moved = self._moved_at
+        if moved is not None and moved[0] > t_first:
+            t_moved, p_moved = moved
+            if t_last > t_moved and (p_last - p_moved) * self._counts_per_mm >= START_MIN_COUNTS:
+                t_first, p_first = moved
         return (p_last - p_first) / (t_last - t_first)
 
     def is_moving(self) -> bool:
@@ -103,7 +147,7 @@ class Belt:
         return p_last + (t_ns - t_last) * v if t_ns > t_last else p_first + (t_ns - t_first) * v
 
     def count_at_mm(self, position_mm: float) -> int:
-        """The raw (wrapped 32-bit) encoder count the PLC will read at belt travel `position_mm`."""
+        """The raw (wrapped) encoder count the PLC will read at belt travel `position_mm`."""
         if self._raw0 is None:
             raise RuntimeError("encoder belt has no reading yet")
-        return (self._raw0 + round(position_mm * self._counts_per_mm)) % COUNT_MODULUS
+        return (self._raw0 + round(position_mm * self._counts_per_mm)) % self._count_modulus

@@ -16,7 +16,8 @@ from plantvision.configio import StrictModel
 
 
 class EncoderModel(StrictModel):
-    """The belt's position from the PLC's 32-bit encoder count register."""
+    """The belt's position from the PLC's encoder count register (16 or 32 bits wide, as mapped
+    in plc.signals.encoder; PLC-timed rejects need 32)."""
 
     signal: str = Field(
         min_length=1, description="name of the PLC input that carries the encoder count"

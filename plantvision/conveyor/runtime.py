@@ -5,8 +5,10 @@ pure `RejectScheduler` decides and this module carries its actions out:
 - box-timed: fire plans are armed on this camera's `EjectorTimer`, whose thread switches the
   coil through `ejector_out(index, on)` (the loop writes the whole output image); the timer's
   switch-on reports come back to the scheduler in the camera thread;
-- PLC-timed: verdicts go to `verdicts_out` (the link's reject FIFO); one that cannot be written
-  is a missed reject like any other;
+- box-timed pulses whose coil write did not reach the PLC (link down) are missed rejects;
+- PLC-timed: verdicts go to the link's reject FIFO through a `VerdictWorker` (its own thread, so
+  a slow verdict write never delays the cycle's permit write); its outcomes come back at the next
+  step, and one that was not delivered in time is a missed reject like any other;
 - a missed or unconfirmed reject latches an alarm (the warning light) until the next reset
   press; when it stops the belt (`missed_action: stop_belt`, or any unconfirmed reject) `step`
   returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
@@ -18,21 +20,39 @@ The belt position comes from the latest encoder reading, stamped with the time t
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
 from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
-from plantvision.plc.values import PlcInputs
+from plantvision.conveyor.verdicts import Verdict, VerdictSender, VerdictsOut, VerdictWorker
 from plantvision.types import Detections, Frame
 
 EDGE_PX = 2.0  # a box this close to the frame border is cut by it
 SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
-EjectorOut = Callable[[int, bool], None]
-VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
+OFFERED_MAX = 256  # readings kept between two cycles (2.5 s of 10 ms polls); older ones drop
+EjectorOut = Callable[[int, bool], bool]  # (ejector index, on) -> the PLC acknowledged it
+
+
+class EncoderReading(Protocol):
+    """One PLC input sample as the belt needs it (plc.values.PlcInputs is one). Structural, so
+    the conveyor room needs nothing from the PLC room above it."""
+
+    @property
+    def encoder(self) -> int | None: ...
+
+    @property
+    def t_read_ns(self) -> int:
+        """When the read returned (monotonic ns)."""
+        ...
+
+    @property
+    def t_encoder_ns(self) -> int:
+        """When the PLC sampled the count (the read's midpoint), or 0 if unknown."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +66,15 @@ class RejectStatus:
 class RejectRuntime:
     """Runs one camera's defect rejection; `outputs` maps ejector id -> PLC ejector index."""
 
-    def __init__(self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any) -> None:
+    def __init__(
+        self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any, encoder_bits: int = 32
+    ) -> None:
         self.cfg, self._outputs, self._log = cfg, outputs, log
-        self.scheduler = RejectScheduler(cfg, log)
+        self.scheduler = RejectScheduler(cfg, log, encoder_bits)
         self._timer: EjectorTimer | None = None
-        self._verdicts_out: VerdictsOut | None = None
-        self._fired: deque[tuple[int, int]] = deque()  # appended by the timer thread
+        self._verdicts: VerdictSender | None = None
+        self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread
+        self._offered: deque[EncoderReading] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
         self._alarm = False
         self._stop_cause: str | None = None
@@ -67,32 +90,65 @@ class RejectRuntime:
     def timer(self) -> EjectorTimer | None:
         return self._timer
 
-    def start(self, ejector_out: EjectorOut, verdicts_out: VerdictsOut) -> None:
-        """Connect the outputs; box-timed mode starts its timer thread here."""
-        self._verdicts_out = verdicts_out
+    def start(
+        self,
+        ejector_out: EjectorOut,
+        verdicts_out: VerdictsOut,
+        sender: Callable[[VerdictsOut], VerdictSender] = VerdictWorker,
+    ) -> None:
+        """Connect the outputs; box-timed mode starts its timer thread here, PLC-timed mode its
+        verdict writer (`sender`: a `VerdictWorker` thread; tests stepping time by hand pass
+        `InlineVerdicts`)."""
+        if self.cfg.timing_mode == "plc":
+            self._verdicts = sender(verdicts_out)
         if self.cfg.timing_mode == "box":
             index = self._outputs
             self._timer = EjectorTimer(
                 lambda ejector_id, on: ejector_out(index[ejector_id], on),
-                lambda item_id, t_ns: self._fired.append((item_id, t_ns)),
+                lambda item_id, t_ns, reached: self._fired.append((item_id, t_ns, reached)),
                 # The scheduler stops re-timing a plan this close to its fire time; the timer
                 # must not be committed to it (spinning) any earlier.
                 spin_ns=min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
             )
 
     def close(self) -> None:
-        """Stop the timer (coils that are on go off)."""
+        """Stop the timer (coils that are on go off) and the verdict writer."""
         if self._timer is not None:
             self._timer.close()
+        if self._verdicts is not None:
+            self._verdicts.close()
 
-    def feed(self, inputs: PlcInputs | None) -> None:
-        """Give the belt the latest encoder reading, once, at the time the PLC sampled it.
+    def alive(self) -> bool:
+        """Every thread this runtime started (ejector timer, verdict writer) still runs."""
+        return (self._timer is None or self._timer.alive()) and (
+            self._verdicts is None or self._verdicts.alive()
+        )
+
+    def offer(self, inputs: EncoderReading | None) -> None:
+        """From the input poller's thread: one PLC reading, kept for the camera thread.
+
+        Every reading counts, not only the newest at each cycle: the belt's speed is averaged
+        over a window, and with one reading per camera cycle (and none when that one is blurred)
+        a start from standstill reached the belt ~100 ms late: frames were placed tens of mm
+        short and rejects near the ejector were decided after their fire time."""
+        if inputs is not None and inputs.encoder is not None:
+            self._offered.append(inputs)  # deque.append: atomic, no lock on the poller's path
+
+    def feed(self, inputs: EncoderReading | None = None) -> None:
+        """Give the belt the readings offered since the last call, then `inputs` (the newest, as
+        the loop holds it), each once, at the time the PLC sampled it.
 
         That time is the middle of the read's round trip; a slow round trip (a starved thread,
         a busy network) leaves it uncertain by half the trip. Readings blurred by more than
         `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
         blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
-        if inputs is None or inputs.encoder is None:
+        while self._offered:
+            self._feed_one(self._offered.popleft())
+        if inputs is not None:
+            self._feed_one(inputs)
+
+    def _feed_one(self, inputs: EncoderReading) -> None:
+        if inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
         if t_ns <= self._encoder_t_ns:
@@ -108,6 +164,7 @@ class RejectRuntime:
         """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
         are left out: their centre is not the item's, and every item on a belt crosses the view,
         so it is seen whole in other frames."""
+        self.feed()  # place the frame with every reading in so far
         xy = detections.xyxy
         inside = (
             (xy[:, 0] > EDGE_PX)
@@ -122,14 +179,22 @@ class RejectRuntime:
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
         """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of
         bin-sensor rising edges since the last step, `reset` a reset press this cycle."""
+        self.feed()
         sched = self.scheduler
         if reset:
             sched.clear_stop_belt()
             self._alarm, self._stop_cause = False, None
         while self._fired:
-            item_id, t_ns = self._fired.popleft()
+            item_id, t_ns, reached = self._fired.popleft()
+            if not reached:  # the coil never got to the PLC: nothing pushed the item
+                self._planned_ns.pop(item_id, None)
+                sched.report_lost(item_id, t_ns, "coil_not_written")
+                continue
             sched.report_fired(item_id, t_ns)
             self.fire_log.append((item_id, self._planned_ns.pop(item_id, t_ns), t_ns))
+        for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
+            if outcome.reason is not None:
+                sched.report_lost(outcome.item_id, now_ns, outcome.reason)
         for _ in range(confirms if self.cfg.confirm_window_ms is not None else 0):
             sched.report_confirm(now_ns)
         actions = sched.update(now_ns, None)
@@ -152,22 +217,10 @@ class RejectRuntime:
             for plan in actions.plans:
                 if self._timer.arm(plan):
                     self._planned_ns[plan.item_id] = plan.fire_at_ns
-        if actions.verdicts and self._verdicts_out is not None:
-            entries = [(self._outputs[v.ejector_id], v.fire_at_count) for v in actions.verdicts]
-            if not self._verdicts_out(entries):
-                self._undelivered(now_ns, [v.item_id for v in actions.verdicts])
-
-    def _undelivered(self, now_ns: int, item_ids: list[int]) -> None:
-        """Verdicts that may not have reached the PLC: missed rejects, never silently lost."""
-        self.scheduler.counters.missed += len(item_ids)
-        self._alarm = True
-        if self.cfg.missed_action == "stop_belt" and self._stop_cause is None:
-            self._stop_cause = "reject_missed"
-        for item_id in item_ids:
-            self._log.error(
-                "reject_missed",
-                item_id=item_id,
-                reason="verdict_not_delivered",
-                action=self.cfg.missed_action,
-                t_ns=now_ns,
+        if actions.verdicts and self._verdicts is not None:
+            self._verdicts.submit(
+                [
+                    Verdict(self._outputs[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns)
+                    for v in actions.verdicts
+                ]
             )

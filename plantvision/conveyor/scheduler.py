@@ -59,9 +59,10 @@ def _ms(ns: float) -> float:
 class RejectScheduler:
     """Tracks items on one belt and decides, per defective item, when its ejector fires."""
 
-    def __init__(self, cfg: ConveyorConfig, logger: Any = None) -> None:
+    def __init__(self, cfg: ConveyorConfig, logger: Any = None, encoder_bits: int = 32) -> None:
+        """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width)."""
         self._cfg = cfg
-        self._belt = Belt(cfg.belt)
+        self._belt = Belt(cfg.belt, encoder_bits)
         self._mapping = ImageToBelt(cfg.mapping)
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
@@ -138,6 +139,12 @@ class RejectScheduler:
             r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
         ejector = r.ejector.id if r.ejector else None
         self._log.info("reject_fired", item_id=item_id, ejector=ejector, t_ns=now_ns)
+
+    def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
+        """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
+        so nothing pushes the item: a missed reject, counted and alarmed with its action, even
+        when the reject was already settled and forgotten."""
+        self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
 
     def report_confirm(self, now_ns: int) -> None:
         """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
@@ -229,7 +236,9 @@ class RejectScheduler:
             self._miss(r, now_ns, "late", late_ms)
             return
         r.state, r.fire_mm = "sent", fire_mm
-        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id)
+        # Past this instant the verdict is not worth writing (the writer may be queued).
+        deadline_ns = now_ns + int((fire_mm - travel_mm) / v) if v > 0 else None
+        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns)
         self._buf.verdicts.append(verdict)
         self.counters.scheduled += 1
         self._log.info(
@@ -281,7 +290,7 @@ class RejectScheduler:
     def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float) -> None:
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
-        del self._rejects[r.item_id]
+        self._rejects.pop(r.item_id, None)
         ejector = r.ejector.id if r.ejector else None
         self.counters.missed += 1
         self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms))

@@ -46,15 +46,17 @@ class EjectorTimer:
 
     Plans may arrive in any order; a plan for an item already armed replaces it; `cancel`
     withdraws it. An item whose coil went on is never fired again. Overlapping pulses on one
-    ejector keep its coil on until the last one ends. `on_fired(item_id, t_ns)` reports each
-    switch-on from the timer thread: the loop should queue it and call
-    `RejectScheduler.report_fired` from its own thread. `close()` switches every coil off.
+    ejector keep its coil on until the last one ends. `fire(ejector_id, on)` returns whether the
+    coil write reached the PLC (an exception counts as not). `on_fired(item_id, t_ns, reached)`
+    reports each switch-on from the timer thread, `reached` False when the coil never got to the
+    PLC (link down): the loop queues it and calls `RejectScheduler.report_fired` (or
+    `report_lost`) from its own thread. `close()` switches every coil off.
     """
 
     def __init__(
         self,
-        fire: Callable[[str, bool], None],
-        on_fired: Callable[[int, int], None] | None = None,
+        fire: Callable[[str, bool], bool],
+        on_fired: Callable[[int, int, bool], None] | None = None,
         clock: Clock = time.monotonic_ns,
         spin_ns: int = DEFAULT_SPIN_NS,
     ) -> None:
@@ -67,6 +69,7 @@ class EjectorTimer:
         self._armed: dict[int, tuple[int, FirePlan]] = {}  # item_id -> (generation, plan)
         self._fired: deque[int] = deque(maxlen=4096)
         self._active: dict[str, int] = {}  # ejector -> pulses now on
+        self._coil_reached: dict[str, bool] = {}  # ejector -> its last switch-on reached the PLC
         self.on_errors_ns: deque[int] = deque(maxlen=100_000)
         self._running = True
         self._log = log.get(room="ejector_timer")
@@ -145,20 +148,25 @@ class EjectorTimer:
         self._active[eid] = before + (1 if on else -1)
         if on:
             self.on_errors_ns.append(actual_ns - t_ns)
-            if before == 0:
-                self._safe_fire(eid, True)
+            if before == 0:  # else the coil is on already, for an overlapping pulse
+                self._coil_reached[eid] = self._safe_fire(eid, True)
             with self._cond:
                 self._push(actual_ns + plan.pulse_ns, plan.item_id, 0, False, plan)
             if self._on_fired is not None:
-                self._on_fired(plan.item_id, actual_ns)
+                self._on_fired(plan.item_id, actual_ns, self._coil_reached.get(eid, False))
         elif before == 1:
             self._safe_fire(eid, False)
 
-    def _safe_fire(self, ejector_id: str, on: bool) -> None:
+    def alive(self) -> bool:
+        """The timer thread runs (until close)."""
+        return self._thread.is_alive()
+
+    def _safe_fire(self, ejector_id: str, on: bool) -> bool:
         try:
-            self._fire(ejector_id, on)
+            return bool(self._fire(ejector_id, on))
         except Exception as exc:  # the timer must survive a failing output for other items
             self._log.error("ejector_fire_failed", ejector=ejector_id, on=on, error=repr(exc))
+            return False
 
 
 def percentiles_us(errors_ns: Sequence[int]) -> tuple[float, float, float]:
@@ -172,12 +180,12 @@ def bench(n: int, spacing_ms: float, spin_us: float) -> tuple[float, float, floa
     done = threading.Event()
     count = [0]
 
-    def on_fired(_item: int, _t: int) -> None:
+    def on_fired(_item: int, _t: int, _reached: bool) -> None:
         count[0] += 1
         if count[0] == n:
             done.set()
 
-    timer = EjectorTimer(lambda _e, _on: None, on_fired, spin_ns=int(spin_us * 1e3))
+    timer = EjectorTimer(lambda _e, _on: True, on_fired, spin_ns=int(spin_us * 1e3))
     start = time.monotonic_ns() + 20_000_000
     order = np.random.default_rng(0).permutation(n)
     for i in order.tolist():

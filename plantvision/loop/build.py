@@ -139,6 +139,13 @@ def ejector_outputs(
             f"signal {enc.signal!r} is not a mapped encoder",
             "use signal 'encoder' and map plc.signals.encoder",
         )
+    if conv.timing_mode == "plc" and sig.encoder is not None and sig.encoder.width != 32:
+        raise fail(
+            "timing_mode",
+            f"PLC-timed rejects need a 32-bit encoder (the reject FIFO carries 32-bit fire "
+            f"counts); plc.signals.encoder.width is {sig.encoder.width}",
+            "map a 32-bit encoder count, or use timing_mode: box",
+        )
     if conv.timing_mode == "plc" and sig.reject_fifo is None:
         raise fail(
             "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
@@ -224,7 +231,12 @@ def build_cameras(
                 dark_max_std=cam.dark.max_std,
                 reject=None
                 if cam.conveyor is None or outs is None
-                else RejectRuntime(cam.conveyor, outs, log.bind(camera=cam.id, room="reject")),
+                else RejectRuntime(
+                    cam.conveyor,
+                    outs,
+                    log.bind(camera=cam.id, room="reject"),
+                    dep.plc.signals.encoder.width if dep.plc.signals.encoder else 32,
+                ),
             )
         )
     return cams

@@ -175,6 +175,9 @@ class Controller:
                 self.log.error("plc_input_error", error=repr(exc))
                 continue
             self.latest_inputs = inputs
+            for cam in self.cameras:  # every encoder reading, not one per camera cycle
+                if cam.reject is not None:
+                    cam.reject.offer(inputs)
             if inputs is not None and inputs.reset_event:
                 self.resets.press()
             level = None if inputs is None else inputs.reject_confirm
@@ -182,10 +185,11 @@ class Controller:
                 self.confirms.press()
             confirm_level = True if level is None else level
 
-    def _set_ejector(self, index: int, on: bool) -> None:
-        """From the ejector timer's thread: one coil, written with the rest of the image."""
+    def _set_ejector(self, index: int, on: bool) -> bool:
+        """From the ejector timer's thread: one coil, written with the rest of the image; False
+        when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         with self._write_lock:
-            self.link.write(self.outputs.set_ejector(index, on))
+            return self.link.write(self.outputs.set_ejector(index, on)) is not None
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9

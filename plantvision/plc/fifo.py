@@ -89,6 +89,21 @@ class FifoWriter:
             images.append(list(self._regs))
         return images
 
+    def void_since(self, seq: int) -> None:
+        """The entries numbered after `seq` may not have reached the PLC (their request failed):
+        empty their slots, so no later request carries them. The box has counted them missed;
+        delivered late they would push an item it already gave up on. Their numbers stay used:
+        a PLC that did apply the failed request (a timeout is not a refusal) never sees one of
+        them again for another verdict."""
+        _void(self._regs, self.slots, seq)
+
+
+def _void(regs: list[int], slots: int, after_seq: int) -> None:
+    for i in range(slots):
+        off = HEADER_REGS + ENTRY_REGS * i
+        if regs[off] and seq_newer(regs[off], after_seq):
+            regs[off : off + ENTRY_REGS] = [0] * ENTRY_REGS
+
 
 def decode_block(registers: Sequence[int], word_order: WordOrder) -> tuple[int, list[FifoEntry]]:
     """(head, non-empty entries in slot order) of a block image: what a PLC reads."""

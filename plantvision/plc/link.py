@@ -10,13 +10,13 @@ input reads and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_
 verdict is written hundreds of ms before its item reaches the ejector, so it can wait one
 heartbeat, while a permit-off write must never wait behind a verdict. Every request is bounded by
 `request_timeout_ms` x (1 + retries); any failure closes both connections, reports `plc_lost`,
-and the heartbeat thread reconnects with backoff, writes the whole current output image first,
-and only then reports `plc_restored`.
+and the heartbeat thread reconnects with backoff, writes the tripped image (permit off, fault
+code plc_lost) first, and only then reports `plc_restored`: the loop's next image follows.
 
 A request that timed out may still be applied by the PLC later: the box cannot know. So a
 timed-out write counts as *possibly applied*, never as done and never as undone:
 - a permit OFF is only known to be at the PLC once a write of it was acknowledged, which is why a
-  reconnect writes the current (by then tripped) image before the link is healthy again;
+  reconnect writes the tripped image before the link is healthy again;
 - a permit ON or a heartbeat may land late, after the box has tripped. The box cannot recall them;
   it stops adding to them: the first failed request marks the link lost while still holding that
   connection's lock, and a beat checks the link under the same lock, so no beat leaves once a
@@ -48,7 +48,12 @@ from plantvision.plc.values import (
     words_to_u32,
 )
 
-__all__ = ["PlcInputs", "PlcLink", "PlcOutputs", "PlcPort", "ResetEdge"]
+__all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort", "ResetEdge"]
+
+
+# The loop's fault code for plc_lost (plantvision.outputs.FAULT_CODES, a test pins them
+# together); plc.py sits below the loop, so it cannot import the table.
+PLC_LOST_FAULT_CODE = 8
 
 
 class LinkError(Exception):
@@ -200,8 +205,16 @@ class PlcLink:
             with self._service.lock:  # the lock also serialises the FIFO shadow
                 if not self.healthy:
                     return False
-                for image in self._fifo.batches(entries):
-                    self._service.call(self._service.client.write_registers, address, image)
+                before = self._fifo.last_seq
+                try:
+                    for image in self._fifo.batches(entries):
+                        self._service.call(self._service.client.write_registers, address, image)
+                except LinkError:
+                    # Undelivered is final: a verdict is delivered in time or never. (In a batch
+                    # of several requests the earlier ones did arrive: counted missed all the
+                    # same, the safe side of a count.)
+                    self._fifo.void_since(before)
+                    raise
         except LinkError as exc:
             self._drop("verdict", str(exc))
             return False
@@ -315,24 +328,33 @@ class PlcLink:
             self._log.warning("plc_lost", op=op, cause=cause, host=self._cfg.host)
 
     def _reconnect(self) -> bool:
-        """Connect both, write the current image before anything else, then declare healthy."""
+        """Connect both, write the tripped image before anything else, then declare healthy.
+
+        The tripped image (permit and ejectors off, fault code plc_lost, the warning as last
+        handed in) and never the stored one: that was composed before the loss was noticed and
+        may hold permit ON, which a PLC seeing a fresh heartbeat would act on. The loop's next
+        write() sends its current image; its guard has tripped on plc_lost by then.
+
+        One attempt, whatever the PLC's round trip: at most one connect per connection and one
+        image (two requests), so a reconnect takes at most 2 x connect_timeout_ms +
+        2 x request_timeout_ms x (1 + retries); the link heals within reconnect_backoff_ms[0]
+        (+ one heartbeat period) + that after the loss is noticed. (It used to re-send until no
+        newer image arrived during one pass: with cycles faster than the round trip, never.)"""
         with self._safety.lock:
             if not self._safety.connect():
                 return False
             try:
-                while True:
-                    with self._state:
-                        image, version = self._image, self._version
-                    self._written_fault = None  # the PLC may have restarted: rewrite everything
-                    self._send_image(image)
-                    self._sent_version = version
-                    with self._service.lock:
-                        if not self._service.connect():
-                            raise LinkError("service connect failed")
-                    with self._state:
-                        if version == self._version:  # no newer image arrived meanwhile
-                            self._healthy = True
-                            return True
+                with self._state:
+                    tripped = self._image.tripped(PLC_LOST_FAULT_CODE)
+                self._written_fault = None  # the PLC may have restarted: rewrite everything
+                self._send_image(tripped)
+                with self._service.lock:
+                    if not self._service.connect():
+                        raise LinkError("service connect failed")
+                with self._state:
+                    self._sent_version = -1  # the next write() sends the loop's image
+                    self._healthy = True
+                    return True
             except LinkError:
                 self._safety.close()
                 self._service.close()

@@ -32,6 +32,10 @@ class PlcOutputs:
         ej = list(self.ejectors) + [False] * (n_ejectors - len(self.ejectors))
         return [self.permit, self.warning, *ej]
 
+    def tripped(self, fault_code: int) -> PlcOutputs:
+        """Permit and ejectors off with `fault_code`; the warning as it was."""
+        return PlcOutputs(False, self.warning, fault_code, ())
+
     def with_permit_off(self) -> PlcOutputs:
         """Same image with permit and ejectors off (what stop() leaves behind)."""
         return PlcOutputs(False, self.warning, self.fault_code, ())

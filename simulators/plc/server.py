@@ -127,6 +127,9 @@ class PlcSimulator:
         self.write_log: list[dict[str, Any]] = []
         self._logfile: TextIO | None = None
         self._delay_s = 0.0
+        self._write_delay_s: dict[str, float] = {}  # signal -> delay of writes touching it
+        self._held: set[str] = set()  # signals whose writes wait until released
+        self.writes_held = 0  # writes waiting at a hold right now
         self._exception: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -224,6 +227,18 @@ class PlcSimulator:
         """Delay every response by this much (0 to stop)."""
         self._delay_s = delay_ms / 1000
 
+    def set_write_delay_ms(self, signal: str, delay_ms: float) -> None:
+        """Delay only writes that touch `signal` (e.g. "reject_fifo") by this much (0 to stop);
+        other requests, on any connection, are answered as usual."""
+        self._write_delay_s[signal] = delay_ms / 1000
+
+    def hold_writes(self, signal: str) -> None:
+        """Writes that touch `signal` wait, unanswered and unapplied, until release_writes."""
+        self._held.add(signal)
+
+    def release_writes(self, signal: str) -> None:
+        self._held.discard(signal)
+
     def set_exception(self, code: int | None) -> None:
         """Answer every request with this Modbus exception code (None to stop)."""
         self._exception = None if code is None else int(ExcCodes(code))
@@ -255,6 +270,8 @@ class PlcSimulator:
             return None  # pymodbus reads back after a write: not a second request
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
+        if fc in WRITE_FCS:
+            await self._write_faults(WRITE_FCS[fc], address, count)
         if self._exception is not None:
             return ExcCodes(self._exception)
         with self._lock:
@@ -264,6 +281,19 @@ class PlcSimulator:
             elif fc in READ_FCS:
                 self._fill_read(fc, start, registers, now)
         return None
+
+    async def _write_faults(self, table: str, address: int, count: int) -> None:
+        """Per-signal delays and holds of a write to `count` addresses from `address`."""
+        names = {self._by_addr.get((table, a), "") for a in range(address, address + count)}
+        touched = {n.split(".")[0] for n in names if n}
+        delay_s = max((self._write_delay_s.get(n, 0.0) for n in touched), default=0.0)
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        if touched & self._held:
+            self.writes_held += 1
+            while touched & self._held:
+                await asyncio.sleep(0.002)
+            self.writes_held -= 1
 
     def _on_write(self, fc: int, address: int, values: list[int] | list[bool], now: int) -> None:
         table = WRITE_FCS[fc]

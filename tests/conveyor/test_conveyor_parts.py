@@ -116,6 +116,22 @@ def test_encoder_speed_follows_changes_and_stops() -> None:
     assert not belt.is_moving()
 
 
+def test_after_a_start_the_speed_is_measured_from_the_first_reading_that_moved() -> None:
+    """At rest for a second, then 1 mm/ms from 5 ms: 25 ms later (readings every 10 ms) the
+    speed is the belt's, not an average with the standstill before the start; a belt that
+    creeps (a count now and then) is not taken for one that starts."""
+    belt = Belt(encoder_cfg().belt)  # 10 counts/mm, 30 ms window
+    for t_ms in range(-1000, 1, 10):
+        belt.sample(t_ms * MS, 0)
+    for t_ms in range(10, 31, 10):
+        belt.sample(t_ms * MS, (t_ms - 5) * 10)
+    assert belt.speed_mm_per_ns() == pytest.approx(1e-6)
+    creeping = Belt(encoder_cfg().belt)
+    for k, t_ms in enumerate(range(0, 401, 10)):
+        creeping.sample(t_ms * MS, k // 5)  # one count every 50 ms: 2 mm/s
+    assert 0 < creeping.speed_mm_per_ns() < 5e-9  # not 10 mm/s from one count in 10 ms
+
+
 @pytest.mark.parametrize(("count", "error"), [(-1, "unsigned 32-bit"), (COUNT_MODULUS, "32-bit")])
 def test_out_of_range_count_is_refused(count: int, error: str) -> None:
     """A count that no 32-bit register can hold is a wiring error, not a position."""

@@ -19,12 +19,13 @@ class Recorder:
         self.fired: list[int] = []
         self._cond = threading.Condition()
 
-    def fire(self, ejector_id: str, on: bool) -> None:
+    def fire(self, ejector_id: str, on: bool) -> bool:
         with self._cond:
             self.switches.append((ejector_id, on))
             self._cond.notify_all()
+        return True
 
-    def on_fired(self, item_id: int, _t_ns: int) -> None:
+    def on_fired(self, item_id: int, _t_ns: int, _reached: bool) -> None:
         with self._cond:
             self.fired.append(item_id)
             self._cond.notify_all()
@@ -132,11 +133,11 @@ def test_a_failing_output_does_not_stop_later_pulses() -> None:
     rec = Recorder()
     calls = [0]
 
-    def flaky(ejector_id: str, on: bool) -> None:
+    def flaky(ejector_id: str, on: bool) -> bool:
         calls[0] += 1
         if calls[0] == 1:
             raise OSError("coil write failed")
-        rec.fire(ejector_id, on)
+        return rec.fire(ejector_id, on)
 
     timer = EjectorTimer(flaky, rec.on_fired)
     t0 = time.monotonic_ns() + 10 * MS

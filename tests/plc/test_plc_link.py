@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from plantvision.errors import ConfigError
 from plantvision.plc.config import PlcConfig
-from plantvision.plc.link import PlcLink, PlcOutputs
+from plantvision.plc.link import PLC_LOST_FAULT_CODE, PlcLink, PlcOutputs
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
 
@@ -133,8 +133,12 @@ def test_slow_responses_are_cut_off_at_the_request_timeout(
     assert wait_for(lambda: link.healthy)
 
 
-def test_reconnect_rewrites_the_whole_output_image_first(sim: PlcSimulator, link: PlcLink) -> None:
-    """After the PLC comes back the first writes it sees are the full current image."""
+def test_reconnect_writes_the_tripped_image_first_then_the_loops_next_image(
+    sim: PlcSimulator, link: PlcLink
+) -> None:
+    """After the PLC comes back it first gets the tripped image (permit and ejectors off, fault
+    code plc_lost, the warning kept), never the image stored before the loss; the loop's next
+    write sends its whole image."""
     image = PlcOutputs(permit=True, warning=True, fault_code=9, ejectors=(True, False))
     with capture_logs() as logs:
         sim.go_down()
@@ -146,13 +150,12 @@ def test_reconnect_rewrites_the_whole_output_image_first(sim: PlcSimulator, link
     events = [e["event"] for e in logs]
     assert events.index("plc_lost") < events.index("plc_restored")
     after = sim.write_log[mark:]
-    assert after[0]["signals"] == {
-        "permit": 1,
-        "warning": 1,
-        "ejectors.0": 1,
-        "ejectors.1": 0,
-    }
-    assert after[1]["signals"] == {"fault_code": 9}
+    assert after[0]["signals"] == {"permit": 0, "warning": 1, "ejectors.0": 0, "ejectors.1": 0}
+    assert after[1]["signals"] == {"fault_code": PLC_LOST_FAULT_CODE}
+    assert link.write(image) is not None
+    after = [e for e in sim.write_log[mark:] if "heartbeat" not in e["signals"]]
+    assert after[2]["signals"] == {"permit": 1, "warning": 1, "ejectors.0": 1, "ejectors.1": 0}
+    assert after[3]["signals"] == {"fault_code": 9}
 
 
 def test_exception_codes_drop_the_link_until_the_plc_answers_again(

@@ -74,3 +74,24 @@ def test_fire_count_words_follow_the_word_order() -> None:
     little = FifoWriter(5, "little").batches([(1, 0x12345678)])[0]
     assert big == [1, 1, 1, 0x1234, 0x5678]
     assert little == [1, 1, 1, 0x5678, 0x1234]
+
+
+def test_a_failed_request_is_never_carried_by_a_later_one() -> None:
+    """A's request reached the PLC, B's failed (voided), C's went out: a PLC reading each block
+    that arrived takes A and C. B's sequence number is not reused, so a PLC that did apply the
+    failed request (a timeout is not a refusal) never mistakes C for B."""
+    writer = FifoWriter(9, "big")  # two slots
+    (first,) = writer.batches([(0, 100)])
+    before_b = writer.last_seq
+    writer.batches([(1, 200)])  # the request that failed
+    writer.void_since(before_b)
+    (third,) = writer.batches([(0, 300)])
+    taken: list[FifoEntry] = []
+    last = 0
+    for image in (first, third):
+        _, found = decode_block(image, "big")
+        fresh = sorted((e for e in found if seq_newer(e.seq, last)), key=lambda e: e.seq)
+        last = fresh[-1].seq
+        taken.extend(fresh)
+    assert [(e.ejector_index, e.fire_count) for e in taken] == [(0, 100), (0, 300)]
+    assert [e.seq for e in taken] == [1, 3]

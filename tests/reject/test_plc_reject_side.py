@@ -139,3 +139,26 @@ def test_machine_speed_change_keeps_the_travel_continuous() -> None:
     assert m.position_counts(100 * MS) == pytest.approx(1000.0)
     m.on_heartbeat(2, 150 * MS)
     assert m.position_counts(200 * MS) == pytest.approx(1200.0)
+
+
+def test_a_verdict_that_failed_to_reach_the_plc_is_never_sent_again(
+    running: tuple[PlcSimulator, PlcLink],
+) -> None:
+    """A refused FIFO write drops the link and its verdict counts as missed at the box; the next
+    write after the reconnect carries only the new verdict: the PLC takes A and C, never B."""
+    sim, link = running
+    assert sim.belt is not None
+    inputs = link.read_inputs()
+    assert inputs is not None
+    assert inputs.encoder is not None
+    a, b, c = (inputs.encoder + n for n in (40_000, 50_000, 60_000))  # 4-6 s ahead: none fires
+    assert link.write_verdicts([(0, a)])
+    sim.set_exception(4)
+    assert not link.write_verdicts([(0, b)])
+    sim.set_exception(None)
+    assert wait_for(lambda: link.healthy)
+    assert link.write_verdicts([(0, c)])
+    taken = [e.fire_count for e in sim.belt.model.pending] + [
+        p["fire_count"] for p in sim.belt.pulses() if p["mode"] == "plc"
+    ]
+    assert taken == [a, c]

@@ -13,6 +13,7 @@ import yaml
 from structlog.testing import capture_logs
 
 from plantvision.conveyor.runtime import RejectRuntime
+from plantvision.conveyor.verdicts import InlineVerdicts
 from plantvision.errors import ConfigError
 from plantvision.loop.build import build_cameras
 from plantvision.loop.controller import Controller
@@ -22,6 +23,7 @@ from plantvision.plc.values import PlcInputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
 from tests.fakes.plc import FakePlcLink
+from tests.waiting import wait_for
 
 # Grey with noise: a black frame is a health fault of its own.
 IMAGE = np.random.default_rng(0).integers(60, 200, (FRAME_H, FRAME_W, 3), dtype=np.uint8)
@@ -34,7 +36,7 @@ def encoder_at(t_ns: int, count: int) -> PlcInputs:
 def plc_runtime(link: FakePlcLink, **over: Any) -> RejectRuntime:
     """PLC-timed, belt at 500 mm/s (10 counts/mm), ejector 1000 mm downstream, 20 ms actuator."""
     rt = RejectRuntime(encoder_cfg(timing_mode="plc", **over), {"ej1": 1}, structlog.get_logger())
-    rt.start(lambda _i, _on: None, link.write_verdicts)
+    rt.start(lambda _i, _on: True, link.write_verdicts, InlineVerdicts)
     rt.feed(encoder_at(0, 0))
     rt.feed(encoder_at(10 * MS, 50))
     return rt
@@ -88,13 +90,15 @@ def test_a_late_verdict_is_a_missed_reject_with_the_configured_action(
 
 
 def test_a_verdict_the_plc_never_got_is_a_missed_reject() -> None:
-    """With the link down the verdict cannot be written: missed, logged, belt stopped."""
+    """With the link down the verdict cannot be written: missed, logged, belt stopped (the
+    writer's outcome comes back at the next step)."""
     link = FakePlcLink()
     link.set_healthy(False)
     rt = plc_runtime(link, missed_action="stop_belt")
     see(rt, 10 * MS, 100.0)
     with capture_logs() as logs:
-        status = rt.step(10 * MS, 0, False)
+        rt.step(10 * MS, 0, False)
+        status = rt.step(20 * MS, 0, False)
     assert status.fault == "reject_missed"
     assert rt.counters["missed"] == 1
     assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["verdict_not_delivered"]
@@ -254,3 +258,83 @@ def test_an_armed_plan_at_its_fire_time_is_left_to_the_timer() -> None:
     acts = sched.update(t_ns, None)
     assert (acts.cancels, acts.missed) == ((), ())
     assert sched.counters.missed == 0
+
+
+def _map_with_encoder(width: int) -> dict[str, Any]:
+    return {
+        "permit": {"type": "coil", "address": 0},
+        "heartbeat": {"type": "holding_register", "address": 0},
+        "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
+        "encoder": {"type": "input_register", "address": 0, "width": width},
+        "reject_fifo": {"type": "holding_register", "address": 16, "count": 9},
+    }
+
+
+def _cameras_with_map(tmp_path: Path, signals: dict[str, Any], **conveyor: Any) -> Any:
+    path = deployment(tmp_path, conveyor_section(**conveyor))
+    dep = yaml.safe_load(path.read_text())
+    dep["plc"]["signals"] = signals
+    path.write_text(yaml.safe_dump(dep))
+    return build_cameras(
+        load_deployment(path), path, log=structlog.get_logger(),
+        simulated=lambda *_: None, detectors={"belt": FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "raw"), [(16, (65530, 4)), (32, (0xFFFFFFFA, 4))])
+def test_the_encoder_unwraps_at_its_mapped_width(
+    tmp_path: Path, width: int, raw: tuple[int, int]
+) -> None:
+    """A 16-bit count going 65530 -> 4 moved 10 counts (1 mm at 10 counts/mm), not -6552 mm;
+    a 32-bit count wraps at 2^32."""
+    cams = _cameras_with_map(tmp_path, _map_with_encoder(width), timing_mode="box")
+    rt = cams[0].reject
+    assert rt is not None
+    rt.feed(encoder_at(0, raw[0]))
+    rt.feed(encoder_at(10 * MS, raw[1]))
+    assert rt.scheduler.belt.position_mm(10 * MS) == pytest.approx(1.0)
+
+
+def test_plc_timed_rejects_refuse_a_16_bit_encoder_naming_the_field(tmp_path: Path) -> None:
+    """The reject FIFO carries 32-bit fire counts: a PLC-timed belt needs a 32-bit encoder."""
+    with pytest.raises(ConfigError, match=r"plc\.signals\.encoder\.width"):
+        _cameras_with_map(tmp_path, _map_with_encoder(16), timing_mode="plc")
+
+
+def test_a_box_timed_pulse_whose_coil_never_reached_the_plc_is_a_missed_reject(
+    tmp_path: Path,
+) -> None:
+    """Link down when the ejector timer fires: the coil write goes nowhere, so the item passes.
+    The timer reports it, and the next step counts a missed reject with its action (logged,
+    alarm, belt stopped), not a fired one. Real timer thread, real clock."""
+    import time
+
+    path = deployment(tmp_path, conveyor_section(timing_mode="box"))
+    cams = build_cameras(
+        load_deployment(path), path, log=structlog.get_logger(),
+        simulated=lambda *_: None, detectors={"belt": FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
+    )  # fmt: skip
+    link = FakePlcLink()
+    ctl = Controller(cams, link, log=structlog.get_logger())
+    rt = cams[0].reject
+    assert rt is not None
+    rt.start(ctl._set_ejector, link.write_verdicts)  # as Controller.start wires it
+    try:
+        t0 = time.monotonic_ns()
+        rt.feed(encoder_at(t0 - 10 * MS, 0))
+        rt.feed(encoder_at(t0, 50))  # 500 mm/s; ejector 300 mm downstream, 20 ms actuator
+        see(rt, t0, 270.0)  # 35 mm to go: fires in 50 ms
+        assert rt.step(t0, 0, False).alarm is False
+        assert rt.counters["scheduled"] == 1
+        link.set_healthy(False)
+        timer = rt.timer
+        assert timer is not None
+        assert wait_for(lambda: len(timer.on_errors_ns) > 0, 5.0)  # the timer has switched
+        with capture_logs() as logs:
+            status = rt.step(time.monotonic_ns(), 0, False)
+    finally:
+        rt.close()
+    assert (rt.counters["missed"], rt.counters["fired"]) == (1, 0)
+    assert (status.fault, status.alarm) == ("reject_missed", True)
+    missed = [e for e in logs if e["event"] == "reject_missed"]
+    assert [e["reason"] for e in missed] == ["coil_not_written"]
