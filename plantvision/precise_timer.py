@@ -73,6 +73,11 @@ class EjectorTimer:
         self._thread = threading.Thread(target=self._run, name="ejector-timer", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """The timer thread is running (for the loop's supervisor)."""
+        return self._thread.is_alive()
+
     def arm(self, plan: FirePlan) -> bool:
         """Arm or re-time `plan`; False when its item has already fired."""
         with self._cond:

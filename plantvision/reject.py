@@ -124,8 +124,7 @@ class RejectRuntime:
         bin-sensor rising edges since the last step, `reset` a reset press this cycle."""
         sched = self.scheduler
         if reset:
-            sched.clear_stop_belt()
-            self._alarm, self._stop_cause = False, None
+            self.acknowledge()
         while self._fired:
             item_id, t_ns = self._fired.popleft()
             sched.report_fired(item_id, t_ns)
@@ -143,6 +142,11 @@ class RejectRuntime:
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
         return RejectStatus(self._stop_cause, self._alarm)
+
+    def acknowledge(self) -> None:
+        """A reset press the guard accepted: clear the alarm latch and the belt stop."""
+        self.scheduler.clear_stop_belt()
+        self._alarm, self._stop_cause = False, None
 
     def _carry_out(self, now_ns: int, actions: Actions) -> None:
         if self._timer is not None:
