@@ -105,7 +105,7 @@ def test_a_dead_service_thread_drops_the_permit_with_its_cause(
         kill(cell)
         assert wait_for(lambda: not cell.permit_at_plc(), 5), f"permit stayed ON, {thread} dead"
         assert wait_for(lambda: any(e["event"] == "thread_dead" for e in logs), 2)
-    assert cell.fault_code_at_plc() == FAULT_CODES["thread_stopped"]
+    assert wait_for(lambda: cell.fault_code_at_plc() == FAULT_CODES["thread_stopped"], 2)
     assert [e["thread"] for e in logs if e["event"] == "thread_dead"] == [thread]
     assert wait_for(lambda: heartbeat_frozen(cell, 300), 5), "heartbeat kept advancing"
     calls = {k: d.calls for k, d in cell.det.items()}

@@ -4,6 +4,7 @@ TCP, with detectors the test controls: one can hang on an Event or kill its thre
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class ControlledDetector:
         self.hang = threading.Event()  # set: the next detect blocks until `release` is set
         self.release = threading.Event()
         self.hanging = threading.Event()  # set once a detect call is blocked
+        self.hung_at_ns = 0  # when it blocked (time.monotonic_ns, the simulator's clock too)
         self.die = False
         self.boxes: list[list[float]] = []
 
@@ -45,6 +47,7 @@ class ControlledDetector:
         if self.die:
             raise ThreadDeath("camera thread killed by the test")
         if self.hang.is_set():
+            self.hung_at_ns = time.monotonic_ns()
             self.hanging.set()
             self.release.wait()
         n = len(self.boxes)
