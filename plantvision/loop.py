@@ -135,6 +135,7 @@ class Controller:
         self._input_poll_s = input_poll_ms / 1000
         self._service_stale_ns = int(service_stale_ms * 1e6)
         self._threads: list[threading.Thread] = []
+        self._supervisor: threading.Thread | None = None
         self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
         self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
         self._permit_lock = threading.Lock()
@@ -165,9 +166,10 @@ class Controller:
         self._threads.append(
             threading.Thread(target=self._poll_inputs, name="plc-inputs", daemon=True)
         )
-        self._threads.append(
-            threading.Thread(target=self._supervise_thread, name="loop-supervisor", daemon=True)
+        self._supervisor = threading.Thread(
+            target=self._supervise_thread, name="loop-supervisor", daemon=True
         )
+        self._threads.append(self._supervisor)
         self.link.liveness = self.liveness
         for t in self._threads:
             t.start()
@@ -284,7 +286,13 @@ class Controller:
     def liveness(self) -> bool:
         """The heartbeat may advance: every thread alive and cycling at the last check, and
         that check recent (the supervisor itself alive)."""
-        return self._threads_ok and self.clock_ns() - self._supervised_ns <= SUPERVISOR_STALE_NS
+        sup = self._supervisor
+        return (
+            self._threads_ok
+            and sup is not None
+            and sup.is_alive()
+            and self.clock_ns() - self._supervised_ns <= SUPERVISOR_STALE_NS
+        )
 
     def alive(self) -> bool:
         """For a process watchdog: every thread, the supervisor included, is fine."""

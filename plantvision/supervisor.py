@@ -18,7 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 SUPERVISE_PERIOD_MS = 20
-SUPERVISOR_STALE_NS = 10 * SUPERVISE_PERIOD_MS * 1_000_000
+# A supervisor that has not checked for this long (starved, or blocked behind a write bounded
+# by the link's timeouts) stops the heartbeat; its death stops it at once. Generous: a starved
+# supervisor must not stop the heartbeat of a healthy, merely busy box.
+SUPERVISOR_STALE_NS = 500_000_000
 SERVICE_STALE_MS = 2000.0  # an input poll: one period plus a few bounded Modbus requests
 
 
