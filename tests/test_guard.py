@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from plantvision import log as plog
-from plantvision.guard import Guard, GuardConfig, GuardState
-from plantvision.outputs import FAULT_CODES
-from plantvision.zones import ZoneHits
+from plantvision.guard.latch import Guard, GuardConfig, GuardState
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.zones.geometry import ZoneHits
 
 MS = 1_000_000
 SHA = "ab" * 32

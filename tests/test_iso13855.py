@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from plantvision.cli import main
-from plantvision.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
+from plantvision.guard.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plantvision.sdnotify import notify, watchdog_period_s
+from plantvision.loop.sdnotify import notify, watchdog_period_s
 
 
 def test_notify_sends_state_to_the_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

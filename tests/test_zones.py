@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from plantvision.errors import ConfigError
 from plantvision.types import Detections
-from plantvision.zones import Anchor, CompiledZones, MaskSpec, ZoneKind, ZoneSpec
+from plantvision.zones.geometry import Anchor, CompiledZones, MaskSpec, ZoneKind, ZoneSpec
 
 NAMES = ("person", "car")
 # A square stop zone covering x 100..300, y 100..300 of a 400x400 frame (normalised).

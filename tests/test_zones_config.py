@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from plantvision.errors import ConfigError
-from plantvision.zones import Anchor, ZoneKind
-from plantvision.zones_config import load_zone_file, parse_zone_file
+from plantvision.zones.config import load_zone_file, parse_zone_file
+from plantvision.zones.geometry import Anchor, ZoneKind
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ import shapely
 
 from plantvision.detect import ModelSpec, load_detector
 from plantvision.types import Detections, Frame
-from plantvision.zones import CompiledZones
-from plantvision.zones_config import compile_zones, load_zone_file, parse_zone_file
+from plantvision.zones.config import compile_zones, load_zone_file, parse_zone_file
+from plantvision.zones.geometry import CompiledZones
 
 REPO = Path(__file__).resolve().parent.parent
 ZONES = REPO / "zones" / "vtest.yaml"

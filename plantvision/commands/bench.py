@@ -17,7 +17,7 @@ import numpy as np
 
 from plantvision.commands.model_args import add_model_args, spec_from_args
 from plantvision.detect import Detector, load_detector
-from plantvision.media import iter_video, read_image
+from plantvision.frames.media import iter_video, read_image
 from plantvision.progress import ProgressBar
 from plantvision.timing import Summary, summarize_ns, throughput_per_s
 from plantvision.types import ImageArray, StageTimes

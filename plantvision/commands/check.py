@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from plantvision.config import CameraModel, DeploymentModel, load_deployment
-from plantvision.deploy import check_camera_files, ejector_outputs, resolve
 from plantvision.detect import Detector, load_detector
-from plantvision.grabbers import OpenCvGrabber
-from plantvision.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
+from plantvision.frames.grabbers import OpenCvGrabber
+from plantvision.guard.iso13855 import ResponseTimeParts, check_zones, min_distance_mm
+from plantvision.loop.build import check_camera_files, ejector_outputs, resolve
+from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
 

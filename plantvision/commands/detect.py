@@ -10,7 +10,7 @@ from typing import Any
 
 from plantvision.commands.model_args import add_model_args, spec_from_args
 from plantvision.detect import load_detector
-from plantvision.media import iter_media
+from plantvision.frames.media import iter_media
 from plantvision.types import Detections
 
 

@@ -11,8 +11,8 @@ import argparse
 from typing import Any
 
 from plantvision.errors import ConfigError
-from plantvision.iso13855 import Approach, ResponseTimeParts, check_zones, min_distance_mm
-from plantvision.zones_config import load_zone_file
+from plantvision.guard.iso13855 import Approach, ResponseTimeParts, check_zones, min_distance_mm
+from plantvision.zones.config import load_zone_file
 
 
 def register(sub: Any) -> None:

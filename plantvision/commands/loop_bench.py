@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
-from plantvision.commands.demo_wiring import (
+from plantvision.commands.run import DEFAULT_DEPLOYMENT
+from plantvision.detect import Detector
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.plc.link import PlcLink
+from plantvision.progress import ProgressBar
+from plantvision.timing import summarize_ns
+from simulators.demo import (
     scene_grabber,
     spawn_plc_simulator,
     start_plc_simulator,
 )
-from plantvision.commands.run import DEFAULT_DEPLOYMENT
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.detect import Detector
-from plantvision.loop import Controller
-from plantvision.plc import PlcLink
-from plantvision.progress import ProgressBar
-from plantvision.timing import summarize_ns
 
 
 def register(sub: Any) -> None:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
-from plantvision import sdnotify
-from plantvision.commands.demo_wiring import describe_pulses, scene_grabber, start_demo_plant
-from plantvision.config import load_deployment
-from plantvision.deploy import SimulatedGrabber, build_cameras
-from plantvision.loop import Controller
-from plantvision.plc import PlcLink
-from plantvision.report import RunReport, format_live, format_report
+from plantvision.loop import sdnotify
+from plantvision.loop.build import SimulatedGrabber, build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.loop.report import RunReport, format_live, format_report
+from plantvision.plc.link import PlcLink
+from simulators.demo import describe_pulses, scene_grabber, start_demo_plant
 
 DEFAULT_DEPLOYMENT = Path(__file__).resolve().parents[2] / "deployments" / "demo.yaml"
 

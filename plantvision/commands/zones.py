@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from plantvision.types import Detections
-from plantvision.zones import Anchor, CompiledZones, ZoneKind, ZoneSpec
-from plantvision.zones_config import load_zone_file
+from plantvision.zones.config import load_zone_file
+from plantvision.zones.geometry import Anchor, CompiledZones, ZoneKind, ZoneSpec
 
 
 def register(sub: Any) -> None:

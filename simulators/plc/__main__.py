@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from plantvision.plc_config import load_plc_config
+from plantvision.plc.config import load_plc_config
 from simulators.plc.bench import run_bench
 from simulators.plc.server import PlcSimulator, SimConfig
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from plantvision.plc_config import SignalMap
+from plantvision.plc.config import SignalMap
 from simulators.plc.conveyor import BeltNow, ConveyorModel, ConveyorSimConfig, ItemTruth
 from simulators.plc.machine import Machine
 

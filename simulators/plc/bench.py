@@ -12,9 +12,9 @@ from typing import Any
 
 import structlog
 
-from plantvision.plc import PlcLink
-from plantvision.plc_config import PlcConfig
-from plantvision.plc_values import PlcOutputs
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink
+from plantvision.plc.values import PlcOutputs
 from simulators.plc.server import PlcSimulator, SimConfig
 
 

@@ -4,7 +4,7 @@ Pure state; the server calls it under its lock with `now_ns`, the belt travel (m
 from the machine model (the machine *is* the belt: it moves while the machine runs).
 
 - Box-timed: every rising edge of an ejector coil written by the box is a pulse.
-- PLC-timed: entries of the reject FIFO (layout in plantvision.plc_fifo) are consumed in sequence
+- PLC-timed: entries of the reject FIFO (layout in plantvision.plc.fifo) are consumed in sequence
   order; each scan fires an entry's ejector once the encoder has reached its fire count.
 
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plantvision.conveyor.belt import wrap_delta
-from plantvision.plc_fifo import FifoEntry, decode_block, seq_newer, slot_count
-from plantvision.plc_values import WordOrder
+from plantvision.plc.fifo import FifoEntry, decode_block, seq_newer, slot_count
+from plantvision.plc.values import WordOrder
 
 
 class ItemTruth(Protocol):

@@ -1,7 +1,7 @@
 """A whole reject cell on one machine: scene camera, plantvision's loop, PLC simulator over TCP.
 
 `run_rig(spec, folder)` writes a deployment and a scenario into `folder`, builds the cameras
-through plantvision.deploy (as `plantvision run` does), starts the PLC simulator with the scene's
+through plantvision.loop.build (as `plantvision run` does), starts the PLC simulator with the scene's
 belt as its item truth, presses reset until the belt runs, lets it run `belt_s` seconds, and
 returns the simulator's pulse log with the truth to judge it by. Used by the end-to-end tests
 and by `python -m simulators.plc.pulse_bench`.
@@ -18,13 +18,13 @@ from typing import Any, Literal
 import structlog
 import yaml
 
-from plantvision.commands.demo_wiring import BeltSceneGrabber, conveyor_sim_config, scene_grabber
-from plantvision.config import CameraModel, load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.grabbers import Grabber
-from plantvision.loop import Controller
-from plantvision.plc import PlcLink
+from plantvision.frames.grabbers import Grabber
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import CameraModel, load_deployment
+from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
+from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt

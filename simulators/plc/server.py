@@ -32,8 +32,8 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from plantvision.plc_config import DEFAULT_SIGNAL_MAP, SignalMap, SignalModel
-from plantvision.plc_values import u32_to_words
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, SignalMap, SignalModel
+from plantvision.plc.values import u32_to_words
 from simulators.plc.belt_driver import BeltDriver
 from simulators.plc.conveyor import ConveyorSimConfig, ItemTruth
 from simulators.plc.machine import Machine, MachineParams

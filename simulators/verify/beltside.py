@@ -1,6 +1,6 @@
 """The verifier's conveyor side: a conveyor camera's scenario runs over the PLC simulator's belt.
 
-The wiring is the demo's (plantvision.commands.demo_wiring): the simulator's machine is the belt,
+The wiring is the demo's (simulators.demo): the simulator's machine is the belt,
 its ejectors sit where the camera's mapping puts them on the scene's belt, and the camera renders
 the scene at the belt's true travel. After the run, the simulator's pulse log and the items that
 passed camera and ejector are judged by simulators.verify.rejects.
@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from plantvision.commands.demo_wiring import BeltSceneGrabber, conveyor_sim_config
-from plantvision.config import CameraModel
 from plantvision.conveyor import ConveyorConfig
 from plantvision.errors import ConfigError
+from plantvision.loop.deployment import CameraModel
+from simulators.demo import BeltSceneGrabber, conveyor_sim_config
 from simulators.plc import PlcSimulator
 from simulators.plc.rig import items_passed
 from simulators.scene import SceneRenderer, SceneScenario

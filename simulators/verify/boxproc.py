@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from plantvision.deploy import check_camera_files
 from plantvision.errors import ConfigError
+from plantvision.loop.build import check_camera_files
 from simulators.plc import PlcSimulator
 from simulators.scene import SceneRenderer
 from simulators.verify.analysis import Timeline, analyse

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from plantvision.errors import MediaError
-from plantvision.loop import DetectorLike
+from plantvision.loop.controller import DetectorLike
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.verify.scenario import CAMERA_FAULTS, MODEL_FAULTS, FaultModel
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plantvision.config import SafetyModel
-from plantvision.iso13855 import check_zones, min_distance_mm
-from plantvision.zones import CompiledZones
+from plantvision.guard.iso13855 import check_zones, min_distance_mm
+from plantvision.loop.deployment import SafetyModel
+from plantvision.zones.geometry import CompiledZones
 from simulators.verify.analysis import Verdict
 
 

@@ -15,14 +15,14 @@ from typing import Any, cast
 
 import yaml
 
-from plantvision.config import CameraModel, DeploymentModel, SourceModel, load_deployment
-from plantvision.deploy import build_cameras, check_camera_files, resolve
 from plantvision.detect import load_detector
 from plantvision.errors import ConfigError
-from plantvision.grabbers import Grabber
-from plantvision.loop import Controller
-from plantvision.plc import PlcLink
-from plantvision.zones import CompiledZones
+from plantvision.frames.grabbers import Grabber
+from plantvision.loop.build import build_cameras, check_camera_files, resolve
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import CameraModel, DeploymentModel, SourceModel, load_deployment
+from plantvision.plc.link import PlcLink
+from plantvision.zones.geometry import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.scene import SceneRenderer, SceneScenario, load_scenario
 from simulators.verify.analysis import FaultSpan, Limits, Timeline, Verdict, ZoneBound, analyse

@@ -1,7 +1,7 @@
 """Ground truth for stop zones: when a worker's anchor is truly inside, from the scene's truth.
 
 Truth boxes (the visible pixels of every person) go through the same zone evaluation the box
-uses (plantvision.zones, as perfect Detections), so truth means "what a perfect detector would
+uses (plantvision.zones.geometry, as perfect Detections), so truth means "what a perfect detector would
 report". The scene is sampled every `step_ms` and each change is refined by bisection to
 `resolution_ms`, so edges are exact to 1 ms without rendering every millisecond; an entry
 shorter than one step can be missed, so scenes keep workers in a zone far longer than that.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from plantvision.zones import CompiledZones
+from plantvision.zones.geometry import CompiledZones
 from simulators.scene.render import SceneRenderer
 from simulators.scene.truth import PERSON
 from simulators.verify.analysis import Span

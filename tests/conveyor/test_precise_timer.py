@@ -6,7 +6,7 @@ import threading
 import time
 
 from plantvision.conveyor import FirePlan
-from plantvision.precise_timer import EjectorTimer, percentiles_us, sleep_until_ns
+from plantvision.conveyor.timer import EjectorTimer, percentiles_us, sleep_until_ns
 
 MS = 1_000_000
 

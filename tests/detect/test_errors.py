@@ -11,7 +11,7 @@ import pytest
 from plantvision.cli import main
 from plantvision.detect import ModelSpec, load_detector
 from plantvision.errors import MediaError, ModelError
-from plantvision.media import iter_media
+from plantvision.frames.media import iter_media
 from tests.detect.onnx_graphs import constant_model
 
 YOLOV8 = {"output0": np.zeros((1, 7, 84), np.float32)}

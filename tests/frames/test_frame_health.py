@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plantvision.frame_health import FrozenDetector, is_dark
+from plantvision.frames.health import FrozenDetector, is_dark
 
 
 def test_frozen_after_limit_identical_frames() -> None:

@@ -13,8 +13,8 @@ from structlog.testing import capture_logs
 
 from plantvision import log as pvlog
 from plantvision.errors import MediaError
-from plantvision.frames import FrameSource
-from plantvision.grabbers import ImageFolderGrabber, OpenCvGrabber, RenderGrabber
+from plantvision.frames.grabbers import ImageFolderGrabber, OpenCvGrabber, RenderGrabber
+from plantvision.frames.source import FrameSource
 from plantvision.types import ImageArray
 
 

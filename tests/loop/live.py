@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 
 from plantvision import log as pvlog
-from plantvision.config import DeploymentModel, load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.loop import Controller
-from plantvision.plc import PlcLink
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import DeploymentModel, load_deployment
+from plantvision.plc.link import PlcLink
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
 

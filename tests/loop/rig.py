@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from plantvision import log as pvlog
-from plantvision.frame_health import FrozenDetector
-from plantvision.frames import FrameSource
-from plantvision.guard import Guard, GuardConfig
-from plantvision.loop import CameraRuntime, Controller
-from plantvision.plc_fake import FakePlcLink
+from plantvision.frames.health import FrozenDetector
+from plantvision.frames.source import FrameSource
+from plantvision.guard.latch import Guard, GuardConfig
+from plantvision.loop.controller import CameraRuntime, Controller
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
-from plantvision.zones_config import load_zone_file
+from plantvision.zones.config import load_zone_file
+from tests.fakes.plc import FakePlcLink
 
 ZONES = """
 version: 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from structlog.testing import capture_logs
 
-from plantvision.outputs import FAULT_CODES
+from plantvision.loop.outputs import FAULT_CODES
 from tests.loop.rig import INSIDE, OUTSIDE, WARN_ONLY, Rig
 
 

@@ -13,7 +13,7 @@ import shapely
 from structlog.testing import capture_logs
 
 from plantvision.detect import ModelSpec, load_detector
-from plantvision.zones_config import parse_zone_file
+from plantvision.zones.config import parse_zone_file
 from tests.loop.live import REPO, LiveCell, vtest_deployment, wait_for
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plantvision.outputs import FAULT_CODES
+from plantvision.loop.outputs import FAULT_CODES
 from tests.loop.twocams import TwoCameraCell
 from tests.waiting import wait_for
 

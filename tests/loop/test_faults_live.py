@@ -13,14 +13,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from plantvision import log as pvlog
-from plantvision.frame_health import FrozenDetector
-from plantvision.frames import FrameSource
-from plantvision.guard import Guard, GuardConfig
-from plantvision.loop import CameraRuntime, Controller
-from plantvision.plc import PlcLink
-from plantvision.plc_config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.frames.health import FrozenDetector
+from plantvision.frames.source import FrameSource
+from plantvision.guard.latch import Guard, GuardConfig
+from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.plc.link import PlcLink
 from plantvision.types import ImageArray
-from plantvision.zones_config import load_zone_file
+from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig
 from tests.loop.live import wait_for
 from tests.loop.rig import OUTSIDE, ZONES, ScriptedDetector

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from plantvision.guard import GuardOutput, GuardState
-from plantvision.outputs import FAULT_CODES, OutputImage
+from plantvision.guard.latch import GuardOutput, GuardState
+from plantvision.loop.outputs import FAULT_CODES, OutputImage
 
 RUNNING = GuardOutput(True, False, None, GuardState.RUNNING)
 MS = 1_000_000

@@ -9,14 +9,14 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
-from plantvision.loop import Controller
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc_fake import FakePlcLink
-from plantvision.plc_values import PlcOutputs
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.plc.values import PlcOutputs
 from plantvision.types import Detections, Frame
 from tests.conveyor.helpers import MS, frame
+from tests.fakes.plc import FakePlcLink
 from tests.loop.rig import INSIDE, OUTSIDE, Rig
 from tests.reject.test_reject_runtime import (
     IMAGE,

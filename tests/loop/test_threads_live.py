@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc import PlcLink
-from plantvision.plc_config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig
+from plantvision.plc.link import PlcLink
 from simulators.plc import PlcSimulator, SimConfig
 from tests.loop.test_expiry_live import heartbeat_frozen, run_until_permit
 from tests.loop.twocams import ThreadDeath, TwoCameraCell

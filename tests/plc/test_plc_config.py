@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from plantvision.errors import ConfigError
-from plantvision.plc_config import DEFAULT_SIGNAL_MAP, load_plc_config
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, load_plc_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deployments" / "plc-map.example.yaml"
 

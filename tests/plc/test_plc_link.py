@@ -15,8 +15,8 @@ import structlog
 from structlog.testing import capture_logs
 
 from plantvision.errors import ConfigError
-from plantvision.plc import PlcLink, PlcOutputs
-from plantvision.plc_config import PlcConfig
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
 

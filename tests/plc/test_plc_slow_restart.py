@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from plantvision.plc import PlcLink, PlcOutputs
-from plantvision.plc_config import PlcConfig
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.verify.plcside import RecordingMachine, install_recorder
 from tests.waiting import wait_for

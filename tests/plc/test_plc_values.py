@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from plantvision.plc_fake import FakePlcLink
-from plantvision.plc_values import PlcOutputs, ResetEdge, u32_to_words, words_to_u32
+from plantvision.plc.values import PlcOutputs, ResetEdge, u32_to_words, words_to_u32
+from tests.fakes.plc import FakePlcLink
 
 
 @given(st.lists(st.one_of(st.booleans(), st.none()), max_size=60))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plantvision.plc_fifo import (
+from plantvision.plc.fifo import (
     ENTRY_REGS,
     HEADER_REGS,
     FifoEntry,

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from plantvision.plc import PlcLink, PlcOutputs
-from plantvision.plc_config import PlcConfig
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
 from simulators.plc.machine import Machine, MachineParams

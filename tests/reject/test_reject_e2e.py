@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from plantvision.config import load_deployment
-from plantvision.deploy import ejector_outputs
+from plantvision.loop.build import ejector_outputs
+from plantvision.loop.deployment import load_deployment
 from simulators.plc.rig import RigSpec, run_rig
 
 MODEL = Path(__file__).resolve().parents[2] / "plantvision" / "models" / "cell_detector.onnx"

@@ -12,16 +12,16 @@ import structlog
 import yaml
 from structlog.testing import capture_logs
 
-from plantvision.config import load_deployment
-from plantvision.deploy import build_cameras
+from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.errors import ConfigError
-from plantvision.loop import Controller
-from plantvision.outputs import FAULT_CODES
-from plantvision.plc_fake import FakePlcLink
-from plantvision.plc_values import PlcInputs
-from plantvision.reject import RejectRuntime
+from plantvision.loop.build import build_cameras
+from plantvision.loop.controller import Controller
+from plantvision.loop.deployment import load_deployment
+from plantvision.loop.outputs import FAULT_CODES
+from plantvision.plc.values import PlcInputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
+from tests.fakes.plc import FakePlcLink
 
 # Grey with noise: a black frame is a health fault of its own.
 IMAGE = np.random.default_rng(0).integers(60, 200, (FRAME_H, FRAME_W, 3), dtype=np.uint8)

@@ -11,9 +11,9 @@ import pytest
 import structlog
 from pyModbusTCP.client import ModbusClient
 
-from plantvision.plc import PlcLink, PlcOutputs
-from plantvision.plc_config import PlcConfig
-from plantvision.plc_values import words_to_u32
+from plantvision.plc.config import PlcConfig
+from plantvision.plc.link import PlcLink, PlcOutputs
+from plantvision.plc.values import words_to_u32
 from simulators.plc import PlcSimulator, SimConfig
 from simulators.plc.__main__ import main as sim_main
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plantvision.config import CameraModel, DeploymentModel
-from plantvision.deploy import SimulatedGrabber, resolve
-from plantvision.grabbers import Grabber, RenderGrabber
+from plantvision.frames.grabbers import Grabber, RenderGrabber
+from plantvision.loop.build import SimulatedGrabber, resolve
+from plantvision.loop.deployment import CameraModel, DeploymentModel
 from plantvision.types import ImageArray
 
 ReadBelt = Callable[[], tuple[int, float]]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from plantvision.guard import GuardOutput
-from plantvision.plc_values import PlcOutputs
+from plantvision.guard.latch import GuardOutput
+from plantvision.plc.values import PlcOutputs
 
 __all__ = ["DECISION_EXPIRED", "FAULT_CODES", "THREAD_STOPPED", "OutputImage", "ResetBus"]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
-from plantvision.plc_values import PlcInputs
-from plantvision.precise_timer import DEFAULT_SPIN_NS, EjectorTimer
+from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
+from plantvision.plc.values import PlcInputs
 from plantvision.types import Detections, Frame
 
 EDGE_PX = 2.0  # a box this close to the frame border is cut by it

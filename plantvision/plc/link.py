@@ -39,9 +39,9 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
-from plantvision.plc_config import INPUT_BITS, PlcConfig, SignalModel
-from plantvision.plc_fifo import FifoWriter
-from plantvision.plc_values import (
+from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
+from plantvision.plc.fifo import FifoWriter
+from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
     PlcPort,
@@ -191,7 +191,7 @@ class PlcLink:
 
     def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
         """PLC-timed rejects: (ejector index, 32-bit fire count) pairs into the reject FIFO
-        (layout in plantvision.plc_fifo), one whole-block request per batch on the service
+        (layout in plantvision.plc.fifo), one whole-block request per batch on the service
         connection. False (and the link dropped) when they may not have reached the PLC."""
         if self._fifo is None or self._sig.reject_fifo is None:
             raise ConfigError(

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plantvision.config import CameraModel, DeploymentModel
+from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
 from plantvision.errors import ConfigError
-from plantvision.frame_health import FrozenDetector
-from plantvision.frames import FrameSource
-from plantvision.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
-from plantvision.guard import Guard
-from plantvision.loop import CameraRuntime
-from plantvision.plc_config import PlcConfig
-from plantvision.reject import RejectRuntime
-from plantvision.zones import CompiledZones
-from plantvision.zones_config import load_zone_file
+from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
+from plantvision.frames.health import FrozenDetector
+from plantvision.frames.source import FrameSource
+from plantvision.guard.latch import Guard
+from plantvision.loop.controller import CameraRuntime
+from plantvision.loop.deployment import CameraModel, DeploymentModel
+from plantvision.plc.config import PlcConfig
+from plantvision.zones.config import load_zone_file
+from plantvision.zones.geometry import CompiledZones
 
 SimulatedGrabber = Callable[[CameraModel, Path, Callable[[], int]], Grabber]
 

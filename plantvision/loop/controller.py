@@ -4,7 +4,7 @@ Each camera runs in its own thread. Its guard's permit is ANDed with the other c
 output image, written to the PLC in the same cycle, so a stop decision reaches the PLC without
 waiting for any other camera. Only this module and the command line read the clock.
 
-A camera over a conveyor also has a `RejectRuntime` (plantvision.reject): its detections go to the
+A camera over a conveyor also has a `RejectRuntime` (plantvision.conveyor.runtime): its detections go to the
 reject scheduler, its stop causes become guard faults, and its ejector coils are written from the
 ejector timer's thread. Composing an image and writing it happen under one lock, so a writer
 never sends an image older than one already sent; a permit-off write waits for at most one
@@ -26,13 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from plantvision.frame_health import FrozenDetector, is_dark
-from plantvision.frames import FrameSource
-from plantvision.guard import Guard, GuardOutput, GuardState
-from plantvision.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
-from plantvision.plc import PlcInputs, PlcOutputs
-from plantvision.reject import RejectRuntime
-from plantvision.stats import LatencyWindow
+from plantvision.conveyor.runtime import RejectRuntime
+from plantvision.frames.health import FrozenDetector, is_dark
+from plantvision.frames.source import FrameSource
+from plantvision.guard.latch import Guard, GuardOutput, GuardState
+from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
+from plantvision.loop.stats import LatencyWindow
+from plantvision.plc.link import PlcInputs, PlcOutputs
 from plantvision.supervisor import (
     SERVICE_STALE_MS,
     SUPERVISE_PERIOD_MS,
@@ -44,7 +44,7 @@ from plantvision.supervisor import (
     read_wait_ns,
 )
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
-from plantvision.zones import CompiledZones, ZoneHits
+from plantvision.zones.geometry import CompiledZones, ZoneHits
 
 
 class DetectorLike(Protocol):
@@ -77,7 +77,7 @@ _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPP
 
 @dataclass
 class CameraRuntime:
-    """Everything one camera thread owns. Built by plantvision.deploy from a deployment file."""
+    """Everything one camera thread owns. Built by plantvision.loop.build from a deployment file."""
 
     id: str
     source: FrameSource

@@ -1,5 +1,5 @@
 """Deployment files: what one edge box runs. Validated data only; compiled into runtime objects
-by plantvision.deploy, never mutated.
+by plantvision.loop.build, never mutated.
 
 Paths inside a deployment file are relative to the file's own folder.
 """
@@ -14,8 +14,8 @@ from pydantic import Field, model_validator
 from plantvision.configio import StrictModel, load_model
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
-from plantvision.guard import GuardConfig
-from plantvision.plc_config import PlcConfig
+from plantvision.guard.latch import GuardConfig
+from plantvision.plc.config import PlcConfig
 
 
 class SourceModel(StrictModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from plantvision.errors import MediaError
-from plantvision.grabbers import Grabber
+from plantvision.frames.grabbers import Grabber
 from plantvision.types import Frame
 
 Pace = Literal["native", "max", "lockstep"]

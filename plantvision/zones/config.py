@@ -16,11 +16,11 @@ import numpy as np
 import shapely
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from plantvision import floor
 from plantvision.configio import StrictModel, file_sha256, read_yaml, validation_error
 from plantvision.errors import ConfigError
-from plantvision.zones import Anchor, CompiledZones, MaskSpec, ZoneKind, ZoneSpec
-from plantvision.zones_checks import check_file, to_normalised
+from plantvision.zones import floor
+from plantvision.zones.checks import check_file, to_normalised
+from plantvision.zones.geometry import Anchor, CompiledZones, MaskSpec, ZoneKind, ZoneSpec
 
 Point = tuple[float, float]
 Units = Literal["normalized", "pixels", "floor_mm"]

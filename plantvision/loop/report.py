@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from plantvision.loop import Controller
+from plantvision.loop.controller import Controller
 
 
 @dataclass

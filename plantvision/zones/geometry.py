@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from plantvision import floor
 from plantvision.errors import ConfigError
 from plantvision.types import Detections
+from plantvision.zones import floor
 
 BoolArray = npt.NDArray[np.bool_]
 F64 = npt.NDArray[np.float64]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from plantvision.plc_values import WordOrder, u32_to_words, words_to_u32
+from plantvision.plc.values import WordOrder, u32_to_words, words_to_u32
 
 HEADER_REGS = 1
 ENTRY_REGS = 4

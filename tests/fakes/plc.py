@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plantvision.plc_values import PlcInputs, PlcOutputs, ResetEdge
+from plantvision.plc.values import PlcInputs, PlcOutputs, ResetEdge
 
 
 class FakePlcLink:

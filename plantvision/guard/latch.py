@@ -23,7 +23,7 @@ from pydantic import Field
 
 from plantvision import log as plog
 from plantvision.configio import StrictModel
-from plantvision.zones import ZoneHits
+from plantvision.zones.geometry import ZoneHits
 
 START_INTERLOCK = "start_interlock"
 STOP_ZONE = "stop_zone"

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from plantvision import floor
 from plantvision.errors import ConfigError
+from plantvision.zones import floor
 
 if TYPE_CHECKING:
-    from plantvision.zones_config import Point, ZoneFileModel
+    from plantvision.zones.config import Point, ZoneFileModel
 
 _TOL = 1e-6
 

@@ -2,7 +2,7 @@
 
 No I/O here: `EjectorTimer` calls `fire(ejector_id, on)` and the caller drives the coil. The OS
 wakes a sleeping thread late by tens to hundreds of microseconds, so `sleep_until_ns` sleeps
-until `spin_ns` before the deadline and busy-waits the rest. `python -m plantvision.precise_timer`
+until `spin_ns` before the deadline and busy-waits the rest. `python -m plantvision.conveyor.timer`
 measures the error (actual minus ideal) on this machine.
 """
 
@@ -194,7 +194,7 @@ def bench(n: int, spacing_ms: float, spin_us: float) -> tuple[float, float, floa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m plantvision.precise_timer",
+        prog="python -m plantvision.conveyor.timer",
         description="Measure ejector timing error (actual minus ideal switch-on), microseconds.",
     )
     parser.add_argument("--n", type=int, default=300, help="pulses per run")
