@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState, HealthFault
+from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState
+from plantvision.loop.outputs import FAULT_CODES
 from plantvision.zones.geometry import ZoneHits
 
 MS = 1_000_000
@@ -119,17 +120,21 @@ def test_reset_refused_while_zone_occupied_is_logged_with_zone_and_hash() -> Non
     )
 
 
-@pytest.mark.parametrize("fault", list(HealthFault))
-def test_health_fault_trips_latches_and_blocks_reset(fault: HealthFault) -> None:
+# Every fault cause the loop hands the guard (all but the guard's own and shutdown's).
+HEALTH_CAUSES = [c for c in FAULT_CODES if c not in ("start_interlock", "stop_zone", "shutdown")]
+
+
+@pytest.mark.parametrize("fault", HEALTH_CAUSES)
+def test_health_fault_trips_latches_and_blocks_reset(fault: str) -> None:
     """Each health cause trips with itself as cause; reset is refused while it is active."""
     g, t = started()
-    step = g.step((t + 10) * MS, 3, CLEAR, faults=frozenset({fault.value}))
-    assert (step.output.permit, step.output.cause) == (False, fault.value)
-    assert named(step.events, "trip")[0]["faults"] == [fault.value]
-    out = g.step((t + 900) * MS, 4, CLEAR, faults=frozenset({fault.value}), reset=True).output
+    step = g.step((t + 10) * MS, 3, CLEAR, faults=frozenset({fault}))
+    assert (step.output.permit, step.output.cause) == (False, fault)
+    assert named(step.events, "trip")[0]["faults"] == [fault]
+    out = g.step((t + 900) * MS, 4, CLEAR, faults=frozenset({fault}), reset=True).output
     assert not out.permit
     out = g.step((t + 910) * MS, 5, CLEAR).output  # fault gone: still latched
-    assert (out.permit, out.cause) == (False, fault.value)
+    assert (out.permit, out.cause) == (False, fault)
     assert g.step((t + 920) * MS, 6, CLEAR, reset=True).output.permit
 
 
@@ -249,7 +254,7 @@ def test_permit_never_on_while_unsafe_and_only_after_a_valid_reset(
             clear_since_ms = None
         elif clear_since_ms is None:
             clear_since_ms = now_ms
-        faults = frozenset({"stale_frame"}) if fault else frozenset()
+        faults = frozenset({"camera_stalled"}) if fault else frozenset()
         out = g.step(now_ms * MS, seq, verdict(kind), faults, reset).output
         if unsafe or fault:
             assert not out.permit

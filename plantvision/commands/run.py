@@ -130,12 +130,10 @@ class Supervisor:
             now = time.monotonic()
             if duration is not None and now - t0 >= duration:
                 break
-            if (
-                pet_s is not None
-                and now >= next_pet
-                and self.controller.alive(int(2 * pet_s * 1e9))
-            ):
-                sdnotify.notify("WATCHDOG=1")  # only while every camera keeps cycling
+            if pet_s is not None and now >= next_pet and self.controller.alive():
+                # Only while every camera and service thread (and the loop's supervisor) is
+                # alive and cycling: a half-alive box is restarted by systemd.
+                sdnotify.notify("WATCHDOG=1")
                 next_pet = now + pet_s
             if not self.quiet and now >= next_live:
                 next_live = now + live_every_s

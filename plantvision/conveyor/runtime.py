@@ -182,8 +182,7 @@ class RejectRuntime:
         self.feed()
         sched = self.scheduler
         if reset:
-            sched.clear_stop_belt()
-            self._alarm, self._stop_cause = False, None
+            self.acknowledge()
         while self._fired:
             item_id, t_ns, reached = self._fired.popleft()
             if not reached:  # the coil never got to the PLC: nothing pushed the item
@@ -208,6 +207,11 @@ class RejectRuntime:
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
         return RejectStatus(self._stop_cause, self._alarm)
+
+    def acknowledge(self) -> None:
+        """A reset press the guard accepted: clear the alarm latch and the belt stop."""
+        self.scheduler.clear_stop_belt()
+        self._alarm, self._stop_cause = False, None
 
     def _carry_out(self, now_ns: int, actions: Actions) -> None:
         if self._timer is not None:

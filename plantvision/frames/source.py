@@ -26,6 +26,7 @@ class SourceStats:
     delivered: int
     skipped: int
     reconnects: int
+    errors: int
     ended: bool
     last_error: str
 
@@ -55,7 +56,7 @@ class FrameSource:
         self._latest: Frame | None = None
         self._taken_seq = -1
         self._seq = -1
-        self._grabbed = self._delivered = self._reconnects = 0
+        self._grabbed = self._delivered = self._reconnects = self._errors = 0
         self._ended = False
         self._error = ""
         self._stop = threading.Event()
@@ -106,6 +107,7 @@ class FrameSource:
                 - self._delivered
                 - (self._latest is not None and self._latest.seq != self._taken_seq),
                 reconnects=self._reconnects,
+                errors=self._errors,
                 ended=self._ended,
                 last_error=self._error,
             )
@@ -114,9 +116,42 @@ class FrameSource:
     def ended(self) -> bool:
         return self._ended
 
+    @property
+    def alive(self) -> bool:
+        """The capture thread is running (for the loop's supervisor)."""
+        return self._thread is not None and self._thread.is_alive()
+
     # -- capture thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Capture until stopped; an unexpected error is logged, backed off and survived (the
+        camera meanwhile stalls, which the loop trips on), never a silent death."""
+        delay_ms = self._backoff_ms[0]
+        while not self._stop.is_set():
+            try:
+                self._capture()
+                return
+            except Exception as exc:
+                with self._cond:
+                    self._error, self._errors = repr(exc), self._errors + 1
+                if self._log is not None:
+                    self._log.error(
+                        "capture_error", source=self.source_id, error=repr(exc), retry_ms=delay_ms
+                    )
+                self._stop.wait(delay_ms / 1000)
+                delay_ms = min(delay_ms * 2, self._backoff_ms[1])
+                if self.grabber.live:  # a file just reads on; a camera's state is unknown now
+                    self._reopen()
+
+    def _reopen(self) -> None:
+        """After an unexpected error: close and reopen the grabber, best effort."""
+        try:
+            self.grabber.close()
+            self.grabber.open()
+        except Exception as exc:  # the next capture attempt fails and backs off again
+            self._error = repr(exc)
+
+    def _capture(self) -> None:
         period_ns = self._period_ns()
         next_ns = self._clock_ns()
         while not self._stop.is_set():

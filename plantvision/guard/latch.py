@@ -33,18 +33,6 @@ WARN_ZONE = "warn_zone"
 _NS_PER_MS = 1_000_000
 
 
-class HealthFault(StrEnum):
-    """Health causes that trip like a person in a stop zone. Unknown strings trip too."""
-
-    STALE_FRAME = "stale_frame"
-    FROZEN_FRAME = "frozen_frame"
-    BLACK_FRAME = "black_frame"
-    MODEL_ERROR = "model_error"
-    BUDGET_OVERRUN = "budget_overrun"
-    PLC_LOST = "plc_lost"
-    CAMERA_STALLED = "camera_stalled"
-
-
 class GuardState(StrEnum):
     RUNNING = "running"
     TRIPPED = "tripped"

@@ -9,6 +9,12 @@ reject scheduler, its stop causes become guard faults, and its ejector coils are
 ejector timer's thread. Composing an image and writing it happen under one lock, so a writer
 never sends an image older than one already sent; a permit-off write waits for at most one
 in-flight image write (one round trip), never for a heartbeat, input read or verdict.
+
+Every contribution expires (plantvision.supervisor): a camera whose last decision is older than
+its bound counts as permit OFF in the combined image, a supervisor thread writes permit OFF when
+any thread dies or stops cycling, and the heartbeat advances only while all of them are fine.
+Stale is never clear: a verdict on a frame older than the budget never counts as clear (for the
+clear-hold timer or a reset); one that shows a stop zone occupied still trips.
 """
 
 from __future__ import annotations
@@ -25,8 +31,18 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
-from plantvision.loop.outputs import OutputImage, ResetBus
+from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
 from plantvision.loop.stats import LatencyWindow
+from plantvision.loop.supervisor import (
+    SERVICE_STALE_MS,
+    SUPERVISE_PERIOD_MS,
+    SUPERVISOR_STALE_NS,
+    Problem,
+    Watched,
+    expiry_ns,
+    find_problems,
+    read_wait_ns,
+)
 from plantvision.plc.link import PlcInputs, PlcOutputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones.geometry import CompiledZones, ZoneHits
@@ -48,6 +64,11 @@ class LinkLike(Protocol):
     def read_inputs(self) -> PlcInputs | None: ...
 
     def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
+
+    @property
+    def alive(self) -> bool: ...  # its own thread (the heartbeat) is running
+
+    liveness: Callable[[], bool] | None  # asked before each heartbeat
 
 
 SWITCH_INTERVAL_S = 0.0002
@@ -89,6 +110,15 @@ class CameraRuntime:
     plc_losses_seen: int = 0
     reject: RejectRuntime | None = None
     to_tell: list[Note] = field(default_factory=list)  # this cycle's events, told after the write
+    last_verdict_ns: int = 0  # capture time of the frame behind last_hits
+    last_decision_ns: int = 0  # when the guard last decided (the contribution's stamp)
+    overrun_pending: bool = False  # the last write was acknowledged after the budget
+    reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
+    supervisor_trips_seen: int = 0
+
+    @property
+    def expiry_ns(self) -> int:
+        return expiry_ns(self.budget_ns, self.stall_ns)
 
 
 class Controller:
@@ -102,20 +132,28 @@ class Controller:
         clock_ns: Callable[[], int] = time.monotonic_ns,
         log: Any,
         input_poll_ms: float = 20.0,
+        service_stale_ms: float = SERVICE_STALE_MS,
     ) -> None:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
-        self.outputs = OutputImage([c.id for c in cameras])
+        self.outputs = OutputImage({c.id: c.expiry_ns for c in cameras})
         self.resets = ResetBus()
         self.confirms = ResetBus()  # bin sensor rising edges
         self.latest_inputs: PlcInputs | None = None
         self.stop_event = threading.Event()
         self._write_lock = threading.Lock()
         self._input_poll_s = input_poll_ms / 1000
+        self._service_stale_ns = int(service_stale_ms * 1e6)
         self._threads: list[threading.Thread] = []
+        self._supervisor: threading.Thread | None = None
         self._consumed: dict[str, int] = {c.id: 0 for c in cameras}
         self._confirms_taken: dict[str, int] = {c.id: 0 for c in cameras}
         self._permit_lock = threading.Lock()
         self._permit_on = False
+        self._poll_ns = 0  # when the input poller last completed an iteration
+        self._supervised_ns = 0  # when the supervisor last checked
+        self._threads_ok = False
+        self._problems: frozenset[tuple[str, str]] = frozenset()
+        self.supervisor_trips = 0  # onsets of a thread problem; each camera's guard sees each
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -126,7 +164,8 @@ class Controller:
             if cam.reject is not None:
                 cam.reject.start(self._set_ejector, self.link.write_verdicts)
             cam.source.start()
-            cam.last_frame_ns = self.clock_ns()
+            cam.last_frame_ns = cam.last_decision_ns = self.clock_ns()
+        self._poll_ns = self._supervised_ns = self.clock_ns()
         self._threads = [
             threading.Thread(
                 target=self._camera_thread, args=(c,), name=f"loop-{c.id}", daemon=True
@@ -136,6 +175,11 @@ class Controller:
         self._threads.append(
             threading.Thread(target=self._poll_inputs, name="plc-inputs", daemon=True)
         )
+        self._supervisor = threading.Thread(
+            target=self._supervise_thread, name="loop-supervisor", daemon=True
+        )
+        self._threads.append(self._supervisor)
+        self.link.liveness = self.liveness
         for t in self._threads:
             t.start()
 
@@ -145,7 +189,7 @@ class Controller:
         same. Waits for at most one image write already in flight."""
         with self._write_lock:
             self.outputs.shut_down()
-            rtt_ms = self.link.write(self.outputs.current())
+            rtt_ms = self.link.write(self.outputs.current(self.clock_ns()))
         with self._permit_lock:
             was_on, self._permit_on = self._permit_on, False
         with contextlib.suppress(Exception):  # told after the write, never raising
@@ -169,36 +213,44 @@ class Controller:
     def _poll_inputs(self) -> None:
         confirm_level = True  # unknown counts as high: a stuck sensor confirms nothing
         while not self.stop_event.wait(self._input_poll_s):
-            try:
-                inputs = self.link.read_inputs()
-            except Exception as exc:  # a dead poller would silently swallow every reset
+            try:  # a dead poller would silently swallow every reset
+                confirm_level = self._poll_once(confirm_level)
+            except Exception as exc:
                 self.log.error("plc_input_error", error=repr(exc))
-                continue
-            self.latest_inputs = inputs
-            for cam in self.cameras:  # every encoder reading, not one per camera cycle
-                if cam.reject is not None:
-                    cam.reject.offer(inputs)
-            if inputs is not None and inputs.reset_event:
-                self.resets.press()
-            level = None if inputs is None else inputs.reject_confirm
-            if level and not confirm_level:
-                self.confirms.press()
-            confirm_level = True if level is None else level
+            self._poll_ns = self.clock_ns()
+
+    def _poll_once(self, confirm_level: bool) -> bool:
+        inputs = self.link.read_inputs()
+        self.latest_inputs = inputs
+        for cam in self.cameras:  # every encoder reading, not one per camera cycle
+            if cam.reject is not None:
+                cam.reject.offer(inputs)
+        if inputs is not None and inputs.reset_event:
+            self.resets.press()
+        level = None if inputs is None else inputs.reject_confirm
+        if level and not confirm_level:
+            self.confirms.press()
+        return True if level is None else level
 
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
         when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         with self._write_lock:
-            return self.link.write(self.outputs.set_ejector(index, on)) is not None
+            return self.link.write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
-        wait_s = min(cam.stall_ns, cam.budget_ns) / 4e9
+        wait_s = read_wait_ns(cam.budget_ns, cam.stall_ns) / 1e9
         while not self.stop_event.is_set():
-            frame = cam.source.read(wait_s)
-            self._run_cycle_safely(cam, frame)
-            if frame is None and cam.source.ended:
-                self.log.info("source_ended", camera=cam.id)
-                self.stop_event.set()
+            try:  # survive anything an Exception can be; the supervisor sees a thread that dies
+                frame = cam.source.read(wait_s)
+                self._run_cycle_safely(cam, frame)
+                if frame is None and cam.source.ended:
+                    self.log.info("source_ended", camera=cam.id)
+                    self.stop_event.set()
+            except Exception as exc:
+                cam.internal_error = True
+                self.log.error("camera_thread_error", camera=cam.id, error=repr(exc))
+                self.stop_event.wait(wait_s)  # back off, then carry on
 
     def _run_cycle_safely(self, cam: CameraRuntime, frame: Frame | None) -> None:
         try:
@@ -206,7 +258,7 @@ class Controller:
         except Exception as exc:  # a bug must still end in the safe state, then latch
             cam.internal_error = True
             with self._write_lock:
-                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL))
+                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
             cam.to_tell.append(("error", "loop_error", {"error": repr(exc)}))
             self._tell(cam)
 
@@ -218,15 +270,92 @@ class Controller:
             for level, event, fields in notes:
                 getattr(self.log, level)(event, camera=cam.id, **fields)
 
+    # -- supervision ----------------------------------------------------------------------------
+
+    def _supervise_thread(self) -> None:
+        while not self.stop_event.wait(SUPERVISE_PERIOD_MS / 1000):
+            try:
+                self.supervise()
+            except Exception as exc:  # the heartbeat stops by itself if this thread stalls
+                self.log.error("supervisor_error", error=repr(exc))
+
+    def _watched(self) -> list[Watched]:
+        by_name = {t.name: t for t in self._threads}
+        out = []
+        for cam in self.cameras:
+            t = by_name.get(f"loop-{cam.id}")
+            alive = t is not None and t.is_alive()
+            out.append(Watched(f"loop-{cam.id}", alive, cam.last_decision_ns, cam.expiry_ns, True))
+            out.append(Watched(f"capture-{cam.id}", cam.source.alive or cam.source.ended))
+            if cam.reject is not None:  # its ejector timer and verdict writer
+                out.append(Watched(f"reject-{cam.id}", cam.reject.alive()))
+        poller = by_name.get("plc-inputs")
+        alive = poller is not None and poller.is_alive()
+        out.append(Watched("plc-inputs", alive, self._poll_ns, self._service_stale_ns))
+        out.append(Watched("plc-heartbeat", self.link.alive))
+        return out
+
+    def supervise(self) -> list[Problem]:
+        """One check of every thread; on trouble, write permit OFF now (decide, write, tell)."""
+        now = self.clock_ns()
+        problems = find_problems(self._watched(), now)
+        self._supervised_ns = now
+        self._threads_ok = not problems
+        keys = frozenset((p.name, p.kind) for p in problems)
+        onset, self._problems = keys - self._problems, keys
+        if problems:
+            # A stuck camera expires on its own (decision_expired) and latches itself when it
+            # comes back; any other problem, or a dead camera thread, holds every camera off.
+            fatal = {(p.name, p.kind) for p in problems if not p.camera or p.kind == "dead"}
+            if fatal & onset:
+                self.supervisor_trips += 1  # every camera's guard trips on it: a reset is needed
+            with self._write_lock:
+                fault = THREAD_STOPPED if fatal else None
+                self.link.write(self.outputs.set_fault(fault, now))
+            for p in problems:
+                if (p.name, p.kind) in onset:
+                    self.log.error("thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
+        elif all(c.supervisor_trips_seen == self.supervisor_trips for c in self.cameras):
+            # Cleared only once every guard has latched the trip: no permit rises unreset.
+            self.outputs.set_fault(None, now)
+        return problems
+
+    def liveness(self) -> bool:
+        """The heartbeat may advance: every thread alive and cycling at the last check, and
+        that check recent (the supervisor itself alive)."""
+        sup = self._supervisor
+        return (
+            self._threads_ok
+            and sup is not None
+            and sup.is_alive()
+            and self.clock_ns() - self._supervised_ns <= SUPERVISOR_STALE_NS
+        )
+
+    def alive(self) -> bool:
+        """For a process watchdog: every thread, the supervisor included, is fine."""
+        return self.liveness() and all(t.is_alive() for t in self._threads)
+
+    def current_outputs(self) -> PlcOutputs:
+        return self.outputs.current(self.clock_ns())
+
     def _take_confirms(self, cam: CameraRuntime) -> int:
         presses = self.confirms.presses
         taken, self._confirms_taken[cam.id] = presses - self._confirms_taken[cam.id], presses
         return taken
 
     def _take_reset(self, cam: CameraRuntime) -> bool:
+        """This cycle's reset level for the guard, which counts only its rising edges.
+
+        After a cycle that showed a press, one cycle shows the input low, so a press waiting
+        then becomes an edge one cycle later instead of being lost. Presses that arrive between
+        two cycles are one press (the poller turns each release-and-press into one count)."""
+        if cam.reset_sent:
+            cam.reset_sent = False
+            return False
         presses = self.resets.presses
         if presses > self._consumed[cam.id]:
             self._consumed[cam.id] = presses
+            cam.reset_sent = True
             return True
         return False
 
@@ -236,15 +365,74 @@ class Controller:
         """Decide on `frame` (or on its absence) and write the outputs. Never raises."""
         times = StageTimes()
         faults: set[str] = set()
-        hits: ZoneHits | None = None
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
+        self._health_faults(cam, t_pick_ns, faults)
+        if cam.reject is not None:
+            cam.reject.feed(self.latest_inputs)
+        if frame is None:
+            if t_pick_ns - cam.last_frame_ns > cam.stall_ns:
+                faults.add("camera_stalled")
+                cam.last_hits = None
+        else:
+            seq = cam.last_seq = frame.seq
+            cam.last_frame_ns = frame.t_capture_ns
+            cam.frames += 1
+            times.add("grab", t_pick_ns - frame.t_capture_ns)
+            cam.last_hits = self._evaluate(cam, frame, times, faults)
+            cam.last_verdict_ns = frame.t_capture_ns
+        t_decide_ns = self.clock_ns()
+        last = cam.last_decision_ns
+        if not faults and last and t_decide_ns - last > cam.expiry_ns:
+            # This thread hung mid-cycle (the combined image expired it meanwhile): trip, so
+            # its permit returns only through a reset.
+            faults.add(DECISION_EXPIRED)
+        hits = self._fresh_hits(cam, t_decide_ns)
+        reset = self._take_reset(cam)
+        # The PLC holds the machine off while the box permits: a stop the box did not cause (an
+        # e-stop, a watchdog trip). Trip too, so the permit rises afresh after the reset. Only
+        # while permitting: once tripped, the latch is expected and the same reset clears both.
+        # Read after the reset: the poller stores a sample before counting its press.
+        inputs = self.latest_inputs
+        was_running = cam.last_output is not None and cam.last_output.permit
+        if was_running and inputs is not None and inputs.machine_latched:
+            faults.add("plc_tripped")
+        alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults)
+        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
+        out = step.output
+        cam.to_tell += _notes(step.events)
+        cam.last_decision_ns = t_decide_ns
+        times.add("decide", self.clock_ns() - t_decide_ns)
+        if reset and out.permit and cam.reject is not None and acknowledged:
+            cam.reject.acknowledge()  # only a press the guard accepted (or had nothing to do)
+            alarm = False
+        if was_running and not out.permit:
+            cam.trips += 1
+        cam.last_output = out
+        t_write_ns = self.clock_ns()
+        with self._write_lock:
+            plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
+            rtt_ms = self.link.write(plc_out)
+        t_ack_ns = self.clock_ns()
+        times.add("actuate", t_ack_ns - t_write_ns)
+        if reset and was_running:
+            cam.to_tell.append(("info", "reset_ignored", {"seq": seq, "reason": "not_tripped"}))
+        if frame is not None and rtt_ms is not None:
+            times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
+            cam.latency.record(times)
+            self._judge_ack(cam, frame, t_ack_ns, "budget_overrun" in faults)
+        self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
+        cam.last_cycle_ns = t_ack_ns
+        self._tell(cam)  # decide, write, then tell
+        return plc_out
+
+    def _health_faults(self, cam: CameraRuntime, t_pick_ns: int, faults: set[str]) -> None:
+        """Faults known before looking at the frame: a loop that stood still, the PLC link,
+        an internal error, a write acknowledged after the budget, a supervisor trip."""
         if cam.last_cycle_ns and t_pick_ns - cam.last_cycle_ns > cam.stall_ns:
             # The loop itself stood still (process stopped, CPU starved): the PLC's watchdog may
             # have stopped the machine meanwhile, which restarts only on a fresh permit rise.
             faults.add("loop_stalled")
-        if cam.reject is not None:
-            cam.reject.feed(self.latest_inputs)
         losses = self.link.losses
         if not self.link.healthy or losses != cam.plc_losses_seen:
             faults.add("plc_lost")  # even a loss already healed: the PLC may have tripped
@@ -252,60 +440,53 @@ class Controller:
         if cam.internal_error:  # one cycle of the fault is enough: the guard latches it
             faults.add("internal_error")
             cam.internal_error = False
-        if frame is None:
-            # Between frames the last verdict stands; once the camera stalls it is void.
-            if t_pick_ns - cam.last_frame_ns > cam.stall_ns:
-                faults.add("camera_stalled")
-                cam.last_hits = None
-            hits = cam.last_hits
-        else:
-            seq = cam.last_seq = frame.seq
-            cam.last_frame_ns = frame.t_capture_ns
-            cam.frames += 1
-            times.add("grab", t_pick_ns - frame.t_capture_ns)
-            hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
-        t_decide_ns = self.clock_ns()
-        reset, alarm = self._take_reset(cam), False
-        # The PLC holds the machine off while the box permits: a stop the box did not cause (an
-        # e-stop, a watchdog trip). Trip too, so the permit rises afresh after the reset. Only
-        # while permitting: once tripped, the latch is expected and the same reset clears both.
-        # Read after the reset: the poller stores a sample before counting its press.
-        inputs = self.latest_inputs
-        permitting = cam.last_output is not None and cam.last_output.permit
-        if permitting and inputs is not None and inputs.machine_latched:
-            faults.add("plc_tripped")
-        if cam.reject is not None:
-            status = cam.reject.step(t_decide_ns, self._take_confirms(cam), reset)
-            alarm = status.alarm
-            if status.fault is not None:
-                faults.add(status.fault)
-        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
-        out = step.output
-        cam.to_tell += _notes(step.events)
-        times.add("decide", self.clock_ns() - t_decide_ns)
-        if cam.last_output is not None and cam.last_output.permit and not out.permit:
-            cam.trips += 1
-        cam.last_output = out
-        t_write_ns = self.clock_ns()
-        with self._write_lock:
-            plc_out = self.outputs.update(cam.id, out, alarm)
-            rtt_ms = self.link.write(plc_out)
-        t_ack_ns = self.clock_ns()
-        times.add("actuate", t_ack_ns - t_write_ns)
-        if frame is not None and rtt_ms is not None:
-            times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
-            cam.latency.record(times)
-        self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
-        cam.last_cycle_ns = t_ack_ns
-        self._tell(cam)  # decide, write, then tell
-        return plc_out
+        if cam.overrun_pending:
+            faults.add("budget_overrun")
+            cam.overrun_pending = False
+        trips = self.supervisor_trips
+        if trips != cam.supervisor_trips_seen:
+            faults.add(THREAD_STOPPED)
+            cam.supervisor_trips_seen = trips
 
-    def alive(self, within_ns: int) -> bool:
-        """Every camera thread completed a cycle within `within_ns` (for a process watchdog)."""
-        now = self.clock_ns()
-        return all(now - c.last_cycle_ns <= within_ns for c in self.cameras) and all(
-            t.is_alive() for t in self._threads
-        )
+    def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
+        """The verdict the guard may use now: one on a frame older than the budget is no
+        verdict (never clear), unless it shows a stop zone occupied (that still trips)."""
+        hits = cam.last_hits
+        if hits is None or hits.stop_occupied:
+            return hits
+        return hits if now_ns - cam.last_verdict_ns <= cam.budget_ns else None
+
+    def _reject_step(
+        self, cam: CameraRuntime, now_ns: int, reset: bool, faults: set[str]
+    ) -> tuple[bool, bool]:
+        """The reject runtime's cycle: (alarm, whether a press may acknowledge its latch).
+
+        A press acknowledges only what was latched before this cycle: an alarm raised in this
+        very cycle trips and stays. The latched stop cause is set aside for the guard on a
+        press, so the guard judges the press on everything else; the latch clears only if the
+        guard then accepts it (the caller checks)."""
+        if cam.reject is None:
+            return False, False
+        before = cam.reject.counters
+        status = cam.reject.step(now_ns, self._take_confirms(cam), False)
+        after = cam.reject.counters
+        fresh = any(after[k] > before.get(k, 0) for k in ("missed", "unconfirmed"))
+        if status.fault is not None and (fresh or not reset):
+            faults.add(status.fault)
+        return status.alarm, reset and not fresh
+
+    def _judge_ack(self, cam: CameraRuntime, frame: Frame, t_ack_ns: int, flagged: bool) -> None:
+        """The budget runs from capture to the write acknowledged: a write that landed late is
+        an overrun too; with policy trip the next cycle trips (this write is not undone)."""
+        age_ns = t_ack_ns - frame.t_capture_ns
+        if age_ns <= cam.budget_ns or flagged:
+            return
+        if cam.overrun_trips:
+            cam.overrun_pending = True
+        cam.to_tell.append(("warning", "budget_overrun", {
+            "seq": frame.seq, "age_ms": round(age_ns / 1e6, 2), "budget_ms": cam.budget_ns / 1e6,
+            "stage": "write_acknowledged",
+        }))  # fmt: skip
 
     def _note_permit(
         self,

@@ -1,17 +1,24 @@
 """The box's side of the PLC image: fault codes, the combined output image, reset presses.
 
-Several cameras, one PLC: the permit is on only if every camera's guard permits; the warning is
-on if any camera warns or a reject alarm is latched; the fault code names the first cause.
+Several cameras, one PLC: the permit is on only if every camera's guard permits and every
+camera's last decision is younger than its bound (a camera whose thread hung or died expires:
+its stale permit never holds the machine on); the warning is on if any camera warns or a reject
+alarm is latched; a supervisor fault (a dead or stuck service thread) holds the permit off too.
+The fault code names the first cause. Pure: every call that composes the image takes `now_ns`.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from plantvision.guard.latch import GuardOutput
 from plantvision.plc.values import PlcOutputs
 
-__all__ = ["FAULT_CODES", "OutputImage", "ResetBus"]
+__all__ = ["DECISION_EXPIRED", "FAULT_CODES", "THREAD_STOPPED", "OutputImage", "ResetBus"]
+
+DECISION_EXPIRED = "decision_expired"
+THREAD_STOPPED = "thread_stopped"
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -23,13 +30,14 @@ FAULT_CODES: dict[str, int] = {
     "model_error": 6,
     "budget_overrun": 7,
     "plc_lost": 8,
-    "stale_frame": 9,
     "shutdown": 10,
     "internal_error": 11,
     "loop_stalled": 12,
     "reject_missed": 13,
     "reject_unconfirmed": 14,
     "plc_tripped": 15,
+    DECISION_EXPIRED: 16,
+    THREAD_STOPPED: 17,
 }
 
 
@@ -52,45 +60,77 @@ class ResetBus:
 
 
 class OutputImage:
-    """The combined outputs of all cameras: permit only if every camera permits."""
+    """The combined outputs of all cameras: permit only if every camera permits, recently.
 
-    def __init__(self, camera_ids: list[str]) -> None:
+    `expiry_ns` maps each camera id to how old its last decision may be before it counts as
+    permit OFF (cause `decision_expired`).
+    """
+
+    def __init__(self, expiry_ns: Mapping[str, int]) -> None:
         self._lock = threading.Lock()
-        self._outs: dict[str, GuardOutput | None] = dict.fromkeys(camera_ids)
+        self._expiry_ns = dict(expiry_ns)
+        self._outs: dict[str, GuardOutput | None] = dict.fromkeys(expiry_ns)
+        self._stamp_ns: dict[str, int | None] = dict.fromkeys(expiry_ns)
         self._alarms: set[str] = set()
         self._ejectors: list[bool] = []
+        self._fault: str | None = None
         self._shutdown = False
 
-    def update(self, camera_id: str, out: GuardOutput, alarm: bool = False) -> PlcOutputs:
-        """A camera's guard output; `alarm` (a reject alarm) lights the warning too."""
+    def update(
+        self, camera_id: str, out: GuardOutput, now_ns: int, alarm: bool = False
+    ) -> PlcOutputs:
+        """A camera's guard output decided at `now_ns`; `alarm` (a reject alarm) lights the
+        warning too."""
         with self._lock:
             self._outs[camera_id] = out
+            self._stamp_ns[camera_id] = now_ns
             (self._alarms.add if alarm else self._alarms.discard)(camera_id)
-            return self._combined()
+            return self._combined(now_ns)
 
-    def set_ejector(self, index: int, on: bool) -> PlcOutputs:
+    def set_ejector(self, index: int, on: bool, now_ns: int) -> PlcOutputs:
         """Switch ejector coil `index` (into plc.signals.ejectors)."""
         with self._lock:
             self._ejectors += [False] * (index + 1 - len(self._ejectors))
             self._ejectors[index] = on
-            return self._combined()
+            return self._combined(now_ns)
+
+    def set_fault(self, cause: str | None, now_ns: int) -> PlcOutputs:
+        """A supervisor fault (None: none) that holds the permit off whatever the cameras say."""
+        with self._lock:
+            self._fault = cause
+            return self._combined(now_ns)
+
+    def expired(self, now_ns: int) -> list[str]:
+        """Cameras whose last decision is older than their bound (or who never decided)."""
+        with self._lock:
+            return self._expired(now_ns)
+
+    def _expired(self, now_ns: int) -> list[str]:
+        return [
+            cid
+            for cid, t in self._stamp_ns.items()
+            if t is None or now_ns - t > self._expiry_ns[cid]
+        ]
 
     def shut_down(self) -> None:
         """From now on every image has the permit off with fault code `shutdown`."""
         with self._lock:
             self._shutdown = True
 
-    def _combined(self) -> PlcOutputs:
+    def _combined(self, now_ns: int) -> PlcOutputs:
         outs = list(self._outs.values())
         if self._shutdown:
             warn = any(o is not None and o.warning for o in outs) or bool(self._alarms)
             return PlcOutputs(False, warn, FAULT_CODES["shutdown"], tuple(self._ejectors))
-        permit = all(o is not None and o.permit for o in outs)
+        expired = self._expired(now_ns)
+        permit = all(o is not None and o.permit for o in outs) and not expired and not self._fault
         warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
-        cause = next((o.cause for o in outs if o is not None and o.cause), None)
+        cause = self._fault or next((o.cause for o in outs if o is not None and o.cause), None)
+        if cause is None and expired and any(self._stamp_ns[c] is not None for c in expired):
+            cause = DECISION_EXPIRED
         code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
         return PlcOutputs(permit, warning, code, tuple(self._ejectors))
 
-    def current(self) -> PlcOutputs:
+    def current(self, now_ns: int) -> PlcOutputs:
         with self._lock:
-            return self._combined()
+            return self._combined(now_ns)

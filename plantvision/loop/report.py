@@ -17,7 +17,7 @@ class RunReport:
 
 def format_live(controller: Controller, elapsed_s: float) -> str:
     parts = [f"{elapsed_s:7.1f}s"]
-    out = controller.outputs.current()
+    out = controller.current_outputs()
     parts.append("PERMIT ON " if out.permit else f"PERMIT OFF ({out.fault_code})")
     parts.append("WARN" if out.warning else "    ")
     for cam in controller.cameras:

@@ -28,6 +28,7 @@ timed-out write counts as *possibly applied*, never as done and never as undone:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -134,11 +135,19 @@ class PlcLink:
         self._thread: threading.Thread | None = None
         self._backoff_ms, self._next_try_ns = config.reconnect_backoff_ms[0], 0
         self.last_rtt_ms: float | None = None
+        # Asked before each beat: the heartbeat advances only while the loop says every thread
+        # is alive and cycling (set by the loop's Controller).
+        self.liveness: Callable[[], bool] | None = None
 
     @property
     def healthy(self) -> bool:
         """True while the PLC acknowledges our requests; False is a trip cause for the guard."""
         return self._healthy
+
+    @property
+    def alive(self) -> bool:
+        """The heartbeat thread is running (for the loop's supervisor)."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def losses(self) -> int:
@@ -366,10 +375,13 @@ class PlcLink:
         next_ns = self._clock()
         while not self._stop.is_set():
             now = self._clock()
-            if self._healthy:
-                self._beat(now)
-            elif now >= self._next_try_ns:
-                self._heal(now)
+            try:  # survive anything (a log that raises, a bug): a dead heartbeat is silent
+                if self._healthy:
+                    self._beat(now)
+                elif now >= self._next_try_ns:
+                    self._heal(now)
+            except Exception as exc:
+                self._log_error("heartbeat_error", repr(exc))
             next_ns += period_ns
             now = self._clock()
             if next_ns <= now:  # a slow request overran the period: skip, don't burst
@@ -389,6 +401,8 @@ class PlcLink:
                 # once, and no beat goes out while lost anyway.
                 if now_ns - self._last_write_call_ns > self._cfg.loop_stale_ms * 1_000_000:
                     return
+                if self.liveness is not None and not self.liveness():
+                    return
                 self._heartbeat = (self._heartbeat + 1) & 0xFFFF
                 self._service.call(
                     self._service.client.write_register,
@@ -397,6 +411,10 @@ class PlcLink:
                 )
         except LinkError as exc:
             self._drop("heartbeat", str(exc))
+
+    def _log_error(self, event: str, error: str) -> None:
+        with contextlib.suppress(Exception):  # the log itself failing must not kill the beat
+            self._log.error(event, error=error)
 
     def _heal(self, now_ns: int) -> None:
         if self._reconnect():

@@ -6,7 +6,7 @@ It logs `plc_lost` / `plc_restored` like the real link so event assertions carry
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from plantvision.plc.values import PlcInputs, PlcOutputs, ResetEdge
@@ -27,6 +27,11 @@ class FakePlcLink:
         self.losses = 0
         self._reset_level = False
         self._edge = ResetEdge()
+        self.liveness: Callable[[], bool] | None = None  # asked before a beat (no beats here)
+
+    @property
+    def alive(self) -> bool:
+        return True  # no heartbeat thread to die
 
     @property
     def healthy(self) -> bool:

@@ -196,3 +196,34 @@ def test_vtest_video_decodes_at_its_native_rate(shared_data: Path) -> None:
     assert grabber.nominal_fps == pytest.approx(10.0)
     assert image is not None
     assert image.shape == (576, 768, 3)
+
+
+class RaisingGrabber(ScriptedGrabber):
+    """A live grabber whose driver raises something unexpected once, then works again."""
+
+    def __init__(self) -> None:
+        super().__init__(100, live=True)
+        self.raised = False
+
+    def grab(self) -> ImageArray | None:
+        if self.i == 3 and not self.raised:
+            self.raised = True
+            raise ValueError("driver returned a buffer of the wrong size")
+        return super().grab()
+
+
+def test_an_unexpected_capture_error_is_logged_and_survived() -> None:
+    """A grabber that raises an unexpected exception does not kill the capture thread: the
+    error is logged as capture_error, the source is reopened after a backoff, frames resume."""
+    grabber = RaisingGrabber()
+    with capture_logs() as logs:
+        src = FrameSource(grabber, pace="lockstep", backoff_ms=(1.0, 10.0), log=pvlog.get())
+        src.start()
+        seqs = [f.seq for _ in range(6) if (f := src.read(2.0)) is not None]
+        alive = src.alive
+        src.stop()
+    assert seqs == list(range(6)), "capture stopped for good after the error"
+    assert alive
+    (err,) = [e for e in logs if e["event"] == "capture_error"]
+    assert "wrong size" in err["error"]
+    assert src.stats().errors == 1
