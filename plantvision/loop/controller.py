@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardOutput, GuardState
 from plantvision.loop.outputs import OutputImage, ResetBus
+from plantvision.loop.publish import CameraSnapshot, Tick, new_tape, tick
 from plantvision.loop.stats import LatencyWindow
 from plantvision.plc.link import PlcInputs, PlcOutputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
@@ -80,6 +82,10 @@ class CameraRuntime:
     last_cycle_ns: int = 0
     plc_losses_seen: int = 0
     reject: RejectRuntime | None = None
+    # Told to the outside after the write, by reference (loop/publish.py).
+    last_detections: Detections | None = None
+    published: CameraSnapshot | None = None
+    tape: deque[Tick] = field(default_factory=new_tape)
 
 
 class Controller:
@@ -225,6 +231,7 @@ class Controller:
             cam.last_frame_ns = frame.t_capture_ns
             cam.frames += 1
             times.add("grab", t_pick_ns - frame.t_capture_ns)
+            cam.last_detections = None
             hits = cam.last_hits = self._evaluate(cam, frame, times, faults)
         t_decide_ns = self.clock_ns()
         reset, alarm = self._take_reset(cam), False
@@ -256,6 +263,12 @@ class Controller:
             times.end_to_end_ns = t_ack_ns - frame.t_capture_ns
             cam.latency.record(times)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
+        prev = cam.published  # publish: one append, one assignment, no copies, no locks
+        cam.tape.append(tick(times, rtt_ms))
+        cam.published = CameraSnapshot(
+            cam.id, frame if frame is not None or prev is None else prev.frame,
+            cam.last_detections, hits, out, plc_out, rtt_ms, t_ack_ns, cam.frames, cam.trips,
+        )  # fmt: skip
         cam.last_cycle_ns = t_ack_ns
         return plc_out
 
@@ -306,7 +319,7 @@ class Controller:
             faults.add("black_frame")
             return None
         try:
-            det = cam.detector.detect(frame.image, times)
+            det = cam.last_detections = cam.detector.detect(frame.image, times)
         except Exception as exc:  # any model failure must end in the safe state
             self.log.error("model_error", camera=cam.id, seq=frame.seq, error=repr(exc))
             faults.add("model_error")
