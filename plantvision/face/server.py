@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +30,7 @@ from plantvision.face.events import EventInbox
 from plantvision.face.metrics import Observer
 from plantvision.face.state import RunInfo, state_json
 from plantvision.face.view import ViewEncoder
+from plantvision.face.web import asset, bind, no_icon
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel, is_loopback
 
@@ -121,7 +121,7 @@ class FaceServer:
         self._state = _Cache(STATE_TTL_S, lambda: state_json(self.observer, info))
         self._metrics = _Cache(METRICS_TTL_S, lambda: generate_latest(self.observer.registry))
         self._bucket, self._bucket_t = cfg.max_requests_per_s, time.monotonic()
-        self._static = {name: _asset(name) for name in ("index.html", "app.js", "style.css")}
+        self._static = {name: asset(name) for name in ("index.html", "app.js", "style.css")}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -135,7 +135,7 @@ class FaceServer:
     def start(self) -> str:
         """Bind (a busy port is a ConfigError, before anything is energised), serve, return
         the page's address."""
-        sock = _bind(self.cfg.host, self.cfg.port)
+        sock = bind(self.cfg.host, self.cfg.port)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"
@@ -205,6 +205,7 @@ class FaceServer:
         app.router.add_get("/", self._page)
         app.router.add_get("/app.js", self._page)
         app.router.add_get("/style.css", self._page)
+        app.router.add_get("/favicon.ico", no_icon)
         app.router.add_get("/api/state", self._api_state)
         app.router.add_get("/metrics", self._api_metrics)
         app.router.add_get("/camera/{camera}/frame.jpg", self._frame)
@@ -256,26 +257,6 @@ class FaceServer:
         jpeg = await view.get(cam.published)
         return web.Response(body=jpeg.data, content_type="image/jpeg",
                             headers={"Cache-Control": "no-store", "X-Frame-Seq": str(jpeg.seq)})  # fmt: skip
-
-
-def _asset(name: str) -> tuple[bytes, str]:
-    ctype = {"html": "text/html", "js": "text/javascript", "css": "text/css"}[name.split(".")[-1]]
-    return resources.files("plantvision.face").joinpath("static", name).read_bytes(), ctype
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"http {host}:{port}", "http", f"cannot listen: {exc.strerror}",
-                          "pick another port with --http HOST:PORT, or --http off") from None  # fmt: skip
-    sock.setblocking(False)
-    return sock
 
 
 def start_face(
