@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from plantvision.commands.seam import scene_grabber
 from plantvision.errors import ConfigError, MediaError
@@ -55,8 +56,7 @@ def _read_image(path: Path) -> ImageArray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise MediaError(f"{path}: not an image that OpenCV can read")
-    out: ImageArray = image
-    return out
+    return np.asarray(image, np.uint8)
 
 
 def _grab(dep_file: Path, camera: str) -> ImageArray:
@@ -64,8 +64,9 @@ def _grab(dep_file: Path, camera: str) -> ImageArray:
     dep = load_deployment(dep_file)
     cams = {c.id: c for c in dep.cameras}
     if camera not in cams:
-        raise ConfigError(str(dep_file), "cameras", f"no camera {camera!r}",
-                          f"use one of {sorted(cams)}")  # fmt: skip
+        raise ConfigError(
+            str(dep_file), "cameras", f"no camera {camera!r}", f"use one of {sorted(cams)}"
+        )
     grabber = make_grabber(dep_file, cams[camera], time.monotonic_ns, scene_grabber)
     got: list[ImageArray | None] = []
 
@@ -80,6 +81,8 @@ def _grab(dep_file: Path, camera: str) -> ImageArray:
     t.start()
     t.join(GRAB_TIMEOUT_S)
     if not got or got[0] is None:
-        raise MediaError(f"camera {camera!r} of {dep_file} gave no picture within "
-                         f"{GRAB_TIMEOUT_S:g} s; pass --image FILE instead")  # fmt: skip
+        raise MediaError(
+            f"camera {camera!r} of {dep_file} gave no picture within "
+            f"{GRAB_TIMEOUT_S:g} s; pass --image FILE instead"
+        )
     return got[0]

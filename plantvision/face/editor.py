@@ -100,7 +100,9 @@ def top_blocks(text: str) -> list[tuple[str | None, list[str], list[str]]]:
 def render_yaml(original: str, data: dict[str, Any]) -> str:
     """`data` as YAML. Only the zones and masks are written anew: every other top-level key
     keeps its original lines and the comments above it, the header first."""
-    items = {k: [_ordered(i, ITEM_ORDER) for i in data[k]] for k in ("zones", "masks") if k in data}
+    items: dict[str, Any] = {
+        k: [_ordered(i, ITEM_ORDER) for i in data[k]] for k in ("zones", "masks") if k in data
+    }
     if not any(key for key, _, _ in top_blocks(original)):
         header = "".join(top_blocks(original)[0][2])
         return header + _dump({**_ordered(data, TOP_ORDER), **items})
@@ -139,9 +141,13 @@ class ZoneDocument:
                 {**item, "polygon_norm": self._normalise(item["polygon"])}
                 for item in self.raw.get(key) or []
             ]
-        return {"file": str(self.path), "units": self.raw.get("units"),
-                "camera": self.raw.get("camera"), **items,
-                "anchors": [a.value for a in Anchor]}  # fmt: skip
+        return {
+            "file": str(self.path),
+            "units": self.raw.get("units"),
+            "camera": self.raw.get("camera"),
+            **items,
+            "anchors": [a.value for a in Anchor],
+        }
 
     def _normalise(self, pts: list[list[float]]) -> list[list[float]]:
         if self.model is None:
@@ -158,7 +164,8 @@ class ZoneDocument:
         px = p * np.asarray(size, np.float64)
         if units == "pixels":
             return [[round(float(x), 1), round(float(y), 1)] for x, y in px]
-        assert self.model is not None and self.model.calibration is not None
+        assert self.model is not None
+        assert self.model.calibration is not None
         mm = floor.apply(self.model.calibration.homography(), px)
         return [[round(float(x)), round(float(y))] for x, y in mm]
 
@@ -191,11 +198,14 @@ class ZoneDocument:
 
 def _error_json(exc: ConfigError, shown_file: str) -> dict[str, Any]:
     m = _WHERE.match(exc.field)
+    fix = f" (fix: {exc.fix})" if exc.fix else ""
     return {
-        "message": f"{shown_file}: {exc.field}: {exc.problem}" + (f" (fix: {exc.fix})" if exc.fix else ""),
-        "field": exc.field, "problem": exc.problem, "fix": exc.fix,
+        "message": f"{shown_file}: {exc.field}: {exc.problem}{fix}",
+        "field": exc.field,
+        "problem": exc.problem,
+        "fix": exc.fix,
         "item": f"{m.group(1)}:{m.group(2)}" if m else None,
-    }  # fmt: skip
+    }
 
 
 class ZoneEditor:
@@ -213,8 +223,9 @@ class ZoneEditor:
     def start(self) -> str:
         sock = bind("127.0.0.1", self.port)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(sock),),
-                                        name="zone-editor", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(sock),), name="zone-editor", daemon=True
+        )
         self._thread.start()
         self._ready.wait(10.0)
         return self.url

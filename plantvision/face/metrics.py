@@ -113,21 +113,44 @@ class Observer:
         self.last_reset: Event | None = None
         self._put_seen = 0
         r = self.registry
-        self.e2e = Histogram("plantvision_e2e_latency_seconds",
-                             "Frame capture to permit write acknowledged", ["camera"],
-                             buckets=E2E_BUCKETS_S, registry=r)  # fmt: skip
-        self.stage = Histogram("plantvision_stage_latency_seconds", "Time per stage of a cycle",
-                               ["camera", "stage"], buckets=STAGE_BUCKETS_S, registry=r)  # fmt: skip
-        self.write = Histogram("plantvision_plc_write_seconds",
-                               "Round trip of the output image write to the PLC",
-                               buckets=WRITE_BUCKETS_S, registry=r)  # fmt: skip
-        self.trips = Counter("plantvision_trips", "Permit trips, per camera and cause",
-                             ["camera", "cause"], registry=r)  # fmt: skip
-        self.overruns = Counter("plantvision_budget_overruns",
-                                "Frames older than the budget at decision time", ["camera"],
-                                registry=r)  # fmt: skip
-        self.rejects = Counter("plantvision_rejects", "Reject outcomes, per camera and ejector",
-                               ["camera", "ejector", "outcome"], registry=r)  # fmt: skip
+        self.e2e = Histogram(
+            "plantvision_e2e_latency_seconds",
+            "Frame capture to permit write acknowledged",
+            ["camera"],
+            buckets=E2E_BUCKETS_S,
+            registry=r,
+        )
+        self.stage = Histogram(
+            "plantvision_stage_latency_seconds",
+            "Time per stage of a cycle",
+            ["camera", "stage"],
+            buckets=STAGE_BUCKETS_S,
+            registry=r,
+        )
+        self.write = Histogram(
+            "plantvision_plc_write_seconds",
+            "Round trip of the output image write to the PLC",
+            buckets=WRITE_BUCKETS_S,
+            registry=r,
+        )
+        self.trips = Counter(
+            "plantvision_trips",
+            "Permit trips, per camera and cause",
+            ["camera", "cause"],
+            registry=r,
+        )
+        self.overruns = Counter(
+            "plantvision_budget_overruns",
+            "Frames older than the budget at decision time",
+            ["camera"],
+            registry=r,
+        )
+        self.rejects = Counter(
+            "plantvision_rejects",
+            "Reject outcomes, per camera and ejector",
+            ["camera", "ejector", "outcome"],
+            registry=r,
+        )
         r.register(_Snapshots(self))
 
     def plc_snapshot(self) -> CameraSnapshot | None:
@@ -158,7 +181,7 @@ class Observer:
                 t = cam.tape.popleft()
             except IndexError:
                 break
-            if t.end_to_end_ns:
+            if t.end_to_end_ns is not None:
                 e2e.observe(t.end_to_end_ns / 1e9)
                 w.e2e_ns.append(t.end_to_end_ns)
             for name, ns in t.stages.items():
@@ -193,5 +216,8 @@ class Observer:
         counts, _ = np.histogram(np.minimum(arr, budget_ms), bins=edges)
         over = int(np.count_nonzero(arr > budget_ms))
         counts[-1] -= over  # np.histogram's last bin is closed: keep the over-budget ones apart
-        return {"edges_ms": [round(float(e), 3) for e in edges], "counts": counts.tolist(),
-                "over_budget": over}  # fmt: skip
+        return {
+            "edges_ms": [round(float(e), 3) for e in edges],
+            "counts": counts.tolist(),
+            "over_budget": over,
+        }

@@ -70,8 +70,12 @@ def bearer_token(cfg: HttpModel, dep_file: str) -> str | None:
         return None
     token = os.environ.get(cfg.token_env, "")
     if not token:
-        raise ConfigError(dep_file, "http.token_env", f"environment variable {cfg.token_env} is "
-                          "unset or empty", f"export {cfg.token_env}=<a long random token>")  # fmt: skip
+        raise ConfigError(
+            dep_file,
+            "http.token_env",
+            f"environment variable {cfg.token_env} is unset or empty",
+            f"export {cfg.token_env}=<a long random token>",
+        )
     return token
 
 
@@ -116,7 +120,8 @@ class FaceServer:
         self.observer = Observer(controller, inbox)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="face-encode")
         self._views = {
-            c.id: ViewEncoder(self._pool, cfg.view_fps, cfg.jpeg_quality) for c in controller.cameras
+            c.id: ViewEncoder(self._pool, cfg.view_fps, cfg.jpeg_quality)
+            for c in controller.cameras
         }
         self._state = _Cache(STATE_TTL_S, lambda: state_json(self.observer, info))
         self._metrics = _Cache(METRICS_TTL_S, lambda: generate_latest(self.observer.registry))
@@ -129,6 +134,12 @@ class FaceServer:
         self._failed: BaseException | None = None
         self.url = ""
         self.refused = self.limited = 0
+        self._handler: web.Server | None = None
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return 0 if self._handler is None else len(self._handler.connections)
 
     # -- life cycle (caller's thread) --------------------------------------------------------
 
@@ -172,7 +183,7 @@ class FaceServer:
             self._app(), handle_signals=False, access_log=None, keepalive_timeout=KEEPALIVE_S
         )
         await runner.setup()
-        handler = runner.server
+        handler = self._handler = runner.server
         assert handler is not None
 
         def factory() -> asyncio.Protocol:
@@ -215,8 +226,11 @@ class FaceServer:
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Read-only, bounded, and behind the token when there is one."""
         if request.method not in READ_ONLY:
-            return web.Response(status=405, headers={"Allow": ", ".join(READ_ONLY)},
-                                text="read-only: GET and HEAD only\n")  # fmt: skip
+            return web.Response(
+                status=405,
+                headers={"Allow": ", ".join(READ_ONLY)},
+                text="read-only: GET and HEAD only\n",
+            )
         if not self._take_token():
             self.limited += 1
             return web.Response(status=429, headers={"Retry-After": "1"}, text="too many\n")
@@ -255,8 +269,11 @@ class FaceServer:
             raise web.HTTPNotFound(text=f"no camera {cam_id!r}\n")
         cam = next(c for c in self.observer.controller.cameras if c.id == cam_id)
         jpeg = await view.get(cam.published)
-        return web.Response(body=jpeg.data, content_type="image/jpeg",
-                            headers={"Cache-Control": "no-store", "X-Frame-Seq": str(jpeg.seq)})  # fmt: skip
+        return web.Response(
+            body=jpeg.data,
+            content_type="image/jpeg",
+            headers={"Cache-Control": "no-store", "X-Frame-Seq": str(jpeg.seq)},
+        )
 
 
 def start_face(

@@ -29,7 +29,9 @@ class RunInfo:
 
 
 def event_json(ev: Event) -> dict[str, Any]:
-    fields = {k: v for k, v in ev.fields.items() if isinstance(v, str | int | float | bool | None)}
+    fields: dict[str, Any] = {
+        k: v for k, v in ev.fields.items() if isinstance(v, str | int | float | bool | None)
+    }
     fields |= {k: list(v) for k, v in ev.fields.items() if isinstance(v, list | tuple)}
     return {"id": ev.id, "t": ev.t_unix, "level": ev.level, "event": ev.event, **fields}
 
@@ -51,15 +53,22 @@ def zones_json(zones: CompiledZones, hits: ZoneHits | None) -> dict[str, Any]:
         "sha256": zones.sha256,
         "source": zones.source,
         "zones": [
-            {"id": z.id, "kind": z.kind.value, "state": states[z.id],
-             "polygon": [[round(float(x), 5), round(float(y), 5)] for x, y in z.polygon]}
+            {
+                "id": z.id,
+                "kind": z.kind.value,
+                "state": states[z.id],
+                "polygon": [[round(float(x), 5), round(float(y), 5)] for x, y in z.polygon],
+            }
             for z in zones.zones
-        ],  # fmt: skip
+        ],
         "masks": [
-            {"id": m.id, "state": "masked",
-             "polygon": [[round(float(x), 5), round(float(y), 5)] for x, y in m.polygon]}
+            {
+                "id": m.id,
+                "state": "masked",
+                "polygon": [[round(float(x), 5), round(float(y), 5)] for x, y in m.polygon],
+            }
             for m in zones.masks
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -105,8 +114,11 @@ def state_json(obs: Observer, info: RunInfo) -> dict[str, Any]:
     plc = obs.plc_snapshot()
     last = obs.last_reset
     return {
-        "deployment": {"name": info.deployment, "file": info.deployment_file,
-                       "sha256": info.deployment_sha256},  # fmt: skip
+        "deployment": {
+            "name": info.deployment,
+            "file": info.deployment_file,
+            "sha256": info.deployment_sha256,
+        },
         "uptime_s": round(time.time() - info.started_unix, 1),
         "plc": {
             "address": info.plc_address,

@@ -38,11 +38,12 @@ def box_colours(snap: CameraSnapshot) -> list[tuple[int, int, int]]:
     n = 0 if det is None else len(det)
     if hits is None or hits.hits.shape[1] != n or hits.masked.shape[0] != n:
         return [OTHER] * n
-    in_stop = hits.hits[hits.is_stop].any(axis=0) if hits.is_stop.any() else np.zeros(n, bool)
-    in_warn = hits.hits[~hits.is_stop].any(axis=0) if (~hits.is_stop).any() else np.zeros(n, bool)
+    in_stop = np.asarray(hits.hits[hits.is_stop].any(axis=0), bool).tolist()
+    in_warn = np.asarray(hits.hits[~hits.is_stop].any(axis=0), bool).tolist()
+    masked = np.asarray(hits.masked, bool).tolist()
     return [
         OCCUPIED if s else WARNING if w else MASKED if m else OTHER
-        for s, w, m in zip(in_stop, in_warn, hits.masked, strict=True)
+        for s, w, m in zip(in_stop, in_warn, masked, strict=True)
     ]
 
 
@@ -55,14 +56,22 @@ def annotate(snap: CameraSnapshot) -> ImageArray:
         return img
     scale = max(img.shape[0] / 480, 0.6)
     for i, colour in enumerate(box_colours(snap)):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in det.xyxy[i])
+        x1, y1, x2, y2 = (round(float(v)) for v in det.xyxy[i])
         cv2.rectangle(img, (x1, y1), (x2, y2), colour, max(1, round(2 * scale)))
         label = f"{det.name_of(i)} {float(det.confidence[i]):.2f}"
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, 1)
         y = max(y1, th + 4)
         cv2.rectangle(img, (x1, y - th - 4), (x1 + tw + 4, y), colour, -1)
-        cv2.putText(img, label, (x1 + 2, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale,
-                    (20, 20, 20), 1, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            img,
+            label,
+            (x1 + 2, y - 3),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45 * scale,
+            (20, 20, 20),
+            1,
+            cv2.LINE_AA,
+        )
     return img
 
 
@@ -75,8 +84,16 @@ def encode(image: ImageArray, quality: int) -> bytes:
 
 def placeholder(quality: int) -> Jpeg:
     img = np.full((480, 640, 3), 40, np.uint8)
-    cv2.putText(img, "waiting for the first frame", (140, 245), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                (200, 200, 200), 1, cv2.LINE_AA)  # fmt: skip
+    cv2.putText(
+        img,
+        "waiting for the first frame",
+        (140, 245),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.7,
+        (200, 200, 200),
+        1,
+        cv2.LINE_AA,
+    )
     return Jpeg(encode(img, quality), -1)
 
 

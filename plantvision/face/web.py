@@ -24,11 +24,14 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"http {host}:{port}", "http", f"cannot listen: {exc.strerror}",
-                          "pick another port with --http HOST:PORT, or --http off") from None  # fmt: skip
+        raise ConfigError(
+            f"http {host}:{port}",
+            "http",
+            f"cannot listen: {exc.strerror}",
+            "pick another port with --http HOST:PORT, or --http off",
+        ) from None
     sock.setblocking(False)
     return sock
-
 
 
 async def no_icon(request: web.Request) -> web.Response:

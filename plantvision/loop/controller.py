@@ -264,7 +264,7 @@ class Controller:
             cam.latency.record(times)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
         prev = cam.published  # publish: one append, one assignment, no copies, no locks
-        cam.tape.append(tick(times, rtt_ms))
+        cam.tape.append(tick(times, rtt_ms, frame is not None))
         cam.published = CameraSnapshot(
             cam.id, frame if frame is not None or prev is None else prev.frame,
             cam.last_detections, hits, out, plc_out, rtt_ms, t_ack_ns, cam.frames, cam.trips,

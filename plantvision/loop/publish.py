@@ -27,11 +27,11 @@ TAPE_LENGTH = 4096
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """One cycle, for exact counting: its stage times (ns), end to end (0 when no frame was
-    decided and acknowledged), and the write's round trip (None when it failed)."""
+    """One cycle, for exact counting: its stage times (ns), capture to write acknowledged (None
+    when no frame was decided or the write failed), and the write's round trip (None: failed)."""
 
     stages: dict[str, int]
-    end_to_end_ns: int
+    end_to_end_ns: int | None
     rtt_ms: float | None
 
 
@@ -55,5 +55,6 @@ def new_tape() -> deque[Tick]:
     return deque(maxlen=TAPE_LENGTH)
 
 
-def tick(times: StageTimes, rtt_ms: float | None) -> Tick:
-    return Tick(times.ns, times.end_to_end_ns, rtt_ms)
+def tick(times: StageTimes, rtt_ms: float | None, decided_frame: bool) -> Tick:
+    e2e = times.end_to_end_ns if decided_frame and rtt_ms is not None else None
+    return Tick(times.ns, e2e, rtt_ms)

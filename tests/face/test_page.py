@@ -63,7 +63,9 @@ def test_zones_are_drawn_where_the_file_says(page: Page, demo_box: Process) -> N
             "p => [...p.points].map(v => { const s = v.matrixTransform(p.getScreenCTM());"
             " return [s.x, s.y]; })"
         )
-        want = [[box["x"] + x * box["width"], box["y"] + y * box["height"]] for x, y in z["polygon"]]
+        want = [
+            [box["x"] + x * box["width"], box["y"] + y * box["height"]] for x, y in z["polygon"]
+        ]
         assert len(drawn) == len(want)
         for got, exp in zip(drawn, want, strict=True):
             assert got == pytest.approx(exp, abs=1.0)
@@ -82,7 +84,7 @@ def test_a_trip_in_the_scene_turns_the_permit_off_with_its_cause(
     expect(cause).to_contain_text("zone machine")
     expect(cause).to_contain_text("fault code 2")
     expect(page.locator('#events li[data-event="trip"]').first).to_be_visible()
-    expect(page.locator('#plc-permit')).to_have_attribute("data-permit", "off")
+    expect(page.locator("#plc-permit")).to_have_attribute("data-permit", "off")
     expect(page.locator(f'{CELL} svg.overlay polygon[data-zone="machine"]')).to_have_attribute(
         "data-state", "occupied", timeout=UI_TIMEOUT_MS
     )
