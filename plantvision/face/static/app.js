@@ -6,8 +6,8 @@
 const SVG = "http://www.w3.org/2000/svg";
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const headers = token ? { Authorization: "Bearer " + token } : {};
-const STATE_MS = 250;
-const VIEW_MS = 150;
+const STATE_MS = 400;
+const VIEW_MS = 200;
 const cards = new Map();
 
 async function fetchOk(path) {
