@@ -1,12 +1,12 @@
 """`plantvision loop-bench --http-clients N`: the loop's latency with and without page clients.
 
-The status page is served (on a free loopback port) over the bench's own loop in both phases;
-first the loop runs `--http-seconds` with nobody looking, then as long again with N clients in
-another process polling the page, /api/state, the image and /metrics (plantvision/face/hammer.py;
-at nice 19: the clients stand in for browsers and scrapers on other machines, so their own CPU
-should not be what is measured on a small box).
-Both phases are printed side by side: frame in hand -> permit write acknowledged, median, p99
-and max, and the ratio of the p99s.
+The status page is served (on a free loopback port) over the bench's own loop in both phases,
+which alternate in blocks of about 10 s (so a shared machine's changing load falls on both
+alike) until each has run `--http-seconds`: nobody looking, then N clients in another process
+polling the page, /api/state, the image and /metrics (plantvision/face/hammer.py). The clients
+run at nice 19: they stand in for browsers and scrapers on other machines, whose own CPU is not
+what should be measured on a small box. Both phases are printed side by side: frame in hand ->
+permit write acknowledged, median, p99 and max, and the ratio of the p99s.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 from plantvision.face.events import EventInbox
@@ -24,6 +25,8 @@ from plantvision.face.state import RunInfo
 from plantvision.loop.controller import CameraRuntime, Controller
 from plantvision.loop.deployment import HttpModel
 from plantvision.timing import Summary, summarize_ns
+
+BLOCK_S = 10.0
 
 
 def _phase(
@@ -42,6 +45,19 @@ def _phase(
     return loop_ns
 
 
+def _with_clients(
+    ctl: Controller, cam: CameraRuntime, url: str, clients: int, seconds: float
+) -> tuple[list[int], dict[str, int]]:
+    cmd = [sys.executable, "-m", "plantvision.face.hammer", url,
+           "--clients", str(clients), "--seconds", str(seconds)]  # fmt: skip
+    nice = lambda: os.nice(19)  # noqa: E731
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=nice) as hammer:
+        loop_ns = _phase(ctl, cam, seconds, until_exit=hammer)
+        out, _ = hammer.communicate(timeout=60)
+    lines = out.strip().splitlines()
+    return loop_ns, json.loads(lines[-1]) if lines else {}
+
+
 def _line(label: str, s: Summary) -> str:
     return (
         f"  {label:<28} median {s.median_ms:6.2f} ms  p99 {s.p99_ms:6.2f} ms  "
@@ -55,25 +71,30 @@ def run_with_clients(
     cfg = http.model_copy(update={"host": "127.0.0.1", "port": 0, "enabled": True})
     face = FaceServer(ctl, cfg, RunInfo(name, "-", "-", "-", time.time()), EventInbox())
     url = face.start()
+    blocks = max(1, round(seconds / BLOCK_S))
+    quiet_ns: list[int] = []
+    busy_ns: list[int] = []
+    counts: Counter[str] = Counter()
     try:
-        quiet = summarize_ns(_phase(ctl, cam, seconds))
-        cmd = [sys.executable, "-m", "plantvision.face.hammer", url,
-               "--clients", str(clients), "--seconds", str(seconds)]  # fmt: skip
-        nice = lambda: os.nice(19)  # noqa: E731
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=nice) as hammer:
-            busy = summarize_ns(_phase(ctl, cam, seconds, until_exit=hammer))
-            out, _ = hammer.communicate(timeout=60)
+        for _ in range(blocks):
+            quiet_ns += _phase(ctl, cam, seconds / blocks)
+            ns, got = _with_clients(ctl, cam, url, clients, seconds / blocks)
+            busy_ns += ns
+            counts.update(got)
     finally:
         face.stop()
-    counts = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    print(f"loop-bench '{name}' camera {cam.id}: page served at {url}, {seconds:g} s per phase")
+    quiet, busy = summarize_ns(quiet_ns), summarize_ns(busy_ns)
+    print(
+        f"loop-bench '{name}' camera {cam.id}: page served at {url}; {seconds:g} s per phase "
+        f"in {blocks} alternating blocks"
+    )
     print("  frame in hand -> permit write acknowledged:")
     print(_line("no page clients", quiet))
     print(_line(f"{clients} clients polling", busy))
     ratio = busy.p99_ms / quiet.p99_ms if quiet.p99_ms > 0 else float("inf")
     print(f"  p99 with / without clients: {ratio:.3f}x (median {busy.ratio_to(quiet):.3f}x)")
     print(
-        f"  client requests by status: {counts}; refused at accept: {face.refused}, "
+        f"  client requests by status: {dict(counts)}; refused at accept: {face.refused}, "
         f"over the rate: {face.limited}; JPEG encodes: "
         f"{sum(v.encodes for v in face.views.values())}"
     )
