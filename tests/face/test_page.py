@@ -79,8 +79,9 @@ def test_a_trip_in_the_scene_turns_the_permit_off_with_its_cause(
     permit, cause = page.locator(f"{CELL} .permit"), page.locator(f"{CELL} .cause")
     expect(permit).to_have_attribute("data-permit", "on", timeout=UI_TIMEOUT_MS)
     expect(cause).to_have_attribute("data-cause", "", timeout=UI_TIMEOUT_MS)
-    expect(permit).to_have_attribute("data-permit", "off", timeout=UI_TIMEOUT_MS)
-    expect(cause).to_have_attribute("data-cause", "stop_zone")
+    # Under load a budget overrun may trip first; the operator resets it and the worker comes.
+    expect(cause).to_have_attribute("data-cause", "stop_zone", timeout=UI_TIMEOUT_MS)
+    expect(permit).to_have_attribute("data-permit", "off")
     expect(cause).to_contain_text("zone machine")
     expect(cause).to_contain_text("fault code 2")
     expect(page.locator('#events li[data-event="trip"]').first).to_be_visible()

@@ -205,7 +205,9 @@ async function save() {
 
 async function main() {
   doc = await (await fetch("api/zones", { cache: "no-store" })).json();
-  document.getElementById("file").textContent = `${doc.file} (${doc.units}, camera ${doc.camera})`;
+  const name = document.getElementById("file");
+  name.textContent = `${doc.file.split("/").pop()} (${doc.units}, camera ${doc.camera})`;
+  name.title = doc.file;
   doc.masks = doc.masks || [];
   await img.decode().catch(() => {});
   size = [img.naturalWidth || 640, img.naturalHeight || 480];
