@@ -4,7 +4,8 @@
 
 Each client loads the page once, then, like the page's own script, loops over /api/state,
 every camera's image and /metrics, pausing `--pause` seconds between rounds, until the time is
-up; then one JSON line of counts by status is printed. Run it in its own process, so that its
+up or SIGTERM arrives; then one JSON line of counts by status is printed. (The bench pauses
+it with SIGSTOP between its blocks.) Run it in its own process, so that its
 own work does not land on the box's GIL.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import time
 from collections import Counter
 
@@ -29,6 +31,8 @@ async def _client(
                 async with session.get(path) as r:
                     await r.read()
                     c[str(r.status)] += 1
+                    if r.status in (429, 503):  # as the page does: wait as told
+                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
             except (aiohttp.ClientError, TimeoutError):
                 c["error"] += 1
         first = False
@@ -37,6 +41,8 @@ async def _client(
 
 async def hammer(url: str, clients: int, seconds: float, pause: float) -> dict[str, int]:
     counts: Counter[str] = Counter()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     timeout = aiohttp.ClientTimeout(total=10)
     conn = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(url, timeout=timeout, connector=conn) as session:
@@ -44,9 +50,15 @@ async def hammer(url: str, clients: int, seconds: float, pause: float) -> dict[s
             cams = [c["id"] for c in (await r.json())["cameras"]]
         paths = ["/", "/api/state", *[f"/camera/{c}/frame.jpg" for c in cams], "/metrics"]
         until = time.monotonic() + seconds
-        await asyncio.gather(
-            *(_client(session, paths, until, pause, counts) for _ in range(clients))
-        )
+        tasks = [
+            asyncio.create_task(_client(session, paths, until, pause, counts))
+            for _ in range(clients)
+        ]
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in [waiter, *tasks]:
+            t.cancel()
+        await asyncio.gather(waiter, *tasks, return_exceptions=True)
     return dict(counts)
 
 

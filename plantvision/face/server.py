@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -133,8 +134,9 @@ class FaceServer:
     ) -> None:
         self.cfg, self.info, self.token, self.log = cfg, info, token, log
         self.observer = Observer(controller, inbox)
+        self._tids: list[int] = []  # native ids of the page's threads
         self._pool = ThreadPoolExecutor(
-            1, thread_name_prefix="face-encode", initializer=lower_priority
+            1, thread_name_prefix="face-encode", initializer=self._own_thread
         )
         self.views = {
             c.id: ViewEncoder(self._pool, cfg.view_fps, cfg.jpeg_quality)
@@ -188,8 +190,24 @@ class FaceServer:
 
     # -- the face's thread -----------------------------------------------------------------
 
-    def _run(self, sock: socket.socket) -> None:
+    def _own_thread(self) -> None:
+        self._tids.append(threading.get_native_id())
         lower_priority()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the page's threads have used (Linux; NaN elsewhere)."""
+        total = 0.0
+        for tid in self._tids:
+            try:
+                stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+            except OSError:
+                return float("nan")
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def _run(self, sock: socket.socket) -> None:
+        self._own_thread()
         try:
             asyncio.run(self._serve(sock))
         except BaseException as exc:  # reported to start(); never reaches the loop

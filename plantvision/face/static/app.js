@@ -12,6 +12,10 @@ const cards = new Map();
 
 async function fetchOk(path) {
   const r = await fetch(path, { headers, cache: "no-store" });
+  if (r.status === 429 || r.status === 503) {  // the box is busy: wait as told, then go on
+    const s = Number(r.headers.get("Retry-After")) || 1;
+    await new Promise((done) => setTimeout(done, s * 1000));
+  }
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r;
 }
