@@ -224,3 +224,26 @@ def test_the_event_tap_passes_through_and_drops_oldest_when_full() -> None:
     assert [(e.event, e.fields["n"], e.fields["camera"]) for e in got] == [
         ("trip", 1, "c1"), ("trip", 2, "c1"),
     ]  # fmt: skip
+
+
+def test_stuck_clients_hold_up_nobody(served: tuple[Rig, FaceServer]) -> None:
+    """A client that never reads its answers and one that never finishes its request: the
+    loop cycles and other clients are served meanwhile."""
+    rig, face = served
+    rig.start_running()
+    port = int(face.url.rsplit(":", 1)[1].strip("/"))
+    greedy = socket.create_connection(("127.0.0.1", port))
+    greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    request = b"GET /camera/cam0/frame.jpg HTTP/1.1\r\nHost: x\r\n\r\n"
+    greedy.sendall(request * 50)  # pipelined, never read
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(b"GET /api/state HTTP/1.1\r\nHost:")  # and nothing more
+    try:
+        for _ in range(5):
+            rig.step([OUTSIDE])
+        status, _, body = _get(face.url + "api/state")
+        assert status == 200
+        assert json.loads(body)["cameras"][0]["frames"] == rig.cam.frames
+    finally:
+        greedy.close()
+        slow.close()
