@@ -23,6 +23,7 @@ ROOMS = [
     ("guard", "conveyor"),
     ("plc",),
     ("loop",),
+    ("face",),
     ("commands", "cli", "__main__", "__init__"),
 ]
 RANK = {room: level for level, rooms in enumerate(ROOMS) for room in rooms}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
+from plantvision.commands.http_bench import run_with_clients
 from plantvision.commands.run import DEFAULT_DEPLOYMENT
 from plantvision.commands.seam import (
     scene_grabber,
@@ -39,6 +40,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="run the PLC simulator in this process (default: its own process)",
     )
+    p.add_argument(
+        "--http-clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve the status page and compare the loop with and without N polling clients",
+    )
+    p.add_argument("--http-seconds", type=float, default=60.0, help="each phase's length")
     p.set_defaults(handler=run)
 
 
@@ -75,6 +84,18 @@ def run(args: argparse.Namespace) -> int:
     rss: dict[int, float] = {}
     link.start()
     cam.source.start()
+    if args.http_clients > 0:
+        try:
+            run_with_clients(ctl, cam, dep.name, dep.http, args.http_clients, args.http_seconds)
+        finally:
+            cam.source.stop()
+            link.stop()
+            if sim is not None:
+                sim.stop()
+            if proc is not None:
+                proc.terminate()
+                proc.wait(5)
+        return 0
     try:
         with ProgressBar(args.frames, "loop-bench") as bar:
             _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar)

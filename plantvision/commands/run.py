@@ -19,6 +19,10 @@ from typing import Any
 
 from plantvision import log as pvlog
 from plantvision.commands.seam import describe_pulses, scene_grabber, start_demo_plant
+from plantvision.configio import file_sha256
+from plantvision.face.events import EventInbox, EventTap
+from plantvision.face.server import bearer_token, http_override, start_face
+from plantvision.face.state import RunInfo
 from plantvision.loop import sdnotify
 from plantvision.loop.build import SimulatedGrabber, build_cameras
 from plantvision.loop.controller import Controller
@@ -45,14 +49,23 @@ def register(sub: Any) -> None:
         help="stop after this many seconds (default: the deployment's, else run on)",
     )
     p.add_argument("--quiet", action="store_true", help="no live summary, only the final report")
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT|off",
+        default=None,
+        help="status page and /metrics address (default: the deployment's http:, 127.0.0.1:8080)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     dep_file: Path = args.deployment
     dep = load_deployment(dep_file)
+    http = http_override(dep.http, args.http)
+    token = bearer_token(http, str(dep_file))
     pvlog.configure(json=dep.log_json)
-    log = pvlog.get(deployment=dep.name)
+    inbox = EventInbox()  # recent events for the page: a tap on the log calls
+    log = EventTap(pvlog.get(deployment=dep.name), inbox)
     sim, plc_cfg = None, dep.plc
     simulated: SimulatedGrabber = scene_grabber
     if dep.demo.plc_simulator:
@@ -67,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise
     link = PlcLink(plc_cfg, log)
     controller = Controller(cameras, link, log=log)
+    info = RunInfo(dep.name, str(dep_file), file_sha256(dep_file),
+                   f"{plc_cfg.host}:{plc_cfg.port}", time.time())  # fmt: skip
+    face = start_face(controller, http, info, inbox, token, log)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -86,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         controller.stop()  # permit OFF (fault code `shutdown`) first, then the threads
         sdnotify.notify("STOPPING=1")
         link.stop()  # permit OFF again, then the heartbeat stops and the sockets close
+        if face is not None:
+            face.stop()
         if sim is not None:
             sim.stop()
         log.info("stopped")

@@ -1,4 +1,6 @@
 """`plantvision zones ZONEFILE`: validate a zone file and print its zones; `--bench` times them.
+`plantvision zones edit ZONEFILE (--image FILE | --deployment D --camera C)`: draw them in a
+local page over a picture (plantvision/face/editor.py).
 
 The benchmark evaluates 20 zones against 100 detections per frame (the worst case we plan for)
 and prints the evaluation time per frame: median, p99 and max.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +21,18 @@ from plantvision.zones.geometry import Anchor, CompiledZones, ZoneKind, ZoneSpec
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("zones", help="validate a zone file and print its zones")
-    p.add_argument("zonefile", nargs="?", help="zones/*.yaml to validate and print")
+    p = sub.add_parser(
+        "zones",
+        help="validate a zone file and print its zones; 'zones edit ZONEFILE' draws them",
+        usage="%(prog)s [-h] [ZONEFILE] [--bench] | edit ZONEFILE "
+        "(--image FILE | --deployment D --camera C) [--port N]",
+    )
+    p.add_argument("zonefile", nargs="?", help="zones/*.yaml to validate and print, or 'edit'")
+    p.add_argument("edit_file", nargs="?", metavar="ZONEFILE", help=argparse.SUPPRESS)
+    p.add_argument("--image", type=Path, help="edit: the picture to draw over")
+    p.add_argument("--deployment", type=Path, help="edit: grab the picture from this deployment")
+    p.add_argument("--camera", help="edit: ...from this camera of it")
+    p.add_argument("--port", type=int, default=0, help="edit: loopback port (default: any free)")
     p.add_argument(
         "--bench", action="store_true", help="time evaluation of 20 zones x 100 detections"
     )
@@ -87,6 +100,13 @@ def bench(frames: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.zonefile == "edit":
+        from plantvision.commands.zone_edit import edit
+
+        return edit(args)
+    if args.edit_file is not None:
+        print(f"plantvision zones: unexpected {args.edit_file!r} (did you mean 'zones edit'?)")
+        return 2
     if args.zonefile is None and not args.bench:
         print("plantvision zones: give a ZONEFILE or --bench")
         return 2

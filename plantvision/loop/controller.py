@@ -23,6 +23,7 @@ import contextlib
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
 from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
+from plantvision.loop.publish import CameraSnapshot, Tick, new_tape, tick
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import (
     SERVICE_STALE_MS,
@@ -119,6 +121,11 @@ class CameraRuntime:
     @property
     def expiry_ns(self) -> int:
         return expiry_ns(self.budget_ns, self.stall_ns)
+
+    # Told to the outside after the write, by reference (loop/publish.py).
+    last_detections: Detections | None = None
+    published: CameraSnapshot | None = None
+    tape: deque[Tick] = field(default_factory=new_tape)
 
 
 class Controller:
@@ -379,6 +386,7 @@ class Controller:
             cam.last_frame_ns = frame.t_capture_ns
             cam.frames += 1
             times.add("grab", t_pick_ns - frame.t_capture_ns)
+            cam.last_detections = None
             cam.last_hits = self._evaluate(cam, frame, times, faults)
             cam.last_verdict_ns = frame.t_capture_ns
         t_decide_ns = self.clock_ns()
@@ -422,6 +430,12 @@ class Controller:
             cam.latency.record(times)
             self._judge_ack(cam, frame, t_ack_ns, "budget_overrun" in faults)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
+        prev = cam.published  # publish: one append, one assignment, no copies, no locks
+        cam.tape.append(tick(times, rtt_ms, frame is not None))
+        cam.published = CameraSnapshot(
+            cam.id, frame if frame is not None or prev is None else prev.frame,
+            cam.last_detections, hits, out, plc_out, rtt_ms, t_ack_ns, cam.frames, cam.trips,
+        )  # fmt: skip
         cam.last_cycle_ns = t_ack_ns
         self._tell(cam)  # decide, write, then tell
         return plc_out
@@ -523,7 +537,7 @@ class Controller:
             faults.add("black_frame")
             return None
         try:
-            det = cam.detector.detect(frame.image, times)
+            det = cam.last_detections = cam.detector.detect(frame.image, times)
         except Exception as exc:  # any model failure must end in the safe state
             cam.to_tell.append(("error", "model_error", {"seq": frame.seq, "error": repr(exc)}))
             faults.add("model_error")

@@ -6,6 +6,7 @@ Paths inside a deployment file are relative to the file's own folder.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -153,6 +154,52 @@ class SafetyModel(StrictModel):
         return min_distance(t_ms, self.approach, self.d_mm, z)
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: reachable from this box only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpModel(StrictModel):
+    """The read-only status page and /metrics served by `plantvision run` (plantvision/face)."""
+
+    enabled: bool = Field(default=True, description="serve the status page and /metrics")
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address to bind; anything but loopback needs token_env (a bearer token)",
+    )
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port (0: any free port)")
+    token_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the bearer token every request must carry",
+    )
+    max_clients: int = Field(
+        default=64, ge=1, le=1024, description="open connections at most; more are refused (503)"
+    )
+    max_requests_per_s: float = Field(
+        default=200.0, gt=0, le=10000, description="requests per second, all clients (429)"
+    )
+    view_fps: float = Field(
+        default=5.0, gt=0, le=30, description="annotated images encoded per camera per second"
+    )
+    jpeg_quality: int = Field(default=75, ge=10, le=100, description="JPEG quality of the view")
+
+    @model_validator(mode="after")
+    def _exposed_needs_token(self) -> HttpModel:
+        if not is_loopback(self.host) and self.token_env is None:
+            raise ValueError(
+                f"host {self.host!r} is reachable from the network: set token_env to the name "
+                "of an environment variable holding a bearer token, or bind 127.0.0.1"
+            )
+        return self
+
+
 class DeploymentModel(StrictModel):
     """An edge-box deployment: cameras, the PLC, the guard's timing."""
 
@@ -168,6 +215,7 @@ class DeploymentModel(StrictModel):
     cycle_log_s: float = Field(
         default=5.0, gt=0, le=3600, description="period of the 'cycle' line with stage times"
     )
+    http: HttpModel = Field(default_factory=HttpModel, description="status page and /metrics")
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> DeploymentModel:
