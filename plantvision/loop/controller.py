@@ -32,7 +32,13 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
-from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
+from plantvision.loop.outputs import (
+    DECISION_EXPIRED,
+    THREAD_STOPPED,
+    VERDICT_STALE,
+    OutputImage,
+    ResetBus,
+)
 from plantvision.loop.publish import CameraSnapshot, Tick, new_tape, tick
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import (
@@ -61,7 +67,7 @@ class LinkLike(Protocol):
     @property
     def losses(self) -> int: ...
 
-    def write(self, outputs: PlcOutputs) -> float | None: ...
+    def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None: ...
 
     def read_inputs(self) -> PlcInputs | None: ...
 
@@ -200,8 +206,12 @@ class Controller:
         with self._permit_lock:
             was_on, self._permit_on = self._permit_on, False
         with contextlib.suppress(Exception):  # told after the write, never raising
-            self.log.warning(
-                "permit_off", cause="shutdown", was_on=was_on, acknowledged=rtt_ms is not None
+            self._say(
+                "warning",
+                "permit_off",
+                cause="shutdown",
+                was_on=was_on,
+                acknowledged=rtt_ms is not None,
             )
 
     def stop(self) -> None:
@@ -223,7 +233,7 @@ class Controller:
             try:  # a dead poller would silently swallow every reset
                 confirm_level = self._poll_once(confirm_level)
             except Exception as exc:
-                self.log.error("plc_input_error", error=repr(exc))
+                self._say("error", "plc_input_error", error=repr(exc))
             self._poll_ns = self.clock_ns()
 
     def _poll_once(self, confirm_level: bool) -> bool:
@@ -239,11 +249,17 @@ class Controller:
             self.confirms.press()
         return True if level is None else level
 
+    def _losses_seen(self) -> int:
+        """The PLC link losses every camera has decided under: an image holding an output decided
+        before a later loss must not raise the permit (PlcLink.write sends it tripped)."""
+        return min(c.plc_losses_seen for c in self.cameras)
+
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
         when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         with self._write_lock:
-            return self.link.write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
+            image = self.outputs.set_ejector(index, on, self.clock_ns())
+            return self.link.write(image, self._losses_seen()) is not None
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = read_wait_ns(cam.budget_ns, cam.stall_ns) / 1e9
@@ -252,11 +268,11 @@ class Controller:
                 frame = cam.source.read(wait_s)
                 self._run_cycle_safely(cam, frame)
                 if frame is None and cam.source.ended:
-                    self.log.info("source_ended", camera=cam.id)
+                    self._say("info", "source_ended", camera=cam.id)
                     self.stop_event.set()
             except Exception as exc:
                 cam.internal_error = True
-                self.log.error("camera_thread_error", camera=cam.id, error=repr(exc))
+                self._say("error", "camera_thread_error", camera=cam.id, error=repr(exc))
                 self.stop_event.wait(wait_s)  # back off, then carry on
 
     def _run_cycle_safely(self, cam: CameraRuntime, frame: Frame | None) -> None:
@@ -268,6 +284,12 @@ class Controller:
                 self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
             cam.to_tell.append(("error", "loop_error", {"error": repr(exc)}))
             self._tell(cam)
+
+    def _say(self, level: str, event: str, **fields: Any) -> None:
+        """Log one event outside a cycle's tell. Never raises: a log that fails (a full disk,
+        a broken pipe, a bug in a processor) must not kill the thread that called it."""
+        with contextlib.suppress(Exception):
+            getattr(self.log, level)(event, **fields)
 
     def _tell(self, cam: CameraRuntime) -> None:
         """Log what the cycle collected, after its write. Never raises: the log queue drops and
@@ -284,7 +306,7 @@ class Controller:
             try:
                 self.supervise()
             except Exception as exc:  # the heartbeat stops by itself if this thread stalls
-                self.log.error("supervisor_error", error=repr(exc))
+                self._say("error", "supervisor_error", error=repr(exc))
 
     def _watched(self) -> list[Watched]:
         by_name = {t.name: t for t in self._threads}
@@ -318,10 +340,10 @@ class Controller:
                 self.supervisor_trips += 1  # every camera's guard trips on it: a reset is needed
             with self._write_lock:
                 fault = THREAD_STOPPED if fatal else None
-                self.link.write(self.outputs.set_fault(fault, now))
+                self.link.write(self.outputs.set_fault(fault, now), self._losses_seen())
             for p in problems:
                 if (p.name, p.kind) in onset:
-                    self.log.error("thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
+                    self._say("error", "thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
         elif all(c.supervisor_trips_seen == self.supervisor_trips for c in self.cameras):
             # Cleared only once every guard has latched the trip: no permit rises unreset.
             self.outputs.set_fault(None, now)
@@ -396,6 +418,10 @@ class Controller:
             # its permit returns only through a reset.
             faults.add(DECISION_EXPIRED)
         hits = self._fresh_hits(cam, t_decide_ns)
+        if hits is None and not faults and cam.last_verdict_ns:
+            # No verdict younger than the budget (frames stopped or fell behind, stall_ms not yet
+            # reached): stale is never clear, not even for a permit already on.
+            faults.add(VERDICT_STALE)
         reset = self._take_reset(cam)
         # The PLC holds the machine off while the box permits: a stop the box did not cause (an
         # e-stop, a watchdog trip). Trip too, so the permit rises afresh after the reset. Only
@@ -420,7 +446,7 @@ class Controller:
         t_write_ns = self.clock_ns()
         with self._write_lock:
             plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
-            rtt_ms = self.link.write(plc_out)
+            rtt_ms = self.link.write(plc_out, self._losses_seen())
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
         if reset and was_running:
@@ -461,6 +487,9 @@ class Controller:
         if trips != cam.supervisor_trips_seen:
             faults.add(THREAD_STOPPED)
             cam.supervisor_trips_seen = trips
+        sup = self._supervisor
+        if sup is not None and not sup.is_alive() and not self.stop_event.is_set():
+            faults.add(THREAD_STOPPED)  # nobody watches the threads: never permit unwatched
 
     def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
         """The verdict the guard may use now: one on a frame older than the budget is no

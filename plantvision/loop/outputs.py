@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from plantvision.guard.latch import GuardOutput
 from plantvision.plc.values import PlcOutputs
 
-__all__ = ["DECISION_EXPIRED", "FAULT_CODES", "THREAD_STOPPED", "OutputImage", "ResetBus"]
+__all__ = [
+    "DECISION_EXPIRED",
+    "FAULT_CODES",
+    "THREAD_STOPPED",
+    "VERDICT_STALE",
+    "OutputImage",
+    "ResetBus",
+]
 
 DECISION_EXPIRED = "decision_expired"
 THREAD_STOPPED = "thread_stopped"
+VERDICT_STALE = "verdict_stale"
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -38,6 +46,7 @@ FAULT_CODES: dict[str, int] = {
     "plc_tripped": 15,
     DECISION_EXPIRED: 16,
     THREAD_STOPPED: 17,
+    VERDICT_STALE: 18,
 }
 
 

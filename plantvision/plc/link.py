@@ -126,6 +126,7 @@ class PlcLink:
         self._sent_version = -1  # version of the image last sent on the safety connection
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
+        self._image_losses: int | None = None  # the loss count `_image` was decided under
         self._healthy, self._lost_since_ns, self._loss_unreported = False, clock(), False
         self._losses = 0
         self._last_write_call_ns = clock()
@@ -165,9 +166,14 @@ class PlcLink:
         self._thread = threading.Thread(target=self._run, name="plc-heartbeat", daemon=True)
         self._thread.start()
 
-    def write(self, outputs: PlcOutputs) -> float | None:
+    def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None:
         """Drive the whole output image; the round trip in ms, or None when the link is down.
         Bounded by request_timeout_ms x (1 + retries) per request; never waits for a heartbeat.
+
+        `losses_seen` is the loss count the image was decided under: a permit ON decided before
+        a loss that has since healed is sent tripped (permit off, plc_lost), checked under the
+        safety connection's lock, so a cycle that decided before a drop never re-raises the
+        permit after the reconnect's tripped image.
 
         Thread-safe: callers in several threads (camera loops, the ejector timer) each hand in a
         whole image; whoever holds the safety connection sends the newest image handed in, so
@@ -175,6 +181,7 @@ class PlcLink:
         outputs.coil_bits(self._n_ejectors)  # refuse a malformed image before touching the wire
         with self._state:
             self._image, self._version = outputs, self._version + 1
+            self._image_losses = losses_seen
             self._last_write_call_ns = self._clock()
             if not self._healthy:
                 return None
@@ -185,6 +192,9 @@ class PlcLink:
                     return None
                 with self._state:
                     newest, version = self._image, self._version
+                    decided_before_loss = self._image_losses not in (None, self._losses)
+                if newest.permit and decided_before_loss:
+                    newest = newest.tripped(PLC_LOST_FAULT_CODE)
                 if version != self._sent_version:  # else another thread already sent it
                     self._send_image(newest)
                     self._sent_version = version

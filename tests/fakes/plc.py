@@ -41,9 +41,12 @@ class FakePlcLink:
         self.started = True
         self.write(PlcOutputs())
 
-    def write(self, outputs: PlcOutputs) -> float | None:
-        """Record the image; None while unhealthy (the image is still kept, as the real link)."""
+    def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None:
+        """Record the image; None while unhealthy (the image is still kept, as the real link).
+        A permit ON decided under an older loss count goes out tripped, as the real link."""
         outputs.coil_bits(self._n_ejectors)
+        if outputs.permit and losses_seen not in (None, self.losses):
+            outputs = outputs.tripped(8)
         self.image = outputs
         if not self._healthy:
             return None

@@ -96,9 +96,9 @@ class SlowAckLink(FakePlcLink):
         super().__init__()
         self.rig, self.ack_ms = rig, ack_ms
 
-    def write(self, outputs: PlcOutputs) -> float | None:
+    def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None:
         self.rig.clock.advance_ms(self.ack_ms)
-        return super().write(outputs)
+        return super().write(outputs, losses_seen)
 
 
 def test_a_write_acknowledged_after_the_budget_is_an_overrun(rig: Rig) -> None:
