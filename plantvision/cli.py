@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "zones",
     "distance",
     "simulate",
+    "quantize",
 )
 
 

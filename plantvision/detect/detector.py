@@ -52,6 +52,7 @@ class Detector:
         )
         self._pre = Preprocessor(self.input_size, self.preprocessing, session.input_dtype)
         self.class_names = resolve_names(session.metadata, spec.class_names, spec.names_file)
+        self.metadata: dict[str, str] = session.metadata  # the model card, for deployment checks
         for _ in range(spec.warmup_runs):
             self._session.run(self._pre.tensor)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
+from plantvision.detect.model_card import QUANT_KEY, QuantCard, card_quantization, is_quantized_file
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
@@ -70,6 +71,34 @@ def check_camera_files(dep_file: Path, index: int, cam: CameraModel) -> CameraFi
     if src.kind == "simulated":
         _existing(dep_file, f"{where}.source.scenario", "scenario", src.scenario)
     return CameraFiles(zones, cam.model.model_copy(update=update))
+
+
+def check_quantized(
+    dep_file: Path, index: int, cam: CameraModel, detector: Detector
+) -> QuantCard | None:
+    """An INT8 model's card, or a ConfigError when it has none or decides zones too differently
+    from its FP32 original for this camera; None for a float model."""
+    path = detector.spec.path
+    card = card_quantization(detector.metadata, str(path))
+    if card is None:
+        if not is_quantized_file(path):
+            return None
+        raise ConfigError(
+            str(path), f"metadata.{QUANT_KEY}",
+            "an INT8 model without the figures that show it decides like its FP32 original",
+            "make it with `plantvision quantize FP32.onnx --calibration SOURCE --out OUT.onnx`, "
+            "or use the FP32 model",
+        )  # fmt: skip
+    floor = cam.int8_min_zone_agreement_pct
+    if card.zone_agreement_pct < floor:
+        raise ConfigError(
+            str(dep_file), f"cameras[{index}].int8_min_zone_agreement_pct",
+            f"INT8 model {path} gives the FP32 zone verdict on {card.zone_agreement_pct:.1f} % "
+            f"of held-out frames, under this camera's {floor:g} %",
+            "use the FP32 model, or re-quantize (more calibration frames, "
+            "--max-float-blocks) until it reaches the threshold",
+        )  # fmt: skip
+    return card
 
 
 def ejector_outputs(
@@ -159,7 +188,10 @@ def build_cameras(
         )
     cams = []
     for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
-        detector = (detectors or {}).get(cam.id) or load_detector(f.model)
+        detector = (detectors or {}).get(cam.id)
+        if detector is None:  # an injected detector is a test double or the caller's own
+            detector = load_detector(f.model)
+            check_quantized(dep_file, dep.cameras.index(cam), cam, detector)
         source = FrameSource(
             make_grabber(dep_file, cam, clock_ns, simulated),
             pace=cam.source.pace,
