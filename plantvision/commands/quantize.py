@@ -154,6 +154,9 @@ class _Workshop:
         self.head = graph.head_nodes(g)
         self.blocks = graph.conv_blocks(g, self.head)
         self.cache = self.dir / "calibration.json"
+        # Detection targets are judged on the classes the zones act on (rare classes no zone
+        # watches would otherwise decide the search on a handful of boxes).
+        self.judged = frozenset(c for z in zones.zones for c in z.classes)
 
     def quantize(self, excluded: Sequence[str], name: str) -> Path:
         out = self.dir / f"{name}.onnx"
@@ -166,7 +169,7 @@ class _Workshop:
         tally = agreement(self.fp32, int8, self.calib, self.zones)
         speed = interleaved_speed(self.fp32, int8, self.calib, self.args.search_runs)
         bar.update()
-        return Attempt(order, k, excluded, tally.worst_class(), tally.zone_agreement_pct,
+        return Attempt(order, k, excluded, tally.worst_class(self.judged), tally.zone_agreement_pct,
                        speed.ratio_median)  # fmt: skip
 
 
@@ -256,12 +259,12 @@ def run(args: argparse.Namespace) -> int:
         tools.write_metadata(args.out, {**ws.fp32.metadata, **quantization_metadata(card)})
     finally:
         shutil.rmtree(ws.dir, ignore_errors=True)
-    return _report(args, card, chosen, tried, targets)
+    return _report(args, card, chosen, tried, targets, zones)
 
 
 def _report(
     args: argparse.Namespace, card: QuantCard, chosen: Attempt, tried: list[Attempt],
-    targets: Targets,
+    targets: Targets, zones: CompiledZones,
 ) -> int:  # fmt: skip
     print(f"search on the {card.calibration_frames} calibration frames (head always float):")
     for a in tried:
@@ -273,7 +276,12 @@ def _report(
         )
     print(f"{args.out}:")
     print("\n".join(card_lines(card)))
-    worst = min((min(c.precision, c.recall) for c in card.detection_agreement), default=1.0)
+    judged = {c for z in zones.zones for c in z.classes}
+    worst = min(
+        (min(c.precision, c.recall) for c in card.detection_agreement if c.name in judged),
+        default=1.0,
+    )
+    print(f"targets judged on the classes the zones watch: {', '.join(sorted(judged))}")
     ok = worst >= targets.min_class_agreement and (
         card.zone_agreement_pct >= targets.min_zone_agreement_pct
     )

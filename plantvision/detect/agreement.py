@@ -9,7 +9,7 @@ occupied/clear state is the same under both models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,7 +88,12 @@ class AgreementTally:
         """Share of frames (in %) where every zone's verdict is the same; 100 with no frames."""
         return 100.0 * self.zone_frames_same / self.frames if self.frames else 100.0
 
-    def worst_class(self) -> float:
-        """The lowest precision or recall over the classes the reference detected (1.0: none)."""
-        figures = [min(c.precision, c.recall) for c in self.classes.values() if c.reference]
+    def worst_class(self, judged: Collection[str] | None = None) -> float:
+        """The lowest precision or recall over the classes the reference detected, of those in
+        `judged` when given (the classes the zones watch); 1.0 when there are none."""
+        figures = [
+            min(c.precision, c.recall)
+            for name, c in self.classes.items()
+            if c.reference and (judged is None or name in judged)
+        ]
         return min(figures, default=1.0)

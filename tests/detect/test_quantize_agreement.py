@@ -57,3 +57,11 @@ def test_zone_agreement_needs_every_zone_the_same() -> None:
     tally.add(dets(), dets(), {"stop": True, "warn": True}, {"stop": False, "warn": True})
     assert tally.frames == 4
     assert tally.zone_agreement_pct == 50.0
+
+
+def test_targets_can_be_judged_on_the_classes_the_zones_watch() -> None:
+    """A rare class no zone watches does not decide the worst figure when classes are given."""
+    tally = AgreementTally()
+    tally.add(dets(BOX, (100.0, 10.0, 140.0, 90.0, 0.8, 1)), dets(BOX), {}, {})
+    assert tally.worst_class() == 0.0  # the car was missed
+    assert tally.worst_class({"person"}) == 1.0
