@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "distance",
     "simulate",
     "schema",
+    "quantize",
 )
 
 

@@ -13,10 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from plantvision.commands.quant_report import card_lines
 from plantvision.detect import Detector, load_detector
 from plantvision.frames.grabbers import OpenCvGrabber
 from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
-from plantvision.loop.build import check_camera_files, check_zone_classes, ejector_outputs, resolve
+from plantvision.loop.build import (
+    check_camera_files,
+    check_quantized,
+    check_zone_classes,
+    ejector_outputs,
+    resolve,
+)
 from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
@@ -68,6 +75,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
     check_zone_classes(files.zones, detector.class_names, files.model.path.name)
+    quant = check_quantized(dep_file, i, cam, detector)  # refuses INT8 without its figures
     lat = measure_model(detector, _frame_size(cam, files.zones.frame_size), runs)
     period_ms = _frame_period_ms(dep_file, cam)
     print(f"camera {cam.id}: {cam.source.kind} {cam.source.uri or cam.source.scenario}")
@@ -79,6 +87,8 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         f"  model {files.model.path.name}: {detector.family}, provider {detector.provider}, "
         f"input {detector.input_size}"
     )
+    if quant is not None:
+        print("\n".join(card_lines(quant, "    ")))
     print(
         f"  detect stage: median {lat.median_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
         f"max {lat.max_ms:.1f} ms (n={lat.n})"

@@ -61,6 +61,7 @@ class Detector:
         self.conf_threshold, self.nms_iou = resolved_thresholds(
             session.metadata, spec.conf_threshold, spec.nms_iou, str(spec.path)
         )
+        self.metadata: dict[str, str] = session.metadata  # the model card, for deployment checks
         for _ in range(spec.warmup_runs):
             self._session.run(self._pre.tensor)
 

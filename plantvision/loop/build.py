@@ -16,6 +16,7 @@ from typing import Any
 
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
+from plantvision.detect.model_card import QUANT_KEY, QuantCard, card_quantization, is_quantized_file
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
@@ -106,6 +107,34 @@ def check_zone_classes(zones: CompiledZones, class_names: Sequence[str], model: 
                 f"classes: {', '.join(class_names)}), so it could never trip",
                 f"{hint}use the model's class names",
             )
+
+
+def check_quantized(
+    dep_file: Path, index: int, cam: CameraModel, detector: Detector
+) -> QuantCard | None:
+    """An INT8 model's card, or a ConfigError when it has none or decides zones too differently
+    from its FP32 original for this camera; None for a float model."""
+    path = detector.spec.path
+    card = card_quantization(detector.metadata, str(path))
+    if card is None:
+        if not is_quantized_file(path):
+            return None
+        raise ConfigError(
+            str(path), f"metadata.{QUANT_KEY}",
+            "an INT8 model without the figures that show it decides like its FP32 original",
+            "make it with `plantvision quantize FP32.onnx --calibration SOURCE --out OUT.onnx`, "
+            "or use the FP32 model",
+        )  # fmt: skip
+    floor = cam.int8_min_zone_agreement_pct
+    if card.zone_agreement_pct < floor:
+        raise ConfigError(
+            str(dep_file), f"cameras[{index}].int8_min_zone_agreement_pct",
+            f"INT8 model {path} gives the FP32 zone verdict on {card.zone_agreement_pct:.1f} % "
+            f"of held-out frames, under this camera's {floor:g} %",
+            "use the FP32 model, or re-quantize (more calibration frames, "
+            "--max-float-blocks) until it reaches the threshold",
+        )  # fmt: skip
+    return card
 
 
 def ejector_outputs(
@@ -204,7 +233,10 @@ def build_cameras(
         )
     cams = []
     for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
-        detector = (detectors or {}).get(cam.id) or load_detector(f.model)
+        detector = (detectors or {}).get(cam.id)
+        if detector is None:  # an injected detector is a test double or the caller's own
+            detector = load_detector(f.model)
+            check_quantized(dep_file, dep.cameras.index(cam), cam, detector)
         names = getattr(detector, "class_names", None)  # injected test detectors may have none
         if names:
             check_zone_classes(f.zones, names, f.model.path.name)

@@ -88,6 +88,13 @@ class CameraModel(StrictModel):
     conveyor: ConveyorConfig | None = Field(
         default=None, description="defect rejection on the belt this camera watches (optional)"
     )
+    int8_min_zone_agreement_pct: float = Field(
+        default=99.5,
+        ge=90.0,
+        le=100.0,
+        description="an INT8 model is refused unless its card shows its zone verdicts equal "
+        "its FP32 original's on at least this share of held-out frames (plantvision quantize)",
+    )
 
 
 class DemoModel(StrictModel):

@@ -24,6 +24,22 @@ def test_pure_detect_modules_import_no_io_library(name: str) -> None:
 
 
 def test_only_the_session_module_imports_onnxruntime() -> None:
-    """onnxruntime appears in session.py alone (its API stays behind one seam)."""
-    users = sorted(p.name for p in DETECT.parent.rglob("*.py") if "onnxruntime" in _imports(p))
-    assert users == ["session.py"]
+    """onnxruntime's inference API appears in session.py alone (one seam). Its quantization
+    tools, a separate offline API used only by `plantvision quantize`, stay behind one module
+    of their own, detect/quantize/tools.py, never on the run path."""
+    users = sorted(
+        str(p.relative_to(DETECT.parent))
+        for p in DETECT.parent.rglob("*.py")
+        if "onnxruntime" in _imports(p)
+    )
+    assert users == ["detect/quantize/tools.py", "detect/session.py"]
+
+
+def test_only_the_quantization_tools_import_onnx() -> None:
+    """The onnx package (the `quantize` extra) is needed by the quantization tools alone."""
+    users = sorted(
+        str(p.relative_to(DETECT.parent))
+        for p in DETECT.parent.rglob("*.py")
+        if "onnx" in _imports(p)
+    )
+    assert users == ["detect/quantize/tools.py"]
