@@ -32,11 +32,12 @@ INFO = RunInfo("rig", "dep.yaml", "0" * 64, "127.0.0.1:502", time.time())
 
 
 def _tapped_rig(tmp_path: Path) -> tuple[Rig, EventInbox]:
-    """The loop rig with its guard logging through an event tap, as `run` wires it."""
+    """The loop rig with its controller telling events through an event tap, as `run` wires
+    it (the guard returns its events; the loop tells them after the write)."""
     rig, inbox = Rig(tmp_path), EventInbox()
-    log = EventTap(pvlog.get(), inbox).bind(camera="cam0")
+    rig.ctl.log = EventTap(pvlog.get(), inbox)
     cfg = GuardConfig(clear_hold_ms=500, min_off_ms=80, warn_hold_ms=300)
-    rig.cam.guard = Guard(cfg, rig.cam.zones.sha256, log)
+    rig.cam.guard = Guard(cfg, rig.cam.zones.sha256)
     return rig, inbox
 
 

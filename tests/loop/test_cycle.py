@@ -86,9 +86,20 @@ def test_model_error_trips_with_its_cause(rig: Rig) -> None:
     assert rig.step([OUTSIDE]), "recovers once the model works again and a reset comes"
 
 
-def test_stalled_camera_trips_after_stall_time(rig: Rig) -> None:
-    """No new frame for longer than stall_ms trips with camera_stalled; before that, the last
-    verdict stands."""
+def test_a_verdict_older_than_the_budget_drops_a_running_permit(rig: Rig) -> None:
+    """Between frames the last verdict stands while it is younger than budget_ms; once older,
+    it is no verdict, and no verdict is never clear: the running permit drops (verdict_stale),
+    long before stall_ms."""
+    rig.start_running()
+    assert rig.step(no_frame=True, dt_ms=200)
+    assert not rig.step(no_frame=True, dt_ms=50)
+    assert rig.link.writes[-1].fault_code == FAULT_CODES["verdict_stale"]
+
+
+def test_stalled_camera_trips_after_stall_time(tmp_path: Path) -> None:
+    """No new frame for longer than stall_ms trips with camera_stalled (a budget longer than
+    the stall time leaves the stall to say it)."""
+    rig = Rig(tmp_path, budget_ms=2000)
     rig.start_running()
     assert rig.step(no_frame=True, dt_ms=200)
     assert rig.step(no_frame=True, dt_ms=200)

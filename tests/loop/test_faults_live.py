@@ -137,8 +137,9 @@ def _causes(logs: list[dict[str, object]]) -> list[object]:
 @pytest.mark.parametrize(
     ("mode", "cause", "bound_s"),
     [
-        ("hang", "camera_stalled", STALL_MS / 1000 + 1.0),
-        ("disconnected", "camera_stalled", STALL_MS / 1000 + 1.0),
+        # No frame: the last verdict goes stale at the budget, before stall_ms.
+        ("hang", "verdict_stale", STALL_MS / 1000 + 1.0),
+        ("disconnected", "verdict_stale", STALL_MS / 1000 + 1.0),
         ("frozen", "frozen_frame", 1.0),
         ("black", "black_frame", 1.0),
     ],

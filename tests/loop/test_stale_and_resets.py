@@ -49,7 +49,9 @@ def test_a_verdict_older_than_the_budget_never_counts_toward_a_reset(rig: Rig) -
         rig.press_reset()
         assert not rig.step(no_frame=True), "reset accepted on a stale 'clear' verdict"
         assert not rig.step(no_frame=True)
-    assert _resets(logs) == [("reset_refused", "no_clear_verdict")]
+    # The stale verdict is a fault of its own now (verdict_stale), so the press is refused as
+    # one: either way, never accepted.
+    assert _resets(logs) == [("reset_refused", "health_fault")]
 
 
 def test_a_stale_verdict_that_shows_a_person_still_trips(rig: Rig) -> None:
