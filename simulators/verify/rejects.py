@@ -127,7 +127,8 @@ def analyse_rejects(
     bounds: Sequence[RejectBound],
     false_rejects_max: int,
 ) -> list[Verdict]:
-    """One verdict per ejector bound, then the false-reject count (every good item binned)."""
+    """One verdict per ejector bound, the false-reject count (every good item binned), and with
+    any bound, each item pushed at most once."""
     outcomes = defect_outcomes(pulses, defective)
     out = [reject_verdict(outcomes, b) for b in bounds]
     bad = false_rejects(pulses)
@@ -142,5 +143,6 @@ def analyse_rejects(
             detail,
         )
     )
-    out.append(pushes_verdict(pulses))
+    if bounds:  # judged with the reject deadlines (a scenario about something else skips it)
+        out.append(pushes_verdict(pulses))
     return out
