@@ -63,3 +63,11 @@ def verifier() -> tuple[ModuleType, ModuleType]:
     from simulators.verify import report, suite
 
     return suite, report
+
+
+def planted_mutants() -> ModuleType:
+    """The planted broken boxes for `plantvision simulate --mutants` (each runs in a verifier
+    child process; nothing here or in the product installs one)."""
+    from simulators.verify import mutants
+
+    return mutants

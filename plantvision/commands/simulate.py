@@ -42,6 +42,14 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="Monte-Carlo seed")
     p.add_argument("--json", type=Path, default=None, help="write the JSON report here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--mutants",
+        nargs="*",
+        default=None,
+        metavar="NAME",
+        help="instead of the suite: run each planted broken box (all, or those named) against "
+        "the scenarios that must kill it; exit 1 if any survives",
+    )
     p.set_defaults(handler=simulate)
 
 
@@ -53,9 +61,34 @@ def expand(paths: list[Path]) -> list[Path]:
     return out
 
 
+def run_mutants(names: list[str]) -> int:
+    """Each mutant in its own verifier child process; the table; 1 if any survived."""
+    import sys
+    import time
+
+    from plantvision.commands.seam import planted_mutants
+
+    mutants = planted_mutants()
+    unknown = [n for n in names if n not in mutants.BY_NAME]
+    if unknown:
+        raise SystemExit(f"plantvision simulate: unknown mutant(s) {unknown}; known: "
+                         f"{', '.join(mutants.BY_NAME)}")  # fmt: skip
+    t0 = time.monotonic()
+    results = mutants.run_mutants(names, lambda line: print(line, file=sys.stderr, flush=True))
+    print(mutants.mutant_table(results))
+    survivors = [r.mutant.name for r in results if not r.killed]
+    print(f"{len(results) - len(survivors)}/{len(results)} mutants killed in "
+          f"{time.monotonic() - t0:.0f} s" + (f"; SURVIVED: {', '.join(survivors)}"
+                                            if survivors else ""))  # fmt: skip
+    return 1 if survivors else 0
+
+
 def simulate(args: argparse.Namespace) -> int:
     from plantvision import log as pvlog
     from plantvision.commands.seam import verifier
+
+    if args.mutants is not None:
+        return run_mutants(args.mutants)
 
     if args.runs < 1 or args.jitter_ms < 0 or args.actuator_jitter_ms < 0:
         raise SystemExit(

@@ -5,7 +5,9 @@ Inputs are what the verifier recorded, all in one monotonic-ns time base:
   truth + the zone file);
 - `machine`: the simulated machine's transitions as the PLC saw them (it runs on a permit write
   with a fresh heartbeat and a reset; it stops on a permit-off write or a heartbeat watchdog);
-- `faults`: the injected faults' spans and what each must cause.
+- `faults`: the injected faults' spans and what each must cause;
+- `permit` and `presses`: the box's permit coil as the PLC received it, and the reset presses
+  at the machine (the restart interlock: the permit rises only after a press).
 
 The safe state is the machine not running: a permit-off write acknowledged at the PLC, or the
 PLC's watchdog tripping a machine whose box went silent. Every verdict names its deadline, the
@@ -54,6 +56,7 @@ class FaultSpan:
     expect_safe: bool
     deadline_ms: float
     recover_ms: float | None = None
+    held: bool = False  # expect: held (stopped when it begins, no start while it lasts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class Timeline:
     occupied: Mapping[str, Sequence[Span]]
     machine: Sequence[MachineEvent]
     faults: Sequence[FaultSpan] = ()
+    permit: Sequence[tuple[int, bool]] = ()  # (t_ns, permit) per write the PLC received
+    presses: Sequence[int] | None = None  # reset presses (None: not recorded, no verdict)
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,25 @@ def zone_verdict(tl: Timeline, runs: Sequence[RunSpan], bound: ZoneBound) -> Ver
     return Verdict(name, "zone", bound.response_ms, worst, not problems, detail, samples)
 
 
+def _held_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan) -> Verdict:
+    """The machine stood still when the fault began and did not start while it lasted."""
+    at_ms = _ms(f.start_ns - tl.t_start_ns)
+    name = f"fault {f.label} @{at_ms:.0f} ms: held stopped while it lasts"
+    if any(r.start_ns <= f.start_ns < r.end_ns for r in runs):
+        return Verdict(name, "fault", 0, None, False,
+                       "NOT EXERCISED: machine was running when the fault began")  # fmt: skip
+    starts = [_ms(r.start_ns - f.start_ns) for r in runs if f.start_ns < r.start_ns <= f.end_ns]
+    if starts:
+        return Verdict(name, "fault", 0, float(len(starts)), False,
+                       f"STARTED during the fault at +{starts[0]:.0f} ms")  # fmt: skip
+    return Verdict(name, "fault", 0, 0.0, True, "held stopped")
+
+
 def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: Limits) -> Verdict:
     """A `safe` fault stops the running machine within its deadline and keeps it stopped;
-    a tolerated one causes no unexplained stop."""
+    a tolerated one causes no unexplained stop; a `held` one starts nothing."""
+    if f.held:
+        return _held_verdict(tl, runs, f)
     at_ms = _ms(f.start_ns - tl.t_start_ns)
     running = [r for r in runs if r.start_ns <= f.start_ns < r.end_ns]
     if not f.expect_safe:
@@ -294,8 +315,34 @@ def false_trips(
     return out
 
 
+def restart_verdict(tl: Timeline) -> Verdict:
+    """Restart interlock: every rise of the box's permit comes after a reset press made since
+    the permit last went off (or since power-up). The box's own decision, judged at the PLC:
+    the simulated machine latches too, so a box that re-arms by itself would go unseen there."""
+    name = "restart: permit rises only after a reset press"
+    presses = sorted(tl.presses or ())
+    rises, bad = 0, []
+    on, off_since = False, -(2**62)
+    for t_ns, permit in sorted(tl.permit):
+        if permit and not on:
+            rises += 1
+            if not any(off_since < p <= t_ns for p in presses):
+                bad.append(_ms(t_ns - tl.t_start_ns))
+        elif on and not permit:
+            off_since = t_ns
+        on = permit
+    if bad:
+        at = ", ".join(f"{t:.0f}" for t in bad)
+        return Verdict(name, "restart", 0, float(len(bad)), False,
+                       f"ROSE WITHOUT A PRESS at {at} ms")  # fmt: skip
+    return Verdict(name, "restart", 0, 0.0, True,
+                   f"{rises} rise{'' if rises == 1 else 's'}, each after a press",
+                   exercised=rises > 0)  # fmt: skip
+
+
 def analyse(tl: Timeline, limits: Limits) -> list[Verdict]:
-    """All verdicts for one run: start-up, each zone bound, each fault, false trips."""
+    """All verdicts for one run: start-up, each zone bound, each fault, false trips, and the
+    restart interlock when the presses were recorded."""
     runs = run_spans(tl.machine, tl.t_end_ns)
     out = [
         Verdict(
@@ -317,4 +364,6 @@ def analyse(tl: Timeline, limits: Limits) -> list[Verdict]:
             detail,
         )
     )
+    if tl.presses is not None:
+        out.append(restart_verdict(tl))
     return out

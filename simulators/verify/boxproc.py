@@ -1,29 +1,36 @@
-"""Run a scenario with the box as a child process, for faults that kill or freeze the process.
+"""Run a scenario with the box as a child process: for faults that kill or freeze the process,
+and for its stderr blocked.
 
-The child is `python -m plantvision run <generated deployment>`, the same command a site runs,
-against the PLC simulator in this process (its port written into the generated deployment). The
-child renders the scene on its own clock, which this process cannot read, so these scenarios
-must keep workers out of every stop zone: their truth is "never occupied", at any offset.
+The child is `python -m simulators.verify.boxmain -- run <generated deployment>`: the command a
+site runs (`plantvision run`), against the PLC simulator in this process (its port written into
+the generated deployment). boxmain pins the scene camera's clock and writes its start to a file,
+so the scene's own truth (workers in stop zones included) is judged on the box's timeline;
+fault times are scene seconds from that start. With `RunOptions.mutant`, boxmain installs that
+planted broken box in the child first (simulators.verify.mutants).
+
+log_blocked: the child's stderr is a pipe this process reads. While the fault lasts, nothing
+reads it and a filler fills it, so the box's next write to stderr blocks (a console nobody
+reads, a full pipe): the trip path must not notice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-from plantvision.errors import ConfigError
 from plantvision.loop.build import check_camera_files
-from simulators.plc import PlcSimulator
 from simulators.verify.analysis import Timeline, analyse
-from simulators.verify.faults import windows
-from simulators.verify.plcside import Operator, PlcFaults
+from simulators.verify.faults import Window, windows
+from simulators.verify.plcside import Operator, PlcFaults, permit_writes
 from simulators.verify.runner import (
     TICK_S,
     Prepared,
@@ -33,9 +40,9 @@ from simulators.verify.runner import (
     fault_spans,
     limits_of,
     start_simulator,
+    truth_spans,
 )
 from simulators.verify.scenario import PLC_FAULTS
-from simulators.verify.truth import scene_truth
 
 REPO = Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT_S = 60.0
@@ -54,50 +61,138 @@ def generated_deployment(p: Prepared, port: int, path: Path) -> Path:
     return path
 
 
-def _check_truth_clear(p: Prepared, duration_s: float) -> None:
-    spans = scene_truth(p.scene, p.zones_file, duration_s, step_ms=50.0)
-    busy = [z for z, s in spans.items() if s]
-    if busy:
-        raise ConfigError(str(p.path), "scene", f"workers enter stop zone(s) {busy}; with the "
-                          "box as a child process its scene clock is not shared",
-                          "use a scene whose workers stay out of stop zones")  # fmt: skip
+class StderrPipe:
+    """The child's stderr: a pipe drained into `path`, which log_blocked stops and fills."""
+
+    FILL = b"\0" * 4096  # filler bytes, dropped from the saved log
+
+    def __init__(self, path: Path) -> None:
+        self._r, self.w = os.pipe()
+        self._fill_fd = os.dup(self.w)  # blocking, like the child's end
+        self._out = path.open("wb")
+        self._draining, self._filling, self._closed = threading.Event(), False, False
+        self._draining.set()
+        self._drainer = threading.Thread(target=self._drain, name="box-stderr", daemon=True)
+        self._drainer.start()
+        self._filler: threading.Thread | None = None
+
+    def _drain(self) -> None:
+        while True:
+            self._draining.wait()
+            data = os.read(self._r, 65536)
+            if not data:
+                break
+            self._out.write(data.replace(b"\0", b""))
+        self._out.close()
+
+    def _fill(self) -> None:
+        while self._filling:
+            os.write(self._fill_fd, self.FILL)  # blocks once the pipe is full
+
+    def block(self) -> None:
+        """Stop reading and fill the pipe: the child's next stderr write blocks."""
+        if self._filler is None:
+            self._draining.clear()
+            self._filling = True
+            self._filler = threading.Thread(target=self._fill, name="box-stderr-fill", daemon=True)
+            self._filler.start()
+
+    def unblock(self) -> None:
+        if self._filler is not None:
+            self._filling = False
+            self._draining.set()
+            self._filler.join(5)
+            self._filler = None
+
+    def child_started(self) -> None:
+        os.close(self.w)  # the child holds its own copy
+
+    def close(self) -> None:
+        self.unblock()
+        self._draining.set()
+        with contextlib.suppress(OSError):
+            os.close(self._fill_fd)
+        self._drainer.join(5)
 
 
-def _wait_for_box(sim: PlcSimulator, child: subprocess.Popen[bytes], err: Path) -> int:
-    """Monotonic ns of the box's first write to the PLC (it is up and driving outputs)."""
+class LogFaults:
+    """Applies log_blocked windows to the child's stderr pipe; call `tick` often."""
+
+    def __init__(self, pipe: StderrPipe | None, faults: tuple[Window, ...]) -> None:
+        self._pipe, self._faults = pipe, faults
+
+    def tick(self, t_s: float) -> None:
+        if self._pipe is None:
+            return
+        if any(w.active(t_s) for w in self._faults):
+            self._pipe.block()
+        else:
+            self._pipe.unblock()
+
+
+def _wait_for_box(child: subprocess.Popen[bytes], epoch_file: Path, err: Path) -> int:
+    """Monotonic ns of the box's scene clock start (its camera opened: it is up)."""
     deadline = time.monotonic() + BOOT_TIMEOUT_S
-    while not sim.write_log:
+    while not epoch_file.is_file():
         if child.poll() is not None or time.monotonic() > deadline:
             tail = err.read_text(encoding="utf-8", errors="replace")[-800:]
             raise RuntimeError(f"the box did not start (rc {child.returncode}): {tail}")
         time.sleep(0.02)
-    return int(sim.write_log[0]["t_mono_ns"])
+    return int(epoch_file.read_text(encoding="utf-8"))
 
 
-def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = None) -> RunOutcome:
-    """One real-time run with the box in a child process; SIGKILL/SIGSTOP act on it."""
-    sc = p.scenario
-    _check_truth_clear(p, sc.duration_s + BOOT_TIMEOUT_S / 6)
-    sim, machine = start_simulator(p)
-    dep_path = generated_deployment(p, sim.port, opts.workdir / "box-deployment.yaml")
-    out_path, err_path = opts.workdir / "box.stdout", opts.workdir / "box.stderr"
+def _box_command(dep_path: Path, epoch_file: Path, mutant: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "simulators.verify.boxmain", "--epoch-file", str(epoch_file)]
+    if mutant is not None:
+        cmd += ["--mutant", mutant]
+    return [*cmd, "--", "run", str(dep_path), "--quiet"]
+
+
+def _start_child(
+    cmd: list[str], out_path: Path, err_path: Path, blocked: bool
+) -> tuple[subprocess.Popen[bytes], StderrPipe | None]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "plantvision", "run", str(dep_path), "--quiet"]
-    with out_path.open("wb") as out, err_path.open("wb") as err:
+    pipe = StderrPipe(err_path) if blocked else None
+    with out_path.open("wb") as out, contextlib.ExitStack() as stack:
+        err: IO[bytes] | int = pipe.w if pipe is not None else stack.enter_context(
+            err_path.open("wb"))  # fmt: skip
         child = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
-    plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
-    box_faults = sorted(
+    if pipe is not None:
+        pipe.child_started()
+    return child, pipe
+
+
+def _signal_faults(p: Prepared) -> list[tuple[float, signal.Signals]]:
+    sc = p.scenario
+    return sorted(
         [(f.at_s, signal.SIGKILL if f.kind == "box_sigkill" else signal.SIGSTOP) for f in sc.faults
          if f.kind.startswith("box_")]
         + [(f.at_s + f.duration_s, signal.SIGCONT) for f in sc.faults if f.kind == "box_sigstop"]
     )  # fmt: skip
-    o = sc.operator
-    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
+
+
+def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = None) -> RunOutcome:
+    """One real-time run with the box in a child process; SIGKILL/SIGSTOP act on it, and
+    log_blocked on its stderr."""
+    sc = p.scenario
+    sim, machine = start_simulator(p)
+    dep_path = generated_deployment(p, sim.port, opts.workdir / "box-deployment.yaml")
+    out_path, err_path = opts.workdir / "box.stdout", opts.workdir / "box.stderr"
+    epoch_file = opts.workdir / "box-epoch"
+    epoch_file.unlink(missing_ok=True)
+    log_windows = windows(sc.faults, ("log_blocked",))
+    child, pipe = _start_child(_box_command(dep_path, epoch_file, opts.mutant), out_path,
+                               err_path, bool(log_windows))  # fmt: skip
+    plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
+    log_faults = LogFaults(pipe, log_windows)
+    box_faults = _signal_faults(p)
+    operator = Operator.of(sim, sc.operator)
     try:
-        epoch = _wait_for_box(sim, child, err_path)
+        epoch = _wait_for_box(child, epoch_file, err_path)
         while (t_s := (time.monotonic_ns() - epoch) / 1e9) < sc.duration_s:
             now = time.monotonic_ns()
             plc_faults.tick(t_s, now)
+            log_faults.tick(t_s)
             while box_faults and box_faults[0][0] <= t_s:
                 if child.poll() is None:
                     os.kill(child.pid, box_faults.pop(0)[1])
@@ -109,13 +204,17 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
             time.sleep(TICK_S)
         t_end_ns = time.monotonic_ns()
     finally:
+        if pipe is not None:
+            pipe.unblock()  # a box blocked on stderr must be able to wind down
         _end_child(child)
+        if pipe is not None:
+            pipe.close()
         plc_faults.finish()
         _ = sim.machine_running
         sim.stop()
-    stop_ids = tuple(z.id for z in p.zones.zones if z.kind == "stop")
-    tl = Timeline(epoch, t_end_ns, {z: [] for z in stop_ids}, list(machine.events),
-                  fault_spans(sc, epoch, t_end_ns))  # fmt: skip
+    tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
+                  fault_spans(sc, epoch, t_end_ns), permit_writes(sim),
+                  operator.press_times_ns)  # fmt: skip
     info: dict[str, Any] = {
         "mode": "box_process",
         "box_returncode": child.returncode,

@@ -3,10 +3,12 @@
 Each injector holds a schedule of (kind, start, end) in scene seconds and a clock, so the same
 fault file drives every run identically. The camera and model wrappers sit exactly where a real
 camera or model would misbehave; PLC faults act on the simulator (PlcSimulator's own hooks).
+A camera or model fault with `camera:` strikes that camera only (two-camera scenarios).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,8 +33,11 @@ class Window:
         return self.start_s <= t_s < self.end_s
 
 
-def windows(faults: Sequence[FaultModel], kinds: tuple[str, ...]) -> tuple[Window, ...]:
-    """The faults of `kinds` as windows; plc_exception carries its code in `value_ms`."""
+def windows(
+    faults: Sequence[FaultModel], kinds: tuple[str, ...], camera: str | None = None
+) -> tuple[Window, ...]:
+    """The faults of `kinds` as windows; plc_exception carries its code in `value_ms`. With
+    `camera`, only the faults that strike it (those naming no camera strike every one)."""
     return tuple(
         Window(
             f.kind,
@@ -41,7 +46,7 @@ def windows(faults: Sequence[FaultModel], kinds: tuple[str, ...]) -> tuple[Windo
             float(f.exception_code) if f.kind == "plc_exception" else f.value_ms,
         )
         for f in faults
-        if f.kind in kinds
+        if f.kind in kinds and (camera is None or f.camera in (None, camera))
     )
 
 
@@ -62,7 +67,9 @@ class SceneClock:
 
 class FaultyGrabber:
     """A scene camera with scheduled faults. stall: grab blocks; freeze: the same picture again;
-    black: a dark frame; disconnect: reads fail and reopening fails until the window ends.
+    black: a dark frame; disconnect: reads fail and reopening fails until the window ends;
+    slow: frames only every `value_ms` (on the scene clock's multiples of it, so a scenario can
+    time an event against the frames: 333 ms is a stream degraded to 3 fps).
 
     The scene keeps its own clock across reconnects (a real cell does not rewind).
     """
@@ -95,6 +102,11 @@ class FaultyGrabber:
         if stall is not None:
             # A driver stuck in read(): returns only when the stall ends (or the run is over).
             self._released.wait(max(0.0, stall.end_s - self._clock.now_s()))
+        slow = self._active("camera_slow")
+        if slow is not None and slow.value_ms > 0:
+            period_s = slow.value_ms / 1000
+            t = self._clock.now_s()
+            self._released.wait(max(0.0, math.ceil(t / period_s - 1e-9) * period_s - t))
         if self._active("camera_disconnect"):
             return None
         if self._active("camera_freeze") and self._last is not None:
@@ -116,8 +128,10 @@ class FaultyGrabber:
 class FaultyDetector:
     """The real detector with scheduled faults and optional processing jitter.
 
-    slowdown: sleep `value_ms` before detecting; error: raise; jitter: sleep a uniform random
-    0..jitter_ms each call (Monte-Carlo over processing time), drawn from `seed`.
+    slowdown: sleep `value_ms` before detecting; error: raise; hang: block (a model stuck in
+    its runtime) until the window ends or the run is over; blind: detect, then report nothing
+    (a model that misses everything, e.g. a flicker of the detector); jitter: sleep a uniform
+    random 0..jitter_ms each call (Monte-Carlo over processing time), drawn from `seed`.
     """
 
     def __init__(
@@ -130,6 +144,11 @@ class FaultyDetector:
     ) -> None:
         self._inner, self._clock, self._faults = inner, clock, faults
         self._jitter_ms, self._rng = jitter_ms, np.random.default_rng(seed)
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """End any hang now (the run is over)."""
+        self._released.set()
 
     def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
         t = self._clock.now_s()
@@ -142,7 +161,13 @@ class FaultyDetector:
             time.sleep(delay_ms / 1000)
         if any(w.kind == "model_error" and w.active(t) for w in self._faults):
             raise RuntimeError("simulated model failure (injected)")
-        return self._inner.detect(image, times)
+        hang = next((w for w in self._faults if w.kind == "model_hang" and w.active(t)), None)
+        if hang is not None:
+            self._released.wait(max(0.0, hang.end_s - self._clock.now_s()))
+        found = self._inner.detect(image, times)
+        if any(w.kind == "model_blind" and w.active(t) for w in self._faults):
+            return Detections.empty(found.class_names)
+        return found
 
 
 __all__ = ["CAMERA_FAULTS", "MODEL_FAULTS", "FaultyDetector", "FaultyGrabber", "SceneClock"]

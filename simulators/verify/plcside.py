@@ -88,15 +88,20 @@ class PlcFaults:
             sim.come_back()
         elif w.kind == "plc_drop" and begin:
             sim.drop_connections()
+        elif w.kind == "plc_slow_verdicts":  # only the reject FIFO's writes are slow
+            sim.set_write_delay_ms("reject_fifo", w.value_ms if begin else 0.0)
 
     def finish(self) -> None:
         """Undo whatever is still in force so the box can be stopped cleanly."""
         self._sim.set_delay_ms(0.0)
+        self._sim.set_write_delay_ms("reject_fifo", 0.0)
         self._sim.set_exception(None)
 
 
 class Operator:
-    """Presses reset once the machine has stood still `reset_after_ms` (and again after that)."""
+    """Presses reset once the machine has stood still `reset_after_ms` (and again after that),
+    and at each of `presses_at_s` whatever the machine does. Every press goes through `press`,
+    which keeps its time (the restart interlock is judged against them)."""
 
     def __init__(
         self,
@@ -104,13 +109,32 @@ class Operator:
         reset_after_ms: float,
         enabled: bool = True,
         until_s: float | None = None,
+        presses_at_s: tuple[float, ...] = (),
     ) -> None:
         self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
         self._until_s = until_s
         self._stopped_since: int | None = None
-        self.presses = 0
+        self._timed = sorted(presses_at_s)
+        self.press_times_ns: list[int] = []
+
+    @classmethod
+    def of(cls, sim: PlcSimulator, model: Any) -> Operator:
+        """The operator a scenario's `operator:` section describes."""
+        return cls(sim, model.reset_after_ms, model.enabled, model.until_s,
+                   tuple(model.presses_at_s))  # fmt: skip
+
+    @property
+    def presses(self) -> int:
+        return len(self.press_times_ns)
+
+    def press(self, now_ns: int) -> None:
+        self._sim.press_reset()
+        self.press_times_ns.append(now_ns)
 
     def tick(self, now_ns: int, t_s: float) -> None:
+        while self._timed and self._timed[0] <= t_s:
+            self._timed.pop(0)
+            self.press(now_ns)
         if self._sim.machine_running:
             self._stopped_since = None
             return
@@ -118,9 +142,14 @@ class Operator:
             self._stopped_since = now_ns
         pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
         if pressing and now_ns - self._stopped_since >= self._after_ns:
-            self._sim.press_reset()
-            self.presses += 1
+            self.press(now_ns)
             self._stopped_since = now_ns
+
+
+def permit_writes(sim: PlcSimulator) -> list[tuple[int, bool]]:
+    """(t_ns, permit) for every write the simulator received that carried the permit."""
+    return [(int(e["t_mono_ns"]), bool(e["signals"]["permit"])) for e in list(sim.write_log)
+            if "permit" in e["signals"]]  # fmt: skip
 
 
 class EventLog:

@@ -9,7 +9,9 @@ Inputs:
 
 A defect is hit when some pulse put it in the bin; its timing error is that pulse's `error_ms`
 (the smallest |error| when several pushed it). A defect no pulse binned is a miss, with the error
-of the nearest pulse that met it, if any. A good item in the bin is a false reject.
+of the nearest pulse that met it, if any. A good item in the bin is a false reject. An item
+that more than one pulse met was pushed twice (the same item seen in several frames, or one
+verdict written twice, must still be rejected once).
 """
 
 from __future__ import annotations
@@ -101,13 +103,32 @@ def false_rejects(pulses: Sequence[Mapping[str, Any]], good: Set[int] | None = N
     return sorted(binned if good is None else binned & set(good))
 
 
+def pushed_twice(pulses: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Items (sorted) that more than one pulse met, with how many pulses met each."""
+    counts: dict[int, int] = {}
+    for p in pulses:
+        if p.get("item") is not None:
+            counts[int(p["item"])] = counts.get(int(p["item"]), 0) + 1
+    return {i: n for i, n in sorted(counts.items()) if n > 1}
+
+
+def pushes_verdict(pulses: Sequence[Mapping[str, Any]]) -> Verdict:
+    twice = pushed_twice(pulses)
+    detail = f"{len(pulses)} pulses, none met an item twice"
+    if twice:
+        detail = "PUSHED TWICE: " + ", ".join(f"item {i} x{n}" for i, n in twice.items())
+    return Verdict("pushes: each item pushed at most once", "pushes", 0.0, float(len(twice)),
+                   not twice, detail, exercised=bool(pulses))  # fmt: skip
+
+
 def analyse_rejects(
     pulses: Sequence[Mapping[str, Any]],
     defective: Set[int],
     bounds: Sequence[RejectBound],
     false_rejects_max: int,
 ) -> list[Verdict]:
-    """One verdict per ejector bound, then the false-reject count (every good item binned)."""
+    """One verdict per ejector bound, the false-reject count (every good item binned), and with
+    any bound, each item pushed at most once."""
     outcomes = defect_outcomes(pulses, defective)
     out = [reject_verdict(outcomes, b) for b in bounds]
     bad = false_rejects(pulses)
@@ -122,4 +143,6 @@ def analyse_rejects(
             detail,
         )
     )
+    if bounds:  # judged with the reject deadlines (a scenario about something else skips it)
+        out.append(pushes_verdict(pulses))
     return out

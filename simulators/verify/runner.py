@@ -34,11 +34,24 @@ from simulators.verify.beltside import (
     reject_bounds,
     sim_parts,
 )
-from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, windows
-from simulators.verify.plcside import EventLog, Operator, PlcFaults, install_recorder
+from simulators.verify.faults import (
+    FaultyDetector,
+    FaultyGrabber,
+    SceneClock,
+    Window,
+    windows,
+)
+from simulators.verify.plcside import (
+    EventLog,
+    Operator,
+    PlcFaults,
+    install_recorder,
+    permit_writes,
+)
 from simulators.verify.rejects import RejectBound
 from simulators.verify.scenario import (
     CAMERA_FAULTS,
+    LOOP_FAULTS,
     MODEL_FAULTS,
     PLC_FAULTS,
     VerifyScenario,
@@ -58,6 +71,9 @@ class RunOptions:
     workdir: Path = Path(".")
     belt_speed_jitter: float = 0.0  # conveyor: true speed in rated x [1 - j, 1 + j]
     actuator_jitter_ms: float = 0.0  # conveyor: true actuator response + 0..A ms
+    # A planted broken box for a box-process run (simulators.verify.mutants): the child box
+    # installs it. In-process runs carry theirs in the process that runs them.
+    mutant: str | None = None
 
     def plant(self) -> PlantDraw:
         return PlantDraw.draw(self.seed, self.belt_speed_jitter, self.actuator_jitter_ms)
@@ -75,8 +91,20 @@ class RunOutcome:
 
 
 @dataclass(frozen=True)
+class CameraSetup:
+    """One camera of the scenario's deployment with the scene it sees, its files checked."""
+
+    camera: CameraModel
+    scene: SceneScenario
+    scene_file: Path
+    zones: CompiledZones
+    zones_file: Path
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A scenario's files, checked and compiled."""
+    """A scenario's files, checked and compiled. `camera`...`zones_file` are the first
+    camera's; `others` the deployment's further cameras (two-camera scenarios)."""
 
     scenario: VerifyScenario
     path: Path
@@ -88,41 +116,75 @@ class Prepared:
     zones: CompiledZones
     zones_file: Path
     rejects: tuple[RejectBound, ...] = ()
+    others: tuple[CameraSetup, ...] = ()
+
+    @property
+    def setups(self) -> tuple[CameraSetup, ...]:
+        first = CameraSetup(self.camera, self.scene, self.scene_file, self.zones, self.zones_file)
+        return (first, *self.others)
+
+
+def _scene_of(sc: VerifyScenario, path: Path, cam_id: str) -> SceneScenario:
+    spec = sc.scenes.get(cam_id, sc.scene)
+    if isinstance(spec, SceneScenario):
+        return spec
+    scene_path = resolve(path.parent, spec)
+    if not scene_path.is_file():
+        field = f"scenes.{cam_id}" if cam_id in sc.scenes else "scene"
+        raise ConfigError(str(path), field, f"{scene_path} not found")
+    return load_scenario(scene_path)
+
+
+def _setup(
+    sc: VerifyScenario, path: Path, dep: DeploymentModel, dep_file: Path, index: int,
+    workdir: Path,
+) -> CameraSetup:  # fmt: skip
+    """Camera `index` with its source replaced by its scene, its files checked."""
+    cam = dep.cameras[index]
+    scene = _scene_of(sc, path, cam.id)
+    scene_file = workdir / f"scene-{cam.id}.yaml"
+    scene_file.write_text(yaml.safe_dump(scene.model_dump(mode="json")), encoding="utf-8")
+    source = SourceModel(kind="simulated", scenario=str(scene_file), fps=cam.source.fps)
+    cam = cam.model_copy(update={"source": source})
+    zones = check_camera_files(dep_file, index, cam, safety=dep.safety).zones
+    return CameraSetup(cam, scene, scene_file, zones, resolve(dep_file.parent, cam.zones))
 
 
 def prepare(sc: VerifyScenario, path: Path, workdir: Path) -> Prepared:
-    """Load the deployment and the scene; the camera's source becomes the scenario's scene."""
+    """Load the deployment and the scenes; each camera's source becomes its scene."""
     dep_file = resolve(path.parent, sc.deployment)
     if not dep_file.is_file():
         raise ConfigError(str(path), "deployment", f"{dep_file} not found", "give a path "
                           "relative to the scenario file")  # fmt: skip
     dep = load_deployment(dep_file)
-    if len(dep.cameras) != 1:
-        raise ConfigError(str(path), "deployment", "the verifier drives one camera",
-                          "use a deployment with exactly one camera")  # fmt: skip
-    if isinstance(sc.scene, SceneScenario):
-        scene = sc.scene
-    else:
-        scene_path = resolve(path.parent, sc.scene)
-        if not scene_path.is_file():
-            raise ConfigError(str(path), "scene", f"{scene_path} not found")
-        scene = load_scenario(scene_path)
-    scene_file = workdir / "scene.yaml"
-    scene_file.write_text(yaml.safe_dump(scene.model_dump(mode="json")), encoding="utf-8")
-    cam = dep.cameras[0]
-    source = SourceModel(kind="simulated", scenario=str(scene_file), fps=cam.source.fps)
-    cam = cam.model_copy(update={"source": source})
-    dep = dep.model_copy(update={"cameras": [cam]})
-    zones = check_camera_files(dep_file, 0, cam, safety=dep.safety).zones
-    stop_ids = {z.id for z in zones.zones if z.kind == "stop"}
+    ids = [c.id for c in dep.cameras]
+    unknown = sorted(set(sc.scenes) - set(ids))
+    if unknown:
+        raise ConfigError(str(path), "scenes", f"{unknown} are not cameras of {dep_file}",
+                          f"use camera ids among {ids}")  # fmt: skip
+    if len(dep.cameras) > 1 and any(c.conveyor is not None for c in dep.cameras):
+        raise ConfigError(str(path), "deployment", "the verifier drives one conveyor camera "
+                          "alone", "use a deployment with one conveyor camera")  # fmt: skip
+    for i, f in enumerate(sc.faults):
+        if f.camera is not None and f.camera not in ids:
+            raise ConfigError(str(path), f"faults[{i}].camera", f"{f.camera!r} is not a "
+                              f"camera of {dep_file}", f"use one of {ids}")  # fmt: skip
+    setups = [_setup(sc, path, dep, dep_file, i, workdir) for i in range(len(dep.cameras))]
+    dep = dep.model_copy(update={"cameras": [s.camera for s in setups]})
+    stop_ids = [z.id for s in setups for z in s.zones.zones if z.kind == "stop"]
+    if len(set(stop_ids)) != len(stop_ids):
+        raise ConfigError(str(path), "deployment", f"stop zone ids {stop_ids} repeat across "
+                          "cameras: the verdicts name zones", "give each camera's stop zones "
+                          "their own ids")  # fmt: skip
     for i, zd in enumerate(sc.deadlines.zones):
         if zd.zone not in stop_ids:
             raise ConfigError(str(path), f"deadlines.zones[{i}].zone",
-                              f"{zd.zone!r} is not a stop zone of {zones.source}",
+                              f"{zd.zone!r} is not a stop zone of the deployment's zone files",
                               f"use one of {sorted(stop_ids)}")  # fmt: skip
-    rejects = reject_bounds(sc, path, cam)
-    zones_file = resolve(dep_file.parent, cam.zones)
-    return Prepared(sc, path, dep, dep_file, cam, scene, scene_file, zones, zones_file, rejects)
+    first = setups[0]
+    rejects = reject_bounds(sc, path, first.camera)
+    return Prepared(sc, path, dep, dep_file, first.camera, first.scene, first.scene_file,
+                    first.zones, first.zones_file, rejects, tuple(setups[1:]))  # fmt: skip
 
 
 def start_simulator(p: Prepared, plant: PlantDraw = RATED) -> tuple[PlcSimulator, Any]:
@@ -158,21 +220,46 @@ def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultS
         start = epoch_ns + round(f.at_s * 1e9)
         end = t_end_ns if f.kind == "box_sigkill" else start + round(f.duration_s * 1e9)
         deadline = f.deadline_ms or sc.deadlines.fault_to_safe_ms
-        out.append(FaultSpan(f.kind, start, min(end, t_end_ns), f.expect == "safe", deadline,
-                             f.recover_ms))  # fmt: skip
+        label = f.kind if f.camera is None else f"{f.kind}[{f.camera}]"
+        out.append(FaultSpan(label, start, min(end, t_end_ns), f.expect == "safe", deadline,
+                             f.recover_ms, f.expect == "held"))  # fmt: skip
     return out
 
 
 def truth_spans(p: Prepared, epoch_ns: int, duration_s: float) -> dict[str, Any]:
-    """Stop zone occupancy from the scene's own geometry (truth.py), on the run's clock."""
-    return to_spans(scene_truth(p.scene, p.zones_file, duration_s), epoch_ns)
+    """Stop zone occupancy from the scene's own geometry (truth.py), on the run's clock: every
+    camera's stop zones (their ids are distinct across cameras)."""
+    spans: dict[str, Any] = {}
+    for c in p.setups:
+        spans |= to_spans(scene_truth(c.scene, c.zones_file, duration_s), epoch_ns)
+    return spans
+
+
+class LoopFaults:
+    """loop_deadlock: a loop thread that deadlocks holding the controller's output write lock
+    (its cycle, the supervisor's permit-off write and every ejector write wait behind it). What
+    remains to stop the machine is the heartbeat, which must freeze when the loop is stuck."""
+
+    def __init__(self, lock: Any, faults: tuple[Window, ...]) -> None:
+        self._lock, self._faults, self._held = lock, list(faults), False
+
+    def tick(self, t_s: float) -> None:
+        active = any(w.active(t_s) for w in self._faults)
+        if active and not self._held:
+            self._held = bool(self._lock.acquire(timeout=1.0))
+        elif not active and self._held:
+            self.finish()
+
+    def finish(self) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
 
 
 def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = None) -> RunOutcome:
     """One real-time run of `p` with the box's loop in this process."""
     sc, clock = p.scenario, SceneClock()
-    renderer = SceneRenderer(p.scene)
-    cam_faults = windows(sc.faults, CAMERA_FAULTS)
+    renderers = {c.camera.id: SceneRenderer(c.scene) for c in p.setups}
     grabbers: list[FaultyGrabber] = []
     plant = opts.plant()
     sim, machine = start_simulator(p, plant)
@@ -180,17 +267,22 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     def simulated(cam: CameraModel, _base: Path, _clock: Callable[[], int]) -> Grabber:
         if cam.conveyor is not None:
             return belt_grabber(sim, p.scene, cam)
-        g = FaultyGrabber(lambda t: renderer.render(t)[0], cam.source.fps, clock, cam_faults,
-                          cam.id)  # fmt: skip
+        render = renderers[cam.id].render
+        g = FaultyGrabber(lambda t: render(t)[0], cam.source.fps, clock,
+                          windows(sc.faults, CAMERA_FAULTS, cam.id), cam.id)  # fmt: skip
         grabbers.append(g)
         return g
 
-    spec = check_camera_files(p.dep_file, 0, p.camera, safety=p.dep.safety).model
-    det = FaultyDetector(load_detector(spec), clock, windows(sc.faults, MODEL_FAULTS),
-                         opts.jitter_ms, opts.seed)  # fmt: skip
+    dets: dict[str, FaultyDetector] = {}
+    for i, c in enumerate(p.setups):
+        spec = check_camera_files(p.dep_file, i, c.camera, safety=p.dep.safety).model
+        dets[c.camera.id] = FaultyDetector(
+            load_detector(spec), clock, windows(sc.faults, MODEL_FAULTS, c.camera.id),
+            opts.jitter_ms, opts.seed + i,
+        )  # fmt: skip
     log = EventLog()
     cameras = build_cameras(p.dep, p.dep_file, log=log, simulated=simulated,
-                            detectors={p.camera.id: cast(Any, det)})  # fmt: skip
+                            detectors=cast(Any, dets))  # fmt: skip
     watch = None
     if sim.belt is not None:
         watch = BeltWatch.of(sim, p.scene.width_px)
@@ -198,8 +290,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
     controller = Controller(cameras, link, log=log)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
-    o = sc.operator
-    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
+    loop_faults = LoopFaults(controller._write_lock, windows(sc.faults, LOOP_FAULTS))
+    operator = Operator.of(sim, sc.operator)
     link.start()
     controller.start()  # opens the grabber: the scene clock starts here
     clock.start()  # a belt camera does not start it
@@ -208,14 +300,18 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         while (t_s := clock.now_s()) < sc.duration_s:
             now = clock.clock_ns()
             plc_faults.tick(t_s, now)
+            loop_faults.tick(t_s)
             operator.tick(now, t_s)
             if progress is not None:
                 progress(t_s / sc.duration_s)
             time.sleep(TICK_S)
     finally:
         t_end_ns = time.monotonic_ns()
+        loop_faults.finish()
         for g in grabbers:
             g.release()
+        for d in dets.values():
+            d.release()
         plc_faults.finish()
         controller.stop()
         link.stop()
@@ -226,7 +322,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     assert clock.epoch_ns is not None
     epoch = clock.epoch_ns
     tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
-                  fault_spans(sc, epoch, t_end_ns))  # fmt: skip
+                  fault_spans(sc, epoch, t_end_ns), permit_writes(sim),
+                  operator.press_times_ns)  # fmt: skip
     e2e = cameras[0].latency.end_to_end()
     info = {
         "mode": "in_process",

@@ -15,18 +15,29 @@ from pydantic import Field, model_validator
 from plantvision.configio import StrictModel, load_model
 from simulators.scene.scenario import SceneScenario
 
-CameraFault = Literal["camera_stall", "camera_freeze", "camera_black", "camera_disconnect"]
-ModelFault = Literal["model_slowdown", "model_error"]
-PlcFault = Literal["plc_slow", "plc_exception", "plc_down", "plc_restart", "plc_drop"]
+CameraFault = Literal[
+    "camera_stall", "camera_freeze", "camera_black", "camera_disconnect", "camera_slow"
+]
+ModelFault = Literal["model_slowdown", "model_error", "model_hang", "model_blind"]
+PlcFault = Literal[
+    "plc_slow", "plc_exception", "plc_down", "plc_restart", "plc_drop", "plc_slow_verdicts"
+]
 BoxFault = Literal["box_sigkill", "box_sigstop"]
-FaultKind = CameraFault | ModelFault | PlcFault | BoxFault
+# Faults of the box's surroundings inside its own process: its stderr (a child box's pipe that
+# the verifier stops reading) and its loop (a thread that deadlocks holding the output lock).
+LogFault = Literal["log_blocked"]
+LoopFault = Literal["loop_deadlock"]
+FaultKind = CameraFault | ModelFault | PlcFault | BoxFault | LogFault | LoopFault
 
 CAMERA_FAULTS: tuple[str, ...] = CameraFault.__args__  # type: ignore[attr-defined]
 MODEL_FAULTS: tuple[str, ...] = ModelFault.__args__  # type: ignore[attr-defined]
 PLC_FAULTS: tuple[str, ...] = PlcFault.__args__  # type: ignore[attr-defined]
+LOOP_FAULTS: tuple[str, ...] = LoopFault.__args__  # type: ignore[attr-defined]
 BOX_FAULTS: tuple[str, ...] = BoxFault.__args__  # type: ignore[attr-defined]
-# Faults whose `value_ms` means something (a delay); the others ignore it.
-VALUE_FAULTS = ("model_slowdown", "plc_slow")
+# Faults that need the box in a child process (its signals, its stderr).
+CHILD_FAULTS: tuple[str, ...] = (*BOX_FAULTS, "log_blocked")
+# Faults whose `value_ms` means something (a delay, a frame period); the others ignore it.
+VALUE_FAULTS = ("model_slowdown", "plc_slow", "plc_slow_verdicts", "camera_slow")
 
 
 class FaultModel(StrictModel):
@@ -38,15 +49,25 @@ class FaultModel(StrictModel):
         default=1.0, gt=0, le=600, description="how long the fault lasts (box_sigkill: ignored)"
     )
     value_ms: float = Field(
-        default=0.0, ge=0, le=10_000, description="model_slowdown / plc_slow: the added delay"
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="model_slowdown / plc_slow / plc_slow_verdicts: the added delay; "
+        "camera_slow: the frame period the stream degrades to (333 for 3 fps)",
+    )
+    camera: str | None = Field(
+        default=None,
+        description="camera and model faults: the camera id it strikes (default: every camera)",
     )
     exception_code: int = Field(
         default=4, ge=1, le=11, description="plc_exception: the Modbus exception code answered"
     )
-    expect: Literal["safe", "tolerated"] = Field(
+    expect: Literal["safe", "tolerated", "held"] = Field(
         default="safe",
         description="safe: the machine must stop within the deadline and stay stopped while the "
-        "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold)",
+        "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold); "
+        "held: the machine is stopped when it begins and must not start while it lasts (no "
+        "reset accepted without a fresh view)",
     )
     deadline_ms: float | None = Field(
         default=None, gt=0, le=60_000, description="fault-to-safe bound (default: the scenario's)"
@@ -64,6 +85,8 @@ class FaultModel(StrictModel):
             raise ValueError(f"{self.kind} needs value_ms > 0: the delay to add")
         if self.kind == "box_sigkill" and self.recover_ms is not None:
             raise ValueError("a killed box never recovers: remove recover_ms")
+        if self.camera is not None and self.kind not in CAMERA_FAULTS + MODEL_FAULTS:
+            raise ValueError(f"{self.kind} does not strike one camera: remove camera")
         return self
 
 
@@ -133,6 +156,11 @@ class OperatorModel(StrictModel):
     until_s: float | None = Field(
         default=None, gt=0, le=600, description="stop pressing after this scene time (None: never)"
     )
+    presses_at_s: list[float] = Field(
+        default_factory=list,
+        description="extra presses at these scene times, whatever the machine does (a press "
+        "timed against a fault: e.g. during a stall, on a verdict the box must not trust)",
+    )
 
 
 class PlcSimModel(StrictModel):
@@ -147,7 +175,13 @@ class VerifyScenario(StrictModel):
     description: str = Field(default="", description="what this scenario proves, one line")
     deployment: str = Field(description="deployment file (relative to this file); one camera")
     scene: str | SceneScenario = Field(
-        description="scene scenario file (relative to this file) or an inline scene"
+        description="scene scenario file (relative to this file) or an inline scene: what the "
+        "deployment's first camera sees"
+    )
+    scenes: dict[str, str | SceneScenario] = Field(
+        default_factory=dict,
+        description="per camera id, the scene of another camera of the deployment (a camera "
+        "not named here sees `scene`)",
     )
     duration_s: float = Field(gt=0, le=600, description="how long the cell runs, real seconds")
     faults: list[FaultModel] = Field(default_factory=list, description="timed faults")
@@ -165,10 +199,11 @@ class VerifyScenario(StrictModel):
                 )
         if self.box_process:
             for i, f in enumerate(self.faults):
-                if f.kind in CAMERA_FAULTS or f.kind in MODEL_FAULTS:
+                if f.kind in CAMERA_FAULTS or f.kind in MODEL_FAULTS or f.kind in LOOP_FAULTS:
                     raise ValueError(
                         f"faults[{i}] ({f.kind}) acts inside the box, which box_sigkill/"
-                        "box_sigstop scenarios run as a child process: put it in its own scenario"
+                        "box_sigstop/log_blocked scenarios run as a child process: put it in its "
+                        "own scenario"
                     )
         zones = [z.zone for z in self.deadlines.zones]
         if len(set(zones)) != len(zones):
@@ -180,8 +215,8 @@ class VerifyScenario(StrictModel):
 
     @property
     def box_process(self) -> bool:
-        """True when a fault needs the box in its own process (SIGKILL/SIGSTOP)."""
-        return any(f.kind in BOX_FAULTS for f in self.faults)
+        """True when a fault needs the box in its own process (SIGKILL/SIGSTOP, its stderr)."""
+        return any(f.kind in CHILD_FAULTS for f in self.faults)
 
 
 def load_verify_scenario(path: str | Path) -> VerifyScenario:

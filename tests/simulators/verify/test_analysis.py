@@ -229,3 +229,45 @@ def test_verdicts_do_not_depend_on_the_clock_origin(
     base = verdicts(0)
     assert verdicts(shift_ms) == base
     assert base[1][0] is (response_ms <= 300)
+
+
+def _restart(permit: list[tuple[float, bool]], presses: list[float]) -> Verdict:
+    t = Timeline(0, 5000 * MS, {}, [], (), [(round(a * MS), p) for a, p in permit],
+                 [round(p * MS) for p in presses])  # fmt: skip
+    (v,) = by_kind(analyse(t, Limits()), "restart")
+    return v
+
+
+def test_the_permit_rises_only_after_a_press_made_since_it_fell() -> None:
+    """Restart interlock at the PLC: a rise needs a press after the last fall (or power-up);
+    a press while running, before the fall, re-arms nothing."""
+    ok = _restart([(0, False), (300, True), (1000, False), (1600, True)], [250, 1500])
+    assert ok.passed
+    assert ok.exercised
+    assert "2 rises" in ok.detail
+    early = _restart([(0, False), (300, True), (1000, False), (1600, True)], [250, 900])
+    assert not early.passed
+    assert "ROSE WITHOUT A PRESS at 1600 ms" in early.detail
+    unpressed = _restart([(0, False), (300, True)], [])
+    assert not unpressed.passed
+
+
+def test_no_restart_row_without_recorded_presses() -> None:
+    assert by_kind(analyse(tl([ev(100, True)]), LIMITS), "restart") == []
+
+
+def _held(machine: list[MachineEvent]) -> Verdict:
+    f = FaultSpan("camera_stall", 1000 * MS, 2000 * MS, False, 500, None, held=True)
+    (v,) = by_kind(analyse(tl(machine, faults=[f]), Limits()), "fault")
+    return v
+
+
+def test_a_held_fault_fails_on_a_start_while_it_lasts() -> None:
+    """expect: held: stopped at its start, no start until its end."""
+    assert _held([ev(100, True), ev(500, False), ev(2500, True)]).passed
+    started = _held([ev(100, True), ev(500, False), ev(1300, True)])
+    assert not started.passed
+    assert "STARTED during the fault at +300 ms" in started.detail
+    running = _held([ev(100, True)])
+    assert not running.passed
+    assert "NOT EXERCISED" in running.detail

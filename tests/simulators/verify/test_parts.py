@@ -11,9 +11,9 @@ import pytest
 from plantvision.errors import ConfigError, MediaError
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.plc import MachineParams
-from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, Window
+from simulators.verify.faults import FaultyDetector, FaultyGrabber, SceneClock, Window, windows
 from simulators.verify.plcside import RecordingMachine
-from simulators.verify.scenario import load_verify_scenario
+from simulators.verify.scenario import MODEL_FAULTS, VerifyScenario, load_verify_scenario
 from simulators.verify.truth import occupancy_spans
 
 SUITE = Path(__file__).resolve().parents[3] / "simulators" / "scenarios"
@@ -221,3 +221,81 @@ def test_reject_deadlines_must_name_an_ejector_of_the_deployment(
         prepare(load_verify_scenario(path), path, tmp_path)
     assert field in str(err.value)
     assert problem in str(err.value)
+
+
+class BoxesDetector:
+    """Always one box: a blind window must hide it."""
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        one = np.array([[1, 1, 3, 3]], np.float32)
+        return Detections(one, np.ones(1, np.float32), np.zeros(1, np.int32), ("person",))
+
+
+def test_model_blind_reports_nothing_only_inside_its_window() -> None:
+    clock = StepClock()
+    scene = SceneClock(clock)
+    scene.start()
+    det = FaultyDetector(BoxesDetector(), scene, (Window("model_blind", 1.0, 2.0),))
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert len(det.detect(image).confidence) == 1
+    clock.t_ns = 1_500_000_000
+    blind = det.detect(image)
+    assert len(blind.confidence) == 0
+    assert blind.class_names == ("person",)
+    clock.t_ns = 2_000_000_000
+    assert len(det.detect(image).confidence) == 1
+
+
+def test_model_hang_blocks_until_released() -> None:
+    """A hung detector (its window has ten minutes left) returns only once the run releases it."""
+    clock = StepClock()
+    scene = SceneClock(clock)
+    scene.start()
+    det = FaultyDetector(BoxesDetector(), scene, (Window("model_hang", 1.0, 600.0),))
+    clock.t_ns = 1_500_000_000
+    got: list[Detections] = []
+    call = threading.Thread(target=lambda: got.append(det.detect(np.zeros((4, 4, 3), np.uint8))))
+    call.start()
+    try:
+        call.join(timeout=0.5)
+        assert call.is_alive(), "the hung detector returned without a release"
+    finally:
+        det.release()
+    call.join(timeout=30)
+    assert not call.is_alive()
+    assert len(got[0].confidence) == 1
+
+
+def test_faults_strike_only_the_camera_they_name() -> None:
+    sc = VerifyScenario.model_validate(
+        {"deployment": "d.yaml", "scene": "s.yaml", "duration_s": 5, "faults": [
+            {"kind": "model_hang", "camera": "side", "at_s": 1},
+            {"kind": "model_error", "at_s": 2},
+        ]}
+    )  # fmt: skip
+    assert [w.kind for w in windows(sc.faults, MODEL_FAULTS, "side")] == ["model_hang",
+                                                                         "model_error"]  # fmt: skip
+    assert [w.kind for w in windows(sc.faults, MODEL_FAULTS, "cell")] == ["model_error"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ({"kind": "plc_slow", "value_ms": 50, "camera": "side", "at_s": 1}, "does not strike"),
+        ({"kind": "camera_slow", "at_s": 1}, "value_ms > 0"),
+    ],
+)
+def test_fault_fields_that_cannot_apply_are_refused(fault: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        VerifyScenario.model_validate(
+            {"deployment": "d.yaml", "scene": "s.yaml", "duration_s": 5, "faults": [fault]}
+        )
+
+
+def test_a_loop_fault_cannot_share_a_child_process_run() -> None:
+    with pytest.raises(ValueError, match="own scenario"):
+        VerifyScenario.model_validate(
+            {"deployment": "d.yaml", "scene": "s.yaml", "duration_s": 5, "faults": [
+                {"kind": "log_blocked", "at_s": 1}, {"kind": "loop_deadlock", "at_s": 2},
+            ]}
+        )  # fmt: skip

@@ -25,7 +25,7 @@ def pulse(item: int | None, error_ms: float, binned: bool, defective: bool = Tru
 def test_every_defect_binned_within_the_window_passes_with_worst_and_margin() -> None:
     """Three defects pushed at -2, +4 and +1 ms against 10 ms: PASS, worst 4, margin 6."""
     log = [pulse(1, -2.0, True), pulse(3, 4.0, True), pulse(5, 1.0, True)]
-    reject, false = analyse_rejects(log, {1, 3, 5}, [KICKER], 0)
+    reject, false, _ = analyse_rejects(log, {1, 3, 5}, [KICKER], 0)
     assert (reject.passed, reject.measured, reject.margin) == (True, 4.0, 6.0)
     assert reject.deadline == "reject kicker: |pulse error| <= 10 ms"
     assert "item 3" in reject.detail
@@ -47,7 +47,7 @@ def test_planted_reject_failures_fail_naming_the_ejector(
     log: list[dict[str, Any]], defective: set[int], measured: float | None, words: str
 ) -> None:
     """A late or early pulse, a missed defect, or no defect at all fails the ejector's bound."""
-    reject, _ = analyse_rejects(log, defective, [KICKER], 0)
+    reject, _, _ = analyse_rejects(log, defective, [KICKER], 0)
     assert not reject.passed
     assert "kicker" in reject.deadline
     assert reject.measured == measured
@@ -57,9 +57,9 @@ def test_planted_reject_failures_fail_naming_the_ejector(
 def test_a_good_item_in_the_bin_is_a_false_reject() -> None:
     """A binned good item counts against false_rejects_max; within it, it passes."""
     log = [pulse(1, 1.0, True), pulse(2, 0.5, True, defective=False)]
-    _, false = analyse_rejects(log, {1}, [KICKER], 0)
+    _, false, _ = analyse_rejects(log, {1}, [KICKER], 0)
     assert (false.passed, false.measured, false.detail) == (False, 1.0, "items 2")
-    _, tolerated = analyse_rejects(log, {1}, [KICKER], 1)
+    _, tolerated, _ = analyse_rejects(log, {1}, [KICKER], 1)
     assert tolerated.passed
 
 
@@ -67,9 +67,9 @@ def test_defects_are_judged_against_the_ejector_that_met_them() -> None:
     """With two ejectors, each bound sees only its own pulses; an unmet defect fails both."""
     log = [pulse(1, 1.0, True, ejector=0), pulse(2, 8.0, True, ejector=1)]
     tight = RejectBound("second", 1, 5.0)
-    a, b, _ = analyse_rejects(log, {1, 2}, [KICKER, tight], 0)
+    a, b, _, _ = analyse_rejects(log, {1, 2}, [KICKER, tight], 0)
     assert (a.passed, a.measured, b.passed, b.measured) == (True, 1.0, False, 8.0)
-    a, b, _ = analyse_rejects(log, {1, 2, 9}, [KICKER, tight], 0)
+    a, b, _, _ = analyse_rejects(log, {1, 2, 9}, [KICKER, tight], 0)
     assert (a.passed, b.passed) == (False, False)
 
 
@@ -77,7 +77,7 @@ def test_defects_are_judged_against_the_ejector_that_met_them() -> None:
 def test_worst_is_the_largest_absolute_error(errors: list[float]) -> None:
     """The measured value is max |error| over the binned defects, and PASS iff within."""
     log = [pulse(i, e, True) for i, e in enumerate(errors)]
-    (reject, _) = analyse_rejects(log, set(range(len(errors))), [KICKER], 0)
+    (reject, _, _) = analyse_rejects(log, set(range(len(errors))), [KICKER], 0)
     assert reject.measured == max(abs(e) for e in errors)
     assert reject.passed == (reject.measured <= KICKER.window_ms)
     assert len(defect_outcomes(log, set(range(len(errors))))) == len(errors)

@@ -153,7 +153,9 @@ def test_every_zone_row_of_the_suite_is_exercised_or_says_why(path: Path, tmp_pa
     """A zone deadline whose scene never enters the zone cannot fail: such a row reads 'not
     exercised', and the suite has none unless the scenario file says why (no_entry_reason)."""
     p = prepare(load_verify_scenario(path), path, tmp_path)
-    spans = scene_truth(p.scene, p.zones_file, p.scenario.duration_s)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for c in p.setups:  # every camera's stop zones
+        spans |= scene_truth(c.scene, c.zones_file, p.scenario.duration_s)
     vacuous = [z.zone for z in p.scenario.deadlines.zones
                if not spans.get(z.zone) and not z.no_entry_reason]  # fmt: skip
     assert vacuous == [], "give the scene an entry (during the fault) or drop the zone row"
