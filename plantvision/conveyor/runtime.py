@@ -34,6 +34,9 @@ SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip 
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
 OFFERED_MAX = 256  # readings kept between two cycles (2.5 s of 10 ms polls); older ones drop
+# Alarms that stop the belt whatever missed_action says: the bin did not see a push, or the
+# belt lost its position (an encoder discontinuity).
+ALWAYS_STOP = frozenset({"reject_unconfirmed", "encoder_discontinuity"})
 EjectorOut = Callable[[int, bool], bool]  # (ejector index, on) -> the PLC acknowledged it
 
 
@@ -201,7 +204,7 @@ class RejectRuntime:
         for alarm in actions.alarms:
             self._alarm = True
             if self._stop_cause is None and (
-                alarm.kind == "reject_unconfirmed" or self.cfg.missed_action == "stop_belt"
+                alarm.kind in ALWAYS_STOP or self.cfg.missed_action == "stop_belt"
             ):
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:

@@ -69,6 +69,7 @@ class RejectScheduler:
         self._rejects: dict[int, _Reject] = {}
         self._buf = ActionBuffer()
         self._stop_belt = False
+        self._jumps_seen = 0
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
 
@@ -88,6 +89,7 @@ class RejectScheduler:
         """Track one frame's items. `encoder_count` is the count read at `now_ns` (None: none
         read this cycle, or a fixed-speed belt); the belt position at capture is interpolated."""
         self._belt.sample(now_ns, encoder_count)
+        self._check_jump(now_ns)
         if not self._belt.ready:
             self.counters.frames_unplaced += 1
             self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
@@ -107,6 +109,7 @@ class RejectScheduler:
     def update(self, now_ns: int, encoder_count: int | None) -> Actions:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
+        self._check_jump(now_ns)
         if self._belt.ready:
             travel_mm = self._belt.position_mm(now_ns)
             for r in list(self._rejects.values()):
@@ -170,6 +173,31 @@ class RejectScheduler:
         for r in fired:
             self._commit(r, now_ns)
         return fired
+
+    def _check_jump(self, now_ns: int) -> None:
+        """An encoder discontinuity (the belt re-anchored itself): where the items in flight
+        are is unknown, so every reject not yet fired is missed (its verdict, at a count of the
+        old numbering, would fire on another item), every track is dropped, and the fault
+        latches the belt stop like an unconfirmed reject."""
+        jumps = self._belt.discontinuities
+        if jumps == self._jumps_seen:
+            return
+        self._jumps_seen = jumps
+        self.counters.discontinuities += 1
+        t_ns, before, after = self._belt.last_jump or (now_ns, 0, 0)
+        self._buf.alarms.append(Alarm("encoder_discontinuity", 0))
+        self._stop_belt = True
+        in_flight = [r for r in self._rejects.values() if r.state != "committed"]
+        self._log.error(
+            "encoder_discontinuity",
+            count_before=before,
+            count_after=after,
+            t_ns=t_ns,
+            rejects_in_flight=len(in_flight),
+        )
+        for r in in_flight:
+            self._miss(r, now_ns, "encoder_discontinuity", 0.0)
+        self._tracker.forget_beyond(-np.inf)
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause)."""

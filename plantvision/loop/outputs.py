@@ -38,6 +38,7 @@ FAULT_CODES: dict[str, int] = {
     "plc_tripped": 15,
     DECISION_EXPIRED: 16,
     THREAD_STOPPED: 17,
+    "encoder_discontinuity": 18,
 }
 
 

@@ -86,6 +86,13 @@ class ConveyorModel:
         self.fifo_overflows = 0
         self._bin_windows: list[tuple[int, int]] = []
 
+    def restart(self) -> None:
+        """The PLC program restarts: its FIFO block, last consumed entry and pending table are
+        gone (a real restart loses them; the simulator must, or no FIFO session is tested)."""
+        self._fifo = [0] * len(self._fifo)
+        self._last_seq = 0
+        self.pending = []
+
     # -- box-timed ---------------------------------------------------------------------------
 
     def on_coil(self, index: int, on: bool, was_on: bool, belt: BeltNow) -> None:

@@ -221,6 +221,16 @@ class PlcSimulator:
     def permit_seen(self) -> bool:
         return bool(self.values.get("permit", False))
 
+    def restart_program(self) -> None:
+        """What a PLC restart does to the conveyor side: the encoder counter starts again at 0
+        and the reject FIFO's state (block, last consumed, pending entries) is lost. The belt
+        itself does not jump. Call while the PLC is down (`go_down` ... `come_back`, whose fresh
+        datastore empties the registers)."""
+        with self._lock:
+            self.machine.reset_encoder(self._clock())
+            if self.belt is not None:
+                self.belt.model.restart()
+
     # -- fault injection -------------------------------------------------------------------
 
     def set_delay_ms(self, delay_ms: float) -> None:

@@ -71,6 +71,7 @@ def test_defective_item_fires_at_arrival_minus_response() -> None:
         "confirmed": 0,
         "unconfirmed": 0,
         "frames_unplaced": 0,
+        "discontinuities": 0,
     }
 
 
