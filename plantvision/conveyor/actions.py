@@ -35,7 +35,8 @@ class MissedReject:
     item_id: int
     ejector_id: str | None
     reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
-    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity"
+    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity",
+    # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item)
     late_ms: float
 
 
@@ -74,6 +75,9 @@ class RejectCounters:
     unconfirmed: int = 0
     frames_unplaced: int = 0
     discontinuities: int = 0  # encoder jumps (PLC restart, preset): each a fault
+    fifo_resent: int = 0  # verdicts written again after a PLC restart
+    fifo_refused: int = 0  # verdicts the PLC refused (its echo)
+    fifo_overflow: int = 0  # verdicts overwritten before the PLC read them (its echo)
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}

@@ -57,6 +57,21 @@ class EncoderReading(Protocol):
         """When the PLC sampled the count (the read's midpoint), or 0 if unknown."""
         ...
 
+    @property
+    def fifo_restarts(self) -> int:
+        """PLC restarts the link noticed in the reject FIFO's echo, since it started."""
+        ...
+
+    @property
+    def fifo_refused(self) -> int:
+        """FIFO entries the PLC refused, since the link started."""
+        ...
+
+    @property
+    def fifo_overflow(self) -> int:
+        """FIFO entries lost to overflow, since the link started."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RejectStatus:
@@ -79,6 +94,8 @@ class RejectRuntime:
         self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread
         self._offered: deque[EncoderReading] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
+        self._fifo_seen = [0, 0, 0]  # restarts, refused, overflow: the newest counts read
+        self._fifo_done = [0, 0, 0]  # ... and those the scheduler has been told of
         self._alarm = False
         self._stop_cause: str | None = None
         self._planned_ns: dict[int, int] = {}  # item -> fire time of its last armed plan
@@ -151,6 +168,8 @@ class RejectRuntime:
             self._feed_one(inputs)
 
     def _feed_one(self, inputs: EncoderReading) -> None:
+        counts = (inputs.fifo_restarts, inputs.fifo_refused, inputs.fifo_overflow)
+        self._fifo_seen = [max(a, b) for a, b in zip(self._fifo_seen, counts, strict=True)]
         if inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
@@ -197,6 +216,7 @@ class RejectRuntime:
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
             if outcome.reason is not None:
                 sched.report_lost(outcome.item_id, now_ns, outcome.reason)
+        self._fifo_session(now_ns)
         for _ in range(confirms if self.cfg.confirm_window_ms is not None else 0):
             sched.report_confirm(now_ns)
         actions = sched.update(now_ns, None)
@@ -210,6 +230,21 @@ class RejectRuntime:
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
         return RejectStatus(self._stop_cause, self._alarm)
+
+    def _fifo_session(self, now_ns: int) -> None:
+        """What the PLC's FIFO echo said since the last step: a restart (the link has emptied
+        its shadow) re-sends every verdict still ahead; refusals and overflows are missed
+        rejects the PLC will not fire."""
+        restarts, refused, overflow = (
+            a - b for a, b in zip(self._fifo_seen, self._fifo_done, strict=True)
+        )
+        self._fifo_done = list(self._fifo_seen)
+        if restarts:
+            self.scheduler.resend_ahead(now_ns)
+        if refused:
+            self.scheduler.report_fifo_loss(now_ns, "verdict_refused", refused)
+        if overflow:
+            self.scheduler.report_fifo_loss(now_ns, "fifo_overflow", overflow)
 
     def acknowledge(self) -> None:
         """A reset press the guard accepted: clear the alarm latch and the belt stop."""

@@ -199,6 +199,31 @@ class RejectScheduler:
             self._miss(r, now_ns, "encoder_discontinuity", 0.0)
         self._tracker.forget_beyond(-np.inf)
 
+    def resend_ahead(self, now_ns: int) -> None:
+        """The PLC restarted and lost its pending verdicts: every verdict sent whose fire
+        position is still ahead goes out again (as a new FIFO entry, same count)."""
+        if not self._belt.ready:
+            return
+        travel_mm = self._belt.position_mm(now_ns)
+        for r in self._rejects.values():
+            if r.state == "sent" and r.ejector is not None and r.fire_mm > travel_mm:
+                v = self._belt.speed_mm_per_ns()
+                deadline_ns = now_ns + int((r.fire_mm - travel_mm) / v) if v else None
+                count = self._belt.count_at_mm(r.fire_mm)
+                self._buf.verdicts.append(PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns))
+                self.counters.fifo_resent += 1
+                self._log.warning("reject_resent", item_id=r.item_id, fire_at_count=count)
+
+    def report_fifo_loss(self, now_ns: int, reason: str, n: int) -> None:
+        """The PLC's echo counts `n` verdicts it refused or lost to overflow: each is a missed
+        reject (which item, the echo does not say; the counts and the alarm are what matter)."""
+        if reason == "fifo_overflow":
+            self.counters.fifo_overflow += n
+        else:
+            self.counters.fifo_refused += n
+        for _ in range(n):
+            self._miss(_Reject(0), now_ns, reason, 0.0)
+
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause)."""
         self._stop_belt = False

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
-from plantvision.plc.fifo import FifoWriter
+from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
@@ -122,7 +123,14 @@ class PlcLink:
         self._safety = _Conn(config, "safety", self._mark_lost)
         self._service = _Conn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
-        self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order)
+        # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
+        # otherwise drop this boot's entries 1..20 as already taken.
+        epoch = secrets.randbelow(0xFFFF) + 1
+        self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order, epoch)
+        self._session = FifoSession() if self._sig.reject_fifo_echo is not None else None
+        self._fifo_synced = False  # the echo was read since the last (re)connect
+        self._voided = 0  # entries voided since the last echo (their numbers look skipped)
+        self._fifo_counts = [0, 0, 0]  # PLC restarts, refused, overflow seen in echoes
         self._sent_version = -1  # version of the image last sent on the safety connection
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
@@ -214,6 +222,8 @@ class PlcLink:
             with self._service.lock:  # the lock also serialises the FIFO shadow
                 if not self.healthy:
                     return False
+                if not self._fifo_synced:
+                    self._poll_echo()  # a restarted PLC must not get the old shadow
                 before = self._fifo.last_seq
                 try:
                     for image in self._fifo.batches(entries):
@@ -223,6 +233,7 @@ class PlcLink:
                     # of several requests the earlier ones did arrive: counted missed all the
                     # same, the safe side of a count.)
                     self._fifo.void_since(before)
+                    self._voided += (self._fifo.last_seq - before) % 0xFFFF
                     raise
         except LinkError as exc:
             self._drop("verdict", str(exc))
@@ -241,6 +252,8 @@ class PlcLink:
                 encoder = self._read_encoder()
                 # The PLC sampled the count somewhere in the round trip: take its middle.
                 t_encoder_ns = (t_sent_ns + self._clock()) // 2
+                self._poll_echo()
+                restarts, refused, overflow = self._fifo_counts
         except LinkError as exc:
             self._drop("read", str(exc))
             self._edge.update(None)
@@ -254,6 +267,9 @@ class PlcLink:
             machine_latched=bits.get("machine_latched"),
             t_read_ns=self._clock(),
             t_encoder_ns=t_encoder_ns,
+            fifo_restarts=restarts,
+            fifo_refused=refused,
+            fifo_overflow=overflow,
         )
 
     def stop(self) -> None:
@@ -313,6 +329,28 @@ class PlcLink:
         regs = self._service.call(op, enc.address, count=enc.width // 16).registers
         return words_to_u32(list(regs), enc.word_order) if enc.width == 32 else int(regs[0])
 
+    def _poll_echo(self) -> None:
+        """Read the PLC's FIFO echo (caller holds the service lock) and act on it: a PLC that
+        restarted gets an empty shadow from the next sequence number on (the box's scheduler
+        re-sends what is still ahead); refusals and overflows add to the counts the inputs
+        carry. Overflow the box caused itself (entries it voided) is not the PLC's."""
+        sig = self._sig.reject_fifo_echo
+        if sig is None or self._session is None:
+            return
+        client = self._service.client
+        op = client.read_input_registers
+        if sig.type == "holding_register":
+            op = client.read_holding_registers
+        regs = self._service.call(op, sig.address, count=ECHO_REGS).registers
+        change = self._session.on_echo(FifoEcho.of(list(regs)))
+        self._fifo_synced = True
+        if change.restarted and self._fifo is not None:
+            self._fifo.restart_session()
+            self._fifo_counts[0] += 1
+        self._fifo_counts[1] += change.refused
+        self._fifo_counts[2] += max(0, change.overflow - self._voided)
+        self._voided = 0
+
     def _mark_lost(self) -> None:
         """Healthy -> lost, at the instant a request fails (its connection lock still held)."""
         with self._state:
@@ -360,6 +398,10 @@ class PlcLink:
                 with self._service.lock:
                     if not self._service.connect():
                         raise LinkError("service connect failed")
+                    # Before any verdict goes out: a PLC that restarted must not get the old
+                    # FIFO shadow (its entries would fire again).
+                    self._fifo_synced = False
+                    self._poll_echo()
                 with self._state:
                     self._sent_version = -1  # the next write() sends the loop's image
                     self._healthy = True

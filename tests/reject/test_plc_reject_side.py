@@ -121,11 +121,11 @@ def test_a_pulse_bins_the_item_within_reach_and_logs_its_timing_error(
 def test_an_entry_found_far_past_its_count_is_refused_not_fired() -> None:
     """A verdict that reaches the PLC after its item passed the ejector fires at nothing."""
     cfg = ConveyorSimConfig(late_limit_mm=20.0)
-    model = ConveyorModel(cfg, 9, "big")
-    model.on_fifo_write(0, [1, 1, 0, 0, 1000, 0, 0, 0, 0])
+    model = ConveyorModel(cfg, 11, "big")
+    model.on_fifo_write(0, [7, 1, 1, 1, 0, 0, 1000, 0, 0, 0, 0])  # epoch 7, entry 1 at 1000
     model.scan(belt_at(0, 130.0))  # 300 counts past
     assert model.pulses == []
-    assert len(model.refused) == 1
+    assert model.echo()[3] == 1  # refused, and the echo tells the box
 
 
 def test_machine_speed_change_keeps_the_travel_continuous() -> None:
