@@ -128,8 +128,16 @@ def test_entries_of_two_ejectors_fire_each_at_its_count_not_in_fifo_order() -> N
     assert [e.fire_count for e in reader.due(1, 905)] == [900]
 
 
-def _inputs(t_ns: int, count: int, **fifo: int) -> PlcInputs:
-    return PlcInputs(False, False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns, **fifo)
+def _inputs(t_ns: int, count: int, restarts: int = 0, refused: int = 0) -> PlcInputs:
+    return PlcInputs(
+        False,
+        False,
+        encoder=count,
+        t_read_ns=t_ns,
+        t_encoder_ns=t_ns,
+        fifo_restarts=restarts,
+        fifo_refused=refused,
+    )
 
 
 def test_the_box_resends_what_is_still_ahead_after_a_plc_restart() -> None:
@@ -144,12 +152,12 @@ def test_the_box_resends_what_is_still_ahead_after_a_plc_restart() -> None:
     rt.observe(10 * MS, _frame(10 * MS), frame([(100.0, 240.0, "defect")]))
     rt.step(10 * MS, 0, False)
     assert len(link.verdicts) == 1
-    rt.feed(_inputs(20 * MS, 100, fifo_restarts=1))
+    rt.feed(_inputs(20 * MS, 100, restarts=1))
     rt.step(20 * MS, 0, False)
-    rt.feed(_inputs(30 * MS, 150, fifo_restarts=1))
+    rt.feed(_inputs(30 * MS, 150, restarts=1))
     rt.step(30 * MS, 0, False)
     assert link.verdicts == [link.verdicts[0]] * 2
-    rt.feed(_inputs(40 * MS, 200, fifo_restarts=1, fifo_refused=1))
+    rt.feed(_inputs(40 * MS, 200, restarts=1, refused=1))
     status = rt.step(40 * MS, 0, False)
     assert rt.counters["fifo_refused"] == 1
     assert rt.counters["missed"] == 1
