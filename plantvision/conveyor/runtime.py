@@ -214,6 +214,7 @@ class RejectRuntime:
             sched.report_fired(item_id, t_ns)
             self.fire_log.append((item_id, self._planned_ns.pop(item_id, t_ns), t_ns))
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
+            sched.verdict_settled(outcome.item_id)
             if outcome.reason is not None:
                 sched.report_lost(outcome.item_id, now_ns, outcome.reason)
         self._fifo_session(now_ns)
@@ -260,6 +261,7 @@ class RejectRuntime:
                 if self._timer.arm(plan):
                     self._planned_ns[plan.item_id] = plan.fire_at_ns
         if actions.verdicts and self._verdicts is not None:
+            self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
             self._verdicts.submit(
                 [
                     Verdict(self._outputs[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns)

@@ -70,6 +70,7 @@ class RejectScheduler:
         self._buf = ActionBuffer()
         self._stop_belt = False
         self._jumps_seen = 0
+        self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
 
@@ -149,6 +150,16 @@ class RejectScheduler:
         when the reject was already settled and forgotten."""
         self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
 
+    def verdicts_in_transit(self, item_ids: list[int]) -> None:
+        """PLC-timed: these verdicts are being written; until the write comes back the PLC may
+        not have them, so passing their fire count is not a fire (it tripped reject_unconfirmed
+        for a verdict that then failed, whatever missed_action said)."""
+        self._in_transit.update(item_ids)
+
+    def verdict_settled(self, item_id: int) -> None:
+        """The write of `item_id`'s verdict came back (delivered, or reported lost)."""
+        self._in_transit.discard(item_id)
+
     def report_confirm(self, now_ns: int) -> None:
         """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
@@ -169,9 +180,13 @@ class RejectScheduler:
         if self._cfg.timing_mode != "plc" or not self._belt.ready:
             return []
         travel_mm = self._belt.position_mm(now_ns)
-        fired = [r for r in self._rejects.values() if r.state == "sent" and travel_mm >= r.fire_mm]
+        fired = [
+            r
+            for r in self._rejects.values()
+            if r.state == "sent" and travel_mm >= r.fire_mm and r.item_id not in self._in_transit
+        ]
         for r in fired:
-            self._commit(r, now_ns)
+            self._commit_plc(r, now_ns)
         return fired
 
     def _check_jump(self, now_ns: int) -> None:
@@ -232,6 +247,10 @@ class RejectScheduler:
         if r.state == "committed":
             self._check_confirmation(r, now_ns)
             return
+        if r.state == "sent":  # at the PLC: its count holds wherever the track is now
+            if travel_mm >= r.fire_mm and r.item_id not in self._in_transit:
+                self._commit_plc(r, now_ns)
+            return
         pos = self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
             self._miss(r, now_ns, "lost_track", 0.0)
@@ -273,10 +292,6 @@ class RejectScheduler:
 
     def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
-        if r.state == "sent":
-            if travel_mm >= r.fire_mm:
-                self._commit(r, now_ns)
-            return
         v = self._belt.speed_mm_per_ns()
         if v is None:
             if remaining_mm < 0:
@@ -323,6 +338,12 @@ class RejectScheduler:
         r.state = "pending"
         self._buf.cancels.append(r.item_id)
         self._log.info("reject_unarmed", item_id=r.item_id, reason="belt_slowed_or_stopped")
+
+    def _commit_plc(self, r: _Reject, now_ns: int) -> None:
+        """The PLC fired a delivered verdict: the belt passed its count (the box's best
+        knowledge; the bin sensor confirms it when configured)."""
+        self.counters.fired += 1
+        self._commit(r, now_ns)
 
     def _commit(self, r: _Reject, fired_at_ns: int) -> None:
         r.state, r.fire_at_ns = "committed", fired_at_ns
