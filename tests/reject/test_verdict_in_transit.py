@@ -1,4 +1,4 @@
-"""PLC-timed: a verdict whose write has not come back is not yet fired, and the PLC's fires count."""
+"""PLC-timed: a verdict whose write has not come back is not fired; the PLC's fires count."""
 
 from __future__ import annotations
 
