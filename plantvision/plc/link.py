@@ -249,10 +249,10 @@ class PlcLink:
             with self._service.lock:
                 bits = self._read_bits()
                 t_sent_ns = self._clock()
-                encoder = self._read_encoder()
+                encoder, echo = self._read_encoder()
                 # The PLC sampled the count somewhere in the round trip: take its middle.
                 t_encoder_ns = (t_sent_ns + self._clock()) // 2
-                self._poll_echo()
+                self._poll_echo(echo)
                 restarts, refused, overflow = self._fifo_counts
         except LinkError as exc:
             self._drop("read", str(exc))
@@ -318,18 +318,33 @@ class PlcLink:
             out |= {n: bool(bits[s.address - base]) for n, s in group.items()}
         return out
 
-    def _read_encoder(self) -> int | None:
+    def _read_encoder(self) -> tuple[int | None, list[int] | None]:
+        """The encoder count, and the FIFO echo when it sits in the same table within 16
+        registers of it: one request for both (a second one per input poll delayed the next
+        encoder reading)."""
         enc: SignalModel | None = self._sig.encoder
         if enc is None:
-            return None
+            return None, None
+        echo = self._sig.reject_fifo_echo
+        lo, hi = enc.address, enc.address + enc.span
+        merged = echo is not None and echo.type == enc.type
+        if echo is not None and merged:
+            lo, hi = min(lo, echo.address), max(hi, echo.address + ECHO_REGS)
+            merged = hi - lo <= 16
+            if not merged:
+                lo, hi = enc.address, enc.address + enc.span
         client = self._service.client
         op = client.read_input_registers
         if enc.type == "holding_register":
             op = client.read_holding_registers
-        regs = self._service.call(op, enc.address, count=enc.width // 16).registers
-        return words_to_u32(list(regs), enc.word_order) if enc.width == 32 else int(regs[0])
+        regs = list(self._service.call(op, lo, count=hi - lo).registers)
+        words = regs[enc.address - lo : enc.address - lo + enc.span]
+        count = words_to_u32(words, enc.word_order) if enc.width == 32 else int(words[0])
+        if echo is None or not merged:
+            return count, None
+        return count, regs[echo.address - lo : echo.address - lo + ECHO_REGS]
 
-    def _poll_echo(self) -> None:
+    def _poll_echo(self, registers: list[int] | None = None) -> None:
         """Read the PLC's FIFO echo (caller holds the service lock) and act on it: a PLC that
         restarted gets an empty shadow from the next sequence number on (the box's scheduler
         re-sends what is still ahead); refusals and overflows add to the counts the inputs
@@ -337,12 +352,13 @@ class PlcLink:
         sig = self._sig.reject_fifo_echo
         if sig is None or self._session is None:
             return
-        client = self._service.client
-        op = client.read_input_registers
-        if sig.type == "holding_register":
-            op = client.read_holding_registers
-        regs = self._service.call(op, sig.address, count=ECHO_REGS).registers
-        change = self._session.on_echo(FifoEcho.of(list(regs)))
+        if registers is None:  # not read with the encoder: a request of its own
+            client = self._service.client
+            op = client.read_input_registers
+            if sig.type == "holding_register":
+                op = client.read_holding_registers
+            registers = list(self._service.call(op, sig.address, count=ECHO_REGS).registers)
+        change = self._session.on_echo(FifoEcho.of(registers))
         self._fifo_synced = True
         if change.restarted and self._fifo is not None:
             self._fifo.restart_session()
