@@ -35,13 +35,15 @@ class MissedReject:
     item_id: int
     ejector_id: str | None
     reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
-    # "verdict_not_delivered", "verdict_too_late"
+    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity",
+    # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item)
     late_ms: float
 
 
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    """Raised once per cause; `kind` is "reject_missed" or "reject_unconfirmed"."""
+    """Raised once per cause; `kind` is "reject_missed", "reject_unconfirmed" or
+    "encoder_discontinuity" (item 0: it is about the belt, not one item)."""
 
     kind: str
     item_id: int
@@ -72,6 +74,10 @@ class RejectCounters:
     confirmed: int = 0
     unconfirmed: int = 0
     frames_unplaced: int = 0
+    discontinuities: int = 0  # encoder jumps (PLC restart, preset): each a fault
+    fifo_resent: int = 0  # verdicts written again after a PLC restart
+    fifo_refused: int = 0  # verdicts the PLC refused (its echo)
+    fifo_overflow: int = 0  # verdicts overwritten before the PLC read them (its echo)
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}

@@ -17,6 +17,9 @@ COUNT_MODULUS = 1 << 32
 # Counts since a start before the speed is measured from it alone: fewer leave the count's own
 # step a large part of the speed (a belt that creeps a count at a time is not starting).
 START_MIN_COUNTS = 10
+# Timestamp slack for the jump test: a reading is stamped at its round trip's midpoint, which
+# may be off by up to half a blurred round trip (runtime.MAX_HALF_RTT_NS) each side.
+JUMP_SLACK_NS = 6_000_000
 
 
 COUNT_BITS = (16, 32)  # the encoder register widths the belt unwraps
@@ -52,6 +55,10 @@ class Belt:
         self._samples: deque[tuple[int, float]] = deque()  # (t_ns, position_mm)
         self._still_since_ns = 0  # first reading at the newest reading's position
         self._moved_at: tuple[int, float] | None = None  # first reading after a standstill
+        self._max_mm_per_ns = cfg.max_speed_mm_s / 1e9
+        self._jump_tol_mm = enc.jump_tolerance_mm if enc else 0.0
+        self.discontinuities = 0  # count jumps seen (PLC restart, preset); each re-anchors
+        self.last_jump: tuple[int, int, int] | None = None  # (t_ns, count before, count after)
 
     @property
     def has_encoder(self) -> bool:
@@ -76,13 +83,38 @@ class Belt:
             return  # same instant read twice (observe then update): keep the first
         if self._raw0 is None:
             self._raw0 = self._last_raw = encoder_count
-        self._unwrapped += wrap_delta(encoder_count, self._last_raw, self._count_bits)
+        delta = wrap_delta(encoder_count, self._last_raw, self._count_bits)
+        if self._samples and self._is_jump(now_ns - self._samples[-1][0], delta):
+            self._reanchor(now_ns, encoder_count)
+            return
+        self._unwrapped += delta
         self._last_raw = encoder_count
         position_mm = self._unwrapped / self._counts_per_mm
         self._note_start(now_ns, position_mm)
         self._samples.append((now_ns, position_mm))
         while len(self._samples) > 2 and now_ns - self._samples[1][0] > self._history_ns:
             self._samples.popleft()
+
+    def _is_jump(self, dt_ns: int, delta_counts: int) -> bool:
+        """A change the belt cannot have made in `dt_ns`: faster than its maximum speed, or
+        backwards beyond the tolerance (a 32-bit count reset to 0 unwraps as a step back)."""
+        delta_mm = delta_counts / self._counts_per_mm
+        ahead_mm = self._max_mm_per_ns * (dt_ns + JUMP_SLACK_NS) + self._jump_tol_mm
+        return delta_mm < -self._jump_tol_mm or delta_mm > ahead_mm
+
+    def _reanchor(self, now_ns: int, encoder_count: int) -> None:
+        """Take the new count as the belt's last known position: travel stays continuous, the
+        history (which would average the jump into the speed) starts again, and counts map
+        to positions from the new count on. What the belt really did meanwhile is unknown:
+        the scheduler treats every item in flight as unplaced."""
+        self.discontinuities += 1
+        self.last_jump = (now_ns, self._last_raw, encoder_count)
+        self._raw0 = (encoder_count - self._unwrapped) % self._count_modulus
+        self._last_raw = encoder_count
+        position_mm = self._unwrapped / self._counts_per_mm
+        self._samples.clear()
+        self._samples.append((now_ns, position_mm))
+        self._still_since_ns, self._moved_at = now_ns, None
 
     def _note_start(self, now_ns: int, position_mm: float) -> None:
         """Remember the first reading that moved after the belt stood still a whole window."""

@@ -35,6 +35,13 @@ class EncoderModel(StrictModel):
         le=60000,
         description="how long encoder readings are kept to place frames captured in the past, ms",
     )
+    jump_tolerance_mm: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="a count change this far beyond what the belt's maximum speed allows (or "
+        "this far backwards) is an encoder discontinuity (a PLC restart or preset), not motion, mm",
+    )
 
 
 class BeltModel(StrictModel):
@@ -50,6 +57,13 @@ class BeltModel(StrictModel):
         le=1000,
         description="below this measured speed the belt counts as stopped and no fire time "
         "is predicted, mm/s",
+    )
+    max_speed_mm_s: float = Field(
+        default=5000.0,
+        gt=0,
+        le=20000,
+        description="the fastest the belt can run; an encoder change beyond it is a "
+        "discontinuity (fault encoder_discontinuity), mm/s",
     )
 
     @model_validator(mode="after")

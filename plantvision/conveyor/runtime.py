@@ -34,6 +34,9 @@ SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip 
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
 OFFERED_MAX = 256  # readings kept between two cycles (2.5 s of 10 ms polls); older ones drop
+# Alarms that stop the belt whatever missed_action says: the bin did not see a push, or the
+# belt lost its position (an encoder discontinuity).
+ALWAYS_STOP = frozenset({"reject_unconfirmed", "encoder_discontinuity"})
 EjectorOut = Callable[[int, bool], bool]  # (ejector index, on) -> the PLC acknowledged it
 
 
@@ -52,6 +55,21 @@ class EncoderReading(Protocol):
     @property
     def t_encoder_ns(self) -> int:
         """When the PLC sampled the count (the read's midpoint), or 0 if unknown."""
+        ...
+
+    @property
+    def fifo_restarts(self) -> int:
+        """PLC restarts the link noticed in the reject FIFO's echo, since it started."""
+        ...
+
+    @property
+    def fifo_refused(self) -> int:
+        """FIFO entries the PLC refused, since the link started."""
+        ...
+
+    @property
+    def fifo_overflow(self) -> int:
+        """FIFO entries lost to overflow, since the link started."""
         ...
 
 
@@ -76,6 +94,8 @@ class RejectRuntime:
         self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread
         self._offered: deque[EncoderReading] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
+        self._fifo_seen = [0, 0, 0]  # restarts, refused, overflow: the newest counts read
+        self._fifo_done = [0, 0, 0]  # ... and those the scheduler has been told of
         self._alarm = False
         self._stop_cause: str | None = None
         self._planned_ns: dict[int, int] = {}  # item -> fire time of its last armed plan
@@ -148,6 +168,8 @@ class RejectRuntime:
             self._feed_one(inputs)
 
     def _feed_one(self, inputs: EncoderReading) -> None:
+        counts = (inputs.fifo_restarts, inputs.fifo_refused, inputs.fifo_overflow)
+        self._fifo_seen = [max(a, b) for a, b in zip(self._fifo_seen, counts, strict=True)]
         if inputs.encoder is None:
             return
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
@@ -192,8 +214,10 @@ class RejectRuntime:
             sched.report_fired(item_id, t_ns)
             self.fire_log.append((item_id, self._planned_ns.pop(item_id, t_ns), t_ns))
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
+            sched.verdict_settled(outcome.item_id)
             if outcome.reason is not None:
                 sched.report_lost(outcome.item_id, now_ns, outcome.reason)
+        self._fifo_session(now_ns)
         for _ in range(confirms if self.cfg.confirm_window_ms is not None else 0):
             sched.report_confirm(now_ns)
         actions = sched.update(now_ns, None)
@@ -201,12 +225,27 @@ class RejectRuntime:
         for alarm in actions.alarms:
             self._alarm = True
             if self._stop_cause is None and (
-                alarm.kind == "reject_unconfirmed" or self.cfg.missed_action == "stop_belt"
+                alarm.kind in ALWAYS_STOP or self.cfg.missed_action == "stop_belt"
             ):
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
         return RejectStatus(self._stop_cause, self._alarm)
+
+    def _fifo_session(self, now_ns: int) -> None:
+        """What the PLC's FIFO echo said since the last step: a restart (the link has emptied
+        its shadow) re-sends every verdict still ahead; refusals and overflows are missed
+        rejects the PLC will not fire."""
+        restarts, refused, overflow = (
+            a - b for a, b in zip(self._fifo_seen, self._fifo_done, strict=True)
+        )
+        self._fifo_done = list(self._fifo_seen)
+        if restarts:
+            self.scheduler.resend_ahead(now_ns)
+        if refused:
+            self.scheduler.report_fifo_loss(now_ns, "verdict_refused", refused)
+        if overflow:
+            self.scheduler.report_fifo_loss(now_ns, "fifo_overflow", overflow)
 
     def acknowledge(self) -> None:
         """A reset press the guard accepted: clear the alarm latch and the belt stop."""
@@ -222,6 +261,7 @@ class RejectRuntime:
                 if self._timer.arm(plan):
                     self._planned_ns[plan.item_id] = plan.fire_at_ns
         if actions.verdicts and self._verdicts is not None:
+            self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
             self._verdicts.submit(
                 [
                     Verdict(self._outputs[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns)

@@ -69,6 +69,8 @@ class RejectScheduler:
         self._rejects: dict[int, _Reject] = {}
         self._buf = ActionBuffer()
         self._stop_belt = False
+        self._jumps_seen = 0
+        self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
 
@@ -88,6 +90,7 @@ class RejectScheduler:
         """Track one frame's items. `encoder_count` is the count read at `now_ns` (None: none
         read this cycle, or a fixed-speed belt); the belt position at capture is interpolated."""
         self._belt.sample(now_ns, encoder_count)
+        self._check_jump(now_ns)
         if not self._belt.ready:
             self.counters.frames_unplaced += 1
             self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
@@ -107,6 +110,7 @@ class RejectScheduler:
     def update(self, now_ns: int, encoder_count: int | None) -> Actions:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
+        self._check_jump(now_ns)
         if self._belt.ready:
             travel_mm = self._belt.position_mm(now_ns)
             for r in list(self._rejects.values()):
@@ -146,6 +150,16 @@ class RejectScheduler:
         when the reject was already settled and forgotten."""
         self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
 
+    def verdicts_in_transit(self, item_ids: list[int]) -> None:
+        """PLC-timed: these verdicts are being written; until the write comes back the PLC may
+        not have them, so passing their fire count is not a fire (it tripped reject_unconfirmed
+        for a verdict that then failed, whatever missed_action said)."""
+        self._in_transit.update(item_ids)
+
+    def verdict_settled(self, item_id: int) -> None:
+        """The write of `item_id`'s verdict came back (delivered, or reported lost)."""
+        self._in_transit.discard(item_id)
+
     def report_confirm(self, now_ns: int) -> None:
         """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
@@ -166,10 +180,64 @@ class RejectScheduler:
         if self._cfg.timing_mode != "plc" or not self._belt.ready:
             return []
         travel_mm = self._belt.position_mm(now_ns)
-        fired = [r for r in self._rejects.values() if r.state == "sent" and travel_mm >= r.fire_mm]
+        fired = [
+            r
+            for r in self._rejects.values()
+            if r.state == "sent" and travel_mm >= r.fire_mm and r.item_id not in self._in_transit
+        ]
         for r in fired:
-            self._commit(r, now_ns)
+            self._commit_plc(r, now_ns)
         return fired
+
+    def _check_jump(self, now_ns: int) -> None:
+        """An encoder discontinuity (the belt re-anchored itself): where the items in flight
+        are is unknown, so every reject not yet fired is missed (its verdict, at a count of the
+        old numbering, would fire on another item), every track is dropped, and the fault
+        latches the belt stop like an unconfirmed reject."""
+        jumps = self._belt.discontinuities
+        if jumps == self._jumps_seen:
+            return
+        self._jumps_seen = jumps
+        self.counters.discontinuities += 1
+        t_ns, before, after = self._belt.last_jump or (now_ns, 0, 0)
+        self._buf.alarms.append(Alarm("encoder_discontinuity", 0))
+        self._stop_belt = True
+        in_flight = [r for r in self._rejects.values() if r.state != "committed"]
+        self._log.error(
+            "encoder_discontinuity",
+            count_before=before,
+            count_after=after,
+            t_ns=t_ns,
+            rejects_in_flight=len(in_flight),
+        )
+        for r in in_flight:
+            self._miss(r, now_ns, "encoder_discontinuity", 0.0)
+        self._tracker.forget_beyond(-np.inf)
+
+    def resend_ahead(self, now_ns: int) -> None:
+        """The PLC restarted and lost its pending verdicts: every verdict sent whose fire
+        position is still ahead goes out again (as a new FIFO entry, same count)."""
+        if not self._belt.ready:
+            return
+        travel_mm = self._belt.position_mm(now_ns)
+        for r in self._rejects.values():
+            if r.state == "sent" and r.ejector is not None and r.fire_mm > travel_mm:
+                v = self._belt.speed_mm_per_ns()
+                deadline_ns = now_ns + int((r.fire_mm - travel_mm) / v) if v else None
+                count = self._belt.count_at_mm(r.fire_mm)
+                self._buf.verdicts.append(PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns))
+                self.counters.fifo_resent += 1
+                self._log.warning("reject_resent", item_id=r.item_id, fire_at_count=count)
+
+    def report_fifo_loss(self, now_ns: int, reason: str, n: int) -> None:
+        """The PLC's echo counts `n` verdicts it refused or lost to overflow: each is a missed
+        reject (which item, the echo does not say; the counts and the alarm are what matter)."""
+        if reason == "fifo_overflow":
+            self.counters.fifo_overflow += n
+        else:
+            self.counters.fifo_refused += n
+        for _ in range(n):
+            self._miss(_Reject(0), now_ns, reason, 0.0)
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause)."""
@@ -178,6 +246,10 @@ class RejectScheduler:
     def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
             self._check_confirmation(r, now_ns)
+            return
+        if r.state == "sent":  # at the PLC: its count holds wherever the track is now
+            if travel_mm >= r.fire_mm and r.item_id not in self._in_transit:
+                self._commit_plc(r, now_ns)
             return
         pos = self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
@@ -220,10 +292,6 @@ class RejectScheduler:
 
     def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
-        if r.state == "sent":
-            if travel_mm >= r.fire_mm:
-                self._commit(r, now_ns)
-            return
         v = self._belt.speed_mm_per_ns()
         if v is None:
             if remaining_mm < 0:
@@ -270,6 +338,12 @@ class RejectScheduler:
         r.state = "pending"
         self._buf.cancels.append(r.item_id)
         self._log.info("reject_unarmed", item_id=r.item_id, reason="belt_slowed_or_stopped")
+
+    def _commit_plc(self, r: _Reject, now_ns: int) -> None:
+        """The PLC fired a delivered verdict: the belt passed its count (the box's best
+        knowledge; the bin sensor confirms it when configured)."""
+        self.counters.fired += 1
+        self._commit(r, now_ns)
 
     def _commit(self, r: _Reject, fired_at_ns: int) -> None:
         r.state, r.fire_at_ns = "committed", fired_at_ns

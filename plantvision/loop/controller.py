@@ -513,7 +513,9 @@ class Controller:
         before = cam.reject.counters
         status = cam.reject.step(now_ns, self._take_confirms(cam), False)
         after = cam.reject.counters
-        fresh = any(after[k] > before.get(k, 0) for k in ("missed", "unconfirmed"))
+        fresh = any(
+            after[k] > before.get(k, 0) for k in ("missed", "unconfirmed", "discontinuities")
+        )
         if status.fault is not None and (fresh or not reset):
             faults.add(status.fault)
         return status.alarm, reset and not fresh

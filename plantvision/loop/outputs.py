@@ -47,6 +47,7 @@ FAULT_CODES: dict[str, int] = {
     DECISION_EXPIRED: 16,
     THREAD_STOPPED: 17,
     VERDICT_STALE: 18,
+    "encoder_discontinuity": 19,
 }
 
 

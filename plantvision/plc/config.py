@@ -38,6 +38,7 @@ ALLOWED_TYPES: dict[str, tuple[SignalType, ...]] = {
     "machine_latched": ("discrete_input", "coil"),
     "encoder": ("input_register", "holding_register"),
     "reject_fifo": ("holding_register",),
+    "reject_fifo_echo": ("input_register", "holding_register"),
 }
 OUTPUT_COILS = ("permit", "warning", "ejectors")
 INPUT_BITS = ("reset", "reject_confirm", "machine_latched")
@@ -112,6 +113,12 @@ class SignalMap(StrictModel):
     reject_fifo: SignalModel | None = Field(
         default=None, description="holding-register block for verdicts"
     )
+    reject_fifo_echo: SignalModel | None = Field(
+        default=None,
+        description="6-register block the PLC writes back: epoch taken, its boot number, last "
+        "sequence consumed, refused and overflow counts, last refused sequence (README, the "
+        "reject FIFO protocol); without it a PLC restart is not noticed",
+    )
 
     def named(self) -> Iterator[tuple[tuple[str | int, ...], SignalModel]]:
         """(location, signal) for every configured signal; ejectors as ('ejectors', i)."""
@@ -180,7 +187,11 @@ class SignalMap(StrictModel):
                 f"input bits span more than {MAX_BITS_READ} addresses; place them closer together",
                 None,
             )
-        for name, limit in (("reject_fifo", MAX_REGISTERS_WRITE), ("encoder", MAX_REGISTERS_READ)):
+        for name, limit in (
+            ("reject_fifo", MAX_REGISTERS_WRITE),
+            ("encoder", MAX_REGISTERS_READ),
+            ("reject_fifo_echo", MAX_REGISTERS_READ),
+        ):
             sig = getattr(self, name)
             if sig is not None and sig.span > limit:
                 raise field_error(
@@ -196,7 +207,9 @@ DEFAULT_SIGNAL_MAP = SignalMap(
     ejectors=(SignalModel(type="coil", address=2), SignalModel(type="coil", address=3)),
     heartbeat=SignalModel(type="holding_register", address=0),
     fault_code=SignalModel(type="holding_register", address=1),
-    reject_fifo=SignalModel(type="holding_register", address=16, count=16),
+    # 3 header registers + 16 slots of 4: as many verdicts in flight as a belt carries
+    reject_fifo=SignalModel(type="holding_register", address=16, count=67),
+    reject_fifo_echo=SignalModel(type="input_register", address=2, count=6),
     reset=SignalModel(type="discrete_input", address=0),
     reject_confirm=SignalModel(type="discrete_input", address=1),
     machine_latched=SignalModel(type="discrete_input", address=2),

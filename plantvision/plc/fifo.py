@@ -1,31 +1,43 @@
-"""The reject FIFO: how PLC-timed verdicts are laid out in the PLC's holding-register block. Pure.
+"""The reject FIFO session: PLC-timed verdicts in a holding-register block, and the PLC's echo.
+Pure: no sockets; the link does the I/O, the PLC simulator runs `FifoReader`.
 
-Layout of the `reject_fifo` block (16-bit holding registers, `count` of them from `address`):
+Box -> PLC, the `reject_fifo` block (16-bit holding registers, `count` of them from `address`,
+written whole by one FC16 request per batch, so a PLC never sees half an entry):
 
-    offset 0            head: sequence number of the newest entry written (0: none yet)
-    offset 1 + 4*i      slot i: sequence number (1..65535, wraps to 1; 0 = empty slot)
-    offset 2 + 4*i              ejector index (into `signals.ejectors`, 0-based)
-    offset 3 + 4*i, 4 + 4*i     fire count: the 32-bit encoder count at which the PLC switches
+    offset 0            epoch: the box's session, new at each box start (1..65535)
+    offset 1            base: the first sequence number a reader new to this epoch may take
+    offset 2            head: sequence number of the newest entry written (0: none yet)
+    offset 3 + 4*i      slot i: sequence number (1..65535, wraps to 1; 0 = empty slot)
+    offset 4 + 4*i              ejector index (into `signals.ejectors`, 0-based)
+    offset 5 + 4*i, 6 + 4*i     fire count: the 32-bit encoder count at which the PLC switches
                                 the ejector on, in the block's `word_order`
 
-Entry n (sequence number n) goes to slot (n - 1) mod slots, so the block is a ring the PLC
-reads whole. The box writes the whole block in one FC16 request per batch: a PLC applies one
-request between scans, so it never sees a half-written entry; the head is written with the
-entries. A PLC takes, in sequence order, every slot whose sequence number is newer than the last
-one it consumed; a jump of more than `slots` means it fell behind (an overflow it must alarm
-on). The PLC times the pulse itself (its own pulse length per ejector).
+Entry n goes to slot (n - 1) mod slots. PLC -> box, the `reject_fifo_echo` block (6 registers
+the PLC writes every scan and the box reads with its inputs):
+
+    offset 0  epoch the PLC has taken entries of (0: none since it started)
+    offset 1  boot: a number the PLC changes at every start of its program
+    offset 2  last sequence number consumed
+    offset 3  refused: entries dropped (past the late limit, unknown ejector, table full), wraps
+    offset 4  overflow: entries overwritten before the PLC read them, wraps at 65536
+    offset 5  sequence number of the last refused entry
+
+`FifoReader` is the PLC's side as a PLC program implements it (the README's protocol section
+says it in words); `FifoSession` is the box's reading of the echo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from plantvision.plc.values import WordOrder, u32_to_words, words_to_u32
 
-HEADER_REGS = 1
+HEADER_REGS = 3  # epoch, base, head
 ENTRY_REGS = 4
+ECHO_REGS = 6
 SEQ_MODULUS = 0x10000
+COUNT_HALF = 1 << 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,24 @@ class FifoEntry:
     seq: int
     ejector_index: int
     fire_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FifoEcho:
+    """The PLC's echo block, decoded."""
+
+    epoch: int
+    boot: int
+    consumed: int
+    refused: int
+    overflow: int
+    last_refused: int
+
+    @classmethod
+    def of(cls, registers: Sequence[int]) -> FifoEcho:
+        if len(registers) < ECHO_REGS:
+            raise ValueError(f"the FIFO echo has {ECHO_REGS} registers, got {len(registers)}")
+        return cls(*(int(r) & 0xFFFF for r in registers[:ECHO_REGS]))
 
 
 def slot_count(block_registers: int) -> int:
@@ -52,23 +82,35 @@ def seq_newer(a: int, b: int) -> bool:
     return 0 < (a - b) % (SEQ_MODULUS - 1) < (SEQ_MODULUS - 1) // 2
 
 
+def seq_gap(a: int, b: int) -> int:
+    """How many sequence numbers lie strictly between `b` and the newer `a`."""
+    return max(0, (a - b) % (SEQ_MODULUS - 1) - 1)
+
+
 class FifoWriter:
     """The box's shadow of the block: turns verdicts into whole-block register images."""
 
-    def __init__(self, block_registers: int, word_order: WordOrder) -> None:
+    def __init__(self, block_registers: int, word_order: WordOrder, epoch: int = 1) -> None:
         self.slots = slot_count(block_registers)
         if self.slots < 1:
             raise ValueError(
                 f"reject_fifo has {block_registers} registers; it needs at least "
-                f"{HEADER_REGS + ENTRY_REGS} (head + one entry of {ENTRY_REGS})"
+                f"{HEADER_REGS + ENTRY_REGS} (epoch, base, head + one entry of {ENTRY_REGS})"
             )
+        if not 1 <= epoch <= 0xFFFF:
+            raise ValueError(f"epoch {epoch} must be 1..65535 (0 means no session)")
         self._order: WordOrder = word_order
         self._regs = [0] * (HEADER_REGS + ENTRY_REGS * self.slots)
+        self._regs[0], self._regs[1] = epoch, 1
         self._seq = 0
 
     @property
     def last_seq(self) -> int:
         return self._seq
+
+    @property
+    def epoch(self) -> int:
+        return self._regs[0]
 
     def batches(self, entries: Sequence[tuple[int, int]]) -> list[list[int]]:
         """(ejector index, fire count) pairs -> block images, one per request, at most `slots`
@@ -85,7 +127,7 @@ class FifoWriter:
                     ejector_index,
                     *u32_to_words(fire_count, self._order),
                 ]
-            self._regs[0] = self._seq
+            self._regs[2] = self._seq
             images.append(list(self._regs))
         return images
 
@@ -97,11 +139,19 @@ class FifoWriter:
         them again for another verdict."""
         _void(self._regs, self.slots, seq)
 
+    def restart_session(self) -> None:
+        """The PLC restarted (its echo's boot changed): it lost its pending entries and what it
+        consumed. Empty every slot (re-written, old entries would fire again at counts of the
+        old numbering) and let a reader take from the next sequence number on; the box re-sends
+        the verdicts still ahead as new entries."""
+        _void(self._regs, self.slots, self._seq, every=True)
+        self._regs[1] = next_seq(self._seq)
 
-def _void(regs: list[int], slots: int, after_seq: int) -> None:
+
+def _void(regs: list[int], slots: int, after_seq: int, every: bool = False) -> None:
     for i in range(slots):
         off = HEADER_REGS + ENTRY_REGS * i
-        if regs[off] and seq_newer(regs[off], after_seq):
+        if regs[off] and (every or seq_newer(regs[off], after_seq)):
             regs[off : off + ENTRY_REGS] = [0] * ENTRY_REGS
 
 
@@ -113,4 +163,126 @@ def decode_block(registers: Sequence[int], word_order: WordOrder) -> tuple[int, 
         seq, eject, *words = registers[off : off + ENTRY_REGS]
         if seq:
             entries.append(FifoEntry(seq, eject, words_to_u32(list(words), word_order)))
-    return registers[0], entries
+    return registers[2], entries
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """What one echo told the box: the PLC restarted (re-send what is still ahead), and how
+    many entries it refused or lost to overflow since the last echo."""
+
+    restarted: bool = False
+    refused: int = 0
+    overflow: int = 0
+    last_refused: int = 0
+
+
+class FifoSession:
+    """The box's reading of the PLC's echo: restarts and counted refusals and overflows."""
+
+    def __init__(self) -> None:
+        self._boot: int | None = None
+        self._refused = 0
+        self._overflow = 0
+
+    def on_echo(self, echo: FifoEcho) -> SessionChange:
+        """Compare one echo with the last; the first one only sets the baselines."""
+        if self._boot is None or echo.boot != self._boot:
+            restarted = self._boot is not None
+            self._boot, self._refused, self._overflow = echo.boot, echo.refused, echo.overflow
+            return SessionChange(restarted=restarted)
+        refused = (echo.refused - self._refused) % SEQ_MODULUS
+        overflow = (echo.overflow - self._overflow) % SEQ_MODULUS
+        self._refused, self._overflow = echo.refused, echo.overflow
+        return SessionChange(False, refused, overflow, echo.last_refused if refused else 0)
+
+
+@dataclass
+class FifoReader:
+    """The PLC's side of the session: what a PLC program does with the block, and its echo.
+
+    `power_up(block)` at program start; `on_block(block)` whenever the block may have changed
+    (every scan is fine); `due(ejector, count)` every scan per ejector; `preset()` when the
+    encoder count is set (its counts change meaning). `pending` is one table per ejector; the
+    entries of different ejectors are not in fire order, so each entry is compared, never only
+    the head of the FIFO.
+    """
+
+    word_order: WordOrder
+    boot: int
+    ejectors: int
+    late_counts: int
+    table_size: int = 32
+    epoch: int = 0
+    consumed: int = 0
+    refused: int = 0
+    overflow: int = 0
+    last_refused: int = 0
+    pending: dict[int, list[FifoEntry]] = field(default_factory=dict)
+
+    def power_up(self, block: Sequence[int]) -> None:
+        """Whatever the block holds now was written before this start: take none of it."""
+        self.epoch, self.consumed = block[0], block[2]
+        self.pending = {}
+
+    def on_block(self, block: Sequence[int]) -> list[FifoEntry]:
+        """Take, in sequence order, every entry newer than the last consumed; a new epoch (a
+        box that restarted) starts from its `base`. Returns the entries taken."""
+        if block[0] == 0:
+            return []  # no box session yet
+        if block[0] != self.epoch:
+            # 0 and 65535 are the same place in the sequence space: base 1 -> consumed 0.
+            self.epoch, self.consumed = block[0], block[1] - 1
+        _, entries = decode_block(block, self.word_order)
+        fresh = sorted(
+            (e for e in entries if seq_newer(e.seq, self.consumed)),
+            key=lambda e: (e.seq - self.consumed) % (SEQ_MODULUS - 1),
+        )
+        taken = []
+        for e in fresh:
+            # Numbers skipped between two taken entries were overwritten before this read.
+            self.overflow = (self.overflow + seq_gap(e.seq, self.consumed)) % SEQ_MODULUS
+            self.consumed = e.seq
+            table = self.pending.setdefault(e.ejector_index, [])
+            if e.ejector_index >= self.ejectors or len(table) >= self.table_size:
+                self._refuse(e)
+            else:
+                table.append(e)
+                taken.append(e)
+        return taken
+
+    def due(self, ejector: int, encoder: int) -> list[FifoEntry]:
+        """Entries of `ejector` whose count the encoder has reached, each once; those already
+        past the late limit are refused (they would push the wrong item)."""
+        fire, keep = [], []
+        for e in self.pending.get(ejector, []):
+            past = (encoder - e.fire_count + COUNT_HALF) % (COUNT_HALF * 2) - COUNT_HALF
+            if past < 0:
+                keep.append(e)
+            elif past > self.late_counts:
+                self._refuse(e)
+            else:
+                fire.append(e)
+        self.pending[ejector] = keep
+        return fire
+
+    def preset(self) -> None:
+        """The encoder count was set: every pending count refers to the old numbering."""
+        for table in self.pending.values():
+            for e in table:
+                self._refuse(e)
+        self.pending = {}
+
+    def echo(self) -> list[int]:
+        return [
+            self.epoch,
+            self.boot,
+            self.consumed,
+            self.refused,
+            self.overflow,
+            self.last_refused,
+        ]
+
+    def _refuse(self, e: FifoEntry) -> None:
+        self.refused = (self.refused + 1) % SEQ_MODULUS
+        self.last_refused = e.seq

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
-from plantvision.plc.fifo import FifoWriter
+from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
@@ -122,7 +123,14 @@ class PlcLink:
         self._safety = _Conn(config, "safety", self._mark_lost)
         self._service = _Conn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
-        self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order)
+        # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
+        # otherwise drop this boot's entries 1..20 as already taken.
+        epoch = secrets.randbelow(0xFFFF) + 1
+        self._fifo = None if fifo is None else FifoWriter(fifo.span, fifo.word_order, epoch)
+        self._session = FifoSession() if self._sig.reject_fifo_echo is not None else None
+        self._fifo_synced = False  # the echo was read since the last (re)connect
+        self._voided = 0  # entries voided since the last echo (their numbers look skipped)
+        self._fifo_counts = [0, 0, 0]  # PLC restarts, refused, overflow seen in echoes
         self._sent_version = -1  # version of the image last sent on the safety connection
         self._state = threading.Lock()
         self._image, self._version = PlcOutputs(), 0
@@ -224,6 +232,8 @@ class PlcLink:
             with self._service.lock:  # the lock also serialises the FIFO shadow
                 if not self.healthy:
                     return False
+                if not self._fifo_synced:
+                    self._poll_echo()  # a restarted PLC must not get the old shadow
                 before = self._fifo.last_seq
                 try:
                     for image in self._fifo.batches(entries):
@@ -233,6 +243,7 @@ class PlcLink:
                     # of several requests the earlier ones did arrive: counted missed all the
                     # same, the safe side of a count.)
                     self._fifo.void_since(before)
+                    self._voided += (self._fifo.last_seq - before) % 0xFFFF
                     raise
         except LinkError as exc:
             self._drop("verdict", str(exc))
@@ -248,9 +259,11 @@ class PlcLink:
             with self._service.lock:
                 bits = self._read_bits()
                 t_sent_ns = self._clock()
-                encoder = self._read_encoder()
+                encoder, echo = self._read_encoder()
                 # The PLC sampled the count somewhere in the round trip: take its middle.
                 t_encoder_ns = (t_sent_ns + self._clock()) // 2
+                self._poll_echo(echo)
+                restarts, refused, overflow = self._fifo_counts
         except LinkError as exc:
             self._drop("read", str(exc))
             self._edge.update(None)
@@ -264,6 +277,9 @@ class PlcLink:
             machine_latched=bits.get("machine_latched"),
             t_read_ns=self._clock(),
             t_encoder_ns=t_encoder_ns,
+            fifo_restarts=restarts,
+            fifo_refused=refused,
+            fifo_overflow=overflow,
         )
 
     def stop(self) -> None:
@@ -312,16 +328,54 @@ class PlcLink:
             out |= {n: bool(bits[s.address - base]) for n, s in group.items()}
         return out
 
-    def _read_encoder(self) -> int | None:
+    def _read_encoder(self) -> tuple[int | None, list[int] | None]:
+        """The encoder count, and the FIFO echo when it sits in the same table within 16
+        registers of it: one request for both (a second one per input poll delayed the next
+        encoder reading)."""
         enc: SignalModel | None = self._sig.encoder
         if enc is None:
-            return None
+            return None, None
+        echo = self._sig.reject_fifo_echo
+        lo, hi = enc.address, enc.address + enc.span
+        merged = echo is not None and echo.type == enc.type
+        if echo is not None and merged:
+            lo, hi = min(lo, echo.address), max(hi, echo.address + ECHO_REGS)
+            merged = hi - lo <= 16
+            if not merged:
+                lo, hi = enc.address, enc.address + enc.span
         client = self._service.client
         op = client.read_input_registers
         if enc.type == "holding_register":
             op = client.read_holding_registers
-        regs = self._service.call(op, enc.address, count=enc.width // 16).registers
-        return words_to_u32(list(regs), enc.word_order) if enc.width == 32 else int(regs[0])
+        regs = list(self._service.call(op, lo, count=hi - lo).registers)
+        words = regs[enc.address - lo : enc.address - lo + enc.span]
+        count = words_to_u32(words, enc.word_order) if enc.width == 32 else int(words[0])
+        if echo is None or not merged:
+            return count, None
+        return count, regs[echo.address - lo : echo.address - lo + ECHO_REGS]
+
+    def _poll_echo(self, registers: list[int] | None = None) -> None:
+        """Read the PLC's FIFO echo (caller holds the service lock) and act on it: a PLC that
+        restarted gets an empty shadow from the next sequence number on (the box's scheduler
+        re-sends what is still ahead); refusals and overflows add to the counts the inputs
+        carry. Overflow the box caused itself (entries it voided) is not the PLC's."""
+        sig = self._sig.reject_fifo_echo
+        if sig is None or self._session is None:
+            return
+        if registers is None:  # not read with the encoder: a request of its own
+            client = self._service.client
+            op = client.read_input_registers
+            if sig.type == "holding_register":
+                op = client.read_holding_registers
+            registers = list(self._service.call(op, sig.address, count=ECHO_REGS).registers)
+        change = self._session.on_echo(FifoEcho.of(registers))
+        self._fifo_synced = True
+        if change.restarted and self._fifo is not None:
+            self._fifo.restart_session()
+            self._fifo_counts[0] += 1
+        self._fifo_counts[1] += change.refused
+        self._fifo_counts[2] += max(0, change.overflow - self._voided)
+        self._voided = 0
 
     def _mark_lost(self) -> None:
         """Healthy -> lost, at the instant a request fails (its connection lock still held)."""
@@ -370,6 +424,10 @@ class PlcLink:
                 with self._service.lock:
                     if not self._service.connect():
                         raise LinkError("service connect failed")
+                    # Before any verdict goes out: a PLC that restarted must not get the old
+                    # FIFO shadow (its entries would fire again).
+                    self._fifo_synced = False
+                    self._poll_echo()
                 with self._state:
                     self._sent_version = -1  # the next write() sends the loop's image
                     self._healthy = True

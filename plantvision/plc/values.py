@@ -52,6 +52,11 @@ class PlcInputs:
     machine_latched: bool | None = None  # None: the map has no such signal
     t_read_ns: int = field(default=0, compare=False)
     t_encoder_ns: int = field(default=0, compare=False)  # when the PLC sampled `encoder`
+    # Reject FIFO session, as counted from the PLC's echo since the link started: PLC restarts
+    # noticed (each empties the FIFO shadow), entries it refused, entries lost to overflow.
+    fifo_restarts: int = field(default=0, compare=False)
+    fifo_refused: int = field(default=0, compare=False)
+    fifo_overflow: int = field(default=0, compare=False)
 
 
 class ResetEdge:

@@ -39,6 +39,7 @@ class BeltDriver:
             0 if fifo is None else fifo.span,
             "big" if fifo is None else fifo.word_order,
             truth,
+            len(signals.ejectors),
         )
         self._file: TextIO | None = None
         self._written = 0

@@ -4,8 +4,9 @@ Pure state; the server calls it under its lock with `now_ns`, the belt travel (m
 from the machine model (the machine *is* the belt: it moves while the machine runs).
 
 - Box-timed: every rising edge of an ejector coil written by the box is a pulse.
-- PLC-timed: entries of the reject FIFO (layout in plantvision.plc.fifo) are consumed in sequence
-  order; each scan fires an entry's ejector once the encoder has reached its fire count.
+- PLC-timed: the reject FIFO session is run by plantvision.plc.fifo.FifoReader (the documented
+  PLC side: epoch, per-ejector pending tables, late limit, echo); each scan fires an entry's
+  ejector once the encoder has reached its fire count.
 
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
 when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plantvision.conveyor.belt import wrap_delta
-from plantvision.plc.fifo import FifoEntry, decode_block, seq_newer, slot_count
+from plantvision.plc.fifo import FifoEntry, FifoReader
 from plantvision.plc.values import WordOrder
 
 
@@ -74,17 +75,43 @@ class ConveyorModel:
         fifo_registers: int,
         word_order: WordOrder,
         truth: ItemTruth | None = None,
+        n_ejectors: int = 16,
     ) -> None:
         self.cfg, self.truth, self._order = cfg, truth, word_order
         self._fifo = [0] * fifo_registers
-        self._slots = slot_count(fifo_registers) if fifo_registers else 0
-        self._last_seq = 0
-        self.pending: list[FifoEntry] = []
+        self.boots = 1
+        self.reader = self._new_reader(n_ejectors, self.boots)
         self.pulses: list[dict[str, Any]] = []
-        self.refused: list[dict[str, Any]] = []
         self.binned_items: list[int] = []
-        self.fifo_overflows = 0
         self._bin_windows: list[tuple[int, int]] = []
+
+    def _new_reader(self, n_ejectors: int, boot: int) -> FifoReader:
+        late = round(self.cfg.late_limit_mm * self.cfg.counts_per_mm)
+        reader = FifoReader(self._order, boot, n_ejectors, late)
+        if self._fifo:
+            reader.power_up(self._fifo)
+        return reader
+
+    @property
+    def pending(self) -> list[FifoEntry]:
+        """Entries waiting to fire, every ejector's table."""
+        return [e for table in self.reader.pending.values() for e in table]
+
+    @property
+    def fifo_overflows(self) -> int:
+        return self.reader.overflow
+
+    def restart(self) -> None:
+        """The PLC program restarts: its FIFO block (not retentive here), last consumed entry
+        and pending tables are gone and its boot number changes (a real restart loses them; the
+        simulator must, or no FIFO session is tested)."""
+        self._fifo = [0] * len(self._fifo)
+        self.boots += 1
+        self.reader = self._new_reader(self.reader.ejectors, self.boots)
+
+    def echo(self) -> list[int]:
+        """The `reject_fifo_echo` registers the PLC program writes each scan."""
+        return self.reader.echo()
 
     # -- box-timed ---------------------------------------------------------------------------
 
@@ -96,32 +123,15 @@ class ConveyorModel:
     # -- PLC-timed ---------------------------------------------------------------------------
 
     def on_fifo_write(self, offset: int, values: list[int]) -> None:
-        """Registers written into the FIFO block; new entries join `pending` in order."""
+        """Registers written into the FIFO block; the reader takes the new entries."""
         self._fifo[offset : offset + len(values)] = values
-        head, entries = decode_block(self._fifo, self._order)
-        fresh = sorted(
-            (e for e in entries if seq_newer(e.seq, self._last_seq)),
-            key=lambda e: (e.seq - self._last_seq) % 0xFFFF,
-        )
-        if head and (head - self._last_seq) % 0xFFFF > self._slots and self._last_seq:
-            self.fifo_overflows += 1  # the box wrote faster than this PLC read
-        if fresh:
-            self._last_seq = fresh[-1].seq
-            self.pending.extend(fresh)
+        self.reader.on_block(self._fifo)
 
     def scan(self, belt: BeltNow) -> None:
         """One PLC scan: fire every pending entry whose count the encoder has reached."""
-        late_counts = self.cfg.late_limit_mm * self.cfg.counts_per_mm
-        keep = []
-        for e in self.pending:
-            past = wrap_delta(belt.encoder, e.fire_count)
-            if past < 0:
-                keep.append(e)
-            elif past > late_counts:
-                self.refused.append({"seq": e.seq, "ejector": e.ejector_index, "past": past})
-            else:
+        for ejector in sorted(self.reader.pending):
+            for e in self.reader.due(ejector, belt.encoder):
                 self._pulse("plc", e.ejector_index, belt, e)
-        self.pending = keep
 
     # -- the bin -----------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class Machine:
         self._hb_value: int | None = None
         self._hb_change_ns: int | None = None
         self._pos = 0.0
+        self._encoder_zero = 0  # counts of travel at the last counter reset
         self._reset_until_ns = now_ns
         # True once a permit OFF->ON transition arrived after the press that cleared the latch.
         self._fresh_rise = False
@@ -92,7 +93,13 @@ class Machine:
 
     def encoder(self, now_ns: int) -> int:
         self.advance(now_ns)
-        return int(self._pos) % ENCODER_MODULUS
+        return (int(self._pos) - self._encoder_zero) % ENCODER_MODULUS
+
+    def reset_encoder(self, now_ns: int) -> None:
+        """The PLC's counter restarts at 0 here (a PLC restart, a preset); the belt does not
+        move for it (`position_counts` keeps the truth)."""
+        self.advance(now_ns)
+        self._encoder_zero = int(self._pos)
 
     def position_counts(self, now_ns: int) -> float:
         """Belt travel since power-up in counts, unwrapped (the truth the encoder wraps)."""

@@ -221,6 +221,16 @@ class PlcSimulator:
     def permit_seen(self) -> bool:
         return bool(self.values.get("permit", False))
 
+    def restart_program(self) -> None:
+        """What a PLC restart does to the conveyor side: the encoder counter starts again at 0
+        and the reject FIFO's state (block, last consumed, pending entries) is lost. The belt
+        itself does not jump. Call while the PLC is down (`go_down` ... `come_back`, whose fresh
+        datastore empties the registers)."""
+        with self._lock:
+            self.machine.reset_encoder(self._clock())
+            if self.belt is not None:
+                self.belt.model.restart()
+
     # -- fault injection -------------------------------------------------------------------
 
     def set_delay_ms(self, delay_ms: float) -> None:
@@ -334,12 +344,23 @@ class PlcSimulator:
         confirm = sigs.reject_confirm
         if self.belt is not None and confirm is not None and confirm.type == table:
             self._set_bit(registers, start, confirm.address, self.belt.confirm_input(now))
+        echo = sigs.reject_fifo_echo
+        if self.belt is not None and echo is not None and echo.type == table:
+            self._fill_echo(registers, start, echo.address, self.belt.model.echo())
         enc: SignalModel | None = sigs.encoder
         if enc is not None and enc.type == table:
             value = self.machine.encoder(now)
             words = u32_to_words(value, enc.word_order) if enc.width == 32 else [value & 0xFFFF]
             off = enc.address - start
             registers[off : off + len(words)] = words
+
+    @staticmethod
+    def _fill_echo(registers: list[int], start: int, address: int, values: list[int]) -> None:
+        """The PLC program's FIFO echo, clipped to the registers this read covers."""
+        for i, v in enumerate(values):
+            off = address + i - start
+            if 0 <= off < len(registers):
+                registers[off] = v
 
     @staticmethod
     def _set_bit(registers: list[int], start: int, bit_address: int, on: bool) -> None:

@@ -85,6 +85,7 @@ class PlcFaults:
                 return
             if w.kind == "plc_restart":
                 self._machine.reboot(now_ns)  # no client is connected: nothing races this
+                sim.restart_program()  # encoder counter and FIFO state start again
             sim.come_back()
         elif w.kind == "plc_drop" and begin:
             sim.drop_connections()

@@ -20,7 +20,7 @@ from plantvision.plc.fifo import (
 entries = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2**32 - 1)), min_size=1, max_size=40)
 
 
-@given(entries, st.sampled_from(["big", "little"]), st.integers(5, 41))
+@given(entries, st.sampled_from(["big", "little"]), st.integers(7, 43))
 def test_every_entry_reaches_a_reader_in_order(
     written: list[tuple[int, int]], order: str, block: int
 ) -> None:
@@ -51,12 +51,12 @@ def test_sequence_numbers_skip_zero_which_marks_an_empty_slot() -> None:
 
 @pytest.mark.parametrize(
     ("block", "error"),
-    [(4, "at least 5"), (1, "at least 5"), (5, None), (16, None)],
+    [(6, "at least 7"), (1, "at least 7"), (7, None), (67, None)],
 )
 def test_block_size_is_checked(block: int, error: str | None) -> None:
     """A block too small for the head and one entry is refused with the size it needs."""
     if error is None:
-        assert FifoWriter(block, "big").slots == (block - 1) // 4
+        assert FifoWriter(block, "big").slots == (block - 3) // 4
     else:
         with pytest.raises(ValueError, match=error):
             FifoWriter(block, "big")
@@ -70,17 +70,17 @@ def test_ejector_index_must_fit_a_register() -> None:
 
 def test_fire_count_words_follow_the_word_order() -> None:
     """Big word order puts the high word first; little puts it last."""
-    big = FifoWriter(5, "big").batches([(1, 0x12345678)])[0]
-    little = FifoWriter(5, "little").batches([(1, 0x12345678)])[0]
-    assert big == [1, 1, 1, 0x1234, 0x5678]
-    assert little == [1, 1, 1, 0x5678, 0x1234]
+    big = FifoWriter(7, "big", epoch=9).batches([(1, 0x12345678)])[0]
+    little = FifoWriter(7, "little", epoch=9).batches([(1, 0x12345678)])[0]
+    assert big == [9, 1, 1, 1, 1, 0x1234, 0x5678]
+    assert little == [9, 1, 1, 1, 1, 0x5678, 0x1234]
 
 
 def test_a_failed_request_is_never_carried_by_a_later_one() -> None:
     """A's request reached the PLC, B's failed (voided), C's went out: a PLC reading each block
     that arrived takes A and C. B's sequence number is not reused, so a PLC that did apply the
     failed request (a timeout is not a refusal) never mistakes C for B."""
-    writer = FifoWriter(9, "big")  # two slots
+    writer = FifoWriter(11, "big")  # two slots
     (first,) = writer.batches([(0, 100)])
     before_b = writer.last_seq
     writer.batches([(1, 200)])  # the request that failed

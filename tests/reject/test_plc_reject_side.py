@@ -121,11 +121,11 @@ def test_a_pulse_bins_the_item_within_reach_and_logs_its_timing_error(
 def test_an_entry_found_far_past_its_count_is_refused_not_fired() -> None:
     """A verdict that reaches the PLC after its item passed the ejector fires at nothing."""
     cfg = ConveyorSimConfig(late_limit_mm=20.0)
-    model = ConveyorModel(cfg, 9, "big")
-    model.on_fifo_write(0, [1, 1, 0, 0, 1000, 0, 0, 0, 0])
+    model = ConveyorModel(cfg, 11, "big")
+    model.on_fifo_write(0, [7, 1, 1, 1, 0, 0, 1000, 0, 0, 0, 0])  # epoch 7, entry 1 at 1000
     model.scan(belt_at(0, 130.0))  # 300 counts past
     assert model.pulses == []
-    assert len(model.refused) == 1
+    assert model.echo()[3] == 1  # refused, and the echo tells the box
 
 
 def test_machine_speed_change_keeps_the_travel_continuous() -> None:
@@ -162,3 +162,24 @@ def test_a_verdict_that_failed_to_reach_the_plc_is_never_sent_again(
         p["fire_count"] for p in sim.belt.pulses() if p["mode"] == "plc"
     ]
     assert taken == [a, c]
+
+
+def test_a_plc_restart_resets_the_encoder_and_forgets_the_fifo(
+    running: tuple[PlcSimulator, PlcLink],
+) -> None:
+    """A restarted PLC counts from 0 again and has no pending entry: an entry written before
+    the restart never fires, though the belt keeps its true travel (the items do not jump)."""
+    sim, link = running
+    inputs = link.read_inputs()
+    assert inputs is not None
+    assert inputs.encoder is not None
+    assert link.write_verdicts([(0, inputs.encoder + 5000)])  # 500 ms ahead at 1 m/s
+    assert sim.belt is not None
+    before_mm = sim.belt.belt_mm()
+    sim.go_down()
+    sim.restart_program()
+    sim.come_back()
+    assert sim.belt.model.pending == []
+    after = sim.machine.encoder(sim.cfg.clock())
+    assert after < 1000  # counting from 0 again (0.1 s of coasting at most)
+    assert sim.belt.belt_mm() >= before_mm
