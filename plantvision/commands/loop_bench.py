@@ -84,19 +84,10 @@ def run(args: argparse.Namespace) -> int:
     rss: dict[int, float] = {}
     link.start()
     cam.source.start()
-    if args.http_clients > 0:
-        try:
-            run_with_clients(ctl, cam, dep.name, dep.http, args.http_clients, args.http_seconds)
-        finally:
-            cam.source.stop()
-            link.stop()
-            if sim is not None:
-                sim.stop()
-            if proc is not None:
-                proc.terminate()
-                proc.wait(5)
-        return 0
     try:
+        if args.http_clients > 0:
+            run_with_clients(ctl, cam, dep.name, dep.http, args.http_clients, args.http_seconds)
+            return 0
         with ProgressBar(args.frames, "loop-bench") as bar:
             _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar)
     finally:

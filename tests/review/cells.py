@@ -12,6 +12,7 @@ import yaml
 
 from tests.loop.live import LiveCell
 from tests.loop.twocams import ControlledDetector, two_camera_deployment
+from tests.waiting import wait_for
 
 
 class ReviewCell(LiveCell):
@@ -26,6 +27,12 @@ class ReviewCell(LiveCell):
         path.write_text(yaml.safe_dump(data))
         self.det = {"a": ControlledDetector(), "b": ControlledDetector()}
         super().__init__(path, detectors=self.det)
+
+    def __exit__(self, *exc: object) -> None:
+        for d in self.det.values():  # a detector left hanging would hold its thread for ever
+            d.hang.clear()
+            d.release.set()
+        super().__exit__(*exc)
 
     def writes(self) -> list[dict[str, Any]]:
         return list(self.sim.write_log)
@@ -52,3 +59,21 @@ class GatedGrabber:
             self.waiting.set()
             self.gate.wait()
         return self._inner.grab()
+
+
+def all_ready(cell: LiveCell) -> bool:
+    """Every camera's guard would accept a reset press now."""
+    return all(
+        c.last_output is not None and c.last_output.state == "ready_to_reset" for c in cell.cameras
+    )
+
+
+def press_until_permit(cell: LiveCell, tries: int = 5) -> bool:
+    """Press reset like a patient operator once every guard would accept it; True when the
+    permit reached the PLC."""
+    for _ in range(tries):
+        if wait_for(lambda: all_ready(cell), 10):
+            cell.sim.press_reset()
+            if wait_for(cell.permit_at_plc, 2.0):
+                return True
+    return False

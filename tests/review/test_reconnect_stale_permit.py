@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.review.cells import ReviewCell
+from tests.review.cells import ReviewCell, press_until_permit
 from tests.waiting import wait_for
 
 
@@ -34,31 +34,11 @@ def cell(tmp_path: Path) -> Iterator[ReviewCell]:
         reconnect_backoff_ms=[10, 50],
     )
     with c:
-        try:
-            yield c
-        finally:
-            for d in c.det.values():
-                d.hang.clear()
-                d.release.set()
-
-
-def _press_until_permit(cell: ReviewCell) -> None:
-    for _ in range(5):
-        assert wait_for(
-            lambda: all(
-                c.last_output is not None and c.last_output.state == "ready_to_reset"
-                for c in cell.cameras
-            ),
-            10,
-        )
-        cell.sim.press_reset()
-        if wait_for(cell.permit_at_plc, 2.0):
-            return
-    raise AssertionError("permit never reached the PLC")
+        yield c
 
 
 def test_no_permit_on_after_reconnect_without_a_reset(cell: ReviewCell) -> None:
-    _press_until_permit(cell)
+    assert press_until_permit(cell), "permit never reached the PLC"
     # Both cameras are mid-cycle: health already judged (link healthy), detector running.
     for d in cell.det.values():
         d.hang.set()

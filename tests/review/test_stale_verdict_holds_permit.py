@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.review.cells import GatedGrabber, ReviewCell
+from tests.review.cells import GatedGrabber, ReviewCell, press_until_permit
 from tests.waiting import wait_for
 
 
@@ -40,18 +40,7 @@ def cell(tmp_path: Path) -> Iterator[ReviewCell]:
 
 
 def _press_until_permit(cell: ReviewCell) -> None:
-    for _ in range(5):
-        assert wait_for(
-            lambda: all(
-                c.last_output is not None and c.last_output.state == "ready_to_reset"
-                for c in cell.cameras
-            ),
-            10,
-        )
-        cell.sim.press_reset()
-        if wait_for(cell.permit_at_plc, 2.0):
-            return
-    raise AssertionError("permit never reached the PLC")
+    assert press_until_permit(cell), "permit never reached the PLC"
 
 
 def test_a_verdict_older_than_the_budget_does_not_hold_the_permit(cell: ReviewCell) -> None:

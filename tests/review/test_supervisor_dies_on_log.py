@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.review.cells import ReviewCell
+from tests.review.cells import ReviewCell, press_until_permit
 from tests.waiting import wait_for
 
 
@@ -37,34 +37,13 @@ class DiskFullOnErrors:
 def cell(tmp_path: Path) -> Iterator[ReviewCell]:
     c = ReviewCell(tmp_path)
     with c:
-        try:
-            yield c
-        finally:
-            for d in c.det.values():
-                d.hang.clear()
-                d.release.set()
-
-
-def _press_until_permit(cell: ReviewCell, tries: int = 4) -> bool:
-    """Press reset whenever every guard is ready; True if the permit reached the PLC."""
-    for _ in range(tries):
-        if wait_for(
-            lambda: all(
-                c.last_output is not None and c.last_output.state == "ready_to_reset"
-                for c in cell.cameras
-            ),
-            10,
-        ):
-            cell.sim.press_reset()
-            if wait_for(cell.permit_at_plc, 2.0):
-                return True
-    return False
+        yield c
 
 
 def test_a_log_that_raises_never_kills_the_supervisor(cell: ReviewCell) -> None:
     """With every error log raising (a full disk), a stuck camera is still seen, written as
     permit OFF, and the supervisor lives on to watch the next fault."""
-    assert _press_until_permit(cell), "the cell never started"
+    assert press_until_permit(cell), "the cell never started"
     cell.ctl.log = DiskFullOnErrors(cell.ctl.log)
     cell.det["a"].hang.set()  # a stuck camera: the supervisor logs thread_stuck
     assert cell.det["a"].hanging.wait(5)
