@@ -107,7 +107,8 @@ def _log_line(logs: pvlog.LogStats) -> str:
 @dataclass
 class Supervisor:
     """The main thread while the loop runs: live summary, periodic `cycle` lines, the systemd
-    watchdog, and the demo's virtual operator (presses reset at the simulated machine)."""
+    watchdog, and the demo's virtual operator (presses reset, then start, at the simulated
+    machine)."""
 
     controller: Controller
     log: Any
@@ -159,9 +160,18 @@ class Supervisor:
             )  # fmt: skip
 
     def _operate(self, now: float) -> None:
-        """Press reset once the machine has stood still for auto_reset_s (refusals are logged)."""
+        """The demo's virtual operator at the simulated machine: press reset once the machine
+        has stood still for auto_reset_s (refusals are logged by the box), then, as a separate
+        action, press start once the machine shows ready (the box raised its permit after the
+        reset). A reset re-arms and never starts the machine."""
         running = bool(self.operator.machine_running)
         self._stopped_since = None if running else (self._stopped_since or now)
+        if running:
+            return
+        if self.operator.ready:
+            if self.operator.press_start():
+                self.log.info("operator_start")
+            return
         if self._stopped_since is not None and now - self._stopped_since >= self.auto_reset_s:
             self.operator.press_reset()
             self.report.resets_pressed += 1

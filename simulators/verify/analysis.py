@@ -71,6 +71,7 @@ class Timeline:
     occupied: Mapping[str, Sequence[Span]]
     machine: Sequence[MachineEvent]
     faults: Sequence[FaultSpan] = ()
+    ready: Sequence[int] = ()  # when the PLC saw the machine ready: reset done, permit risen since
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Limits:
     zones: Sequence[ZoneBound] = ()
     false_trips_max: int = 0
     tolerance_ms: float = 250.0
+    expect_start: bool = True  # False: the operator never presses start; nothing may move
 
 
 @dataclass(frozen=True)
@@ -294,15 +296,31 @@ def false_trips(
     return out
 
 
+def startup_verdict(tl: Timeline, runs: Sequence[RunSpan], limits: Limits) -> Verdict:
+    """With start presses: the machine ran (else every other verdict is vacuous). Without: a
+    reset never starts the machine: it was ready (reset done, permit risen) and never ran."""
+    if limits.expect_start:
+        return Verdict(
+            "start-up: the machine ran after a reset and a start", "startup", 0, None, bool(runs),
+            "ran" if runs else "NEVER RAN: every other verdict would be vacuous",
+        )  # fmt: skip
+    name = "reset alone never moves the machine (no start pressed)"
+    problems = []
+    if runs:
+        at = ", ".join(f"{_ms(r.start_ns - tl.t_start_ns):.0f}" for r in runs)
+        problems.append(f"STARTED without a start command at {at} ms")
+    if not tl.ready:
+        problems.append("NOT EXERCISED: the machine was never ready (no reset re-armed it)")
+    detail = "; ".join(problems) or (
+        f"ready {len(tl.ready)} time(s) from {_ms(tl.ready[0] - tl.t_start_ns):.0f} ms, never ran"
+    )
+    return Verdict(name, "startup", 0, float(len(runs)), not problems, detail)
+
+
 def analyse(tl: Timeline, limits: Limits) -> list[Verdict]:
     """All verdicts for one run: start-up, each zone bound, each fault, false trips."""
     runs = run_spans(tl.machine, tl.t_end_ns)
-    out = [
-        Verdict(
-            "start-up: the machine ran after a reset", "startup", 0, None, bool(runs),
-            "ran" if runs else "NEVER RAN: every other verdict would be vacuous",
-        )
-    ]  # fmt: skip
+    out = [startup_verdict(tl, runs, limits)]
     out += [zone_verdict(tl, runs, b) for b in limits.zones]
     out += [fault_verdict(tl, runs, f, limits) for f in tl.faults]
     trips = false_trips(tl, runs, limits)

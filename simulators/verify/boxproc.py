@@ -92,7 +92,7 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
         + [(f.at_s + f.duration_s, signal.SIGCONT) for f in sc.faults if f.kind == "box_sigstop"]
     )  # fmt: skip
     o = sc.operator
-    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
+    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s, o.start, o.maintenance_at_s)
     try:
         epoch = _wait_for_box(sim, child, err_path)
         while (t_s := (time.monotonic_ns() - epoch) / 1e9) < sc.duration_s:
@@ -115,11 +115,12 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
         sim.stop()
     stop_ids = tuple(z.id for z in p.zones.zones if z.kind == "stop")
     tl = Timeline(epoch, t_end_ns, {z: [] for z in stop_ids}, list(machine.events),
-                  fault_spans(sc, epoch, t_end_ns))  # fmt: skip
+                  fault_spans(sc, epoch, t_end_ns), list(machine.ready_ns))  # fmt: skip
     info: dict[str, Any] = {
         "mode": "box_process",
         "box_returncode": child.returncode,
         "resets_pressed": operator.presses,
+        "starts_pressed": operator.starts,
         "plc_writes": len(sim.write_log),
         "box_log": str(err_path),
     }

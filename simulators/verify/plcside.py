@@ -1,5 +1,6 @@
 """The verifier's side of the PLC: a machine that records its transitions, PLC fault actions,
-the virtual operator who presses reset, and a log that keeps the box's events in memory.
+the virtual operator who presses reset and then start, and a log that keeps the box's events in
+memory.
 
 The recorded transitions are the PLC's own view: the machine model consumes the same writes the
 simulator's write log holds (permit, heartbeat) and trips at the exact instant its watchdog
@@ -25,6 +26,13 @@ class RecordingMachine(Machine):
     def __init__(self, params: MachineParams, now_ns: int) -> None:
         super().__init__(params, now_ns)
         self.events: list[MachineEvent] = []
+        self.ready_ns: list[int] = []  # each time the permit rose after a reset (ready to start)
+
+    def on_permit(self, permit: bool, now_ns: int) -> None:
+        was_ready = self.ready(now_ns)
+        super().on_permit(permit, now_ns)
+        if not was_ready and self.phase is Phase.STOPPED and self.ready(now_ns):
+            self.ready_ns.append(self._t_ns)
 
     def _trip(self, t_ns: int, cause: str) -> None:
         was_running = self.phase is Phase.RUNNING
@@ -32,11 +40,8 @@ class RecordingMachine(Machine):
         if was_running:
             self.events.append(MachineEvent(t_ns, False, cause))
 
-    def _maybe_start(self) -> None:
-        before = self.phase
-        super()._maybe_start()
-        if before is not Phase.RUNNING and self.phase is Phase.RUNNING:
-            self.events.append(MachineEvent(self._t_ns, True))
+    def _on_start(self) -> None:
+        self.events.append(MachineEvent(self._t_ns, True))
 
     def reboot(self, now_ns: int) -> None:
         """A PLC restart: its program starts again latched, the permit and heartbeat forgotten."""
@@ -96,7 +101,11 @@ class PlcFaults:
 
 
 class Operator:
-    """Presses reset once the machine has stood still `reset_after_ms` (and again after that)."""
+    """The person at the machine. Presses reset once the machine has stood still
+    `reset_after_ms` (and again after that): a reset re-arms, never starts. With `start`, presses
+    the separate start button whenever the machine shows ready (reset done, the box's permit
+    risen since); without it the machine must never move again after its first stop. With
+    `maintenance_at_s`, turns the maintenance reset key once at that scene time."""
 
     def __init__(
         self,
@@ -104,18 +113,30 @@ class Operator:
         reset_after_ms: float,
         enabled: bool = True,
         until_s: float | None = None,
+        start: bool = True,
+        maintenance_at_s: float | None = None,
     ) -> None:
         self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
-        self._until_s = until_s
+        self._until_s, self._start, self._maintenance_at_s = until_s, start, maintenance_at_s
         self._stopped_since: int | None = None
         self.presses = 0
+        self.starts = 0
+        self.ready_seen = 0  # ticks that found the machine ready (reset + the box's permit)
 
     def tick(self, now_ns: int, t_s: float) -> None:
+        if self._maintenance_at_s is not None and t_s >= self._maintenance_at_s:
+            self._sim.press_maintenance_reset()
+            self._maintenance_at_s = None
         if self._sim.machine_running:
             self._stopped_since = None
             return
         if self._stopped_since is None:
             self._stopped_since = now_ns
+        if self._sim.ready:
+            self.ready_seen += 1
+            if self._start:
+                self.starts += self._sim.press_start()
+            return
         pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
         if pressing and now_ns - self._stopped_since >= self._after_ns:
             self._sim.press_reset()

@@ -149,7 +149,7 @@ def limits_of(sc: VerifyScenario) -> Limits:
     bounds = tuple(
         ZoneBound(z.zone, z.response_ms, z.min_entries, z.no_entry_reason or "") for z in d.zones
     )
-    return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms)
+    return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms, sc.operator.start)
 
 
 def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultSpan]:
@@ -199,7 +199,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     controller = Controller(cameras, link, log=log)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
     o = sc.operator
-    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)
+    operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s, o.start, o.maintenance_at_s)
     link.start()
     controller.start()  # opens the grabber: the scene clock starts here
     clock.start()  # a belt camera does not start it
@@ -226,7 +226,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     assert clock.epoch_ns is not None
     epoch = clock.epoch_ns
     tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
-                  fault_spans(sc, epoch, t_end_ns))  # fmt: skip
+                  fault_spans(sc, epoch, t_end_ns), list(machine.ready_ns))  # fmt: skip
     e2e = cameras[0].latency.end_to_end()
     info = {
         "mode": "in_process",
@@ -235,6 +235,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         "e2e_p99_ms": round(e2e.p99_ms, 2),
         "e2e_max_ms": round(e2e.max_ms, 2),
         "resets_pressed": operator.presses,
+        "starts_pressed": operator.starts,
         "plc_writes": len(sim.write_log),
         "events": log.counts(),
     } | rejects[1]

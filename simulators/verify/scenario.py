@@ -120,7 +120,7 @@ class Deadlines(StrictModel):
 
 
 class OperatorModel(StrictModel):
-    """The virtual person at the machine who presses reset."""
+    """The virtual person at the machine who presses reset, then start."""
 
     reset_after_ms: float = Field(
         default=250.0,
@@ -132,6 +132,19 @@ class OperatorModel(StrictModel):
     enabled: bool = Field(default=True, description="press reset at all")
     until_s: float | None = Field(
         default=None, gt=0, le=600, description="stop pressing after this scene time (None: never)"
+    )
+    start: bool = Field(
+        default=True,
+        description="press the separate start button whenever the machine is ready (a reset "
+        "re-arms, never starts); false: reset only, so the machine must never move after its "
+        "first stop",
+    )
+    maintenance_at_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=600,
+        description="turn the maintenance reset key once at this scene time (clears a stop "
+        "monitoring fault; None: never)",
     )
 
 

@@ -60,7 +60,8 @@ def test_independent_client_drives_the_machine_and_reads_the_encoder(sim: PlcSim
     assert other.read_discrete_inputs(0, 1) == [True]
     assert other.write_single_register(0, 1)
     assert other.write_single_coil(0, True)
-    assert sim.machine_running
+    assert not sim.machine_running  # a reset never starts the machine
+    assert sim.press_start()
     deadline = time.monotonic() + 3
     counts = 0
     while counts == 0 and time.monotonic() < deadline:
