@@ -3,8 +3,8 @@
 `run_rig(spec, folder)` writes a deployment and a scenario into `folder`, builds the cameras
 through plantvision.loop.build (as `run` does), starts the PLC simulator with the scene's
 belt as its item truth, presses reset and then start until the belt runs, lets it run `belt_s`
-seconds, and returns the simulator's pulse log with the truth to judge it by. Used by the end-to-end tests
-and by `python -m simulators.plc.pulse_bench`.
+seconds, and returns the simulator's pulse log with the truth to judge it by. Used by the
+end-to-end tests and by `python -m simulators.plc.pulse_bench`.
 """
 
 from __future__ import annotations
