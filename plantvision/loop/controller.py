@@ -31,7 +31,13 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
-from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
+from plantvision.loop.outputs import (
+    DECISION_EXPIRED,
+    PERMIT_MISMATCH,
+    THREAD_STOPPED,
+    OutputImage,
+    ResetBus,
+)
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import (
     SERVICE_STALE_MS,
@@ -69,6 +75,7 @@ class LinkLike(Protocol):
     def alive(self) -> bool: ...  # its own thread (the heartbeat) is running
 
     liveness: Callable[[], bool] | None  # asked before each heartbeat
+    decisions: Callable[[], int] | None  # asked before each heartbeat: decision rounds so far
 
 
 SWITCH_INTERVAL_S = 0.0002
@@ -115,6 +122,7 @@ class CameraRuntime:
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
     supervisor_trips_seen: int = 0
+    mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
 
     @property
     def expiry_ns(self) -> int:
@@ -154,6 +162,12 @@ class Controller:
         self._threads_ok = False
         self._problems: frozenset[tuple[str, str]] = frozenset()
         self.supervisor_trips = 0  # onsets of a thread problem; each camera's guard sees each
+        self.permit_mismatches = 0  # readbacks that found a permit the box did not write
+        # Decision rounds: one completes when every camera has decided and written since the
+        # last one; the heartbeat beats once per round (plantvision.plc.link).
+        self._round_lock = threading.Lock()
+        self._decided: set[str] = set()
+        self._rounds = 0
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -180,6 +194,7 @@ class Controller:
         )
         self._threads.append(self._supervisor)
         self.link.liveness = self.liveness
+        self.link.decisions = self.decision_rounds
         for t in self._threads:
             t.start()
 
@@ -227,6 +242,12 @@ class Controller:
                 cam.reject.offer(inputs)
         if inputs is not None and inputs.reset_event:
             self.resets.press()
+        if inputs is not None and inputs.permit_mismatch:
+            # Another writer: every camera's guard trips on it (fault permit_mismatch).
+            self.permit_mismatches += 1
+            self.log.error(
+                "permit_mismatch", written=inputs.permit_written, read_back=inputs.permit_read_back
+            )
         level = None if inputs is None else inputs.reject_confirm
         if level and not confirm_level:
             self.confirms.press()
@@ -331,6 +352,17 @@ class Controller:
             and self.clock_ns() - self._supervised_ns <= SUPERVISOR_STALE_NS
         )
 
+    def decision_rounds(self) -> int:
+        """Completed decision rounds (every camera decided and wrote); the heartbeat's token."""
+        return self._rounds
+
+    def _decided_round(self, cam: CameraRuntime) -> None:
+        with self._round_lock:
+            self._decided.add(cam.id)
+            if len(self._decided) == len(self.cameras):
+                self._decided.clear()
+                self._rounds += 1
+
     def alive(self) -> bool:
         """For a process watchdog: every thread, the supervisor included, is fine."""
         return self.liveness() and all(t.is_alive() for t in self._threads)
@@ -423,6 +455,7 @@ class Controller:
             self._judge_ack(cam, frame, t_ack_ns, "budget_overrun" in faults)
         self._note_permit(cam, out, plc_out, frame, t_ack_ns if rtt_ms is not None else None)
         cam.last_cycle_ns = t_ack_ns
+        self._decided_round(cam)  # the heartbeat proves this decision
         self._tell(cam)  # decide, write, then tell
         return plc_out
 
@@ -447,6 +480,9 @@ class Controller:
         if trips != cam.supervisor_trips_seen:
             faults.add(THREAD_STOPPED)
             cam.supervisor_trips_seen = trips
+        if self.permit_mismatches != cam.mismatches_seen:
+            faults.add(PERMIT_MISMATCH)
+            cam.mismatches_seen = self.permit_mismatches
 
     def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
         """The verdict the guard may use now: one on a frame older than the budget is no

@@ -15,10 +15,20 @@ from collections.abc import Mapping
 from plantvision.guard.latch import GuardOutput
 from plantvision.plc.values import PlcOutputs
 
-__all__ = ["DECISION_EXPIRED", "FAULT_CODES", "THREAD_STOPPED", "OutputImage", "ResetBus"]
+__all__ = [
+    "DECISION_EXPIRED",
+    "FAULT_CODES",
+    "PERMIT_MISMATCH",
+    "STOP_UNCONFIRMED",
+    "THREAD_STOPPED",
+    "OutputImage",
+    "ResetBus",
+]
 
 DECISION_EXPIRED = "decision_expired"
 THREAD_STOPPED = "thread_stopped"
+PERMIT_MISMATCH = "permit_mismatch"  # the permit coil read back differs: another writer
+STOP_UNCONFIRMED = "stop_unconfirmed"  # stop monitoring (EDM): only a maintenance reset clears
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -38,6 +48,8 @@ FAULT_CODES: dict[str, int] = {
     "plc_tripped": 15,
     DECISION_EXPIRED: 16,
     THREAD_STOPPED: 17,
+    PERMIT_MISMATCH: 18,
+    STOP_UNCONFIRMED: 19,
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from simulators.plc import Machine, MachineParams, Phase, PlcSimulator
+from simulators.plc.rogue import RogueWriter
 from simulators.verify.analysis import MachineEvent
 from simulators.verify.faults import Window
 
@@ -71,6 +72,7 @@ class PlcFaults:
             key=lambda x: x[0],
         )
         self.applied: list[tuple[float, str]] = []
+        self._rogue: RogueWriter | None = None
 
     def tick(self, t_s: float, now_ns: int) -> None:
         while self._pending and self._pending[0][0] <= t_s:
@@ -93,11 +95,30 @@ class PlcFaults:
             sim.come_back()
         elif w.kind == "plc_drop" and begin:
             sim.drop_connections()
+        elif w.kind == "plc_stop_slow":
+            sim.set_coast_extra_ms(w.value_ms if begin else 0.0)
+        elif w.kind == "plc_replay":
+            self._replay(begin)
+
+    def _replay(self, begin: bool) -> None:
+        """Another client replays the last heartbeat value the PLC received (not +1)."""
+        if begin:
+            sim = self._sim
+            self._rogue = RogueWriter(
+                sim.port, sim.cfg.signals, lambda: int(sim.values.get("heartbeat", 0))
+            )
+            self._rogue.start()
+        elif self._rogue is not None:
+            self._rogue.stop()
+            self._rogue = None
 
     def finish(self) -> None:
         """Undo whatever is still in force so the box can be stopped cleanly."""
         self._sim.set_delay_ms(0.0)
         self._sim.set_exception(None)
+        self._sim.set_coast_extra_ms(0.0)
+        if self._rogue is not None:
+            self._replay(False)
 
 
 class Operator:

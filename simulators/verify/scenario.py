@@ -17,7 +17,15 @@ from simulators.scene.scenario import SceneScenario
 
 CameraFault = Literal["camera_stall", "camera_freeze", "camera_black", "camera_disconnect"]
 ModelFault = Literal["model_slowdown", "model_error"]
-PlcFault = Literal["plc_slow", "plc_exception", "plc_down", "plc_restart", "plc_drop"]
+PlcFault = Literal[
+    "plc_slow",
+    "plc_exception",
+    "plc_down",
+    "plc_restart",
+    "plc_drop",
+    "plc_replay",
+    "plc_stop_slow",
+]
 BoxFault = Literal["box_sigkill", "box_sigstop"]
 FaultKind = CameraFault | ModelFault | PlcFault | BoxFault
 
@@ -26,7 +34,9 @@ MODEL_FAULTS: tuple[str, ...] = ModelFault.__args__  # type: ignore[attr-defined
 PLC_FAULTS: tuple[str, ...] = PlcFault.__args__  # type: ignore[attr-defined]
 BOX_FAULTS: tuple[str, ...] = BoxFault.__args__  # type: ignore[attr-defined]
 # Faults whose `value_ms` means something (a delay); the others ignore it.
-VALUE_FAULTS = ("model_slowdown", "plc_slow")
+# plc_replay: another Modbus client replays the heartbeat value the PLC last received;
+# plc_stop_slow: every stop takes value_ms longer than the machine's stopping time.
+VALUE_FAULTS = ("model_slowdown", "plc_slow", "plc_stop_slow")
 
 
 class FaultModel(StrictModel):
@@ -38,7 +48,10 @@ class FaultModel(StrictModel):
         default=1.0, gt=0, le=600, description="how long the fault lasts (box_sigkill: ignored)"
     )
     value_ms: float = Field(
-        default=0.0, ge=0, le=10_000, description="model_slowdown / plc_slow: the added delay"
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="model_slowdown / plc_slow: the added delay; plc_stop_slow: the extra coast",
     )
     exception_code: int = Field(
         default=4, ge=1, le=11, description="plc_exception: the Modbus exception code answered"
