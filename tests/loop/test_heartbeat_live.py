@@ -4,8 +4,8 @@ cameras on real threads against the PLC simulator over TCP."""
 from __future__ import annotations
 
 import threading
-from itertools import pairwise
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
