@@ -23,6 +23,7 @@ from plantvision.loop import sdnotify
 from plantvision.loop.build import SimulatedGrabber, build_cameras
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.loop.report import RunReport, format_live, format_report
 from plantvision.plc.link import PlcLink
 
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             sim.stop()
         raise
     link = PlcLink(plc_cfg, log)
-    controller = Controller(cameras, link, log=log)
+    stop_check = stop_bounds(dep.safety.stopping_time_ms, dep.safety.plc_scan_ms)
+    controller = Controller(cameras, link, log=log, stop_check=stop_check)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -31,9 +31,11 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
+from plantvision.loop.edm import StopBounds, StopMonitor
 from plantvision.loop.outputs import (
     DECISION_EXPIRED,
     PERMIT_MISMATCH,
+    STOP_UNCONFIRMED,
     THREAD_STOPPED,
     OutputImage,
     ResetBus,
@@ -141,6 +143,7 @@ class Controller:
         log: Any,
         input_poll_ms: float = 20.0,
         service_stale_ms: float = SERVICE_STALE_MS,
+        stop_check: StopBounds | None = None,
     ) -> None:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage({c.id: c.expiry_ns for c in cameras})
@@ -168,6 +171,8 @@ class Controller:
         self._round_lock = threading.Lock()
         self._decided: set[str] = set()
         self._rounds = 0
+        # Stop monitoring (EDM, plantvision.loop.edm); None: not checked.
+        self.edm = None if stop_check is None else StopMonitor(stop_check)
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -242,6 +247,8 @@ class Controller:
                 cam.reject.offer(inputs)
         if inputs is not None and inputs.reset_event:
             self.resets.press()
+        if self.edm is not None:
+            self._check_stop(inputs)
         if inputs is not None and inputs.permit_mismatch:
             # Another writer: every camera's guard trips on it (fault permit_mismatch).
             self.permit_mismatches += 1
@@ -253,11 +260,35 @@ class Controller:
             self.confirms.press()
         return True if level is None else level
 
+    def _write(self, image: PlcOutputs) -> float | None:
+        """Write an output image (caller holds the write lock) and tell the stop monitor."""
+        t_sent_ns = self.clock_ns()
+        rtt_ms = self.link.write(image)
+        if self.edm is not None:
+            t_ack_ns = None if rtt_ms is None else self.clock_ns()
+            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns, self.resets.presses)
+        return rtt_ms
+
+    def _check_stop(self, inputs: PlcInputs | None) -> None:
+        """Judge the stop after a permit OFF; a miss locks the permit off (written now, from
+        this thread: the box may have re-permitted meanwhile) until a maintenance reset."""
+        assert self.edm is not None
+        before = self.edm.fault
+        notes = self.edm.sample(inputs, self.resets.presses)
+        after = self.edm.fault
+        if after != before:
+            with self._write_lock:
+                self._write(self.outputs.set_lockout(STOP_UNCONFIRMED if after else None,
+                                                     self.clock_ns()))  # fmt: skip
+        with contextlib.suppress(Exception):  # told after the write, never raising
+            for level, event, fields in notes:
+                getattr(self.log, level)(event, **fields)
+
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
         when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         with self._write_lock:
-            return self.link.write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
+            return self._write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = read_wait_ns(cam.budget_ns, cam.stall_ns) / 1e9
@@ -279,7 +310,7 @@ class Controller:
         except Exception as exc:  # a bug must still end in the safe state, then latch
             cam.internal_error = True
             with self._write_lock:
-                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
+                self._write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
             cam.to_tell.append(("error", "loop_error", {"error": repr(exc)}))
             self._tell(cam)
 
@@ -332,7 +363,7 @@ class Controller:
                 self.supervisor_trips += 1  # every camera's guard trips on it: a reset is needed
             with self._write_lock:
                 fault = THREAD_STOPPED if fatal else None
-                self.link.write(self.outputs.set_fault(fault, now))
+                self._write(self.outputs.set_fault(fault, now))
             for p in problems:
                 if (p.name, p.kind) in onset:
                     self.log.error("thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
@@ -444,7 +475,7 @@ class Controller:
         t_write_ns = self.clock_ns()
         with self._write_lock:
             plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
-            rtt_ms = self.link.write(plc_out)
+            rtt_ms = self._write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
         if reset and was_running:
@@ -480,6 +511,8 @@ class Controller:
         if trips != cam.supervisor_trips_seen:
             faults.add(THREAD_STOPPED)
             cam.supervisor_trips_seen = trips
+        if self.edm is not None and self.edm.fault is not None:
+            faults.add(STOP_UNCONFIRMED)  # held while locked out: a plain reset is refused
         if self.permit_mismatches != cam.mismatches_seen:
             faults.add(PERMIT_MISMATCH)
             cam.mismatches_seen = self.permit_mismatches

@@ -54,6 +54,7 @@ class FaultSpan:
     expect_safe: bool
     deadline_ms: float
     recover_ms: float | None = None
+    lockout: bool = False  # a stop during the fault holds until its end (stop monitoring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,8 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
     """A `safe` fault stops the running machine within its deadline and keeps it stopped;
     a tolerated one causes no unexplained stop."""
     at_ms = _ms(f.start_ns - tl.t_start_ns)
+    if f.lockout:
+        return lockout_verdict(tl, runs, f)
     running = [r for r in runs if r.start_ns <= f.start_ns < r.end_ns]
     if not f.expect_safe:
         name = f"fault {f.label} @{at_ms:.0f} ms: ridden out without a trip"
@@ -263,6 +266,31 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
         problems.append(f"NOT RUNNING again within {f.recover_ms:g} ms of the fault's end")
     detail = f"{took:.1f} ms via {r.cause}" + ("; " + "; ".join(problems) if problems else "")
     return Verdict(name, "fault", f.deadline_ms, took, not problems, detail)
+
+
+def lockout_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan) -> Verdict:
+    """A stop during the fault (e.g. a machine that coasts too long) locks the box out: the
+    machine stays stopped to the fault's end however often the operator resets, and (with
+    recover_ms) runs again within recover_ms of it (the maintenance reset, then reset, start)."""
+    at_ms = _ms(f.start_ns - tl.t_start_ns)
+    name = f"fault {f.label} @{at_ms:.0f} ms: stop locked out to the fault's end"
+    stops = [r for r in runs if r.stopped and f.start_ns <= r.end_ns < f.end_ns]
+    if not stops:
+        return Verdict(name, "fault", 0, None, False,
+                       "NOT EXERCISED: the machine did not stop during the fault")  # fmt: skip
+    first = stops[0].end_ns
+    problems = [f"RESTARTED at +{_ms(r.start_ns - f.start_ns):.0f} ms before the lockout's end"
+                for r in runs if first < r.start_ns < f.end_ns]  # fmt: skip
+    if f.recover_ms is not None and not any(
+        f.end_ns <= x.start_ns <= f.end_ns + f.recover_ms * _NS_PER_MS for x in runs
+    ):
+        problems.append(f"NOT RUNNING again within {f.recover_ms:g} ms of the fault's end")
+    held = _ms(f.end_ns - first)
+    detail = (
+        f"stopped at +{_ms(first - f.start_ns):.0f} ms via {stops[0].cause}, held {held:.0f} ms"
+    )
+    return Verdict(name, "fault", 0, float(len(problems)), not problems,
+                   "; ".join([detail, *problems]))  # fmt: skip
 
 
 def _explained(tl: Timeline, t_ns: int, after_ns: int, tol_ns: int) -> bool:

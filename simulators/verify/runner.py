@@ -21,6 +21,7 @@ from plantvision.frames.grabbers import Grabber
 from plantvision.loop.build import build_cameras, check_camera_files, resolve
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SourceModel, load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.plc.link import PlcLink
 from plantvision.zones.geometry import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig
@@ -158,8 +159,8 @@ def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultS
         start = epoch_ns + round(f.at_s * 1e9)
         end = t_end_ns if f.kind == "box_sigkill" else start + round(f.duration_s * 1e9)
         deadline = f.deadline_ms or sc.deadlines.fault_to_safe_ms
-        out.append(FaultSpan(f.kind, start, min(end, t_end_ns), f.expect == "safe", deadline,
-                             f.recover_ms))  # fmt: skip
+        out.append(FaultSpan(f.kind, start, min(end, t_end_ns), f.expect != "tolerated",
+                             deadline, f.recover_ms, f.expect == "lockout"))  # fmt: skip
     return out
 
 
@@ -196,7 +197,9 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         watch = BeltWatch.of(sim, p.scene.width_px)
         watch.start()
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
-    controller = Controller(cameras, link, log=log)
+    safety = p.dep.safety
+    stop_check = stop_bounds(safety.stopping_time_ms, safety.plc_scan_ms)
+    controller = Controller(cameras, link, log=log, stop_check=stop_check)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
     o = sc.operator
     operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s, o.start, o.maintenance_at_s)

@@ -56,10 +56,13 @@ class FaultModel(StrictModel):
     exception_code: int = Field(
         default=4, ge=1, le=11, description="plc_exception: the Modbus exception code answered"
     )
-    expect: Literal["safe", "tolerated"] = Field(
+    expect: Literal["safe", "tolerated", "lockout"] = Field(
         default="safe",
         description="safe: the machine must stop within the deadline and stay stopped while the "
-        "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold)",
+        "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold); "
+        "lockout: a stop during the fault must hold until the fault's end, whatever the "
+        "operator presses (stop monitoring: only a maintenance reset, operator.maintenance_at_s "
+        "at the fault's end, releases it)",
     )
     deadline_ms: float | None = Field(
         default=None, gt=0, le=60_000, description="fault-to-safe bound (default: the scenario's)"
