@@ -3,7 +3,8 @@
 Checks the file, the PLC map, each camera's zones, source and model; measures the model on a
 frame of the right size and holds its p99 against the budget; prints the ISO 13855 distance S
 for each stop zone, and what the safety chain must do with the permit (stop category, stopping
-time, stop-monitoring bounds, heartbeat rule). Exit 0: ready; 1: a check failed (budget, distance); 2: invalid input.
+time, stop-monitoring bounds, heartbeat rule). Exit 0: ready; 1: a check failed (budget,
+distance); 2: invalid input.
 """
 
 from __future__ import annotations

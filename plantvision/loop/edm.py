@@ -10,8 +10,9 @@ SF_EDM). The box does the same with what the PLC reports over Modbus:
 - `machine_stopped` (optional, a standstill monitor): the machine must stand still within
   `standstill_ns` = stopping_time_ms + margin, margin = plc_scan_ms + max(50 ms, 10 % of the
   stopping time) (the standstill monitor's threshold and delay, the scan that reads it). The
-  measured stop time is logged on every trip (`stop_measured`): it checks the stopping time
-  that ISO 13855's S was computed with.
+  measured stop time is logged on every trip (`stop_measured`, bracketed by the samples:
+  `stop_ms` at most, `stop_ms_min` at least): it checks the stopping time that ISO 13855's S
+  was computed with, and warns when even the lower bound exceeds it.
 
 Both are judged on input samples, not on a timer: a sample whose read began after the bound
 and still shows the machine unlatched (or moving) is a miss. So a poller that is late never
@@ -78,6 +79,7 @@ class StopMonitor:
         self._permit_at_plc: bool | None = None  # last acknowledged permit
         self._off_sent_ns = 0
         self._off_ack_ns: int | None = None  # armed: when the permit OFF was acknowledged
+        self._moving_seen_ns = 0  # the last sample since then that showed the machine moving
         self._presses_at_arm = 0
         self._latch_pending = False
         self._standstill_pending = False
@@ -100,6 +102,7 @@ class StopMonitor:
             self._off_sent_ns, self._off_ack_ns = t_sent_ns, t_ack_ns
             self._presses_at_arm = presses
             self._latch_pending = self._standstill_pending = True
+            self._moving_seen_ns = t_ack_ns
 
     def sample(self, inputs: PlcInputs | None, presses: int) -> list[Note]:
         """Judge one input sample; `presses` counts reset presses seen so far."""
@@ -135,12 +138,16 @@ class StopMonitor:
             return []
         if inputs.machine_stopped:
             self._standstill_pending = False
+            # Bracketed by the samples: at most from the OFF sent to this read's end, at least
+            # from the OFF acknowledged to the start of the last read that still saw motion.
             stop_ms = (inputs.t_read_ns - self._off_sent_ns) / _NS_PER_MS
-            over = stop_ms > self.bounds.stopping_ms
+            min_ms = max(0, self._moving_seen_ns - ack_ns) / _NS_PER_MS
+            over = min_ms > self.bounds.stopping_ms
             return [("warning" if over else "info", "stop_measured", {
-                "stop_ms": round(stop_ms, 1), "stopping_time_ms": self.bounds.stopping_ms,
-                "exceeds_stopping_time": over,
+                "stop_ms": round(stop_ms, 1), "stop_ms_min": round(min_ms, 1),
+                "stopping_time_ms": self.bounds.stopping_ms, "exceeds_stopping_time": over,
             })]  # fmt: skip
+        self._moving_seen_ns = inputs.t_sample_ns
         if inputs.t_sample_ns - ack_ns < self.bounds.standstill_ms * _NS_PER_MS:
             return []
         self._standstill_pending = False
