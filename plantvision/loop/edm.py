@@ -92,10 +92,15 @@ class StopMonitor:
         return self._fault
 
     def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None, presses: int) -> None:
-        """An output image write: arm on an acknowledged OFF after an acknowledged ON."""
-        if t_ack_ns is None:
-            return  # not known to have landed: the next acknowledged write decides
+        """An output image write: arm on an acknowledged OFF right after an acknowledged ON.
+
+        A write not acknowledged (link lost) makes the PLC's permit unknown: it may have tripped
+        on its own watchdog and been reset meanwhile, so the OFF acknowledged after the link
+        heals arms nothing (that stop was the PLC's; the box checks the stops it commands)."""
         with self._lock:
+            if t_ack_ns is None:
+                self._permit_at_plc = None
+                return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
             if permit or not was_on:
                 return

@@ -102,7 +102,8 @@ def test_only_a_maintenance_reset_edge_clears_the_fault() -> None:
 
 def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm() -> None:
     """No latched or standstill input: nothing to judge. A permit OFF that was not acknowledged
-    arms nothing; the next acknowledged one does."""
+    (link lost) arms nothing, nor does the OFF acknowledged after the link healed: the PLC may
+    have tripped on its watchdog and been reset meanwhile. The next ON->OFF arms again."""
     m = tripped()
     assert m.sample(sample(5000, latched=None, stopped=None), 0) == []
     m = StopMonitor(BOUNDS)
@@ -110,4 +111,7 @@ def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm(
     m.wrote(False, 2, None, presses=0)
     assert m.sample(sample(5000, latched=False), 0) == []
     m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
-    assert m.sample(sample(6100, latched=False), 0) != []
+    assert m.sample(sample(6100, latched=False), 0) == []
+    m.wrote(True, 7000 * MS, 7001 * MS, presses=0)
+    m.wrote(False, 8000 * MS, 8001 * MS, presses=0)
+    assert m.sample(sample(8100, latched=False), 0) != []
