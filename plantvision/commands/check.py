@@ -2,7 +2,9 @@
 
 Checks the file, the PLC map, each camera's zones, source and model; measures the model on a
 frame of the right size and holds its p99 against the budget; prints the ISO 13855 distance S
-for each stop zone. Exit 0: ready; 1: a check failed (budget, distance); 2: invalid input.
+for each stop zone, and what the safety chain must do with the permit (stop category, stopping
+time, stop-monitoring bounds, heartbeat rule). Exit 0: ready; 1: a check failed (budget,
+distance); 2: invalid input.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from plantvision.loop.build import (
     resolve,
 )
 from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
 from plantvision.zones.geometry import CompiledZones
@@ -143,12 +146,46 @@ def _distance(dep: DeploymentModel, zones: CompiledZones, period_ms: float, p99_
     return failed
 
 
+def safety_chain_lines(dep: DeploymentModel) -> list[str]:
+    """What the safety chain must do with the permit, and what the box checks of it: the stop
+    category (IEC 60204-1), the meaning of stopping_time_ms, the stop-monitoring (EDM) bounds and
+    the heartbeat rule (README, "Restart rule for the PLC program")."""
+    s, sig = dep.safety, dep.plc.signals
+    bounds = stop_bounds(s.stopping_time_ms, s.plc_scan_ms)
+    lines = [
+        "  permit OFF must cause a stop category 0 or 1 (IEC 60204-1) in the certified safety "
+        "chain; a reset re-arms, only the operator's start command starts",
+        f"  stopping_time_ms {s.stopping_time_ms:g} ms: the measured worst case from permit OFF at "
+        "the PLC to standstill (stopping-time meter at commissioning); used in T and S",
+        f"  {bounds.describe()}",
+    ]
+    if sig.machine_latched is None:
+        lines.append("  PLC latch not monitored: map plc.signals.machine_latched")
+    if sig.machine_stopped is None:
+        lines.append("  standstill not monitored: map plc.signals.machine_stopped to check the "
+                     "stopping time on every trip")  # fmt: skip
+    mr = sig.maintenance_reset
+    lines.append(
+        f"  maintenance reset: plc.signals.maintenance_reset ({mr.type} {mr.address})"
+        if mr is not None
+        else "  no maintenance reset mapped: a stop-monitoring fault clears only when the box "
+        "restarts; map plc.signals.maintenance_reset"
+    )
+    lines.append(
+        f"  heartbeat: +1 per beat, one beat per decision round, at most every "
+        f"{dep.plc.heartbeat_period_ms} ms; the PLC trips on a stale or out-of-sequence value and "
+        f"accepts writes to the box's registers only from this box's address"
+    )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     dep = load_deployment(args.deployment)
     print(
         f"deployment {dep.name}: {len(dep.cameras)} camera(s), PLC "
         f"{dep.plc.host}:{dep.plc.port} unit {dep.plc.unit_id}"
     )
+    print("\n".join(safety_chain_lines(dep)))
     failed = sum(check_camera(dep, args.deployment, i, args.runs) for i in range(len(dep.cameras)))
     print("READY" if not failed else f"NOT READY: {failed} check(s) failed")
     return 1 if failed else 0

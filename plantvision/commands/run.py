@@ -27,6 +27,7 @@ from plantvision.loop import sdnotify
 from plantvision.loop.build import SimulatedGrabber, build_cameras
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.loop.report import RunReport, format_live, format_report
 from plantvision.plc.link import PlcLink
 
@@ -79,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             sim.stop()
         raise
     link = PlcLink(plc_cfg, log)
-    controller = Controller(cameras, link, log=log)
+    stop_check = stop_bounds(dep.safety.stopping_time_ms, dep.safety.plc_scan_ms)
+    controller = Controller(cameras, link, log=log, stop_check=stop_check)
     info = RunInfo(dep.name, str(dep_file), file_sha256(dep_file),
                    f"{plc_cfg.host}:{plc_cfg.port}", time.time())  # fmt: skip
     face = start_face(controller, http, info, inbox, token, log)
@@ -125,7 +127,8 @@ def _log_line(logs: pvlog.LogStats) -> str:
 @dataclass
 class Supervisor:
     """The main thread while the loop runs: live summary, periodic `cycle` lines, the systemd
-    watchdog, and the demo's virtual operator (presses reset at the simulated machine)."""
+    watchdog, and the demo's virtual operator (presses reset, then start, at the simulated
+    machine)."""
 
     controller: Controller
     log: Any
@@ -177,9 +180,18 @@ class Supervisor:
             )  # fmt: skip
 
     def _operate(self, now: float) -> None:
-        """Press reset once the machine has stood still for auto_reset_s (refusals are logged)."""
+        """The demo's virtual operator at the simulated machine: press reset once the machine
+        has stood still for auto_reset_s (refusals are logged by the box), then, as a separate
+        action, press start once the machine shows ready (the box raised its permit after the
+        reset). A reset re-arms and never starts the machine."""
         running = bool(self.operator.machine_running)
         self._stopped_since = None if running else (self._stopped_since or now)
+        if running:
+            return
+        if self.operator.ready:
+            if self.operator.press_start():
+                self.log.info("operator_start")
+            return
         if self._stopped_since is not None and now - self._stopped_since >= self.auto_reset_s:
             self.operator.press_reset()
             self.report.resets_pressed += 1

@@ -32,8 +32,11 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
+from plantvision.loop.edm import StopBounds, StopMonitor
 from plantvision.loop.outputs import (
     DECISION_EXPIRED,
+    PERMIT_MISMATCH,
+    STOP_UNCONFIRMED,
     THREAD_STOPPED,
     VERDICT_STALE,
     OutputImage,
@@ -77,6 +80,7 @@ class LinkLike(Protocol):
     def alive(self) -> bool: ...  # its own thread (the heartbeat) is running
 
     liveness: Callable[[], bool] | None  # asked before each heartbeat
+    decisions: Callable[[], int] | None  # asked before each heartbeat: decision rounds so far
 
 
 SWITCH_INTERVAL_S = 0.0002
@@ -123,6 +127,7 @@ class CameraRuntime:
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
     supervisor_trips_seen: int = 0
+    mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
 
     @property
     def expiry_ns(self) -> int:
@@ -146,6 +151,7 @@ class Controller:
         log: Any,
         input_poll_ms: float = 20.0,
         service_stale_ms: float = SERVICE_STALE_MS,
+        stop_check: StopBounds | None = None,
     ) -> None:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage({c.id: c.expiry_ns for c in cameras})
@@ -167,6 +173,14 @@ class Controller:
         self._threads_ok = False
         self._problems: frozenset[tuple[str, str]] = frozenset()
         self.supervisor_trips = 0  # onsets of a thread problem; each camera's guard sees each
+        self.permit_mismatches = 0  # readbacks that found a permit the box did not write
+        # Decision rounds: one completes when every camera has decided and written since the
+        # last one; the heartbeat beats once per round (plantvision.plc.link).
+        self._round_lock = threading.Lock()
+        self._decided: set[str] = set()
+        self._rounds = 0
+        # Stop monitoring (EDM, plantvision.loop.edm); None: not checked.
+        self.edm = None if stop_check is None else StopMonitor(stop_check)
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -193,6 +207,7 @@ class Controller:
         )
         self._threads.append(self._supervisor)
         self.link.liveness = self.liveness
+        self.link.decisions = self.decision_rounds
         for t in self._threads:
             t.start()
 
@@ -244,6 +259,14 @@ class Controller:
                 cam.reject.offer(inputs)
         if inputs is not None and inputs.reset_event:
             self.resets.press()
+        if self.edm is not None:
+            self._check_stop(inputs)
+        if inputs is not None and inputs.permit_mismatch:
+            # Another writer: every camera's guard trips on it (fault permit_mismatch).
+            self.permit_mismatches += 1
+            self.log.error(
+                "permit_mismatch", written=inputs.permit_written, read_back=inputs.permit_read_back
+            )
         level = None if inputs is None else inputs.reject_confirm
         if level and not confirm_level:
             self.confirms.press()
@@ -254,12 +277,35 @@ class Controller:
         before a later loss must not raise the permit (PlcLink.write sends it tripped)."""
         return min(c.plc_losses_seen for c in self.cameras)
 
+    def _write(self, image: PlcOutputs) -> float | None:
+        """Write an output image (caller holds the write lock) and tell the stop monitor."""
+        t_sent_ns = self.clock_ns()
+        rtt_ms = self.link.write(image, self._losses_seen())
+        if self.edm is not None:
+            t_ack_ns = None if rtt_ms is None else self.clock_ns()
+            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns, self.resets.presses)
+        return rtt_ms
+
+    def _check_stop(self, inputs: PlcInputs | None) -> None:
+        """Judge the stop after a permit OFF; a miss locks the permit off (written now, from
+        this thread: the box may have re-permitted meanwhile) until a maintenance reset."""
+        assert self.edm is not None
+        before = self.edm.fault
+        notes = self.edm.sample(inputs, self.resets.presses)
+        after = self.edm.fault
+        if after != before:
+            with self._write_lock:
+                self._write(self.outputs.set_lockout(STOP_UNCONFIRMED if after else None,
+                                                     self.clock_ns()))  # fmt: skip
+        with contextlib.suppress(Exception):  # told after the write, never raising
+            for level, event, fields in notes:
+                getattr(self.log, level)(event, **fields)
+
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
         when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         with self._write_lock:
-            image = self.outputs.set_ejector(index, on, self.clock_ns())
-            return self.link.write(image, self._losses_seen()) is not None
+            return self._write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = read_wait_ns(cam.budget_ns, cam.stall_ns) / 1e9
@@ -281,7 +327,7 @@ class Controller:
         except Exception as exc:  # a bug must still end in the safe state, then latch
             cam.internal_error = True
             with self._write_lock:
-                self.link.write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
+                self._write(self.outputs.update(cam.id, _TRIPPED_INTERNAL, self.clock_ns()))
             cam.to_tell.append(("error", "loop_error", {"error": repr(exc)}))
             self._tell(cam)
 
@@ -340,7 +386,7 @@ class Controller:
                 self.supervisor_trips += 1  # every camera's guard trips on it: a reset is needed
             with self._write_lock:
                 fault = THREAD_STOPPED if fatal else None
-                self.link.write(self.outputs.set_fault(fault, now), self._losses_seen())
+                self._write(self.outputs.set_fault(fault, now))
             for p in problems:
                 if (p.name, p.kind) in onset:
                     self._say("error", "thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
@@ -359,6 +405,17 @@ class Controller:
             and sup.is_alive()
             and self.clock_ns() - self._supervised_ns <= SUPERVISOR_STALE_NS
         )
+
+    def decision_rounds(self) -> int:
+        """Completed decision rounds (every camera decided and wrote); the heartbeat's token."""
+        return self._rounds
+
+    def _decided_round(self, cam: CameraRuntime) -> None:
+        with self._round_lock:
+            self._decided.add(cam.id)
+            if len(self._decided) == len(self.cameras):
+                self._decided.clear()
+                self._rounds += 1
 
     def alive(self) -> bool:
         """For a process watchdog: every thread, the supervisor included, is fine."""
@@ -446,7 +503,7 @@ class Controller:
         t_write_ns = self.clock_ns()
         with self._write_lock:
             plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
-            rtt_ms = self.link.write(plc_out, self._losses_seen())
+            rtt_ms = self._write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
         if reset and was_running:
@@ -463,6 +520,7 @@ class Controller:
             cam.last_detections, hits, out, plc_out, rtt_ms, t_ack_ns, cam.frames, cam.trips,
         )  # fmt: skip
         cam.last_cycle_ns = t_ack_ns
+        self._decided_round(cam)  # the heartbeat proves this decision
         self._tell(cam)  # decide, write, then tell
         return plc_out
 
@@ -490,6 +548,11 @@ class Controller:
         sup = self._supervisor
         if sup is not None and not sup.is_alive() and not self.stop_event.is_set():
             faults.add(THREAD_STOPPED)  # nobody watches the threads: never permit unwatched
+        if self.edm is not None and self.edm.fault is not None:
+            faults.add(STOP_UNCONFIRMED)  # held while locked out: a plain reset is refused
+        if self.permit_mismatches != cam.mismatches_seen:
+            faults.add(PERMIT_MISMATCH)
+            cam.mismatches_seen = self.permit_mismatches
 
     def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
         """The verdict the guard may use now: one on a frame older than the budget is no

@@ -18,6 +18,8 @@ from plantvision.plc.values import PlcOutputs
 __all__ = [
     "DECISION_EXPIRED",
     "FAULT_CODES",
+    "PERMIT_MISMATCH",
+    "STOP_UNCONFIRMED",
     "THREAD_STOPPED",
     "VERDICT_STALE",
     "OutputImage",
@@ -27,6 +29,8 @@ __all__ = [
 DECISION_EXPIRED = "decision_expired"
 THREAD_STOPPED = "thread_stopped"
 VERDICT_STALE = "verdict_stale"
+PERMIT_MISMATCH = "permit_mismatch"  # the permit coil read back differs: another writer
+STOP_UNCONFIRMED = "stop_unconfirmed"  # stop monitoring (EDM): only a maintenance reset clears
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -48,6 +52,8 @@ FAULT_CODES: dict[str, int] = {
     THREAD_STOPPED: 17,
     VERDICT_STALE: 18,
     "encoder_discontinuity": 19,
+    PERMIT_MISMATCH: 20,
+    STOP_UNCONFIRMED: 21,
 }
 
 
@@ -84,6 +90,7 @@ class OutputImage:
         self._alarms: set[str] = set()
         self._ejectors: list[bool] = []
         self._fault: str | None = None
+        self._lockout: str | None = None
         self._shutdown = False
 
     def update(
@@ -110,6 +117,13 @@ class OutputImage:
             self._fault = cause
             return self._combined(now_ns)
 
+    def set_lockout(self, cause: str | None, now_ns: int) -> PlcOutputs:
+        """A latched fault (stop monitoring) that holds the permit off until cleared by its own
+        reset (None), whatever the cameras and the supervisor say."""
+        with self._lock:
+            self._lockout = cause
+            return self._combined(now_ns)
+
     def expired(self, now_ns: int) -> list[str]:
         """Cameras whose last decision is older than their bound (or who never decided)."""
         with self._lock:
@@ -133,9 +147,14 @@ class OutputImage:
             warn = any(o is not None and o.warning for o in outs) or bool(self._alarms)
             return PlcOutputs(False, warn, FAULT_CODES["shutdown"], tuple(self._ejectors))
         expired = self._expired(now_ns)
-        permit = all(o is not None and o.permit for o in outs) and not expired and not self._fault
+        permit = all(o is not None and o.permit for o in outs) and not expired
+        permit = permit and not self._fault and not self._lockout
         warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)
-        cause = self._fault or next((o.cause for o in outs if o is not None and o.cause), None)
+        cause = (
+            self._lockout
+            or self._fault
+            or next((o.cause for o in outs if o is not None and o.cause), None)
+        )
         if cause is None and expired and any(self._stamp_ns[c] is not None for c in expired):
             cause = DECISION_EXPIRED
         code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)

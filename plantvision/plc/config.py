@@ -36,12 +36,14 @@ ALLOWED_TYPES: dict[str, tuple[SignalType, ...]] = {
     "reset": ("discrete_input", "coil"),
     "reject_confirm": ("discrete_input", "coil"),
     "machine_latched": ("discrete_input", "coil"),
+    "machine_stopped": ("discrete_input", "coil"),
+    "maintenance_reset": ("discrete_input", "coil"),
     "encoder": ("input_register", "holding_register"),
     "reject_fifo": ("holding_register",),
     "reject_fifo_echo": ("input_register", "holding_register"),
 }
 OUTPUT_COILS = ("permit", "warning", "ejectors")
-INPUT_BITS = ("reset", "reject_confirm", "machine_latched")
+INPUT_BITS = ("reset", "reject_confirm", "machine_latched", "machine_stopped", "maintenance_reset")
 
 
 def field_error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
@@ -90,7 +92,10 @@ class SignalMap(StrictModel):
     """Signal name -> PLC address. Unknown names are refused, so a typo never maps silently."""
 
     permit: SignalModel = Field(description="run permit coil: ON lets the machine run")
-    heartbeat: SignalModel = Field(description="holding register incremented on a fixed period")
+    heartbeat: SignalModel = Field(
+        description="holding register: +1 (mod 65536) per beat, one beat per decision round; the "
+        "PLC checks the sequence"
+    )
     warning: SignalModel | None = Field(default=None, description="warning light coil")
     fault_code: SignalModel | None = Field(
         default=None, description="holding register: why tripped"
@@ -108,7 +113,19 @@ class SignalMap(StrictModel):
     machine_latched: SignalModel | None = Field(
         default=None,
         description="PLC status input: ON while the PLC holds the machine latched off (after any "
-        "trip, its own included, until a reset); lets the box see a trip it did not cause",
+        "trip, its own included, until a reset); lets the box see a trip it did not cause and "
+        "check that its own permit OFF latched the machine (stop monitoring, EDM)",
+    )
+    machine_stopped: SignalModel | None = Field(
+        default=None,
+        description="PLC status input: ON while the machine stands still (a standstill monitor); "
+        "the box checks that each stop reaches standstill within safety.stopping_time_ms plus a "
+        "margin, and logs the measured stop time",
+    )
+    maintenance_reset: SignalModel | None = Field(
+        default=None,
+        description="maintenance reset input (a key switch at the machine, never HTTP or the "
+        "CLI): the only way to clear a stop-monitoring fault (stop_unconfirmed)",
     )
     reject_fifo: SignalModel | None = Field(
         default=None, description="holding-register block for verdicts"
@@ -213,6 +230,8 @@ DEFAULT_SIGNAL_MAP = SignalMap(
     reset=SignalModel(type="discrete_input", address=0),
     reject_confirm=SignalModel(type="discrete_input", address=1),
     machine_latched=SignalModel(type="discrete_input", address=2),
+    maintenance_reset=SignalModel(type="discrete_input", address=3),
+    machine_stopped=SignalModel(type="discrete_input", address=4),
     encoder=SignalModel(type="input_register", address=0, width=32, word_order="big"),
 )
 

@@ -5,13 +5,26 @@ The only module that imports pymodbus (pinned 3.16.*: its keywords changed acros
 Blocking strategy: two TCP connections. The *safety* connection carries only the output image
 (one write_coils for permit, warning and ejectors, then fault_code when it changed), so a
 permit-off write never queues behind a heartbeat or an input read: a pymodbus client serves one
-request at a time. The *service* connection carries the heartbeat (its own thread, fixed period),
-input reads and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_verdicts`): a
+request at a time. The *service* connection carries the heartbeat, input reads (with the permit
+coil read back) and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_verdicts`): a
 verdict is written hundreds of ms before its item reaches the ejector, so it can wait one
 heartbeat, while a permit-off write must never wait behind a verdict. Every request is bounded by
 `request_timeout_ms` x (1 + retries); any failure closes both connections, reports `plc_lost`,
 and the heartbeat thread reconnects with backoff, writes the tripped image (permit off, fault
 code plc_lost) first, and only then reports `plc_restored`: the loop's next image follows.
+
+The heartbeat proves the loop is deciding. Its thread runs on a fixed period, but a beat goes
+out only when the loop's count of decision rounds (`decisions`, set by the loop's Controller:
+one round = every camera decided and wrote) advanced since the last beat, and only while the
+loop's `liveness` holds; each beat is the previous value + 1 (mod 2**16), so the PLC can tell a
+fresh beat from a stale, replayed or duplicated write. A hung loop therefore freezes the
+heartbeat within one period of its last decision. The beat is written by this thread on the
+service connection, never by a camera thread: a permit-off write never waits for a beat.
+
+Readback: each input poll also reads the permit coil (service connection, at the poll rate) and
+compares it with the last image acknowledged on the safety connection; a read that no image
+write overlapped and that differs is `permit_mismatch` (another writer). Reading it on the
+safety connection each cycle would put a round trip between two cycles' writes.
 
 A request that timed out may still be applied by the PLC later: the box cannot know. So a
 timed-out write counts as *possibly applied*, never as done and never as undone:
@@ -140,6 +153,11 @@ class PlcLink:
         self._last_write_call_ns = clock()
         self._written_fault: int | None = None
         self._heartbeat, self._edge = 0, ResetEdge()
+        self._beaten_round: int | None = None  # the decision round the last beat reported
+        # Readback bookkeeping: image writes begun, whether one is in flight, and the permit of
+        # the last one acknowledged (None: unknown, e.g. after a failure).
+        self._image_writes, self._image_in_flight = 0, False
+        self._acked_permit: bool | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff_ms, self._next_try_ns = config.reconnect_backoff_ms[0], 0
@@ -147,6 +165,10 @@ class PlcLink:
         # Asked before each beat: the heartbeat advances only while the loop says every thread
         # is alive and cycling (set by the loop's Controller).
         self.liveness: Callable[[], bool] | None = None
+        # Asked before each beat: the loop's count of decision rounds; a beat goes out only when
+        # it advanced since the last beat (set by the Controller; None: a bare link, as in the
+        # benches, beats while write() is called).
+        self.decisions: Callable[[], int] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -257,7 +279,9 @@ class PlcLink:
             return None
         try:
             with self._service.lock:
+                t_sample_ns = self._clock()  # the PLC sampled these bits after this instant
                 bits = self._read_bits()
+                readback = self._read_back_permit()
                 t_sent_ns = self._clock()
                 encoder, echo = self._read_encoder()
                 # The PLC sampled the count somewhere in the round trip: take its middle.
@@ -275,11 +299,16 @@ class PlcLink:
             encoder=encoder,
             reject_confirm=bits.get("reject_confirm"),
             machine_latched=bits.get("machine_latched"),
+            machine_stopped=bits.get("machine_stopped"),
+            maintenance_reset=bits.get("maintenance_reset"),
+            permit_written=readback[0],
+            permit_read_back=readback[1],
             t_read_ns=self._clock(),
             t_encoder_ns=t_encoder_ns,
             fifo_restarts=restarts,
             fifo_refused=refused,
             fifo_overflow=overflow,
+            t_sample_ns=t_sample_ns,
         )
 
     def stop(self) -> None:
@@ -305,9 +334,12 @@ class PlcLink:
 
     def _send_image(self, out: PlcOutputs) -> None:
         """One write_coils for permit/warning/ejectors, then fault_code only when it changed."""
+        self._image_writes, self._image_in_flight = self._image_writes + 1, True
+        self._acked_permit = None  # unknown until acknowledged (a failure leaves it unknown)
         self._safety.call(
             self._safety.client.write_coils, self._coil_base, out.coil_bits(self._n_ejectors)
         )
+        self._acked_permit, self._image_in_flight = out.permit, False
         fc = self._sig.fault_code
         if fc is not None and out.fault_code != self._written_fault:
             self._safety.call(self._safety.client.write_register, fc.address, out.fault_code)
@@ -327,6 +359,17 @@ class PlcLink:
             bits = self._service.call(op, base, count=count).bits
             out |= {n: bool(bits[s.address - base]) for n, s in group.items()}
         return out
+
+    def _read_back_permit(self) -> tuple[bool | None, bool | None]:
+        """(permit last acknowledged, permit coil read now), or (None, None) when no judgement
+        is possible: an image write was in flight or began during the read, so either value
+        may be the one the PLC holds. Caller holds the service lock."""
+        before, in_flight, written = self._image_writes, self._image_in_flight, self._acked_permit
+        client = self._service.client
+        bits = self._service.call(client.read_coils, self._sig.permit.address, count=1).bits
+        if in_flight or written is None or self._image_writes != before:
+            return None, None
+        return written, bool(bits[0])
 
     def _read_encoder(self) -> tuple[int | None, list[int] | None]:
         """The encoder count, and the FIFO echo when it sits in the same table within 16
@@ -457,7 +500,8 @@ class PlcLink:
             self._stop.wait((next_ns - now) / 1e9)
 
     def _beat(self, now_ns: int) -> None:
-        """Advance and send the heartbeat, only while the link is healthy and the loop alive."""
+        """Send the next heartbeat (+1), only while the link is healthy, the loop alive, and the
+        loop has decided anew since the last beat."""
         try:
             with self._service.lock:
                 # Checked under the lock: a read that just failed on this connection has already
@@ -471,12 +515,18 @@ class PlcLink:
                     return
                 if self.liveness is not None and not self.liveness():
                     return
-                self._heartbeat = (self._heartbeat + 1) & 0xFFFF
+                # One beat per decision round: no new decision since the last beat, no beat.
+                rounds = None if self.decisions is None else self.decisions()
+                if rounds is not None and rounds == self._beaten_round:
+                    return
+                value = (self._heartbeat + 1) & 0xFFFF
                 self._service.call(
-                    self._service.client.write_register,
-                    self._sig.heartbeat.address,
-                    self._heartbeat,
+                    self._service.client.write_register, self._sig.heartbeat.address, value
                 )
+                # Counted once sent: after a failure the next beat repeats this value, which
+                # a PLC that did apply the failed write sees as a sequence error (it trips, as
+                # the box does on plc_lost).
+                self._heartbeat, self._beaten_round = value, rounds
         except LinkError as exc:
             self._drop("heartbeat", str(exc))
 

@@ -50,6 +50,12 @@ class PlcInputs:
     encoder: int | None = None
     reject_confirm: bool | None = None
     machine_latched: bool | None = None  # None: the map has no such signal
+    machine_stopped: bool | None = None  # standstill status; None: not mapped
+    maintenance_reset: bool | None = None  # the maintenance reset input; None: not mapped
+    # Readback: the permit the box last had acknowledged, and the coil as read now; both None
+    # when an image write overlapped the read (no judgement possible).
+    permit_written: bool | None = None
+    permit_read_back: bool | None = None
     t_read_ns: int = field(default=0, compare=False)
     t_encoder_ns: int = field(default=0, compare=False)  # when the PLC sampled `encoder`
     # Reject FIFO session, as counted from the PLC's echo since the link started: PLC restarts
@@ -57,6 +63,12 @@ class PlcInputs:
     fifo_restarts: int = field(default=0, compare=False)
     fifo_refused: int = field(default=0, compare=False)
     fifo_overflow: int = field(default=0, compare=False)
+    t_sample_ns: int = field(default=0, compare=False)  # the bits were sampled after this
+
+    @property
+    def permit_mismatch(self) -> bool:
+        """The PLC holds a permit the box did not write: another writer."""
+        return self.permit_written is not None and self.permit_read_back != self.permit_written
 
 
 class ResetEdge:

@@ -1,15 +1,23 @@
 """The simulated machine behind the PLC: pure state, every method takes `now_ns`.
 
-Rules (what a PLC safety program does with the box's signals):
-- It runs only while not latched, the permit is ON and the heartbeat changed within `watchdog_ns`.
-- Permit OFF or a stale heartbeat trips it: it latches and coasts to a stop over `stopping_ns`
-  (linear deceleration), then stays stopped.
+Rules (what a PLC safety program does with the box's signals; README, "Restart rule for the
+PLC program"):
+- It runs only while not latched, the permit is ON and the heartbeat is fresh: it advanced by
+  exactly +1 (mod 2**16) within `watchdog_ns`. A replayed, repeated or skipped value is a
+  sequence error: it trips and latches, and is never "fresh".
+- Permit OFF, a stale heartbeat or a sequence error trips it: it latches and coasts to a stop
+  over `stopping_ns` (linear deceleration), then stands still (`standstill`). A permit OFF also
+  re-latches a machine that was ready (its permit had risen after the reset) but not started.
 - Power-up is latched. Only a reset pressed once the machine is at rest clears the latch; the reset
   input the box reads stays high for `reset_pulse_ns`.
-- Monitored restart: once the latch is cleared, the machine starts only on a permit OFF->ON
-  transition that arrives *after* that reset press. A permit that was already ON at the press, or
-  stayed ON through the trip, never starts it: a Modbus write that timed out at the box may still
-  be applied here late, so a permit ON that predates the reset is not the box's fresh consent.
+- Reset re-arms, never starts: the machine starts only on the operator's separate start command,
+  pressed while ready: not latched, the heartbeat fresh, and the permit ON after a permit
+  OFF->ON transition that arrived *after* the press that cleared the latch (a Modbus write that
+  timed out at the box may be applied here late, so a permit ON that predates the reset is not
+  the box's fresh consent). A start pressed when not ready does nothing and is not remembered.
+- Stop faults (for the box's stop monitoring, EDM): `coast_extra_ns` makes every stop take that
+  much longer (worn brake, welded contactor when huge); `ignore_permit` makes the program deaf
+  to the permit (a permit OFF neither latches nor stops it).
 - A 32-bit encoder counts belt travel at `counts_per_s` while it moves, wrapping at 2**32.
 """
 
@@ -19,6 +27,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 ENCODER_MODULUS = 1 << 32
+HEARTBEAT_MODULUS = 1 << 16
 
 
 class Phase(Enum):
@@ -46,13 +55,18 @@ class Machine:
         self.trip_cause: str | None = "power_up"
         self.trips = 0
         self.trip_ns: int | None = None
+        self.sequence_errors = 0
+        self.coast_extra_ns = 0  # fault injection: stops take this much longer
+        self.ignore_permit = False  # fault injection: the program never sees a permit OFF
         self._t_ns = now_ns
         self._stop_start_ns = now_ns
+        self._stop_ns = params.stopping_ns  # the stop in progress: its length
         self._hb_value: int | None = None
         self._hb_change_ns: int | None = None
         self._pos = 0.0
         self._encoder_zero = 0  # counts of travel at the last counter reset
         self._reset_until_ns = now_ns
+        self._maintenance_until_ns = now_ns
         # True once a permit OFF->ON transition arrived after the press that cleared the latch.
         self._fresh_rise = False
 
@@ -60,21 +74,32 @@ class Machine:
 
     def on_permit(self, permit: bool, now_ns: int) -> None:
         self.advance(now_ns)
+        if self.ignore_permit:
+            return
         if permit and not self.permit and not self.latched:
             self._fresh_rise = True  # a rise while latched predates any reset: it does not count
         self.permit = permit
-        if not permit and self.phase is Phase.RUNNING:
+        # OFF trips a running machine and re-latches a ready one (its rise is spent); the OFFs
+        # the box keeps writing between the reset press and its rise are not a transition.
+        if not permit and not self.latched and (self.phase is Phase.RUNNING or self._fresh_rise):
             self._trip(self._t_ns, "permit_off")
-        self._maybe_start()
 
     def on_heartbeat(self, value: int, now_ns: int) -> None:
+        """A heartbeat write: fresh only as the previous value + 1 (mod 2**16)."""
         self.advance(now_ns)
-        if value != self._hb_value:
-            self._hb_value, self._hb_change_ns = value, self._t_ns
-        self._maybe_start()
+        last, self._hb_value = self._hb_value, value
+        if last is None or value == (last + 1) % HEARTBEAT_MODULUS:
+            self._hb_change_ns = self._t_ns  # the first value after power-up sets the base
+            return
+        # Replayed, repeated or skipped: not the box's next beat. Trip; the value becomes the
+        # new base, so beats that follow it by +1 are fresh again (a reset is still needed).
+        self.sequence_errors += 1
+        if not self.latched:
+            self._trip(self._t_ns, "heartbeat_sequence")
 
     def press_reset(self, now_ns: int) -> bool:
-        """A person presses reset at the machine; True when it cleared the latch."""
+        """A person presses reset at the machine; True when it cleared the latch (or it was
+        already clear). Never starts the machine."""
         self.advance(now_ns)
         self._reset_until_ns = self._t_ns + self.p.reset_pulse_ns
         if self.phase is not Phase.STOPPED:
@@ -85,11 +110,38 @@ class Machine:
             self.latched, self._fresh_rise = False, False
         return True
 
+    def press_start(self, now_ns: int) -> bool:
+        """The operator's start command; True when the machine runs after it."""
+        self.advance(now_ns)
+        if self.phase is Phase.STOPPED and self.ready(now_ns):
+            self.phase, self.trip_cause = Phase.RUNNING, None
+            self._on_start()
+        return self.phase is Phase.RUNNING
+
+    def press_maintenance_reset(self, now_ns: int) -> None:
+        """The maintenance reset input (key switch) the box reads: high for reset_pulse_ns."""
+        self.advance(now_ns)
+        self._maintenance_until_ns = self._t_ns + self.p.reset_pulse_ns
+
     # -- outputs ---------------------------------------------------------------------------
+
+    def ready(self, now_ns: int) -> bool:
+        """Start would start it: not latched, a fresh permit rise, permit ON, heartbeat fresh."""
+        self.advance(now_ns)
+        return not self.latched and self.permit and self._fresh_rise and self._heartbeat_fresh()
 
     def reset_input(self, now_ns: int) -> bool:
         self.advance(now_ns)
         return self._t_ns < self._reset_until_ns
+
+    def maintenance_input(self, now_ns: int) -> bool:
+        self.advance(now_ns)
+        return self._t_ns < self._maintenance_until_ns
+
+    def standstill(self, now_ns: int) -> bool:
+        """The standstill monitor's input: the machine is at rest."""
+        self.advance(now_ns)
+        return self.phase is Phase.STOPPED
 
     def encoder(self, now_ns: int) -> int:
         self.advance(now_ns)
@@ -113,7 +165,7 @@ class Machine:
         if self.phase is Phase.RUNNING:
             return v
         if self.phase is Phase.STOPPING:
-            return v * max(0.0, 1 - (self._t_ns - self._stop_start_ns) / max(self.p.stopping_ns, 1))
+            return v * max(0.0, 1 - (self._t_ns - self._stop_start_ns) / max(self._stop_ns, 1))
         return 0.0
 
     def set_counts_per_s(self, counts_per_s: float, now_ns: int) -> None:
@@ -156,7 +208,7 @@ class Machine:
         if self.phase is Phase.RUNNING:
             self._pos += v * (t_ns - self._t_ns)
         elif self.phase is Phase.STOPPING:
-            end = self._stop_start_ns + self.p.stopping_ns
+            end = self._stop_start_ns + self._stop_ns
             b = min(t_ns, end)
             self._pos += self._coast(b) - self._coast(self._t_ns)
             if t_ns >= end:
@@ -164,22 +216,24 @@ class Machine:
         self._t_ns = t_ns
 
     def _coast(self, t_ns: int) -> float:
-        """Distance since the stop began, decelerating linearly to zero over stopping_ns."""
+        """Distance since the stop began, decelerating linearly to zero over the stop."""
         s = t_ns - self._stop_start_ns
-        stop_ns = max(self.p.stopping_ns, 1)
+        stop_ns = max(self._stop_ns, 1)
         return self.p.counts_per_s / 1e9 * (s - s * s / (2 * stop_ns))
+
+    def _heartbeat_fresh(self) -> bool:
+        hb = self._hb_change_ns
+        return hb is not None and self._t_ns - hb <= self.p.watchdog_ns
 
     def _trip(self, t_ns: int, cause: str) -> None:
         self.latched, self.trip_cause, self.trips = True, cause, self.trips + 1
         self.trip_ns = t_ns
+        if self.phase is not Phase.RUNNING:
+            return  # a ready machine that never started: latched, nothing to stop
+        self._stop_ns = self.p.stopping_ns + self.coast_extra_ns
         self.phase, self._stop_start_ns = Phase.STOPPING, t_ns
-        if self.p.stopping_ns == 0:
+        if self._stop_ns == 0:
             self.phase = Phase.STOPPED
 
-    def _maybe_start(self) -> None:
-        fresh = (
-            self._hb_change_ns is not None and self._t_ns - self._hb_change_ns <= self.p.watchdog_ns
-        )
-        armed = not self.latched and self.permit and self._fresh_rise
-        if self.phase is Phase.STOPPED and armed and fresh:
-            self.phase, self.trip_cause = Phase.RUNNING, None
+    def _on_start(self) -> None:
+        """Hook for recorders: the machine just started."""

@@ -2,9 +2,9 @@
 
 `run_rig(spec, folder)` writes a deployment and a scenario into `folder`, builds the cameras
 through plantvision.loop.build (as `run` does), starts the PLC simulator with the scene's
-belt as its item truth, presses reset until the belt runs, lets it run `belt_s` seconds, and
-returns the simulator's pulse log with the truth to judge it by. Used by the end-to-end tests
-and by `python -m simulators.plc.pulse_bench`.
+belt as its item truth, presses reset and then start until the belt runs, lets it run `belt_s`
+seconds, and returns the simulator's pulse log with the truth to judge it by. Used by the
+end-to-end tests and by `python -m simulators.plc.pulse_bench`.
 """
 
 from __future__ import annotations
@@ -255,11 +255,12 @@ def _run(
 
 
 def _run_belt(sim: PlcSimulator, belt_s: float) -> None:
-    """Press reset until the belt runs, then let it run `belt_s` seconds (bounded waits)."""
+    """Press reset, then start once ready, until the belt runs; then let it run `belt_s`
+    seconds (bounded waits). A reset re-arms; only the start command starts the belt."""
     for _ in range(10):
         sim.press_reset()
         # The reset input stays high for reset_pulse_ms: a press is an edge only after it.
-        if _wait_for(lambda: sim.machine_running, 1.0):
+        if _wait_for(sim.press_start, 1.0):
             time.sleep(belt_s)
             return
     raise RuntimeError("the belt never started: the box did not take the reset")

@@ -5,7 +5,11 @@ holding and input registers) sized to the signal map. Its async `action` callbac
 request before the datastore applies it, which is all the model needs: writes feed the machine
 (permit, heartbeat), reads of the reset input and encoder are filled in from the machine at that
 instant, and the same hook injects faults (delays, exception codes). Connection-level faults
-(drop, down, back) act on the server object itself. The server runs on its own event loop thread
+(drop, down, back) act on the server object itself. The people at the machine act through
+methods: `press_reset` (re-arms, never starts), `press_start` (the separate start command),
+`press_maintenance_reset`, `press_estop`; stop faults for the box's stop monitoring (EDM) make
+the machine coast too long (`set_coast_extra_ms`) or the PLC program deaf to the permit
+(`set_ignore_permit`). The server runs on its own event loop thread
 so tests drive it in-process; `python -m simulators.plc` runs it standalone.
 
 With `conveyor` set, the machine is a belt (speed in mm/s, changeable at run time) and the
@@ -208,9 +212,27 @@ class PlcSimulator:
             self.machine.emergency_stop(self._clock())
 
     def press_reset(self) -> bool:
-        """Press the reset button: the box sees the reset input high for reset_pulse_ms."""
+        """Press the reset button: the box sees the reset input high for reset_pulse_ms. It
+        re-arms (clears the latch at standstill) and never starts the machine."""
         with self._lock:
             return self.machine.press_reset(self._clock())
+
+    def press_start(self) -> bool:
+        """Press the start button: starts the machine only when ready (see `ready`); True when
+        the machine runs after the press."""
+        with self._lock:
+            return self.machine.press_start(self._clock())
+
+    def press_maintenance_reset(self) -> None:
+        """Turn the maintenance reset key: the box sees its input high for reset_pulse_ms."""
+        with self._lock:
+            self.machine.press_maintenance_reset(self._clock())
+
+    @property
+    def ready(self) -> bool:
+        """The ready lamp: reset done, the box's permit risen since, heartbeat fresh."""
+        with self._lock:
+            return self.machine.ready(self._clock())
 
     @property
     def machine_running(self) -> bool:
@@ -248,6 +270,16 @@ class PlcSimulator:
 
     def release_writes(self, signal: str) -> None:
         self._held.discard(signal)
+
+    def set_coast_extra_ms(self, extra_ms: float) -> None:
+        """Stops from now on take this much longer than stopping_ms (0 to stop the fault)."""
+        with self._lock:
+            self.machine.coast_extra_ns = int(extra_ms * 1_000_000)
+
+    def set_ignore_permit(self, on: bool) -> None:
+        """The PLC program ignores the permit: an OFF neither latches nor stops the machine."""
+        with self._lock:
+            self.machine.ignore_permit = on
 
     def set_exception(self, code: int | None) -> None:
         """Answer every request with this Modbus exception code (None to stop)."""
@@ -334,13 +366,18 @@ class PlcSimulator:
             self._logfile.flush()
 
     def _fill_read(self, fc: int, start: int, registers: list[int], now: int) -> None:
-        """Put the machine's current reset input and encoder into the table being read."""
-        table, sigs = READ_FCS[fc], self.cfg.signals
-        if sigs.reset is not None and sigs.reset.type == table:
-            self._set_bit(registers, start, sigs.reset.address, self.machine.reset_input(now))
-        latched = sigs.machine_latched
-        if latched is not None and latched.type == table:
-            self._set_bit(registers, start, latched.address, self.machine.latched_at(now))
+        """Put the machine's current inputs (reset, maintenance reset, latched, standstill, bin
+        sensor) and encoder into the table being read."""
+        table, sigs, m = READ_FCS[fc], self.cfg.signals, self.machine
+        bits = (
+            (sigs.reset, m.reset_input),
+            (sigs.maintenance_reset, m.maintenance_input),
+            (sigs.machine_latched, m.latched_at),
+            (sigs.machine_stopped, m.standstill),
+        )
+        for sig, level in bits:
+            if sig is not None and sig.type == table:
+                self._set_bit(registers, start, sig.address, level(now))
         confirm = sigs.reject_confirm
         if self.belt is not None and confirm is not None and confirm.type == table:
             self._set_bit(registers, start, confirm.address, self.belt.confirm_input(now))

@@ -57,6 +57,7 @@ class FaultSpan:
     deadline_ms: float
     recover_ms: float | None = None
     held: bool = False  # expect: held (stopped when it begins, no start while it lasts)
+    lockout: bool = False  # a stop during the fault holds until its end (stop monitoring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Timeline:
     faults: Sequence[FaultSpan] = ()
     permit: Sequence[tuple[int, bool]] = ()  # (t_ns, permit) per write the PLC received
     presses: Sequence[int] | None = None  # reset presses (None: not recorded, no verdict)
+    ready: Sequence[int] = ()  # when the PLC saw the machine ready: reset done, permit risen since
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Limits:
     zones: Sequence[ZoneBound] = ()
     false_trips_max: int = 0
     tolerance_ms: float = 250.0
+    expect_start: bool = True  # False: the operator never presses start; nothing may move
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,8 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
     if f.held:
         return _held_verdict(tl, runs, f)
     at_ms = _ms(f.start_ns - tl.t_start_ns)
+    if f.lockout:
+        return lockout_verdict(tl, runs, f)
     running = [r for r in runs if r.start_ns <= f.start_ns < r.end_ns]
     if not f.expect_safe:
         name = f"fault {f.label} @{at_ms:.0f} ms: ridden out without a trip"
@@ -282,6 +287,31 @@ def fault_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan, limits: L
         problems.append(f"NOT RUNNING again within {f.recover_ms:g} ms of the fault's end")
     detail = f"{took:.1f} ms via {r.cause}" + ("; " + "; ".join(problems) if problems else "")
     return Verdict(name, "fault", f.deadline_ms, took, not problems, detail)
+
+
+def lockout_verdict(tl: Timeline, runs: Sequence[RunSpan], f: FaultSpan) -> Verdict:
+    """A stop during the fault (e.g. a machine that coasts too long) locks the box out: the
+    machine stays stopped to the fault's end however often the operator resets, and (with
+    recover_ms) runs again within recover_ms of it (the maintenance reset, then reset, start)."""
+    at_ms = _ms(f.start_ns - tl.t_start_ns)
+    name = f"fault {f.label} @{at_ms:.0f} ms: stop locked out to the fault's end"
+    stops = [r for r in runs if r.stopped and f.start_ns <= r.end_ns < f.end_ns]
+    if not stops:
+        return Verdict(name, "fault", 0, None, False,
+                       "NOT EXERCISED: the machine did not stop during the fault")  # fmt: skip
+    first = stops[0].end_ns
+    problems = [f"RESTARTED at +{_ms(r.start_ns - f.start_ns):.0f} ms before the lockout's end"
+                for r in runs if first < r.start_ns < f.end_ns]  # fmt: skip
+    if f.recover_ms is not None and not any(
+        f.end_ns <= x.start_ns <= f.end_ns + f.recover_ms * _NS_PER_MS for x in runs
+    ):
+        problems.append(f"NOT RUNNING again within {f.recover_ms:g} ms of the fault's end")
+    held = _ms(f.end_ns - first)
+    detail = (
+        f"stopped at +{_ms(first - f.start_ns):.0f} ms via {stops[0].cause}, held {held:.0f} ms"
+    )
+    return Verdict(name, "fault", 0, float(len(problems)), not problems,
+                   "; ".join([detail, *problems]))  # fmt: skip
 
 
 def _explained(tl: Timeline, t_ns: int, after_ns: int, tol_ns: int) -> bool:
@@ -340,16 +370,32 @@ def restart_verdict(tl: Timeline) -> Verdict:
                    exercised=rises > 0)  # fmt: skip
 
 
+def startup_verdict(tl: Timeline, runs: Sequence[RunSpan], limits: Limits) -> Verdict:
+    """With start presses: the machine ran (else every other verdict is vacuous). Without: a
+    reset never starts the machine: it was ready (reset done, permit risen) and never ran."""
+    if limits.expect_start:
+        return Verdict(
+            "start-up: the machine ran after a reset and a start", "startup", 0, None, bool(runs),
+            "ran" if runs else "NEVER RAN: every other verdict would be vacuous",
+        )  # fmt: skip
+    name = "reset alone never moves the machine (no start pressed)"
+    problems = []
+    if runs:
+        at = ", ".join(f"{_ms(r.start_ns - tl.t_start_ns):.0f}" for r in runs)
+        problems.append(f"STARTED without a start command at {at} ms")
+    if not tl.ready:
+        problems.append("NOT EXERCISED: the machine was never ready (no reset re-armed it)")
+    detail = "; ".join(problems) or (
+        f"ready {len(tl.ready)} time(s) from {_ms(tl.ready[0] - tl.t_start_ns):.0f} ms, never ran"
+    )
+    return Verdict(name, "startup", 0, float(len(runs)), not problems, detail)
+
+
 def analyse(tl: Timeline, limits: Limits) -> list[Verdict]:
     """All verdicts for one run: start-up, each zone bound, each fault, false trips, and the
     restart interlock when the presses were recorded."""
     runs = run_spans(tl.machine, tl.t_end_ns)
-    out = [
-        Verdict(
-            "start-up: the machine ran after a reset", "startup", 0, None, bool(runs),
-            "ran" if runs else "NEVER RAN: every other verdict would be vacuous",
-        )
-    ]  # fmt: skip
+    out = [startup_verdict(tl, runs, limits)]
     out += [zone_verdict(tl, runs, b) for b in limits.zones]
     out += [fault_verdict(tl, runs, f, limits) for f in tl.faults]
     trips = false_trips(tl, runs, limits)

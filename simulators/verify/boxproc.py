@@ -214,11 +214,12 @@ def run_box_process(p: Prepared, opts: RunOptions, progress: Progress | None = N
         sim.stop()
     tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
                   fault_spans(sc, epoch, t_end_ns), permit_writes(sim),
-                  operator.press_times_ns)  # fmt: skip
+                  operator.press_times_ns, list(machine.ready_ns))  # fmt: skip
     info: dict[str, Any] = {
         "mode": "box_process",
         "box_returncode": child.returncode,
         "resets_pressed": operator.presses,
+        "starts_pressed": operator.starts,
         "plc_writes": len(sim.write_log),
         "box_log": str(err_path),
     }

@@ -1,5 +1,6 @@
 """The verifier's side of the PLC: a machine that records its transitions, PLC fault actions,
-the virtual operator who presses reset, and a log that keeps the box's events in memory.
+the virtual operator who presses reset and then start, and a log that keeps the box's events in
+memory.
 
 The recorded transitions are the PLC's own view: the machine model consumes the same writes the
 simulator's write log holds (permit, heartbeat) and trips at the exact instant its watchdog
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from simulators.plc import Machine, MachineParams, Phase, PlcSimulator
+from simulators.plc.rogue import RogueWriter
 from simulators.verify.analysis import MachineEvent
 from simulators.verify.faults import Window
 
@@ -25,6 +27,13 @@ class RecordingMachine(Machine):
     def __init__(self, params: MachineParams, now_ns: int) -> None:
         super().__init__(params, now_ns)
         self.events: list[MachineEvent] = []
+        self.ready_ns: list[int] = []  # each time the permit rose after a reset (ready to start)
+
+    def on_permit(self, permit: bool, now_ns: int) -> None:
+        was_ready = self.ready(now_ns)
+        super().on_permit(permit, now_ns)
+        if not was_ready and self.phase is Phase.STOPPED and self.ready(now_ns):
+            self.ready_ns.append(self._t_ns)
 
     def _trip(self, t_ns: int, cause: str) -> None:
         was_running = self.phase is Phase.RUNNING
@@ -32,11 +41,8 @@ class RecordingMachine(Machine):
         if was_running:
             self.events.append(MachineEvent(t_ns, False, cause))
 
-    def _maybe_start(self) -> None:
-        before = self.phase
-        super()._maybe_start()
-        if before is not Phase.RUNNING and self.phase is Phase.RUNNING:
-            self.events.append(MachineEvent(self._t_ns, True))
+    def _on_start(self) -> None:
+        self.events.append(MachineEvent(self._t_ns, True))
 
     def reboot(self, now_ns: int) -> None:
         """A PLC restart: its program starts again latched, the permit and heartbeat forgotten."""
@@ -66,6 +72,7 @@ class PlcFaults:
             key=lambda x: x[0],
         )
         self.applied: list[tuple[float, str]] = []
+        self._rogue: RogueWriter | None = None
 
     def tick(self, t_s: float, now_ns: int) -> None:
         while self._pending and self._pending[0][0] <= t_s:
@@ -91,18 +98,41 @@ class PlcFaults:
             sim.drop_connections()
         elif w.kind == "plc_slow_verdicts":  # only the reject FIFO's writes are slow
             sim.set_write_delay_ms("reject_fifo", w.value_ms if begin else 0.0)
+        elif w.kind == "plc_stop_slow":
+            sim.set_coast_extra_ms(w.value_ms if begin else 0.0)
+        elif w.kind == "plc_replay":
+            self._replay(begin)
+
+    def _replay(self, begin: bool) -> None:
+        """Another client replays the last heartbeat value the PLC received (not +1)."""
+        if begin:
+            sim = self._sim
+            self._rogue = RogueWriter(
+                sim.port, sim.cfg.signals, lambda: int(sim.values.get("heartbeat", 0))
+            )
+            self._rogue.start()
+        elif self._rogue is not None:
+            self._rogue.stop()
+            self._rogue = None
 
     def finish(self) -> None:
         """Undo whatever is still in force so the box can be stopped cleanly."""
         self._sim.set_delay_ms(0.0)
         self._sim.set_write_delay_ms("reject_fifo", 0.0)
         self._sim.set_exception(None)
+        self._sim.set_coast_extra_ms(0.0)
+        if self._rogue is not None:
+            self._replay(False)
 
 
 class Operator:
-    """Presses reset once the machine has stood still `reset_after_ms` (and again after that),
-    and at each of `presses_at_s` whatever the machine does. Every press goes through `press`,
-    which keeps its time (the restart interlock is judged against them)."""
+    """The person at the machine. Presses reset once the machine has stood still
+    `reset_after_ms` (and again after that), and at each of `presses_at_s` whatever the machine
+    does: a reset re-arms, never starts. With `start`, presses the separate start button whenever
+    the machine shows ready (reset done, the box's permit risen since); without it the machine
+    must never move again after its first stop. With `maintenance_at_s`, turns the maintenance
+    reset key once at that scene time. Every reset press goes through `press`, which keeps its
+    time (the restart interlock is judged against them)."""
 
     def __init__(
         self,
@@ -111,18 +141,22 @@ class Operator:
         enabled: bool = True,
         until_s: float | None = None,
         presses_at_s: tuple[float, ...] = (),
+        start: bool = True,
+        maintenance_at_s: float | None = None,
     ) -> None:
         self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
-        self._until_s = until_s
+        self._until_s, self._start, self._maintenance_at_s = until_s, start, maintenance_at_s
         self._stopped_since: int | None = None
         self._timed = sorted(presses_at_s)
         self.press_times_ns: list[int] = []
+        self.starts = 0
+        self.ready_seen = 0  # ticks that found the machine ready (reset + the box's permit)
 
     @classmethod
     def of(cls, sim: PlcSimulator, model: Any) -> Operator:
         """The operator a scenario's `operator:` section describes."""
         return cls(sim, model.reset_after_ms, model.enabled, model.until_s,
-                   tuple(model.presses_at_s))  # fmt: skip
+                   tuple(model.presses_at_s), model.start, model.maintenance_at_s)  # fmt: skip
 
     @property
     def presses(self) -> int:
@@ -136,11 +170,19 @@ class Operator:
         while self._timed and self._timed[0] <= t_s:
             self._timed.pop(0)
             self.press(now_ns)
+        if self._maintenance_at_s is not None and t_s >= self._maintenance_at_s:
+            self._sim.press_maintenance_reset()
+            self._maintenance_at_s = None
         if self._sim.machine_running:
             self._stopped_since = None
             return
         if self._stopped_since is None:
             self._stopped_since = now_ns
+        if self._sim.ready:
+            self.ready_seen += 1
+            if self._start:
+                self.starts += self._sim.press_start()
+            return
         pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
         if pressing and now_ns - self._stopped_since >= self._after_ns:
             self.press(now_ns)

@@ -21,6 +21,7 @@ from plantvision.frames.grabbers import Grabber
 from plantvision.loop.build import build_cameras, check_camera_files, resolve
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SourceModel, load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.plc.link import PlcLink
 from plantvision.zones.geometry import CompiledZones
 from simulators.plc import PlcSimulator, SimConfig
@@ -211,7 +212,7 @@ def limits_of(sc: VerifyScenario) -> Limits:
     bounds = tuple(
         ZoneBound(z.zone, z.response_ms, z.min_entries, z.no_entry_reason or "") for z in d.zones
     )
-    return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms)
+    return Limits(bounds, d.false_trips_max, d.false_trip_tolerance_ms, sc.operator.start)
 
 
 def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultSpan]:
@@ -221,8 +222,9 @@ def fault_spans(sc: VerifyScenario, epoch_ns: int, t_end_ns: int) -> list[FaultS
         end = t_end_ns if f.kind == "box_sigkill" else start + round(f.duration_s * 1e9)
         deadline = f.deadline_ms or sc.deadlines.fault_to_safe_ms
         label = f.kind if f.camera is None else f"{f.kind}[{f.camera}]"
-        out.append(FaultSpan(label, start, min(end, t_end_ns), f.expect == "safe", deadline,
-                             f.recover_ms, f.expect == "held"))  # fmt: skip
+        out.append(FaultSpan(label, start, min(end, t_end_ns), f.expect in ("safe", "lockout"),
+                             deadline, f.recover_ms, held=f.expect == "held",
+                             lockout=f.expect == "lockout"))  # fmt: skip
     return out
 
 
@@ -288,7 +290,9 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         watch = BeltWatch.of(sim, p.scene.width_px)
         watch.start()
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
-    controller = Controller(cameras, link, log=log)
+    safety = p.dep.safety
+    stop_check = stop_bounds(safety.stopping_time_ms, safety.plc_scan_ms)
+    controller = Controller(cameras, link, log=log, stop_check=stop_check)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
     loop_faults = LoopFaults(controller._write_lock, windows(sc.faults, LOOP_FAULTS))
     operator = Operator.of(sim, sc.operator)
@@ -323,7 +327,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     epoch = clock.epoch_ns
     tl = Timeline(epoch, t_end_ns, truth_spans(p, epoch, sc.duration_s), list(machine.events),
                   fault_spans(sc, epoch, t_end_ns), permit_writes(sim),
-                  operator.press_times_ns)  # fmt: skip
+                  operator.press_times_ns, list(machine.ready_ns))  # fmt: skip
     e2e = cameras[0].latency.end_to_end()
     info = {
         "mode": "in_process",
@@ -332,6 +336,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         "e2e_p99_ms": round(e2e.p99_ms, 2),
         "e2e_max_ms": round(e2e.max_ms, 2),
         "resets_pressed": operator.presses,
+        "starts_pressed": operator.starts,
         "plc_writes": len(sim.write_log),
         "events": log.counts(),
     } | rejects[1]

@@ -20,7 +20,14 @@ CameraFault = Literal[
 ]
 ModelFault = Literal["model_slowdown", "model_error", "model_hang", "model_blind"]
 PlcFault = Literal[
-    "plc_slow", "plc_exception", "plc_down", "plc_restart", "plc_drop", "plc_slow_verdicts"
+    "plc_slow",
+    "plc_exception",
+    "plc_down",
+    "plc_restart",
+    "plc_drop",
+    "plc_slow_verdicts",
+    "plc_replay",
+    "plc_stop_slow",
 ]
 BoxFault = Literal["box_sigkill", "box_sigstop"]
 # Faults of the box's surroundings inside its own process: its stderr (a child box's pipe that
@@ -37,7 +44,9 @@ BOX_FAULTS: tuple[str, ...] = BoxFault.__args__  # type: ignore[attr-defined]
 # Faults that need the box in a child process (its signals, its stderr).
 CHILD_FAULTS: tuple[str, ...] = (*BOX_FAULTS, "log_blocked")
 # Faults whose `value_ms` means something (a delay, a frame period); the others ignore it.
-VALUE_FAULTS = ("model_slowdown", "plc_slow", "plc_slow_verdicts", "camera_slow")
+# plc_replay: another Modbus client replays the heartbeat value the PLC last received;
+# plc_stop_slow: every stop takes value_ms longer than the machine's stopping time.
+VALUE_FAULTS = ("model_slowdown", "plc_slow", "plc_slow_verdicts", "camera_slow", "plc_stop_slow")
 
 
 class FaultModel(StrictModel):
@@ -53,7 +62,8 @@ class FaultModel(StrictModel):
         ge=0,
         le=10_000,
         description="model_slowdown / plc_slow / plc_slow_verdicts: the added delay; "
-        "camera_slow: the frame period the stream degrades to (333 for 3 fps)",
+        "camera_slow: the frame period the stream degrades to (333 for 3 fps); plc_stop_slow: "
+        "the extra coast",
     )
     camera: str | None = Field(
         default=None,
@@ -62,12 +72,14 @@ class FaultModel(StrictModel):
     exception_code: int = Field(
         default=4, ge=1, le=11, description="plc_exception: the Modbus exception code answered"
     )
-    expect: Literal["safe", "tolerated", "held"] = Field(
+    expect: Literal["safe", "tolerated", "held", "lockout"] = Field(
         default="safe",
         description="safe: the machine must stop within the deadline and stay stopped while the "
         "fault lasts; tolerated: the box must ride it out without a trip (zone deadlines hold); "
         "held: the machine is stopped when it begins and must not start while it lasts (no "
-        "reset accepted without a fresh view)",
+        "reset accepted without a fresh view); lockout: a stop during the fault must hold until "
+        "the fault's end, whatever the operator presses (stop monitoring: only a maintenance "
+        "reset, operator.maintenance_at_s at the fault's end, releases it)",
     )
     deadline_ms: float | None = Field(
         default=None, gt=0, le=60_000, description="fault-to-safe bound (default: the scenario's)"
@@ -143,7 +155,7 @@ class Deadlines(StrictModel):
 
 
 class OperatorModel(StrictModel):
-    """The virtual person at the machine who presses reset."""
+    """The virtual person at the machine who presses reset, then start."""
 
     reset_after_ms: float = Field(
         default=250.0,
@@ -160,6 +172,19 @@ class OperatorModel(StrictModel):
         default_factory=list,
         description="extra presses at these scene times, whatever the machine does (a press "
         "timed against a fault: e.g. during a stall, on a verdict the box must not trust)",
+    )
+    start: bool = Field(
+        default=True,
+        description="press the separate start button whenever the machine is ready (a reset "
+        "re-arms, never starts); false: reset only, so the machine must never move after its "
+        "first stop",
+    )
+    maintenance_at_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=600,
+        description="turn the maintenance reset key once at this scene time (clears a stop "
+        "monitoring fault; None: never)",
     )
 
 

@@ -11,6 +11,7 @@ from plantvision import log as pvlog
 from plantvision.loop.build import build_cameras
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import DeploymentModel, load_deployment
+from plantvision.loop.edm import stop_bounds
 from plantvision.plc.link import PlcLink
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
@@ -47,7 +48,13 @@ class LiveCell:
         port = self.sim.start()
         self.link = PlcLink(self.dep.plc.model_copy(update={"port": port}), self.log)
         self.cameras = build_cameras(self.dep, dep_file, log=self.log, **build)
-        self.ctl = Controller(self.cameras, self.link, log=self.log)
+        safety = self.dep.safety
+        self.ctl = Controller(
+            self.cameras,
+            self.link,
+            log=self.log,
+            stop_check=stop_bounds(safety.stopping_time_ms, safety.plc_scan_ms),
+        )
 
     def __enter__(self) -> LiveCell:
         self.link.start()

@@ -200,10 +200,10 @@ def test_a_stop_the_plc_makes_itself_trips_the_box_too(cell: Cell) -> None:
     """An e-stop at the machine (the PLC's own trip, read through machine_latched) trips the box
     with plc_tripped, and the machine runs again only after a reset and a fresh permit."""
     cell.run_until_permit()
-    assert wait_for(lambda: cell.sim.machine_running, 2)
+    assert wait_for(cell.sim.press_start, 2)
     with capture_logs() as logs:
         cell.sim.press_estop()
         assert wait_for(lambda: "plc_tripped" in _causes(logs), 2)
     assert not cell.sim.permit_seen
     cell.run_until_permit()
-    assert wait_for(lambda: cell.sim.machine_running, 2)
+    assert wait_for(cell.sim.press_start, 2)

@@ -32,3 +32,12 @@ def test_a_supervisor_fault_holds_the_permit_off_with_its_code() -> None:
     out = img.set_fault("thread_stopped", 1 * MS)
     assert (out.permit, out.fault_code) == (False, FAULT_CODES["thread_stopped"])
     assert img.set_fault(None, 2 * MS).permit
+
+
+def test_every_fault_code_is_in_the_readme_table() -> None:
+    """The README's fault table names every cause with the code the PLC receives."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [f"{c}={n}" for c, n in FAULT_CODES.items() if f"| `{c}` | {n} |" not in readme]
+    assert missing == []

@@ -74,7 +74,7 @@ def test_signal_turns_the_permit_off_and_exits_cleanly(
             sim.press_reset()  # an operator pressing until the box accepts
             wait_for(lambda: sim.permit_seen, 0.6)
         assert sim.permit_seen
-        assert wait_for(lambda: sim.machine_running, 2)
+        assert wait_for(sim.press_start, 2)  # reset re-armed; start starts
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
     finally:

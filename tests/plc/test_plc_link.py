@@ -54,10 +54,10 @@ def link(sim: PlcSimulator) -> Iterator[PlcLink]:
 
 
 def run_machine(sim: PlcSimulator, link: PlcLink) -> None:
-    """Reset at the machine, then permit on: the machine runs."""
+    """Reset at the machine, then permit on, then start: the machine runs."""
     assert wait_for(lambda: sim.press_reset())
     link.write(PlcOutputs(permit=True))
-    assert wait_for(lambda: sim.machine_running)
+    assert wait_for(sim.press_start)  # reset re-arms; only the start command starts
 
 
 def test_permit_and_heartbeat_are_seen_at_the_server(sim: PlcSimulator, link: PlcLink) -> None:

@@ -99,7 +99,7 @@ def test_slow_plc_with_resets_never_runs_while_the_box_is_tripped(
     assert wait_for(lambda: link.healthy, 5.0)
     assert sim.press_reset()  # the start-up sequence: a press, then the box raises its permit
     box.reset()
-    assert wait_for(lambda: sim.machine_running, 5.0)
+    assert wait_for(sim.press_start, 5.0)  # then the operator's separate start
 
     sim.set_delay_ms(DELAY_MS)
     assert wait_for(lambda: box.tripped_ns is not None, 5.0)
@@ -119,4 +119,4 @@ def test_slow_plc_with_resets_never_runs_while_the_box_is_tripped(
 
     assert sim.press_reset()  # the box sees this press and resets its guard
     box.reset()
-    assert wait_for(lambda: sim.machine_running, 5.0)
+    assert wait_for(sim.press_start, 5.0)

@@ -34,7 +34,7 @@ def running() -> Iterator[tuple[PlcSimulator, PlcLink]]:
     assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
     sim.press_reset()  # monitored restart: the permit must rise after the press
     link.write(PlcOutputs(permit=True))
-    assert wait_for(lambda: sim.machine_running), (sim.machine.trip_cause, sim.values)
+    assert wait_for(sim.press_start), (sim.machine.trip_cause, sim.values)
     yield sim, link
     link.stop()
     sim.stop()
@@ -134,6 +134,7 @@ def test_machine_speed_change_keeps_the_travel_continuous() -> None:
     m.on_heartbeat(1, 0)
     m.press_reset(0)
     m.on_permit(True, 0)
+    assert m.press_start(0)
     assert m.position_counts(100 * MS) == pytest.approx(1000.0)
     m.set_counts_per_s(2_000.0, 100 * MS)
     assert m.position_counts(100 * MS) == pytest.approx(1000.0)

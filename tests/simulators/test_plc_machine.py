@@ -1,4 +1,5 @@
-"""The simulated machine: runs only with permit and a live heartbeat, trips, coasts, latches."""
+"""The simulated machine: runs only with permit and a live +1 heartbeat after a start command,
+trips, coasts, latches; a reset re-arms and never starts."""
 
 from __future__ import annotations
 
@@ -18,22 +19,22 @@ def running_machine(t0: int = 0) -> Machine:
     assert m.press_reset(t0)
     m.on_heartbeat(1, t0)
     m.on_permit(True, t0)
-    assert m.running(t0)
+    assert m.press_start(t0)
     return m
 
 
 def test_power_up_is_latched_until_reset_then_a_permit_rise() -> None:
-    """Permit and heartbeat alone do not start a machine that was never reset, and a permit that
-    was already ON at the reset does not start it either: it needs a rise after the press."""
+    """Permit and heartbeat alone do not make a machine that was never reset ready, and a permit
+    that was already ON at the reset does not either: it needs a rise after the press."""
     m = Machine(P, 0)
     m.on_heartbeat(1, 0)
     m.on_permit(True, 0)
-    assert not m.running(0)
+    assert not m.press_start(0)
     assert m.press_reset(1)
-    assert not m.running(1)
+    assert not m.press_start(1)
     m.on_permit(False, 2)
     m.on_permit(True, 3)
-    assert m.running(3)
+    assert m.press_start(3)
 
 
 def test_permit_that_stayed_on_through_a_watchdog_trip_never_restarts() -> None:
@@ -46,10 +47,10 @@ def test_permit_that_stayed_on_through_a_watchdog_trip_never_restarts() -> None:
     assert m.press_reset(200 * MS)
     m.on_heartbeat(2, 210 * MS)  # a late-delivered beat: the heartbeat looks fresh again
     m.on_permit(True, 220 * MS)
-    assert not m.running(230 * MS)
+    assert not m.press_start(230 * MS)
     m.on_permit(False, 240 * MS)
     m.on_permit(True, 250 * MS)
-    assert m.running(250 * MS)
+    assert m.press_start(250 * MS)
 
 
 def test_a_permit_rise_before_the_reset_does_not_count() -> None:
@@ -59,28 +60,27 @@ def test_a_permit_rise_before_the_reset_does_not_count() -> None:
     m.advance(60 * MS)
     m.on_permit(True, 70 * MS)
     assert m.press_reset(80 * MS)
-    m.on_heartbeat(5, 90 * MS)
-    assert not m.running(90 * MS)
+    m.on_heartbeat(2, 90 * MS)
+    assert not m.press_start(90 * MS)
 
 
 def test_a_rise_after_the_reset_waits_for_a_fresh_heartbeat_across_later_presses() -> None:
-    """A rise that followed the reset still starts the machine once a beat arrives, even if the
-    operator pressed reset again meanwhile (the box ignores presses once it has reset)."""
+    """A rise that followed the reset still lets start start the machine once a beat arrives,
+    even if the operator pressed reset again meanwhile (the box ignores presses once reset)."""
     m = running_machine()
     m.on_permit(False, 0)
     assert m.press_reset(60 * MS)
     m.on_permit(True, 200 * MS)  # the last beat was at 0: stale
-    assert not m.running(200 * MS)
+    assert not m.press_start(200 * MS)
     assert m.press_reset(250 * MS)
-    m.on_heartbeat(9, 260 * MS)
-    assert m.running(260 * MS)
+    m.on_heartbeat(2, 260 * MS)
+    assert m.press_start(260 * MS)
 
 
 def test_stale_heartbeat_trips_exactly_at_the_watchdog_time() -> None:
     """A heartbeat that stops changing trips the machine watchdog_ns after its last change."""
     m = running_machine()
     m.on_heartbeat(2, 30 * MS)
-    m.on_heartbeat(2, 60 * MS)  # same value: not a beat
     assert m.running(130 * MS)
     assert not m.running(131 * MS)
     assert (m.trip_cause, m.trip_ns) == ("watchdog", 130 * MS)
@@ -93,9 +93,9 @@ def test_permit_off_trips_and_the_machine_coasts_then_latches() -> None:
     assert m.phase is Phase.STOPPING
     m.advance(60 * MS)
     assert m.phase is Phase.STOPPED
-    m.on_heartbeat(3, 70 * MS)
+    m.on_heartbeat(2, 70 * MS)
     m.on_permit(True, 70 * MS)
-    assert not m.running(70 * MS)
+    assert not m.press_start(70 * MS)
 
 
 def test_reset_while_coasting_is_ignored() -> None:
@@ -118,8 +118,8 @@ def test_reset_input_is_a_pulse() -> None:
 def test_encoder_counts_belt_travel_including_the_coast() -> None:
     """1000 counts/s: 100 ms running is 100 counts; a 50 ms linear stop adds 25 more."""
     m = running_machine()
-    for t in range(0, 100, 20):
-        m.on_heartbeat(t + 10, t * MS)
+    for i, t in enumerate(range(0, 100, 20)):
+        m.on_heartbeat(2 + i, t * MS)
     assert m.encoder(100 * MS) == 100
     m.on_permit(False, 100 * MS)
     assert m.encoder(1000 * MS) == 125
@@ -133,20 +133,24 @@ def test_encoder_wraps_at_32_bits(seconds: int) -> None:
     m.press_reset(0)
     m.on_heartbeat(1, 0)
     m.on_permit(True, 0)
+    assert m.press_start(0)
     expected = (seconds * 10**6) % ENCODER_MODULUS
     assert m.encoder(seconds * 10**9) == expected
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["press", "on", "off", "beat", "wait"]), st.integers(1, 120)),
+    st.tuples(
+        st.sampled_from(["press", "start", "on", "off", "beat", "wait"]), st.integers(1, 120)
+    ),
     max_size=40,
 )
 
 
 @given(OPS)
 def test_every_start_follows_a_permit_off_seen_after_the_reset(ops: list[tuple[str, int]]) -> None:
-    """Whatever the order of writes and presses, the machine only starts once the permit was OFF
-    at some instant after the press that cleared the latch (so a stale ON can never start it)."""
+    """Whatever the order of writes and presses, the machine starts only on a start command and
+    only once the permit was OFF at some instant after the press that cleared the latch (so a
+    stale ON can never start it, and a reset never does)."""
     m, t, beat = Machine(P, 0), 0, 0
     off_since_clear = False  # the permit was OFF at or after the latest latch-clearing press
     for op, dt_ms in ops:
@@ -161,5 +165,80 @@ def test_every_start_follows_a_permit_off_seen_after_the_reset(ops: list[tuple[s
         elif op == "beat":
             beat += 1
             m.on_heartbeat(beat, t)
+        elif op == "start":
+            m.press_start(t)
         if m.running(t) and not was_running:
+            assert op == "start", f"{op!r} started the machine: only start may"
             assert off_since_clear, "started without a permit rise after the reset"
+
+
+def test_a_reset_and_a_permit_rise_never_start_the_machine_only_start_does() -> None:
+    """Reset re-arms, never starts (scanner manuals: a reset "must not introduce any movement"):
+    after the press and the box's fresh permit rise the machine is ready, not running; only the
+    operator's separate start command starts it."""
+    m = Machine(P, 0)
+    m.on_heartbeat(1, 0)
+    assert m.press_reset(1)
+    m.on_permit(True, 2)
+    m.on_heartbeat(2, 3)
+    assert not m.running(10 * MS)
+    assert m.ready(10 * MS)
+    assert m.press_start(11 * MS)
+    assert m.running(11 * MS)
+
+
+def test_a_start_before_the_box_is_ready_is_not_remembered() -> None:
+    """A start pressed while latched or before the permit rise does nothing, now or later."""
+    m = Machine(P, 0)
+    m.on_heartbeat(1, 0)
+    assert not m.press_start(1)
+    assert m.press_reset(2)
+    assert not m.press_start(3)
+    m.on_permit(True, 4)
+    assert not m.running(5)
+    assert m.press_start(6)
+
+
+def test_a_replayed_or_skipped_heartbeat_trips_and_is_not_fresh() -> None:
+    """The heartbeat is a sequence: only the previous value + 1 (mod 2**16) is a beat. A repeat
+    (a replayed write) or a skip trips the running machine; beats that follow resynchronise."""
+    m = running_machine()  # base 1
+    m.on_heartbeat(2, 10 * MS)
+    m.on_heartbeat(2, 20 * MS)  # replayed
+    assert not m.running(20 * MS)
+    assert m.trip_cause == "heartbeat_sequence"
+    m = running_machine()
+    m.on_heartbeat(3, 10 * MS)  # skipped 2
+    assert (m.trip_cause, m.sequence_errors) == ("heartbeat_sequence", 1)
+    m = Machine(P, 0)
+    m.on_heartbeat(0xFFFF, 0)
+    m.on_heartbeat(0, 1)  # wraps
+    assert m.sequence_errors == 0
+
+
+def test_stop_faults_make_the_coast_longer_or_the_program_deaf() -> None:
+    """coast_extra_ns delays standstill; ignore_permit neither latches nor stops on permit OFF."""
+    m = running_machine()
+    m.coast_extra_ns = 100 * MS
+    m.on_permit(False, 0)
+    assert m.latched_at(1)
+    assert not m.standstill(149 * MS)
+    assert m.standstill(150 * MS)
+    m = running_machine()
+    m.ignore_permit = True
+    m.on_permit(False, 0)
+    assert not m.latched_at(1)
+    assert m.running(1)
+
+
+def test_a_permit_off_latches_a_ready_machine_that_never_started() -> None:
+    """Ready (reset, fresh rise) but not started: a permit OFF re-latches it, so a start after
+    that needs another reset."""
+    m = Machine(P, 0)
+    m.on_heartbeat(1, 0)
+    assert m.press_reset(1)
+    m.on_permit(True, 2)
+    m.on_permit(False, 3)
+    assert m.latched_at(4)
+    m.on_permit(True, 5)
+    assert not m.press_start(6)

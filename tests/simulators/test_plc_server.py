@@ -60,7 +60,8 @@ def test_independent_client_drives_the_machine_and_reads_the_encoder(sim: PlcSim
     assert other.read_discrete_inputs(0, 1) == [True]
     assert other.write_single_register(0, 1)
     assert other.write_single_coil(0, True)
-    assert sim.machine_running
+    assert not sim.machine_running  # a reset never starts the machine
+    assert sim.press_start()
     deadline = time.monotonic() + 3
     counts = 0
     while counts == 0 and time.monotonic() < deadline:
@@ -105,3 +106,18 @@ def test_bench_prints_median_p99_and_max(capsys: pytest.CaptureFixture[str]) -> 
     assert "permit off requested -> server holds permit off" in out
     assert out.count("median") == 2
     assert out.count("p99") == 2
+
+
+def test_a_replayed_heartbeat_write_trips_the_running_machine(sim: PlcSimulator) -> None:
+    """The simulator's watchdog checks the sequence: a second client replaying the last
+    heartbeat value (not +1) trips the running machine; so does a skip."""
+    other = ModbusClient(host="127.0.0.1", port=sim.port, unit_id=1, timeout=2.0)
+    assert other.write_single_register(0, 41)
+    assert sim.press_reset()
+    assert other.write_single_coil(0, True)
+    assert other.write_single_register(0, 42)
+    assert sim.press_start()
+    assert other.write_single_register(0, 42)  # replayed
+    assert not sim.machine_running
+    assert sim.machine.trip_cause == "heartbeat_sequence"
+    other.close()

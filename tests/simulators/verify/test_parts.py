@@ -181,6 +181,7 @@ def test_recording_machine_logs_start_watchdog_trip_and_reboot() -> None:
     m.on_heartbeat(1, 0)
     m.press_reset(0)
     m.on_permit(True, 10 * ms)
+    assert m.press_start(10 * ms)
     m.advance(1000 * ms)  # no heartbeat since t=0: watchdog expired at 300 ms
     assert [(e.t_ns // ms, e.running, e.cause) for e in m.events] == [
         (10, True, ""),
@@ -190,6 +191,7 @@ def test_recording_machine_logs_start_watchdog_trip_and_reboot() -> None:
     m.press_reset(1000 * ms)
     m.on_permit(False, 1000 * ms)  # the permit stayed ON through the trip: it must rise again
     m.on_permit(True, 1000 * ms)
+    assert m.press_start(1000 * ms)
     assert (m.events[-1].t_ns // ms, m.events[-1].running) == (1000, True)
     m.reboot(1100 * ms)
     assert (m.events[-1].t_ns // ms, m.events[-1].cause) == (1100, "plc_restart")

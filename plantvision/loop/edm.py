@@ -1,0 +1,175 @@
+"""Stop monitoring (external device monitoring, EDM): after each permit OFF, the stop is checked.
+
+Safety laser scanners and light curtains check, after every switch-off, that the machine's
+contactors really dropped within a set time, and lock out otherwise (IEC 61496 EDM; PLCopen
+SF_EDM). The box does the same with what the PLC reports over Modbus:
+
+- `machine_latched`: the PLC program latched the machine off. It must show within
+  `latch_ns` = 2 x plc_scan_ms of the permit OFF being acknowledged (one scan to see the write,
+  one to publish the status; the simulator latches at once).
+- `machine_stopped` (optional, a standstill monitor): the machine must stand still within
+  `standstill_ns` = stopping_time_ms + margin, margin = plc_scan_ms + max(50 ms, 10 % of the
+  stopping time) (the standstill monitor's threshold and delay, the scan that reads it). The
+  measured stop time is logged on every trip (`stop_measured`, bracketed by the samples:
+  `stop_ms` at most, `stop_ms_min` at least): it checks the stopping time that ISO 13855's S
+  was computed with, and warns when even the lower bound exceeds it.
+
+Both are judged on input samples, not on a timer: a sample whose read began after the bound
+and still shows the machine unlatched (or moving) is a miss. So a poller that is late never
+raises a false fault; it only reports later (and the supervisor bounds how late). The box's
+detection of a miss is therefore the bound plus one input poll plus one read round trip.
+
+A miss is a latched fault, `stop_unconfirmed`, that holds the permit off and that a plain reset
+does not clear: only a rising edge of the PLC's `maintenance_reset` input (a key switch at the
+machine, never HTTP or the CLI) does. A reset press seen before the latch check completes
+counts as the latch seen (the PLC clears its latch only on a reset at standstill), so an
+operator who resets quickly never causes a false fault.
+
+Pure: plain values in, notes out, no clock, no I/O. Thread-safe (the input poller samples, the
+writers report their writes).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from plantvision.plc.values import PlcInputs
+
+_NS_PER_MS = 1_000_000
+STANDSTILL_MARGIN_MIN_MS = 50.0
+STANDSTILL_MARGIN_FRACTION = 0.10
+
+# (level, event, fields), as the controller's notes.
+Note = tuple[str, str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StopBounds:
+    """How long after a permit OFF acknowledged the PLC has to latch, and the machine to stand
+    still; `stopping_ms` is the deployment's declared stopping time."""
+
+    latch_ms: float
+    standstill_ms: float
+    stopping_ms: float
+
+    def describe(self) -> str:
+        return (
+            f"stop monitoring: PLC latched <= {self.latch_ms:g} ms (2 x PLC scan), standstill <= "
+            f"{self.standstill_ms:g} ms (stopping time {self.stopping_ms:g} ms + margin) after "
+            "permit OFF acknowledged; a miss locks out until a maintenance reset"
+        )
+
+
+def stop_bounds(stopping_time_ms: float, plc_scan_ms: float) -> StopBounds:
+    """The bounds for a machine with this stopping time behind a PLC with this scan time."""
+    margin = plc_scan_ms + max(
+        STANDSTILL_MARGIN_MIN_MS, STANDSTILL_MARGIN_FRACTION * stopping_time_ms
+    )
+    return StopBounds(2 * plc_scan_ms, stopping_time_ms + margin, stopping_time_ms)
+
+
+class StopMonitor:
+    """Arms on each permit ON->OFF acknowledged at the PLC; judges the input samples after it."""
+
+    def __init__(self, bounds: StopBounds) -> None:
+        self.bounds = bounds
+        self._lock = threading.Lock()
+        self._permit_at_plc: bool | None = None  # last acknowledged permit
+        self._off_sent_ns = 0
+        self._off_ack_ns: int | None = None  # armed: when the permit OFF was acknowledged
+        self._moving_seen_ns = 0  # the last sample since then that showed the machine moving
+        self._presses_at_arm = 0
+        self._latch_pending = False
+        self._standstill_pending = False
+        self._fault: str | None = None
+        self._maintenance_level = True  # unknown counts as held: a stuck key clears nothing
+
+    @property
+    def fault(self) -> str | None:
+        """Why the stop is unconfirmed (`no_latch`, `no_standstill`), or None."""
+        return self._fault
+
+    def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None, presses: int) -> None:
+        """An output image write: arm on an acknowledged OFF right after an acknowledged ON.
+
+        A write not acknowledged (link lost) makes the PLC's permit unknown: it may have tripped
+        on its own watchdog and been reset meanwhile, so the OFF acknowledged after the link
+        heals arms nothing (that stop was the PLC's; the box checks the stops it commands)."""
+        with self._lock:
+            if t_ack_ns is None:
+                self._permit_at_plc = None
+                return
+            was_on, self._permit_at_plc = self._permit_at_plc, permit
+            if permit or not was_on:
+                return
+            self._off_sent_ns, self._off_ack_ns = t_sent_ns, t_ack_ns
+            self._presses_at_arm = presses
+            self._latch_pending = self._standstill_pending = True
+            self._moving_seen_ns = t_ack_ns
+
+    def sample(self, inputs: PlcInputs | None, presses: int) -> list[Note]:
+        """Judge one input sample; `presses` counts reset presses seen so far."""
+        if inputs is None:
+            return []
+        with self._lock:
+            notes = self._maintenance(inputs.maintenance_reset)
+            if self._off_ack_ns is None:
+                return notes
+            notes += self._judge_latch(inputs, presses, self._off_ack_ns)
+            notes += self._judge_standstill(inputs, self._off_ack_ns)
+            if not self._latch_pending and not self._standstill_pending:
+                self._off_ack_ns = None
+            return notes
+
+    def _judge_latch(self, inputs: PlcInputs, presses: int, ack_ns: int) -> list[Note]:
+        if not self._latch_pending:
+            return []
+        reset_seen = inputs.reset or presses != self._presses_at_arm
+        if inputs.machine_latched is None or inputs.machine_latched or reset_seen:
+            self._latch_pending = False
+            return []
+        if inputs.t_sample_ns - ack_ns < self.bounds.latch_ms * _NS_PER_MS:
+            return []
+        self._latch_pending = False  # the standstill check and measurement go on
+        return self._miss("no_latch", inputs, ack_ns, self.bounds.latch_ms)
+
+    def _judge_standstill(self, inputs: PlcInputs, ack_ns: int) -> list[Note]:
+        if not self._standstill_pending:
+            return []
+        if inputs.machine_stopped is None:
+            self._standstill_pending = False
+            return []
+        if inputs.machine_stopped:
+            self._standstill_pending = False
+            # Bracketed by the samples: at most from the OFF sent to this read's end, at least
+            # from the OFF acknowledged to the start of the last read that still saw motion.
+            stop_ms = (inputs.t_read_ns - self._off_sent_ns) / _NS_PER_MS
+            min_ms = max(0, self._moving_seen_ns - ack_ns) / _NS_PER_MS
+            over = min_ms > self.bounds.stopping_ms
+            return [("warning" if over else "info", "stop_measured", {
+                "stop_ms": round(stop_ms, 1), "stop_ms_min": round(min_ms, 1),
+                "stopping_time_ms": self.bounds.stopping_ms, "exceeds_stopping_time": over,
+            })]  # fmt: skip
+        self._moving_seen_ns = inputs.t_sample_ns
+        if inputs.t_sample_ns - ack_ns < self.bounds.standstill_ms * _NS_PER_MS:
+            return []
+        self._standstill_pending = False
+        return self._miss("no_standstill", inputs, ack_ns, self.bounds.standstill_ms)
+
+    def _miss(self, reason: str, inputs: PlcInputs, ack_ns: int, bound_ms: float) -> list[Note]:
+        self._fault = self._fault or reason
+        return [("error", "stop_unconfirmed", {
+            "reason": reason, "bound_ms": bound_ms,
+            "sampled_after_ms": round((inputs.t_sample_ns - ack_ns) / _NS_PER_MS, 1),
+            "clear": "maintenance reset at the machine",
+        })]  # fmt: skip
+
+    def _maintenance(self, level: bool | None) -> list[Note]:
+        pressed = bool(level) and not self._maintenance_level
+        self._maintenance_level = True if level is None else level
+        if not pressed:
+            return []
+        cleared, self._fault = self._fault, None
+        return [("warning", "maintenance_reset", {"cleared": cleared})]

@@ -1,0 +1,117 @@
+"""Stop monitoring (EDM), pure: after a permit OFF acknowledged, the PLC's latched status and
+standstill must follow within their bounds, judged on input samples with an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from plantvision.loop.edm import StopMonitor, stop_bounds
+from plantvision.plc.values import PlcInputs
+
+MS = 1_000_000
+BOUNDS = stop_bounds(stopping_time_ms=200, plc_scan_ms=10)  # latch 20 ms, standstill 260 ms
+
+
+def sample(t_ms: float, latched: bool | None = True, stopped: bool | None = False, *,
+           reset: bool = False, maintenance: bool | None = False) -> PlcInputs:  # fmt: skip
+    t = int(t_ms * MS)
+    return PlcInputs(
+        reset=reset, reset_event=False, machine_latched=latched, machine_stopped=stopped,
+        maintenance_reset=maintenance, t_sample_ns=t, t_read_ns=t + MS,
+    )  # fmt: skip
+
+
+def tripped(monitor: StopMonitor | None = None) -> StopMonitor:
+    """A monitor that saw the permit ON, then OFF sent at 0 and acknowledged at 1 ms."""
+    m = monitor or StopMonitor(BOUNDS)
+    m.wrote(True, -50 * MS, -49 * MS, presses=0)
+    m.wrote(False, 0, 1 * MS, presses=0)
+    return m
+
+
+def events(notes: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+    return [n[1] for n in notes]
+
+
+def test_the_bounds_are_stated_from_the_scan_and_the_stopping_time() -> None:
+    """latch: 2 x scan; standstill: stopping time + scan + max(50 ms, 10 %)."""
+    assert (BOUNDS.latch_ms, BOUNDS.standstill_ms) == (20, 260)
+    assert stop_bounds(1000, 10).standstill_ms == 1110
+
+
+def test_a_stop_that_latches_and_stands_still_in_time_is_measured() -> None:
+    """Latched at once, standstill at 180 ms: no fault; the stop time is logged."""
+    m = tripped()
+    assert m.sample(sample(5), 0) == []
+    notes = m.sample(sample(180, stopped=True), 0)
+    assert events(notes) == ["stop_measured"]
+    assert (notes[0][2]["stop_ms"], notes[0][2]["stop_ms_min"]) == (181.0, 4.0)
+    assert not notes[0][2]["exceeds_stopping_time"]
+    assert m.fault is None
+
+
+@pytest.mark.parametrize(
+    ("samples", "reason"),
+    [
+        ([sample(5, latched=False), sample(21, latched=False)], "no_latch"),
+        ([sample(5), sample(200), sample(262)], "no_standstill"),
+    ],
+)
+def test_a_miss_is_a_latched_fault(samples: list[PlcInputs], reason: str) -> None:
+    """A sample taken after the bound that still shows the machine unlatched (or moving) is a
+    miss: `stop_unconfirmed`, latched."""
+    m = tripped()
+    notes = [n for s in samples for n in m.sample(s, 0)]
+    assert "stop_unconfirmed" in events(notes)
+    assert m.fault == reason
+    m.sample(sample(1000, stopped=True), 0)
+    assert m.fault == reason
+
+
+def test_a_late_poller_is_no_miss() -> None:
+    """Judged on samples, not on a timer: a first sample after the bound that shows the machine
+    latched and still is fine, however late it comes."""
+    m = tripped()
+    assert events(m.sample(sample(5000, stopped=True), 0)) == ["stop_measured"]
+    assert m.fault is None
+
+
+def test_a_reset_press_counts_as_the_latch_seen() -> None:
+    """The PLC clears its latch only on a reset at standstill: a quick operator's press before
+    the box's first sample is no miss."""
+    m = tripped()
+    assert m.sample(sample(30, latched=False, reset=True), 0) == []
+    m = tripped()
+    assert m.sample(sample(30, latched=False), presses=1) == []
+    assert m.fault is None
+
+
+def test_only_a_maintenance_reset_edge_clears_the_fault() -> None:
+    """A plain reset clears nothing; a maintenance key held since before does not either; its
+    rising edge clears the fault."""
+    m = tripped()
+    m.sample(sample(5, latched=False, maintenance=True), 0)  # the key held since power-up
+    m.sample(sample(30, latched=False, maintenance=True), 0)
+    m.sample(sample(40, latched=False, reset=True, maintenance=True), 1)
+    assert m.fault == "no_latch"
+    m.sample(sample(40, maintenance=False), 1)
+    notes = m.sample(sample(50, maintenance=True), 1)
+    assert events(notes) == ["maintenance_reset"]
+    assert m.fault is None
+
+
+def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm() -> None:
+    """No latched or standstill input: nothing to judge. A permit OFF that was not acknowledged
+    (link lost) arms nothing, nor does the OFF acknowledged after the link healed: the PLC may
+    have tripped on its watchdog and been reset meanwhile. The next ON->OFF arms again."""
+    m = tripped()
+    assert m.sample(sample(5000, latched=None, stopped=None), 0) == []
+    m = StopMonitor(BOUNDS)
+    m.wrote(True, 0, 1, presses=0)
+    m.wrote(False, 2, None, presses=0)
+    assert m.sample(sample(5000, latched=False), 0) == []
+    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
+    assert m.sample(sample(6100, latched=False), 0) == []
+    m.wrote(True, 7000 * MS, 7001 * MS, presses=0)
+    m.wrote(False, 8000 * MS, 8001 * MS, presses=0)
+    assert m.sample(sample(8100, latched=False), 0) != []
