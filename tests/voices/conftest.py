@@ -1,0 +1,24 @@
+"""Fixtures for the voices: a real Mosquitto broker per test on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.voices.broker import Broker, Listener
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def listener(broker: Broker) -> Iterator[Listener]:
+    sub = Listener(broker)
+    yield sub
+    sub.close()
