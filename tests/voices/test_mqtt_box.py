@@ -18,7 +18,7 @@ from plantvision import __version__
 from plantvision.configio import file_sha256
 from plantvision.face.events import QUIET
 from tests.voices.box import Box, demo_deployment
-from tests.voices.broker import HANG_S, Broker, Heard, Listener
+from tests.voices.broker import HANG_S, Broker, Listener
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
