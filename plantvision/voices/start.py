@@ -17,6 +17,7 @@ from plantvision.loop.deployment import DeploymentModel
 from plantvision.voices.cell import CellLike, Identity, cell_states
 from plantvision.voices.mqtt import MqttVoice
 from plantvision.voices.mqtt_client import Secrets, read_secrets
+from plantvision.voices.udp import UdpVoice
 
 
 class Voice(Protocol):
@@ -71,4 +72,10 @@ def start(p: Plan, cell: CellLike, identity: Identity, log: Any) -> Voices:
         mqtt.start()
         voices.running.append(mqtt)
         print(f"mqtt: {dep.mqtt.host}:{dep.mqtt.port} as {mqtt.root}/#", flush=True)
+    if dep.udp is not None:
+        zones = {c.id: getattr(c, "zones", None) for c in cell.cameras}
+        udp = UdpVoice(dep.udp, cell, zones)
+        udp.start()
+        voices.running.append(udp)
+        print(f"udp results: {dep.udp.host}:{dep.udp.port}", flush=True)
     return voices
