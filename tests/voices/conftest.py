@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The browser, as the face's tests launch it (Debian's chromium through pytest-playwright).
+from tests.face.conftest import base_url as base_url
+from tests.face.conftest import browser_context_args as browser_context_args
+from tests.face.conftest import browser_type_launch_args as browser_type_launch_args
 from tests.voices.broker import Broker, Listener
 
 
