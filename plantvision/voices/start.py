@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from plantvision.errors import ConfigError
 from plantvision.face.events import EventInbox, EventTap
 from plantvision.loop.deployment import DeploymentModel
 from plantvision.voices.cell import CellLike, Identity, cell_states
@@ -32,6 +33,7 @@ class Plan:
     dep_file: Path
     secrets: Secrets | None = None
     inbox: EventInbox | None = None  # the voices' own tap on the log (MQTT only needs it)
+    opcua_class: Any = None  # found (the optional extra) and its files checked
 
     def tap(self, log: Any) -> Any:
         """The run's logger with the voices' tap in front (unchanged when none listens)."""
@@ -52,6 +54,9 @@ def plan(dep: DeploymentModel, dep_file: Path) -> Plan:
     if dep.mqtt is not None:
         p.secrets = read_secrets(dep.mqtt, str(dep_file))
         p.inbox = EventInbox()
+    if dep.opcua is not None:
+        p.opcua_class = _opcua_class(dep_file)
+        p.opcua_class.check_files(dep.opcua, str(dep_file))
     return p
 
 
@@ -78,4 +83,33 @@ def start(p: Plan, cell: CellLike, identity: Identity, log: Any) -> Voices:
         udp.start()
         voices.running.append(udp)
         print(f"udp results: {dep.udp.host}:{dep.udp.port}", flush=True)
+    if dep.opcua is not None:
+        _start_opcua(p, cell, identity.box, voices, log)
     return voices
+
+
+def _opcua_class(dep_file: Path) -> Any:
+    try:
+        from plantvision.voices.opcua import OpcuaVoice  # the optional extra
+    except ImportError as exc:
+        raise ConfigError(
+            str(dep_file), "opcua", f"the OPC UA server needs asyncua ({exc})",
+            "pip install 'plantvision[opcua]', or remove the opcua: section",
+        ) from None  # fmt: skip
+    return OpcuaVoice
+
+
+def _start_opcua(p: Plan, cell: CellLike, box: str, voices: Voices, log: Any) -> None:
+    assert p.dep.opcua is not None
+    assert p.opcua_class is not None
+    server = p.opcua_class(p.dep.opcua, box, cell, str(p.dep_file))
+    try:
+        url = server.start()
+    except Exception as exc:  # an outside voice: reported, and the box runs on without it
+        server.stop()
+        log.warning("opcua_unavailable", error=str(exc))
+        print(f"OPC UA server unavailable: {exc}", flush=True)
+        return
+    voices.running.append(server)
+    log.info("opcua_started", url=url, security=p.dep.opcua.security)
+    print(f"opc ua: {url}  (read-only)", flush=True)
