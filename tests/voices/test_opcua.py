@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from asyncua import Client, ua
@@ -17,6 +19,7 @@ from tests.voices.broker import free_port
 from tests.waiting import wait_for
 
 HANG_S = 60.0
+T = TypeVar("T")
 
 
 class Changes:
@@ -58,6 +61,13 @@ async def _watch_a_trip(url: str, rig: Rig) -> tuple[bool, list[Any], str, Excep
         return before, list(changes.values), str(await cause.read_value()), refused
 
 
+def _in_a_thread(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a fresh thread: pytest-playwright's sync API leaves a loop running on
+    this one when browser tests ran first in the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=HANG_S * 3)
+
+
 def test_a_client_reads_the_permit_watches_it_drop_on_a_trip_and_cannot_write(
     tmp_path: Path,
 ) -> None:
@@ -66,7 +76,7 @@ def test_a_client_reads_the_permit_watches_it_drop_on_a_trip_and_cannot_write(
     voice = OpcuaVoice(OpcuaModel(port=free_port(), update_ms=20), "bx", rig.ctl)
     url = voice.start()
     try:
-        before, seen, cause, refused = asyncio.run(_watch_a_trip(url, rig))
+        before, seen, cause, refused = _in_a_thread(_watch_a_trip(url, rig))
     finally:
         voice.stop()
     assert before is True
