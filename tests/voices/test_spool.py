@@ -95,3 +95,39 @@ def test_what_a_box_buffered_without_a_broker_is_delivered_after_its_restart(
         second.stop()
         sub.close()
         broker.stop()
+
+
+def test_a_bug_in_the_voice_costs_a_slice_not_the_voice(tmp_path: Path) -> None:
+    """States that raise: the voice logs `mqtt_error`, reconnects, and events still arrive."""
+    broker = Broker(tmp_path).start()
+    sub = Listener(broker)
+    inbox, said = EventInbox(), []
+
+    class Log:
+        def error(self, event: str, **kw: Any) -> None:
+            said.append(event)
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda *a, **k: None
+
+    calls = [0]
+
+    def states() -> list[dict[str, Any]]:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("a bug")
+        return []
+
+    cfg = MqttModel(host="127.0.0.1", port=broker.port, box_id="bx", keepalive_s=5)
+    ident = Identity("bx", "dep", "0" * 64, {}, 0.0)
+    v = MqttVoice(cfg, ident, states, inbox, tmp_path / "s.sqlite", log=Log())
+    v.start()
+    try:
+        inbox.put("warning", "trip", {"camera": "cam", "seq": 1})
+        assert wait_for(lambda: len(sub.on("bx/cam/events")) == 1, HANG_S)
+        assert said == ["mqtt_error"]
+        assert v.errors == 1
+    finally:
+        v.stop()
+        sub.close()
+        broker.stop()
