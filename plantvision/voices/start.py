@@ -8,6 +8,7 @@ voice, never part of the permit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 from plantvision.errors import ConfigError
 from plantvision.face.events import EventInbox, EventTap
 from plantvision.loop.deployment import DeploymentModel
+from plantvision.loop.voices_config import TOPIC_WORD
 from plantvision.voices.cell import CellLike, Identity, cell_states
 from plantvision.voices.mqtt import MqttVoice
 from plantvision.voices.mqtt_client import Secrets, read_secrets
@@ -52,6 +54,11 @@ class Voices:
 def plan(dep: DeploymentModel, dep_file: Path) -> Plan:
     p = Plan(dep, dep_file)
     if dep.mqtt is not None:
+        if dep.mqtt.box_id is None and not re.fullmatch(TOPIC_WORD, dep.name):
+            raise ConfigError(
+                str(dep_file), "mqtt.box_id", f"the deployment's name {dep.name!r} cannot be a "
+                "topic level", "set mqtt.box_id (letters, digits, '_', '.', '-')",
+            )  # fmt: skip
         p.secrets = read_secrets(dep.mqtt, str(dep_file))
         p.inbox = EventInbox()
     if dep.opcua is not None:
