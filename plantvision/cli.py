@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "schema",
     "quantize",
+    "fleet",
 )
 
 

@@ -24,6 +24,7 @@ ROOMS = [
     ("plc",),
     ("loop",),
     ("face",),
+    ("voices",),
     ("commands", "cli", "__main__", "__init__"),
 ]
 RANK = {room: level for level, rooms in enumerate(ROOMS) for room in rooms}

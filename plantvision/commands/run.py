@@ -30,6 +30,8 @@ from plantvision.loop.deployment import load_deployment
 from plantvision.loop.edm import stop_bounds
 from plantvision.loop.report import RunReport, format_live, format_report
 from plantvision.plc.link import PlcLink
+from plantvision.voices import start as voices
+from plantvision.voices.cell import Identity
 
 DEFAULT_DEPLOYMENT = Path(__file__).resolve().parents[2] / "deployments" / "demo.yaml"
 
@@ -65,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     http = http_override(dep.http, args.http)
     token = bearer_token(http, str(dep_file))
     pvlog.configure(json=dep.log_json)
+    plan = voices.plan(dep, dep_file)  # MQTT credentials from the environment, checked now
     inbox = EventInbox()  # recent events for the page: a tap on the log calls
-    log = EventTap(pvlog.get(deployment=dep.name), inbox)
+    log = plan.tap(EventTap(pvlog.get(deployment=dep.name), inbox))
     sim, plc_cfg = None, dep.plc
     simulated: SimulatedGrabber = scene_grabber
     if dep.demo.plc_simulator:
@@ -85,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     info = RunInfo(dep.name, str(dep_file), file_sha256(dep_file),
                    f"{plc_cfg.host}:{plc_cfg.port}", time.time())  # fmt: skip
     face = start_face(controller, http, info, inbox, token, log)
+    ident = Identity(
+        dep.mqtt.box_id or dep.name if dep.mqtt else dep.name, dep.name, info.deployment_sha256,
+        {c.id: c.zones.sha256 for c in cameras}, info.started_unix,
+        face.url if face is not None else None,
+    )  # fmt: skip
+    outside = voices.start(plan, controller, ident, log)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -104,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         controller.stop()  # permit OFF (fault code `shutdown`) first, then the threads
         sdnotify.notify("STOPPING=1")
         link.stop()  # permit OFF again, then the heartbeat stops and the sockets close
+        outside.stop()  # after the shutdown trip, so the plant hears it
         if face is not None:
             face.stop()
         if sim is not None:

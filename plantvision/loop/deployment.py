@@ -6,7 +6,6 @@ Paths inside a deployment file are relative to the file's own folder.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +16,8 @@ from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
 from plantvision.guard.iso13855 import MinDistance, Supplement, min_distance
 from plantvision.guard.latch import GuardConfig
+from plantvision.loop.voices_config import MqttModel, OpcuaModel, UdpModel
+from plantvision.loop.voices_config import is_loopback as is_loopback  # re-exported: the page's
 from plantvision.plc.config import PlcConfig
 
 
@@ -161,16 +162,6 @@ class SafetyModel(StrictModel):
         return min_distance(t_ms, self.approach, self.d_mm, z)
 
 
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost: reachable from this box only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class HttpModel(StrictModel):
     """The read-only status page and /metrics served by `plantvision run` (plantvision/face)."""
 
@@ -223,6 +214,15 @@ class DeploymentModel(StrictModel):
         default=5.0, gt=0, le=3600, description="period of the 'cycle' line with stage times"
     )
     http: HttpModel = Field(default_factory=HttpModel, description="status page and /metrics")
+    mqtt: MqttModel | None = Field(
+        default=None, description="events, state and status to an MQTT broker (optional)"
+    )
+    udp: UdpModel | None = Field(
+        default=None, description="one JSON datagram per decided frame (optional)"
+    )
+    opcua: OpcuaModel | None = Field(
+        default=None, description="a read-only OPC UA server (optional; the opcua extra)"
+    )
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> DeploymentModel:
