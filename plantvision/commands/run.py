@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             sim.stop()
         raise
     link = PlcLink(plc_cfg, log)
-    controller = Controller(cameras, link, log=log)
+    controller = Controller(cameras, link, log=log, reset_window_ms=dep.guard.reset_window_ms)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -31,7 +31,20 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
-from plantvision.loop.outputs import DECISION_EXPIRED, THREAD_STOPPED, OutputImage, ResetBus
+from plantvision.guard.reset_button import (
+    DEFAULT_RESET_MAX_MS,
+    DEFAULT_RESET_MIN_MS,
+    PressEvent,
+    PressKind,
+    ResetButton,
+)
+from plantvision.loop.outputs import (
+    DECISION_EXPIRED,
+    RESET_STUCK,
+    THREAD_STOPPED,
+    OutputImage,
+    ResetBus,
+)
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import (
     SERVICE_STALE_MS,
@@ -115,6 +128,7 @@ class CameraRuntime:
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
     supervisor_trips_seen: int = 0
+    reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen
 
     @property
     def expiry_ns(self) -> int:
@@ -133,10 +147,13 @@ class Controller:
         log: Any,
         input_poll_ms: float = 20.0,
         service_stale_ms: float = SERVICE_STALE_MS,
+        reset_window_ms: tuple[float, float] = (DEFAULT_RESET_MIN_MS, DEFAULT_RESET_MAX_MS),
     ) -> None:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage({c.id: c.expiry_ns for c in cameras})
-        self.resets = ResetBus()
+        self.resets = ResetBus()  # accepted reset presses (judged by self.reset_button)
+        self.reset_button = ResetButton(*reset_window_ms)  # fed only by the input poller
+        self.reset_stuck_onsets = 0  # each camera's guard sees each one (a latched fault)
         self.confirms = ResetBus()  # bin sensor rising edges
         self.latest_inputs: PlcInputs | None = None
         self.stop_event = threading.Event()
@@ -225,12 +242,24 @@ class Controller:
         for cam in self.cameras:  # every encoder reading, not one per camera cycle
             if cam.reject is not None:
                 cam.reject.offer(inputs)
-        if inputs is not None and inputs.reset_event:
-            self.resets.press()
+        press = self.reset_button.update(None if inputs is None else inputs.reset, self.clock_ns())
+        if press is not None:
+            self._judge_press(press)
         level = None if inputs is None else inputs.reject_confirm
         if level and not confirm_level:
             self.confirms.press()
         return True if level is None else level
+
+    def _judge_press(self, press: PressEvent) -> None:
+        """Count an accepted press for every camera, or note a stuck input; then log it."""
+        if press.kind is PressKind.ACCEPTED:
+            self.resets.press()
+            self.log.info("reset_press_accepted", held_ms=press.held_ms)
+        elif press.kind is PressKind.STUCK:
+            self.reset_stuck_onsets += 1
+            self.log.error("reset_stuck", held_ms=press.held_ms)
+        else:
+            self.log.warning("reset_press_refused", reason=press.reason, held_ms=press.held_ms)
 
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
@@ -344,11 +373,12 @@ class Controller:
         return taken
 
     def _take_reset(self, cam: CameraRuntime) -> bool:
-        """This cycle's reset level for the guard, which counts only its rising edges.
+        """This cycle's reset level for the guard, which counts only its rising edges: one
+        pulse per press the reset button accepted (on its release, inside the window).
 
         After a cycle that showed a press, one cycle shows the input low, so a press waiting
-        then becomes an edge one cycle later instead of being lost. Presses that arrive between
-        two cycles are one press (the poller turns each release-and-press into one count)."""
+        then becomes an edge one cycle later instead of being lost. Presses accepted between
+        two cycles are one press."""
         if cam.reset_sent:
             cam.reset_sent = False
             return False
@@ -447,6 +477,11 @@ class Controller:
         if trips != cam.supervisor_trips_seen:
             faults.add(THREAD_STOPPED)
             cam.supervisor_trips_seen = trips
+        onsets = self.reset_stuck_onsets
+        if self.reset_button.stuck or onsets != cam.reset_stuck_seen:
+            # A reset held beyond its window is a stuck input: trip, and stay off while held.
+            faults.add(RESET_STUCK)
+            cam.reset_stuck_seen = onsets
 
     def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
         """The verdict the guard may use now: one on a frame older than the budget is no

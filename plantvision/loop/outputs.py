@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from plantvision.guard.latch import GuardOutput
 from plantvision.plc.values import PlcOutputs
 
-__all__ = ["DECISION_EXPIRED", "FAULT_CODES", "THREAD_STOPPED", "OutputImage", "ResetBus"]
+__all__ = [
+    "DECISION_EXPIRED",
+    "FAULT_CODES",
+    "RESET_STUCK",
+    "THREAD_STOPPED",
+    "OutputImage",
+    "ResetBus",
+]
 
 DECISION_EXPIRED = "decision_expired"
 THREAD_STOPPED = "thread_stopped"
+RESET_STUCK = "reset_stuck"  # the reset input held beyond its window (guard.reset_button)
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -38,12 +46,13 @@ FAULT_CODES: dict[str, int] = {
     "plc_tripped": 15,
     DECISION_EXPIRED: 16,
     THREAD_STOPPED: 17,
+    RESET_STUCK: 18,
 }
 
 
 class ResetBus:
-    """Counts presses (rising edges: reset found by the link, the bin sensor) so each camera
-    sees every one once."""
+    """Counts presses (reset presses the reset button accepted, the bin sensor's rising
+    edges) so each camera sees every one once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -45,11 +45,10 @@ from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
     PlcPort,
-    ResetEdge,
     words_to_u32,
 )
 
-__all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort", "ResetEdge"]
+__all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort"]
 
 
 # The loop's fault code for plc_lost (plantvision.outputs.FAULT_CODES, a test pins them
@@ -130,7 +129,7 @@ class PlcLink:
         self._losses = 0
         self._last_write_call_ns = clock()
         self._written_fault: int | None = None
-        self._heartbeat, self._edge = 0, ResetEdge()
+        self._heartbeat = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff_ms, self._next_try_ns = config.reconnect_backoff_ms[0], 0
@@ -230,9 +229,8 @@ class PlcLink:
         return True
 
     def read_inputs(self) -> PlcInputs | None:
-        """Sample reset, encoder and reject_confirm; None (and no reset event) when down."""
+        """Sample reset, encoder and reject_confirm; None when down."""
         if not self._healthy:
-            self._edge.update(None)
             return None
         try:
             with self._service.lock:
@@ -243,12 +241,9 @@ class PlcLink:
                 t_encoder_ns = (t_sent_ns + self._clock()) // 2
         except LinkError as exc:
             self._drop("read", str(exc))
-            self._edge.update(None)
             return None
-        reset = bits.get("reset", False)
         return PlcInputs(
-            reset=reset,
-            reset_event=self._edge.update(reset if "reset" in bits else None),
+            reset=bits.get("reset", False),
             encoder=encoder,
             reject_confirm=bits.get("reject_confirm"),
             machine_latched=bits.get("machine_latched"),

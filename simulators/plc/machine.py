@@ -72,10 +72,13 @@ class Machine:
             self._hb_value, self._hb_change_ns = value, self._t_ns
         self._maybe_start()
 
-    def press_reset(self, now_ns: int) -> bool:
-        """A person presses reset at the machine; True when it cleared the latch."""
+    def press_reset(self, now_ns: int, pulse_ns: int | None = None) -> bool:
+        """A person presses reset at the machine, holding it `pulse_ns` (default
+        `reset_pulse_ns`); True when it cleared the latch."""
         self.advance(now_ns)
-        self._reset_until_ns = self._t_ns + self.p.reset_pulse_ns
+        self._reset_until_ns = self._t_ns + (
+            self.p.reset_pulse_ns if pulse_ns is None else pulse_ns
+        )
         if self.phase is not Phase.STOPPED:
             return False  # a machine still coasting cannot be reset
         if self.latched:

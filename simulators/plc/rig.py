@@ -258,8 +258,8 @@ def _run_belt(sim: PlcSimulator, belt_s: float) -> None:
     """Press reset until the belt runs, then let it run `belt_s` seconds (bounded waits)."""
     for _ in range(10):
         sim.press_reset()
-        # The reset input stays high for reset_pulse_ms: a press is an edge only after it.
-        if _wait_for(lambda: sim.machine_running, 1.0):
+        # The reset input stays high for reset_pulse_ms: the box counts the press on release.
+        if _wait_for(lambda: sim.machine_running, 3.0):
             time.sleep(belt_s)
             return
     raise RuntimeError("the belt never started: the box did not take the reset")

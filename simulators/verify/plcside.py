@@ -95,8 +95,15 @@ class PlcFaults:
         self._sim.set_exception(None)
 
 
+# A person lets go of the button and waits at least this long before pressing again, so each
+# press is its own press (a press while the input is still high would lengthen the last one).
+RELEASE_GAP_MS = 100
+
+
 class Operator:
-    """Presses reset once the machine has stood still `reset_after_ms` (and again after that)."""
+    """Presses reset once the machine has stood still `reset_after_ms` (and again after that,
+    but never before the last press was released `RELEASE_GAP_MS` ago). Each press holds the
+    input for the simulator's reset_pulse_ms: the box counts a press on its release."""
 
     def __init__(
         self,
@@ -108,6 +115,7 @@ class Operator:
         self._sim, self._after_ns, self._enabled = sim, int(reset_after_ms * 1e6), enabled
         self._until_s = until_s
         self._stopped_since: int | None = None
+        self._free_ns = 0  # the last press released and the gap waited
         self.presses = 0
 
     def tick(self, now_ns: int, t_s: float) -> None:
@@ -117,10 +125,13 @@ class Operator:
         if self._stopped_since is None:
             self._stopped_since = now_ns
         pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
-        if pressing and now_ns - self._stopped_since >= self._after_ns:
+        free = now_ns >= self._free_ns
+        if pressing and free and now_ns - self._stopped_since >= self._after_ns:
             self._sim.press_reset()
             self.presses += 1
             self._stopped_since = now_ns
+            pulse_ms = self._sim.cfg.reset_pulse_ms
+            self._free_ns = now_ns + int((pulse_ms + RELEASE_GAP_MS) * 1e6)
 
 
 class EventLog:

@@ -46,8 +46,9 @@ from simulators.verify.scenario import (
 from simulators.verify.truth import scene_truth, to_spans
 
 TICK_S = 0.005
-# Short enough that the operator's repeated presses (every reset_after_ms) make distinct edges.
-RESET_PULSE_MS = 100
+# Inside the box's default reset window (350..2000 ms): the box counts a press on its release.
+# The operator waits for each release before pressing again (plcside.Operator).
+RESET_PULSE_MS = 500
 Progress = Callable[[float], None]
 
 
@@ -196,7 +197,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         watch = BeltWatch.of(sim, p.scene.width_px)
         watch.start()
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
-    controller = Controller(cameras, link, log=log)
+    controller = Controller(cameras, link, log=log, reset_window_ms=p.dep.guard.reset_window_ms)
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
     o = sc.operator
     operator = Operator(sim, o.reset_after_ms, o.enabled, o.until_s)

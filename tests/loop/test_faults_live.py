@@ -105,8 +105,8 @@ class Cell:
                 ),
                 5,
             )
-            self.sim.press_reset()
-            if wait_for(lambda: self.sim.permit_seen, 1.0):
+            self.sim.press_reset()  # counted on its release, reset_pulse_ms later
+            if wait_for(lambda: self.sim.permit_seen, 3.0):
                 return
         raise AssertionError("permit never reached the PLC")
 

@@ -71,8 +71,8 @@ def test_signal_turns_the_permit_off_and_exits_cleanly(
         assert wait_for(lambda: "heartbeat" in sim.values, 20), "box never started"
         deadline = time.monotonic() + 20
         while not sim.permit_seen and time.monotonic() < deadline:
-            sim.press_reset()  # an operator pressing until the box accepts
-            wait_for(lambda: sim.permit_seen, 0.6)
+            sim.press_reset()  # an operator pressing until the box accepts (on release)
+            wait_for(lambda: sim.permit_seen, 1.5)
         assert sim.permit_seen
         assert wait_for(lambda: sim.machine_running, 2)
         proc.send_signal(sig)
