@@ -161,7 +161,7 @@ def _trips(trips: int, workdir: Path) -> tuple[list[float], list[float], pvlog.L
         id="cam0", source=FrameSource(camera, log=log), detector=MarkDetector(), zones=zones,
         guard=Guard(GuardConfig(clear_hold_ms=0, min_off_ms=0), zones.sha256),
         budget_ns=500_000_000, overrun_trips=True, stall_ns=1_000_000_000,
-        frozen=FrozenDetector(5), dark_max_mean=12.0, dark_max_std=4.0,
+        frozen=FrozenDetector(200.0), dark_max_mean=12.0, dark_max_std=4.0,
     )  # fmt: skip
     ctl = Controller([cam], link, log=log, input_poll_ms=5)
     spam_stop = threading.Event()

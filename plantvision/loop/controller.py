@@ -551,7 +551,7 @@ class Controller:
     def _evaluate(
         self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]
     ) -> ZoneHits | None:
-        if cam.frozen.update(frame.image):
+        if cam.frozen.update(frame.image, frame.t_capture_ns):
             faults.add("frozen_frame")
             return None
         if is_dark(frame.image, cam.dark_max_mean, cam.dark_max_std):

@@ -88,7 +88,7 @@ class Cell:
             budget_ns=200_000_000,
             overrun_trips=True,
             stall_ns=STALL_MS * 1_000_000,
-            frozen=FrozenDetector(5),
+            frozen=FrozenDetector(200.0),
             dark_max_mean=12.0,
             dark_max_std=4.0,
         )

@@ -45,7 +45,7 @@ def _deployment(tmp_path: Path, port: int) -> Path:
             "source": {"kind": "folder", "uri": "frames", "fps": 20, "loop": True},
             "model": {"path": "m.onnx", "family": "yolov8", "class_names": ["person"]},
             "zones": "zones.yaml",
-            "frozen_frames": 1000,
+            "frozen_ms": 60000,
         }],
         "plc": {"host": "127.0.0.1", "port": port, "allowed_hosts": ["127.0.0.1"],
                 "heartbeat_period_ms": 50},
