@@ -91,6 +91,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         f"  detect stage: median {lat.median_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
         f"max {lat.max_ms:.1f} ms (n={lat.n})"
     )
+    _waivers(files.zones)
     failed = 0
     if lat.p99_ms + MODBUS_ALLOWANCE_MS > cam.budget_ms:
         print(
@@ -105,6 +106,17 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     failed += _distance(dep, cam, files.zones, period_ms, lat.p99_ms)
     return failed
+
+
+def _waivers(zones: CompiledZones) -> None:
+    """Every mask that can hide part of a stop zone is blanking, allowed only by its waiver."""
+    for m in zones.masks:
+        if m.hides_stop:
+            classes = ", ".join(m.classes or ("every class",))
+            print(
+                f"  WAIVER mask {m.id} (classes {classes}) can hide stop zone "
+                f"{', '.join(m.hides_stop)}: {m.waiver}"
+            )
 
 
 def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:

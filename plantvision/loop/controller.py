@@ -96,6 +96,26 @@ def _notes(events: Iterable[GuardEvent]) -> list[Note]:
     return [(e.level, e.name, e.fields()) for e in events]
 
 
+def _note_masked(cam: CameraRuntime, seq: int, hits: ZoneHits) -> None:
+    """Count what masks hid in stop zones (never silently dropped: a waived mask is blanking);
+    tell when the set of such zones changes, after the write like every cycle event."""
+    hidden = hits.masked_stop_zones
+    cam.masked_in_stop += sum(hidden.values())
+    zones = frozenset(hidden)
+    if zones == cam.masked_zones:
+        return
+    cam.masked_zones = zones
+    if zones:
+        masks = sorted({m.id for m in cam.zones.masks if zones & set(m.hides_stop)})
+        cam.to_tell.append(("warning", "masked_in_stop_zone", {
+            "seq": seq, "zones": hidden, "masks": masks, "total": cam.masked_in_stop,
+        }))  # fmt: skip
+    else:
+        cam.to_tell.append(("info", "masked_in_stop_zone_cleared", {
+            "seq": seq, "total": cam.masked_in_stop,
+        }))  # fmt: skip
+
+
 @dataclass
 class CameraRuntime:
     """Everything one camera thread owns. Built by plantvision.loop.build from a deployment file."""
@@ -129,6 +149,8 @@ class CameraRuntime:
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
     supervisor_trips_seen: int = 0
     reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen
+    masked_in_stop: int = 0  # detections a (waived) mask hid in a stop zone, all frames
+    masked_zones: frozenset[str] = frozenset()  # stop zones with a hidden detection last frame
 
     @property
     def expiry_ns(self) -> int:
@@ -567,6 +589,7 @@ class Controller:
         if cam.reject is not None:
             cam.reject.observe(t0, frame, det)
         hits = cam.zones.evaluate(det, frame.width, frame.height)
+        _note_masked(cam, frame.seq, hits)
         times.add("decide", self.clock_ns() - t0)
         age_ns = self.clock_ns() - frame.t_capture_ns
         if age_ns > cam.budget_ns:

@@ -83,3 +83,22 @@ def test_a_slow_stall_bound_is_charged_to_t_and_can_fail_the_zone(
     assert "(stall)" in out
     assert code == 1
     assert "FAIL stop zone press" in out
+
+
+def test_check_prints_each_mask_waiver(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A waived mask over a stop zone is blanking: check prints its classes, zones and waiver."""
+    data = base(tmp_path, sim.port)
+    (tmp_path / "frames").mkdir(exist_ok=True)
+    data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
+    dep = tmp_path / "dep.yaml"
+    dep.write_text(yaml.safe_dump(data))
+    (tmp_path / "zones.yaml").write_text(
+        BIG_ZONE
+        + "masks:\n  - id: lamp\n    polygon: [[10, 10], [40, 10], [40, 40], [10, 40]]\n"
+        + "    classes: [person]\n    waiver: 'RA-3: the lamp post reads as a person'\n"
+    )
+    main(["check", str(dep), "--runs", "3"])
+    out = capsys.readouterr().out
+    assert "WAIVER mask lamp (classes person) can hide stop zone press: RA-3: the lamp" in out
