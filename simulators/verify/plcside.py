@@ -97,7 +97,7 @@ class PlcFaults:
 
 # A person lets go of the button and waits at least this long before pressing again, so each
 # press is its own press (a press while the input is still high would lengthen the last one).
-RELEASE_GAP_MS = 100
+RELEASE_GAP_MS = 50
 
 
 class Operator:

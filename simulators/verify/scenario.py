@@ -127,7 +127,7 @@ class OperatorModel(StrictModel):
         ge=150,
         le=60_000,
         description="press reset once stopped this long, and again as often, each press "
-        "once the last one was released (the reset input stays high 500 ms: the box counts a "
+        "once the last one was released (the reset input stays high 400 ms: the box counts a "
         "press on its release)",
     )
     enabled: bool = Field(default=True, description="press reset at all")
