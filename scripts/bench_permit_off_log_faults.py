@@ -152,7 +152,7 @@ def run_mode(mode: str, trips: int, workdir: Path) -> list[str]:
 def _trips(trips: int, workdir: Path) -> tuple[list[float], list[float], pvlog.LogStats]:
     (workdir / "zones.yaml").write_text(ZONES)
     zones = load_zone_file(workdir / "zones.yaml")
-    sim = PlcSimulator(SimConfig(watchdog_ms=2000, stopping_ms=10, reset_pulse_ms=40))
+    sim = PlcSimulator(SimConfig(watchdog_ms=2000, stopping_ms=10))
     port = sim.start()
     log = RecordingLog(pvlog.get(bench="permit_off_log_faults"))
     link = PlcLink(PlcConfig(host="127.0.0.1", port=port, allowed_hosts=("127.0.0.1",)), log)
@@ -161,7 +161,7 @@ def _trips(trips: int, workdir: Path) -> tuple[list[float], list[float], pvlog.L
         id="cam0", source=FrameSource(camera, log=log), detector=MarkDetector(), zones=zones,
         guard=Guard(GuardConfig(clear_hold_ms=0, min_off_ms=0), zones.sha256),
         budget_ns=500_000_000, overrun_trips=True, stall_ns=1_000_000_000,
-        frozen=FrozenDetector(5), dark_max_mean=12.0, dark_max_std=4.0,
+        frozen=FrozenDetector(200.0), dark_max_mean=12.0, dark_max_std=4.0,
     )  # fmt: skip
     ctl = Controller([cam], link, log=log, input_poll_ms=5)
     spam_stop = threading.Event()
@@ -199,8 +199,8 @@ def _raise_permit(sim: PlcSimulator, cam: CameraRuntime) -> None:
             raise RuntimeError("the box never raised the permit")
         out = cam.last_output
         if out is not None and out.state == "ready_to_reset":
-            sim.press_reset()
-            _poll(lambda: sim.permit_seen, 0.3)
+            sim.press_reset()  # held reset_pulse_ms: the box counts it on release
+            _poll(lambda: sim.permit_seen, 1.5)
         time.sleep(0.005)
 
 

@@ -1,10 +1,11 @@
 """`plantvision check DEPLOYMENT`: validate everything a deployment refers to, without running it.
 
 Checks the file, the PLC map, each camera's zones, source and model; measures the model on a
-frame of the right size and holds its p99 against the budget; prints the ISO 13855 distance S
-for each stop zone, and what the safety chain must do with the permit (stop category, stopping
-time, stop-monitoring bounds, heartbeat rule). Exit 0: ready; 1: a check failed (budget,
-distance); 2: invalid input.
+frame of the right size and holds its p99 against the budget; prints the fault detection
+bounds (stall, frozen, decision expiry, supervisor) and charges the worst to T; prints the ISO
+13855 distance S for each stop zone, and what the safety chain must do with the permit (stop
+category, stopping time, stop-monitoring bounds, heartbeat rule). Exit 0: ready; 1: a check
+failed (budget, distance); 2: invalid input.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ from plantvision.loop.build import (
     ejector_outputs,
     resolve,
 )
-from plantvision.loop.deployment import CameraModel, DeploymentModel, load_deployment
+from plantvision.loop.deployment import (
+    CameraModel,
+    DeploymentModel,
+    fault_bounds,
+    load_deployment,
+)
 from plantvision.loop.edm import stop_bounds
+from plantvision.loop.supervisor import SERVICE_STALE_MS, SUPERVISE_PERIOD_MS, SUPERVISOR_STALE_NS
 from plantvision.timing import Summary, summarize_ns
 from plantvision.types import StageTimes
 from plantvision.zones.geometry import CompiledZones
@@ -96,6 +103,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         f"  detect stage: median {lat.median_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
         f"max {lat.max_ms:.1f} ms (n={lat.n})"
     )
+    _waivers(files.zones)
     failed = 0
     if lat.p99_ms + MODBUS_ALLOWANCE_MS > cam.budget_ms:
         print(
@@ -108,11 +116,48 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
             f"  ok   budget {cam.budget_ms:.0f} ms (margin "
             f"{cam.budget_ms - lat.p99_ms - MODBUS_ALLOWANCE_MS:.1f} ms)"
         )
-    failed += _distance(dep, files.zones, period_ms, lat.p99_ms)
+    failed += _distance(dep, cam, files.zones, period_ms, lat.p99_ms)
     return failed
 
 
-def _distance(dep: DeploymentModel, zones: CompiledZones, period_ms: float, p99_ms: float) -> int:
+def _waivers(zones: CompiledZones) -> None:
+    """Every mask that can hide part of a stop zone is blanking, allowed only by its waiver."""
+    for m in zones.masks:
+        if m.hides_stop:
+            classes = ", ".join(m.classes or ("every class",))
+            print(
+                f"  WAIVER mask {m.id} (classes {classes}) can hide stop zone "
+                f"{', '.join(m.hides_stop)}: {m.waiver}"
+            )
+
+
+def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
+    """Print how long each fault can pass for a clear view before the permit-OFF decision, and
+    return T charged: the larger of T and the worst of these plus write, scan and stopping."""
+    bounds = fault_bounds(cam, parts.frame_period_ms, parts.processing_p99_ms)
+    after_ms = parts.modbus_write_ms + parts.plc_scan_ms + parts.stopping_time_ms
+    print("  fault detection (from the fault's onset to the permit-OFF decision):")
+    for b in bounds:
+        print(f"    {b.name}: {b.bound_ms:.1f} ms ({b.parts})")
+    print(
+        f"    supervisor: a dead thread {SUPERVISE_PERIOD_MS} ms; a stuck input poller "
+        f"{SERVICE_STALE_MS:g} + {SUPERVISE_PERIOD_MS} ms (resets only); the supervisor itself: "
+        f"heartbeat stops after {SUPERVISOR_STALE_NS / 1e6:g} ms (then the PLC's watchdog)"
+    )
+    worst = max(bounds, key=lambda b: b.bound_ms)
+    t_fault_ms = worst.bound_ms + after_ms
+    t_ms = max(parts.total_ms, t_fault_ms)
+    source = f"fault at entry ({worst.name})" if t_fault_ms > parts.total_ms else "detection"
+    print(
+        f"  T charged = {t_ms:.1f} ms ({source}; a fault at entry: {worst.bound_ms:.1f} ms "
+        f"{worst.name} + {after_ms:g} ms write, scan, stopping = {t_fault_ms:.1f} ms)"
+    )
+    return t_ms
+
+
+def _distance(
+    dep: DeploymentModel, cam: CameraModel, zones: CompiledZones, period_ms: float, p99_ms: float
+) -> int:
     s = dep.safety
     if period_ms == 0.0:
         print("  ISO 13855: frame period of a live source is measured at run time; using 1/30 s")
@@ -125,12 +170,12 @@ def _distance(dep: DeploymentModel, zones: CompiledZones, period_ms: float, p99_
         s.plc_scan_ms,
         s.stopping_time_ms,
     )
-    dist = s.min_distance(parts.total_ms, zones.calibration_error_mm)
     print(
         f"  T = {s.frames_to_decide} x {period_ms:.1f} ms frames + {p99_ms:.1f} ms detect p99 + "
         f"{MODBUS_ALLOWANCE_MS:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
         f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms"
     )
+    dist = s.min_distance(_fault_bounds(cam, parts), zones.calibration_error_mm)
     print(f"  {dist.describe()}")
     polys = zones.stop_polygons_mm()
     if not polys or zones.hazard_mm is None:

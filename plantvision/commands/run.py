@@ -84,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise
     link = PlcLink(plc_cfg, log)
     stop_check = stop_bounds(dep.safety.stopping_time_ms, dep.safety.plc_scan_ms)
-    controller = Controller(cameras, link, log=log, stop_check=stop_check)
+    controller = Controller(
+        cameras, link, log=log, stop_check=stop_check, reset_window_ms=dep.guard.reset_window_ms
+    )
     info = RunInfo(dep.name, str(dep_file), file_sha256(dep_file),
                    f"{plc_cfg.host}:{plc_cfg.port}", time.time())  # fmt: skip
     face = start_face(controller, http, info, inbox, token, log)

@@ -30,14 +30,20 @@ def is_dark(image: ImageArray, max_mean: float, max_std: float) -> bool:
 
 @dataclass(slots=True)
 class FrozenDetector:
-    """Counts consecutive identical frames; `update` says True once `limit` repeats are seen."""
+    """Times runs of identical pictures: `update` says True once the same picture has been
+    seen for `limit_ms` (capture time of this frame minus that of the run's first frame).
 
-    limit: int
+    In milliseconds, not frames, so the bound a deployment states holds at any frame rate: a
+    frozen camera is noticed at most `limit_ms` plus one frame period after it froze.
+    """
+
+    limit_ms: float
     _last: bytes = b""
-    _repeats: int = 0
+    _run_start_ns: int = 0
 
-    def update(self, image: ImageArray) -> bool:
+    def update(self, image: ImageArray, t_capture_ns: int) -> bool:
         fp = fingerprint(image)
-        self._repeats = self._repeats + 1 if fp == self._last else 0
-        self._last = fp
-        return self._repeats >= self.limit
+        if fp != self._last:
+            self._last, self._run_start_ns = fp, t_capture_ns
+            return False
+        return t_capture_ns - self._run_start_ns >= self.limit_ms * 1e6

@@ -5,7 +5,8 @@ a clock. Semantics (README.md, "Safety semantics"):
 - power-up starts tripped (cause `start_interlock`);
 - one qualifying detection in a stop zone, or any health fault, drops the permit in the same
   step (no entry debounce) and the trip latches;
-- the permit returns only on a reset *press* (a rising edge of the reset input) while every stop
+- the permit returns only on a reset *press* (a rising edge of `reset`, which the loop raises
+  for one cycle per press the reset button accepted: guard.reset_button) while every stop
   zone has been clear, with a verdict every cycle, for `clear_hold_ms`, no health fault is
   active and the permit has been off for `min_off_ms`; otherwise the press is refused, with a
   `reset_refused` event naming the reason;
@@ -20,17 +21,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from plantvision.configio import StrictModel
+from plantvision.guard.reset_button import DEFAULT_RESET_MAX_MS, DEFAULT_RESET_MIN_MS
 from plantvision.zones.geometry import ZoneHits
 
 START_INTERLOCK = "start_interlock"
 STOP_ZONE = "stop_zone"
 WARN_ZONE = "warn_zone"
 _NS_PER_MS = 1_000_000
+# The narrowest reset window accepted: ten input polls, so a deliberate press can land in it.
+RESET_WINDOW_MIN_WIDTH_MS = 200
 
 
 class GuardState(StrEnum):
@@ -49,6 +53,35 @@ class GuardConfig(StrictModel):
     warn_hold_ms: int = Field(
         500, ge=0, le=600_000, description="Warning stays on this long after its zone clears"
     )
+    reset_min_ms: int = Field(
+        DEFAULT_RESET_MIN_MS,
+        ge=100,
+        le=5000,
+        description="A reset press counts on release, if held at least this long (PLCopen "
+        "SF_ResetButton: 350 ms; shorter taps are refused and logged)",
+    )
+    reset_max_ms: int = Field(
+        DEFAULT_RESET_MAX_MS,
+        ge=300,
+        le=10_000,
+        description="...and at most this long (SF_ResetButton: 2 s); a reset held longer is a "
+        "stuck input: fault reset_stuck until released",
+    )
+
+    @property
+    def reset_window_ms(self) -> tuple[float, float]:
+        """(reset_min_ms, reset_max_ms): what guard.reset_button.ResetButton takes."""
+        return float(self.reset_min_ms), float(self.reset_max_ms)
+
+    @model_validator(mode="after")
+    def _reset_window(self) -> Self:
+        if self.reset_max_ms - self.reset_min_ms < RESET_WINDOW_MIN_WIDTH_MS:
+            raise ValueError(
+                f"reset window {self.reset_min_ms}..{self.reset_max_ms} ms is narrower than "
+                f"{RESET_WINDOW_MIN_WIDTH_MS} ms: a person cannot hit it, and the input is "
+                "sampled every poll (20 ms); widen it (defaults 350..2000 ms)"
+            )
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +163,8 @@ class Guard:
         """Advance one cycle: the decision and the events it implies. `hits` None means no
         verdict this cycle (not clear).
 
-        `reset` is the level of the reset input; only its rising edge counts as a press.
+        `reset` is the accepted-press signal (guard.reset_button judges the physical input on
+        its release); only its rising edge counts as a press.
         """
         self._events = []
         if self._off_since_ns is None:

@@ -73,6 +73,15 @@ def check_camera_files(
             f"set camera: {cam.id} if the zones are this camera's, else point {where}.zones "
             f"at the zone file made for {cam.id}",
         )
+    if cam.overrun_policy == "warn" and any(z.kind == "stop" for z in zones.zones):
+        raise ConfigError(
+            str(dep_file),
+            f"{where}.overrun_policy",
+            f"'warn' removes the only latency bound on the stop path, and zone file "
+            f"{zones_path} has stop zones: a late verdict would go on holding the permit",
+            "use overrun_policy: trip (raise budget_ms if overruns are expected), or watch "
+            "the stop zones with another camera",
+        )
     problem = case_problem(safety.approach, zones)
     if problem is not None:
         raise ConfigError(str(dep_file), "safety.approach", problem,
@@ -258,7 +267,7 @@ def build_cameras(
                 budget_ns=int(cam.budget_ms * 1e6),
                 overrun_trips=cam.overrun_policy == "trip",
                 stall_ns=int(cam.stall_ms * 1e6),
-                frozen=FrozenDetector(cam.frozen_frames),
+                frozen=FrozenDetector(cam.frozen_ms),
                 dark_max_mean=cam.dark.max_mean,
                 dark_max_std=cam.dark.max_std,
                 reject=None

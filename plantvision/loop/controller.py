@@ -32,10 +32,18 @@ from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.frames.health import FrozenDetector, is_dark
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput, GuardState
+from plantvision.guard.reset_button import (
+    DEFAULT_RESET_MAX_MS,
+    DEFAULT_RESET_MIN_MS,
+    PressEvent,
+    PressKind,
+    ResetButton,
+)
 from plantvision.loop.edm import StopBounds, StopMonitor
 from plantvision.loop.outputs import (
     DECISION_EXPIRED,
     PERMIT_MISMATCH,
+    RESET_STUCK,
     STOP_UNCONFIRMED,
     THREAD_STOPPED,
     VERDICT_STALE,
@@ -95,6 +103,26 @@ def _notes(events: Iterable[GuardEvent]) -> list[Note]:
     return [(e.level, e.name, e.fields()) for e in events]
 
 
+def _note_masked(cam: CameraRuntime, seq: int, hits: ZoneHits) -> None:
+    """Count what masks hid in stop zones (never silently dropped: a waived mask is blanking);
+    tell when the set of such zones changes, after the write like every cycle event."""
+    hidden = hits.masked_stop_zones
+    cam.masked_in_stop += sum(hidden.values())
+    zones = frozenset(hidden)
+    if zones == cam.masked_zones:
+        return
+    cam.masked_zones = zones
+    if zones:
+        masks = sorted({m.id for m in cam.zones.masks if zones & set(m.hides_stop)})
+        cam.to_tell.append(("warning", "masked_in_stop_zone", {
+            "seq": seq, "zones": hidden, "masks": masks, "total": cam.masked_in_stop,
+        }))  # fmt: skip
+    else:
+        cam.to_tell.append(("info", "masked_in_stop_zone_cleared", {
+            "seq": seq, "total": cam.masked_in_stop,
+        }))  # fmt: skip
+
+
 @dataclass
 class CameraRuntime:
     """Everything one camera thread owns. Built by plantvision.loop.build from a deployment file."""
@@ -128,6 +156,9 @@ class CameraRuntime:
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
     supervisor_trips_seen: int = 0
     mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
+    reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen
+    masked_in_stop: int = 0  # detections a (waived) mask hid in a stop zone, all frames
+    masked_zones: frozenset[str] = frozenset()  # stop zones with a hidden detection last frame
 
     @property
     def expiry_ns(self) -> int:
@@ -152,10 +183,13 @@ class Controller:
         input_poll_ms: float = 20.0,
         service_stale_ms: float = SERVICE_STALE_MS,
         stop_check: StopBounds | None = None,
+        reset_window_ms: tuple[float, float] = (DEFAULT_RESET_MIN_MS, DEFAULT_RESET_MAX_MS),
     ) -> None:
         self.cameras, self.link, self.clock_ns, self.log = cameras, link, clock_ns, log
         self.outputs = OutputImage({c.id: c.expiry_ns for c in cameras})
-        self.resets = ResetBus()
+        self.resets = ResetBus()  # accepted reset presses (judged by self.reset_button)
+        self.reset_button = ResetButton(*reset_window_ms)  # fed only by the input poller
+        self.reset_stuck_onsets = 0  # each camera's guard sees each one (a latched fault)
         self.confirms = ResetBus()  # bin sensor rising edges
         self.latest_inputs: PlcInputs | None = None
         self.stop_event = threading.Event()
@@ -257,16 +291,18 @@ class Controller:
         for cam in self.cameras:  # every encoder reading, not one per camera cycle
             if cam.reject is not None:
                 cam.reject.offer(inputs)
-        if inputs is not None and inputs.reset_event:
-            self.resets.press()
+        press = self.reset_button.update(None if inputs is None else inputs.reset, self.clock_ns())
+        if press is not None:
+            self._judge_press(press)
         if self.edm is not None:
             self._check_stop(inputs)
         if inputs is not None and inputs.permit_mismatch:
             # Another writer: every camera's guard trips on it (fault permit_mismatch).
             self.permit_mismatches += 1
-            self.log.error(
-                "permit_mismatch", written=inputs.permit_written, read_back=inputs.permit_read_back
-            )
+            self._say(
+                "error", "permit_mismatch", written=inputs.permit_written,
+                read_back=inputs.permit_read_back,
+            )  # fmt: skip
         level = None if inputs is None else inputs.reject_confirm
         if level and not confirm_level:
             self.confirms.press()
@@ -300,6 +336,17 @@ class Controller:
         with contextlib.suppress(Exception):  # told after the write, never raising
             for level, event, fields in notes:
                 getattr(self.log, level)(event, **fields)
+
+    def _judge_press(self, press: PressEvent) -> None:
+        """Count an accepted press for every camera, or note a stuck input; then log it."""
+        if press.kind is PressKind.ACCEPTED:
+            self.resets.press()
+            self._say("info", "reset_press_accepted", held_ms=press.held_ms)
+        elif press.kind is PressKind.STUCK:
+            self.reset_stuck_onsets += 1
+            self._say("error", "reset_stuck", held_ms=press.held_ms)
+        else:
+            self._say("warning", "reset_press_refused", reason=press.reason, held_ms=press.held_ms)
 
     def _set_ejector(self, index: int, on: bool) -> bool:
         """From the ejector timer's thread: one coil, written with the rest of the image; False
@@ -430,11 +477,12 @@ class Controller:
         return taken
 
     def _take_reset(self, cam: CameraRuntime) -> bool:
-        """This cycle's reset level for the guard, which counts only its rising edges.
+        """This cycle's reset level for the guard, which counts only its rising edges: one
+        pulse per press the reset button accepted (on its release, inside the window).
 
         After a cycle that showed a press, one cycle shows the input low, so a press waiting
-        then becomes an edge one cycle later instead of being lost. Presses that arrive between
-        two cycles are one press (the poller turns each release-and-press into one count)."""
+        then becomes an edge one cycle later instead of being lost. Presses accepted between
+        two cycles are one press."""
         if cam.reset_sent:
             cam.reset_sent = False
             return False
@@ -553,6 +601,11 @@ class Controller:
         if self.permit_mismatches != cam.mismatches_seen:
             faults.add(PERMIT_MISMATCH)
             cam.mismatches_seen = self.permit_mismatches
+        onsets = self.reset_stuck_onsets
+        if self.reset_button.stuck or onsets != cam.reset_stuck_seen:
+            # A reset held beyond its window is a stuck input: trip, and stay off while held.
+            faults.add(RESET_STUCK)
+            cam.reset_stuck_seen = onsets
 
     def _fresh_hits(self, cam: CameraRuntime, now_ns: int) -> ZoneHits | None:
         """The verdict the guard may use now: one on a frame older than the budget is no
@@ -624,7 +677,7 @@ class Controller:
     def _evaluate(
         self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]
     ) -> ZoneHits | None:
-        if cam.frozen.update(frame.image):
+        if cam.frozen.update(frame.image, frame.t_capture_ns):
             faults.add("frozen_frame")
             return None
         if is_dark(frame.image, cam.dark_max_mean, cam.dark_max_std):
@@ -640,6 +693,7 @@ class Controller:
         if cam.reject is not None:
             cam.reject.observe(t0, frame, det)
         hits = cam.zones.evaluate(det, frame.width, frame.height)
+        _note_masked(cam, frame.seq, hits)
         times.add("decide", self.clock_ns() - t0)
         age_ns = self.clock_ns() - frame.t_capture_ns
         if age_ns > cam.budget_ns:

@@ -6,16 +6,18 @@ Paths inside a deployment file are relative to the file's own folder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from plantvision.configio import StrictModel, load_model
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import ModelSpec
 from plantvision.guard.iso13855 import MinDistance, Supplement, min_distance
 from plantvision.guard.latch import GuardConfig
+from plantvision.loop.supervisor import SUPERVISE_PERIOD_MS, expiry_ns, read_wait_ns
 from plantvision.loop.voices_config import MqttModel, OpcuaModel, UdpModel
 from plantvision.loop.voices_config import is_loopback as is_loopback  # re-exported: the page's
 from plantvision.plc.config import PlcConfig
@@ -77,13 +79,23 @@ class CameraModel(StrictModel):
         description="latency budget: frame capture to permit write acknowledged",
     )
     overrun_policy: Literal["trip", "warn"] = Field(
-        default="trip", description="on a budget overrun: trip the permit, or only log it"
+        default="trip",
+        description="on a budget overrun: trip the permit, or only log it (warn is refused for "
+        "a camera with stop zones: it removes the only latency bound on the stop path)",
     )
     stall_ms: float = Field(
         default=500.0, gt=0, le=60000, description="no new frame for this long trips the permit"
     )
-    frozen_frames: int = Field(
-        default=50, ge=2, le=100000, description="this many identical frames in a row trip"
+    frozen_ms: float = Field(
+        default=500.0,
+        gt=0,
+        le=60000,
+        description="identical pictures for this long trip the permit (frozen camera); like "
+        "stall_ms, a bound on how long a dead picture can pass for an empty zone",
+    )
+    frozen_frames: int | None = Field(
+        default=None,
+        description="removed: frozen detection is in milliseconds now (frozen_ms); refused",
     )
     dark: DarkModel = Field(default_factory=DarkModel, description="covered-lens thresholds")
     conveyor: ConveyorConfig | None = Field(
@@ -96,6 +108,57 @@ class CameraModel(StrictModel):
         description="an INT8 model is refused unless its card shows its zone verdicts equal "
         "its FP32 original's on at least this share of held-out frames (plantvision quantize)",
     )
+
+    @field_validator("frozen_frames")
+    @classmethod
+    def _frozen_frames_removed(cls, v: int | None) -> None:
+        if v is not None:
+            raise ValueError(
+                f"frozen_frames is replaced by frozen_ms (a time, not a frame count): remove "
+                f"frozen_frames: {v} and write frozen_ms: {v} x the frame period in ms (e.g. "
+                f"{v} frames at 15 fps is frozen_ms: {v * 1000 / 15:.0f}; default 500)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultBound:
+    """How long a camera fault can pass for a clear view before the permit-OFF decision, in ms
+    from the fault's onset (the Modbus write, PLC scan and stopping time come on top, as in T).
+    """
+
+    name: str
+    bound_ms: float
+    parts: str  # how the bound is made, for `check` to print
+
+
+def fault_bounds(
+    cam: CameraModel, frame_period_ms: float, detect_p99_ms: float
+) -> list[FaultBound]:
+    """The detection bounds of the faults that blind a camera while it still looks alive:
+    a person entering at the fault's onset is unseen until the fault trips, so the worst of
+    these is charged to T like the frame periods are (IEC 61496: a fault is found within the
+    response time it affects)."""
+    wait_ms = read_wait_ns(int(cam.budget_ms * 1e6), int(cam.stall_ms * 1e6)) / 1e6
+    expiry_ms = expiry_ns(int(cam.budget_ms * 1e6), int(cam.stall_ms * 1e6)) / 1e6
+    return [
+        FaultBound(
+            "stall",
+            cam.stall_ms + wait_ms,
+            f"stall_ms {cam.stall_ms:g} + read wait {wait_ms:g}",
+        ),
+        FaultBound(
+            "frozen",
+            cam.frozen_ms + frame_period_ms + detect_p99_ms,
+            f"frozen_ms {cam.frozen_ms:g} + frame {frame_period_ms:.1f} + detect p99 "
+            f"{detect_p99_ms:.1f}",
+        ),
+        FaultBound(
+            "decision expiry",
+            expiry_ms + SUPERVISE_PERIOD_MS,
+            f"expiry min(stall_ms, budget_ms + read wait) {expiry_ms:g} + supervisor period "
+            f"{SUPERVISE_PERIOD_MS}",
+        ),
+    ]
 
 
 class DemoModel(StrictModel):

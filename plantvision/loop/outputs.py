@@ -19,6 +19,7 @@ __all__ = [
     "DECISION_EXPIRED",
     "FAULT_CODES",
     "PERMIT_MISMATCH",
+    "RESET_STUCK",
     "STOP_UNCONFIRMED",
     "THREAD_STOPPED",
     "VERDICT_STALE",
@@ -31,6 +32,7 @@ THREAD_STOPPED = "thread_stopped"
 VERDICT_STALE = "verdict_stale"
 PERMIT_MISMATCH = "permit_mismatch"  # the permit coil read back differs: another writer
 STOP_UNCONFIRMED = "stop_unconfirmed"  # stop monitoring (EDM): only a maintenance reset clears
+RESET_STUCK = "reset_stuck"  # the reset input held beyond its window (guard.reset_button)
 
 # Fault codes written to the PLC's fault_code register; 0 means the permit is on.
 FAULT_CODES: dict[str, int] = {
@@ -54,12 +56,13 @@ FAULT_CODES: dict[str, int] = {
     "encoder_discontinuity": 19,
     PERMIT_MISMATCH: 20,
     STOP_UNCONFIRMED: 21,
+    RESET_STUCK: 22,
 }
 
 
 class ResetBus:
-    """Counts presses (rising edges: reset found by the link, the bin sensor) so each camera
-    sees every one once."""
+    """Counts presses (reset presses the reset button accepted, the bin sensor's rising
+    edges) so each camera sees every one once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

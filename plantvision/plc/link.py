@@ -59,11 +59,10 @@ from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
     PlcPort,
-    ResetEdge,
     words_to_u32,
 )
 
-__all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort", "ResetEdge"]
+__all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort"]
 
 
 # The loop's fault code for plc_lost (plantvision.outputs.FAULT_CODES, a test pins them
@@ -152,7 +151,7 @@ class PlcLink:
         self._losses = 0
         self._last_write_call_ns = clock()
         self._written_fault: int | None = None
-        self._heartbeat, self._edge = 0, ResetEdge()
+        self._heartbeat = 0
         self._beaten_round: int | None = None  # the decision round the last beat reported
         # Readback bookkeeping: image writes begun, whether one is in flight, and the permit of
         # the last one acknowledged (None: unknown, e.g. after a failure).
@@ -273,9 +272,8 @@ class PlcLink:
         return True
 
     def read_inputs(self) -> PlcInputs | None:
-        """Sample reset, encoder and reject_confirm; None (and no reset event) when down."""
+        """Sample reset, encoder and reject_confirm; None when down."""
         if not self._healthy:
-            self._edge.update(None)
             return None
         try:
             with self._service.lock:
@@ -290,12 +288,9 @@ class PlcLink:
                 restarts, refused, overflow = self._fifo_counts
         except LinkError as exc:
             self._drop("read", str(exc))
-            self._edge.update(None)
             return None
-        reset = bits.get("reset", False)
         return PlcInputs(
-            reset=reset,
-            reset_event=self._edge.update(reset if "reset" in bits else None),
+            reset=bits.get("reset", False),
             encoder=encoder,
             reject_confirm=bits.get("reject_confirm"),
             machine_latched=bits.get("machine_latched"),

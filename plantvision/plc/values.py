@@ -43,10 +43,10 @@ class PlcOutputs:
 
 @dataclass(frozen=True)
 class PlcInputs:
-    """One sample of the PLC inputs. `reset_event` is True once per press (rising edge)."""
+    """One sample of the PLC inputs. `reset` is the level of the reset input (False when the
+    map has none); guard.reset_button judges presses from the timed samples."""
 
     reset: bool
-    reset_event: bool
     encoder: int | None = None
     reject_confirm: bool | None = None
     machine_latched: bool | None = None  # None: the map has no such signal
@@ -69,26 +69,6 @@ class PlcInputs:
     def permit_mismatch(self) -> bool:
         """The PLC holds a permit the box did not write: another writer."""
         return self.permit_written is not None and self.permit_read_back != self.permit_written
-
-
-class ResetEdge:
-    """Turns the sampled reset input into one event per press.
-
-    An unknown level (link down, first sample) counts as pressed, so a button stuck ON at power-up
-    or across a reconnect yields no reset: a person must release and press again.
-    """
-
-    def __init__(self) -> None:
-        self._last = True
-
-    def update(self, level: bool | None) -> bool:
-        """Feed one sample (None: not available); True exactly on a low -> high transition."""
-        if level is None:
-            self._last = True
-            return False
-        event = level and not self._last
-        self._last = level
-        return event
 
 
 def u32_to_words(value: int, order: WordOrder) -> list[int]:

@@ -4,6 +4,7 @@ which evaluate every detection against every zone at once. Pure: no camera, mode
     geometry.py  compiled zones: anchors, masks, filters, vectorised hit test (shapely)
     model.py     the zone file model, field by field (pydantic)
     checks.py    whole-file checks (ids, polygons inside the frame, masks)
+    masks.py     which stop zones a mask can hide (the blanking rule: classes and a waiver)
     config.py    read, validate, compile a zone file
     floor.py     floor calibration: image <-> floor millimetres (homography)
 """

@@ -10,6 +10,7 @@ import shapely
 
 from plantvision.errors import ConfigError
 from plantvision.zones import floor
+from plantvision.zones.masks import stop_zones_hidden
 from plantvision.zones.model import Point, ZoneFileModel
 
 _TOL = 1e-6
@@ -80,6 +81,39 @@ def _check_inside(model: ZoneFileModel, file: str, field: str, pts: list[Point])
         )
 
 
+def masks_hiding_stop_zones(model: ZoneFileModel) -> list[tuple[str, ...]]:
+    """Per mask, the stop zones it can hide any part of (the rule: zones.masks)."""
+    zones = [
+        (z.id, z.kind, to_normalised(model, z.polygon), z.anchor, z.classes) for z in model.zones
+    ]
+    return [
+        stop_zones_hidden(to_normalised(model, m.polygon), m.anchor, m.classes, zones)
+        for m in model.masks
+    ]
+
+
+def _check_blanking(model: ZoneFileModel, file: str) -> None:
+    """A mask that can hide part of a stop zone is blanking: it must name the classes it
+    applies to and carry a waiver (the risk assessment that allows it)."""
+    for j, (m, hidden) in enumerate(zip(model.masks, masks_hiding_stop_zones(model), strict=True)):
+        if not hidden or (m.classes is not None and m.waiver is not None):
+            continue
+        missing = [k for k, v in (("classes", m.classes), ("waiver", m.waiver)) if v is None]
+        how = (
+            f"its {m.anchor.value} anchor can fall in the mask while a box's zone anchor is in "
+            "the zone (boxes up to the frame's size)"
+        )
+        raise ConfigError(
+            file,
+            f"masks[{j}] (id {m.id})",
+            f"mask can hide detections in stop zone {', '.join(hidden)} ({how}), like "
+            "light-curtain blanking",
+            f"name the classes it hides (classes: [...]) and add waiver: '<the risk assessment "
+            f"that allows it>' (missing: {', '.join(missing)}), or move the mask away from the "
+            "stop zone",
+        )
+
+
 def _check_masks(model: ZoneFileModel, file: str) -> None:
     if not model.masks:
         return
@@ -97,6 +131,7 @@ def _check_masks(model: ZoneFileModel, file: str) -> None:
                 f"masks cover the whole stop zone {z.id}, which then could never trip",
                 "shrink the mask to the false detection or remove the zone",
             )
+    _check_blanking(model, file)
 
 
 def check_file(model: ZoneFileModel, file: str) -> None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from plantvision.configio import file_sha256, read_yaml, validation_error
 from plantvision.errors import ConfigError
-from plantvision.zones.checks import check_file, to_normalised
+from plantvision.zones.checks import check_file, masks_hiding_stop_zones, to_normalised
 from plantvision.zones.geometry import CompiledZones, MaskSpec, ZoneSpec
 from plantvision.zones.model import ZoneFileModel
 
@@ -71,7 +71,17 @@ def compile_zones(model: ZoneFileModel, sha256: str = "", source: str = "") -> C
         )
         for z in model.zones
     )
-    masks = tuple(MaskSpec(m.id, to_normalised(model, m.polygon), m.anchor) for m in model.masks)
+    masks = tuple(
+        MaskSpec(
+            m.id,
+            to_normalised(model, m.polygon),
+            m.anchor,
+            None if m.classes is None else tuple(m.classes),
+            m.waiver,
+            hidden,
+        )
+        for m, hidden in zip(model.masks, masks_hiding_stop_zones(model), strict=True)
+    )
     to_floor = None
     if model.calibration is not None and size is not None:
         to_floor = model.calibration.homography() @ np.diag([size[0], size[1], 1.0])

@@ -65,11 +65,16 @@ class ZoneSpec:
 
 @dataclass(frozen=True, slots=True)
 class MaskSpec:
-    """A region whose detections are ignored by every zone (normalised image units)."""
+    """A region whose detections (of `classes`; None: every class) are ignored by every zone
+    (normalised image units). `hides_stop` names the stop zones it can hide part of
+    (zones.masks), which its `waiver` text allows."""
 
     id: str
     polygon: F64
     anchor: Anchor = Anchor.CENTER
+    classes: tuple[str, ...] | None = None
+    waiver: str | None = None
+    hides_stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,16 @@ class ZoneHits:
     is_stop: BoolArray
     hits: BoolArray
     masked: BoolArray
+    # Per zone: detections a mask hid that the zone would have counted (stop zones only).
+    masked_in_stop: npt.NDArray[np.intp] | None = None
+
+    @property
+    def masked_stop_zones(self) -> dict[str, int]:
+        """Stop zone id -> detections masks hid in it this frame (only zones with some)."""
+        if self.masked_in_stop is None:
+            return {}
+        pairs = zip(self.zone_ids, self.masked_in_stop.tolist(), strict=True)
+        return {z: n for z, n in pairs if n}
 
     @property
     def occupied(self) -> BoolArray:
@@ -214,6 +229,20 @@ class CompiledZones:
             self._class_cache[class_names] = table
         return table
 
+    def _mask_allowed(self, class_names: tuple[str, ...]) -> BoolArray:
+        """M x (C+1) table: mask m hides class c (a mask without classes hides every one,
+        the unknown-id column included)."""
+        key = ("\0masks", *class_names)  # never a real tuple of class names
+        table = self._class_cache.get(key)
+        if table is None:
+            table = np.ones((len(self.masks), len(class_names) + 1), np.bool_)
+            for mi, m in enumerate(self.masks):
+                if m.classes is not None:
+                    table[mi, :-1] = [c in m.classes for c in class_names]
+                    table[mi, -1] = False
+            self._class_cache[key] = table
+        return table
+
     def _check_size(self, frame_w: int, frame_h: int) -> None:
         if self.frame_size is not None and self.frame_size != (frame_w, frame_h):
             raise ConfigError(
@@ -234,17 +263,17 @@ class CompiledZones:
         scale = np.array([frame_w, frame_h, frame_w, frame_h], np.float64)
         b = det.xyxy.astype(np.float64) / scale
         px, py = _anchor_points(b)
-        masked = np.zeros(n, np.bool_)
-        if self.masks:
-            mr = self._mask_rows
-            every = np.ones((len(self.masks), n), np.bool_)
-            mx, my = px[mr], py[mr]
-            masked = np.asarray(
-                _inside(self._mask_geoms, self._mask_bounds, mx, my, every).any(axis=0)
-            )
         cid = det.class_id.astype(np.intp)
         ncls = len(det.class_names)
         cid = np.where((cid >= 0) & (cid < ncls), cid, ncls)
+        masked = np.zeros(n, np.bool_)
+        if self.masks:
+            mr = self._mask_rows
+            applies = self._mask_allowed(det.class_names)[:, cid]
+            mx, my = px[mr], py[mr]
+            masked = np.asarray(
+                _inside(self._mask_geoms, self._mask_bounds, mx, my, applies).any(axis=0)
+            )
         lim = self._limits
         qual = (
             self._allowed(det.class_names)[:, cid]
@@ -252,11 +281,13 @@ class CompiledZones:
             & ((b[:, 2] - b[:, 0])[None, :] >= lim[:, 1:2])
             & ((b[:, 3] - b[:, 1])[None, :] >= lim[:, 2:3])
         )
-        qual &= ~masked[None, :]
-        hits = _inside(self._geoms, self._bounds, px[self._rows], py[self._rows], qual)
+        # Hit-test before masking: what a mask hides in a stop zone is counted, not dropped.
+        raw = _inside(self._geoms, self._bounds, px[self._rows], py[self._rows], qual)
         if self._area.size:
-            hits[self._area] = self._area_inside(b) & qual[self._area]
-        return ZoneHits(self.ids, self.is_stop, hits, masked)
+            raw[self._area] = self._area_inside(b) & qual[self._area]
+        hits = raw & ~masked[None, :]
+        hidden = (raw & masked[None, :] & self.is_stop[:, None]).sum(axis=1)
+        return ZoneHits(self.ids, self.is_stop, hits, masked, hidden.astype(np.intp))
 
     def _area_inside(self, b: F64) -> BoolArray:
         """Area-fraction zones: the share of each box inside the zone reaches the threshold."""

@@ -93,6 +93,18 @@ class MaskModel(StrictModel):
     anchor: Anchor = Field(
         Anchor.CENTER, description="Box point that must be inside the mask to ignore the box"
     )
+    classes: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Detector class names the mask hides (default: every class); required "
+        "for a mask that can hide part of a stop zone",
+    )
+    waiver: str | None = Field(
+        None,
+        min_length=10,
+        description="Why hiding part of a stop zone is acceptable (the risk assessment that "
+        "allows it); required for such a mask, printed by `check`",
+    )
 
     _check_polygon = field_validator("polygon")(check_polygon)
 

@@ -201,7 +201,7 @@ def _trips(
 
     def cycle(items: list[tuple[float, float, str]], press: bool = False) -> int:
         now = time.monotonic_ns()
-        ctl.latest_inputs = PlcInputs(False, False, 0, t_read_ns=now, t_encoder_ns=now)
+        ctl.latest_inputs = PlcInputs(False, encoder=0, t_read_ns=now, t_encoder_ns=now)
         if press:
             ctl.resets.press()
         det.next = _boxes(items)

@@ -97,11 +97,14 @@ class Machine:
         if not self.latched:
             self._trip(self._t_ns, "heartbeat_sequence")
 
-    def press_reset(self, now_ns: int) -> bool:
-        """A person presses reset at the machine; True when it cleared the latch (or it was
-        already clear). Never starts the machine."""
+    def press_reset(self, now_ns: int, pulse_ns: int | None = None) -> bool:
+        """A person presses reset at the machine, holding it `pulse_ns` (default
+        `reset_pulse_ns`); True when it cleared the latch (or it was already clear). Never
+        starts the machine."""
         self.advance(now_ns)
-        self._reset_until_ns = self._t_ns + self.p.reset_pulse_ns
+        self._reset_until_ns = self._t_ns + (
+            self.p.reset_pulse_ns if pulse_ns is None else pulse_ns
+        )
         if self.phase is not Phase.STOPPED:
             return False  # a machine still coasting cannot be reset
         if self.latched:

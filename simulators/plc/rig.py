@@ -259,8 +259,9 @@ def _run_belt(sim: PlcSimulator, belt_s: float) -> None:
     seconds (bounded waits). A reset re-arms; only the start command starts the belt."""
     for _ in range(10):
         sim.press_reset()
-        # The reset input stays high for reset_pulse_ms: a press is an edge only after it.
-        if _wait_for(sim.press_start, 1.0):
+        # The reset input stays high for reset_pulse_ms: the box counts the press on release,
+        # raises its permit, and the machine is ready for the start button.
+        if _wait_for(sim.press_start, 3.0):
             time.sleep(belt_s)
             return
     raise RuntimeError("the belt never started: the box did not take the reset")

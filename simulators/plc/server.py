@@ -58,7 +58,7 @@ class SimConfig:
     watchdog_ms: int = 300
     stopping_ms: int = 200
     counts_per_s: float = 10_000.0
-    reset_pulse_ms: int = 300
+    reset_pulse_ms: int = 500  # a press inside the box's default reset window (350..2000 ms)
     log_path: Path | None = None
     clock: Callable[[], int] = field(default=time.monotonic_ns, compare=False)
     conveyor: ConveyorSimConfig | None = None  # the machine is a belt with ejectors
@@ -211,11 +211,14 @@ class PlcSimulator:
         with self._lock:
             self.machine.emergency_stop(self._clock())
 
-    def press_reset(self) -> bool:
-        """Press the reset button: the box sees the reset input high for reset_pulse_ms. It
-        re-arms (clears the latch at standstill) and never starts the machine."""
+    def press_reset(self, duration_ms: float | None = None) -> bool:
+        """Press the reset button: the box sees the reset input high for `duration_ms`
+        (default reset_pulse_ms, inside the box's default window of 350..2000 ms; the box
+        accepts a press on its release). It re-arms (clears the latch at standstill) and never
+        starts the machine."""
+        pulse_ns = None if duration_ms is None else int(duration_ms * 1_000_000)
         with self._lock:
-            return self.machine.press_reset(self._clock())
+            return self.machine.press_reset(self._clock(), pulse_ns)
 
     def press_start(self) -> bool:
         """Press the start button: starts the machine only when ready (see `ready`); True when

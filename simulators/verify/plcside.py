@@ -125,14 +125,21 @@ class PlcFaults:
             self._replay(False)
 
 
+# A person lets go of the button and waits at least this long before pressing again, so each
+# press is its own press (a press while the input is still high would lengthen the last one).
+RELEASE_GAP_MS = 50
+
+
 class Operator:
     """The person at the machine. Presses reset once the machine has stood still
     `reset_after_ms` (and again after that), and at each of `presses_at_s` whatever the machine
-    does: a reset re-arms, never starts. With `start`, presses the separate start button whenever
-    the machine shows ready (reset done, the box's permit risen since); without it the machine
-    must never move again after its first stop. With `maintenance_at_s`, turns the maintenance
-    reset key once at that scene time. Every reset press goes through `press`, which keeps its
-    time (the restart interlock is judged against them)."""
+    does, but never before the last press was released `RELEASE_GAP_MS` ago: each press holds the
+    input for the simulator's reset_pulse_ms and the box counts it on release. A reset re-arms,
+    never starts. With `start`, presses the separate start button whenever the machine shows
+    ready (reset done, the box's permit risen since); without it the machine must never move
+    again after its first stop. With `maintenance_at_s`, turns the maintenance reset key once at
+    that scene time. Every reset press goes through `press`, which keeps its time (the restart
+    interlock is judged against them)."""
 
     def __init__(
         self,
@@ -148,6 +155,7 @@ class Operator:
         self._until_s, self._start, self._maintenance_at_s = until_s, start, maintenance_at_s
         self._stopped_since: int | None = None
         self._timed = sorted(presses_at_s)
+        self._free_ns = 0  # the last press released and the gap waited
         self.press_times_ns: list[int] = []
         self.starts = 0
         self.ready_seen = 0  # ticks that found the machine ready (reset + the box's permit)
@@ -165,11 +173,15 @@ class Operator:
     def press(self, now_ns: int) -> None:
         self._sim.press_reset()
         self.press_times_ns.append(now_ns)
+        pulse_ms = self._sim.cfg.reset_pulse_ms
+        self._free_ns = now_ns + int((pulse_ms + RELEASE_GAP_MS) * 1e6)
 
     def tick(self, now_ns: int, t_s: float) -> None:
-        while self._timed and self._timed[0] <= t_s:
+        free = now_ns >= self._free_ns
+        if free and self._timed and self._timed[0] <= t_s:
             self._timed.pop(0)
             self.press(now_ns)
+            return
         if self._maintenance_at_s is not None and t_s >= self._maintenance_at_s:
             self._sim.press_maintenance_reset()
             self._maintenance_at_s = None
@@ -184,7 +196,7 @@ class Operator:
                 self.starts += self._sim.press_start()
             return
         pressing = self._enabled and (self._until_s is None or t_s < self._until_s)
-        if pressing and now_ns - self._stopped_since >= self._after_ns:
+        if pressing and free and now_ns - self._stopped_since >= self._after_ns:
             self.press(now_ns)
             self._stopped_since = now_ns
 

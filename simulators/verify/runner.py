@@ -60,8 +60,9 @@ from simulators.verify.scenario import (
 from simulators.verify.truth import scene_truth, to_spans
 
 TICK_S = 0.005
-# Short enough that the operator's repeated presses (every reset_after_ms) make distinct edges.
-RESET_PULSE_MS = 100
+# Inside the box's default reset window (350..2000 ms): the box counts a press on its release.
+# The operator waits for each release before pressing again (plcside.Operator).
+RESET_PULSE_MS = 400  # measured 380..420 ms at 20 ms polls: inside, and quick
 Progress = Callable[[float], None]
 
 
@@ -292,7 +293,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
     safety = p.dep.safety
     stop_check = stop_bounds(safety.stopping_time_ms, safety.plc_scan_ms)
-    controller = Controller(cameras, link, log=log, stop_check=stop_check)
+    controller = Controller(cameras, link, log=log, stop_check=stop_check,
+                            reset_window_ms=p.dep.guard.reset_window_ms)  # fmt: skip
     plc_faults = PlcFaults(sim, machine, windows(sc.faults, PLC_FAULTS))
     loop_faults = LoopFaults(controller._write_lock, windows(sc.faults, LOOP_FAULTS))
     operator = Operator.of(sim, sc.operator)

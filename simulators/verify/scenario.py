@@ -161,8 +161,9 @@ class OperatorModel(StrictModel):
         default=250.0,
         ge=150,
         le=60_000,
-        description="press reset once stopped this long, and again as often (>= 150: the "
-        "reset input stays high 100 ms and each press must be a new edge)",
+        description="press reset once stopped this long, and again as often, each press "
+        "once the last one was released (the reset input stays high 400 ms: the box counts a "
+        "press on its release)",
     )
     enabled: bool = Field(default=True, description="press reset at all")
     until_s: float | None = Field(

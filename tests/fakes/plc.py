@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plantvision.plc.values import PlcInputs, PlcOutputs, ResetEdge
+from plantvision.plc.values import PlcInputs, PlcOutputs
 
 
 class FakePlcLink:
@@ -26,7 +26,6 @@ class FakePlcLink:
         self._healthy = True
         self.losses = 0
         self._reset_level = False
-        self._edge = ResetEdge()
         self.liveness: Callable[[], bool] | None = None  # asked before a beat (no beats here)
 
     @property
@@ -62,10 +61,10 @@ class FakePlcLink:
 
     def read_inputs(self) -> PlcInputs | None:
         if not self._healthy:
-            self._edge.update(None)
             return None
-        level = self._reset_level
-        return PlcInputs(level, self._edge.update(level), self.encoder, self.reject_confirm)
+        return PlcInputs(
+            self._reset_level, encoder=self.encoder, reject_confirm=self.reject_confirm
+        )
 
     def set_healthy(self, healthy: bool) -> None:
         """Simulate losing or regaining the PLC; a regained link rewrites the current image."""
@@ -83,7 +82,8 @@ class FakePlcLink:
             self._log.warning("plc_lost", cause="fake")
 
     def press_reset(self) -> None:
-        """Hold the reset input high until release_reset(); the next read sees one event."""
+        """Hold the reset input high until release_reset() (the box judges the press on its
+        release, by its length)."""
         self._reset_level = True
 
     def release_reset(self) -> None:

@@ -85,8 +85,8 @@ def raise_permit(sim: PlcSimulator, child: subprocess.Popen[bytes]) -> int:
     )
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while not sim.permit_seen and time.monotonic() < deadline and child.poll() is None:
-        sim.press_reset()
-        wait_for(lambda: sim.permit_seen, 0.7)
+        sim.press_reset()  # counted on its release, reset_pulse_ms later
+        wait_for(lambda: sim.permit_seen, 1.5)
     assert sim.permit_seen, f"the box never raised the permit (exit code {child.poll()})"
     return next(i for i, p in permit_writes(sim) if p == 1)
 

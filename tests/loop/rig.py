@@ -76,7 +76,7 @@ class Rig:
             budget_ns=int(budget_ms * 1e6),
             overrun_trips=True,
             stall_ns=500_000_000,
-            frozen=FrozenDetector(5),
+            frozen=FrozenDetector(150.0),  # 5 repeats at the rig's 33 ms steps
             dark_max_mean=12.0,
             dark_max_std=4.0,
             last_frame_ns=self.clock.ns,

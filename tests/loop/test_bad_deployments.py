@@ -86,6 +86,13 @@ CASES = [
     ("guard", {"min_off_ms": -1}, "guard.min_off_ms"),
     ("safety", {"approach": "hand"}, "safety: approach 'hand' needs d_mm"),
     ("cameras.0.budget_ms", float("nan"), "cameras[0].budget_ms"),
+    # Fault detection is bounded in time (issue 13 item 7).
+    ("cameras.0.frozen_frames", 50, "cameras[0].frozen_frames: frozen_frames is replaced by"),
+    ("cameras.0.overrun_policy", "warn", "cameras[0].overrun_policy: 'warn' removes"),
+    ("cameras.0.frozen_ms", 0, "cameras[0].frozen_ms"),
+    # The reset button's window (issue 13 item 2).
+    ("guard", {"reset_min_ms": 1000, "reset_max_ms": 1100}, "guard: reset window"),
+    ("guard", {"reset_min_ms": 50}, "guard.reset_min_ms"),
 ]
 
 

@@ -16,7 +16,7 @@ def sample(t_ms: float, latched: bool | None = True, stopped: bool | None = Fals
            reset: bool = False, maintenance: bool | None = False) -> PlcInputs:  # fmt: skip
     t = int(t_ms * MS)
     return PlcInputs(
-        reset=reset, reset_event=False, machine_latched=latched, machine_stopped=stopped,
+        reset=reset, machine_latched=latched, machine_stopped=stopped,
         maintenance_reset=maintenance, t_sample_ns=t, t_read_ns=t + MS,
     )  # fmt: skip
 

@@ -36,8 +36,8 @@ def run_until_permit(cell: TwoCameraCell) -> None:
             ),
             10,
         )
-        cell.sim.press_reset()
-        if wait_for(cell.permit_at_plc, 2.0):
+        cell.sim.press_reset()  # counted on its release, reset_pulse_ms later
+        if wait_for(cell.permit_at_plc, 3.0):
             return
     raise AssertionError("permit never reached the PLC")
 

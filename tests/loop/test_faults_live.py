@@ -88,7 +88,7 @@ class Cell:
             budget_ns=200_000_000,
             overrun_trips=True,
             stall_ns=STALL_MS * 1_000_000,
-            frozen=FrozenDetector(5),
+            frozen=FrozenDetector(200.0),
             dark_max_mean=12.0,
             dark_max_std=4.0,
         )
@@ -105,8 +105,8 @@ class Cell:
                 ),
                 5,
             )
-            self.sim.press_reset()
-            if wait_for(lambda: self.sim.permit_seen, 1.0):
+            self.sim.press_reset()  # counted on its release, reset_pulse_ms later
+            if wait_for(lambda: self.sim.permit_seen, 3.0):
                 return
         raise AssertionError("permit never reached the PLC")
 

@@ -1,4 +1,4 @@
-"""Values at the PLC seam: the reset edge, word order, the output image and the fake link."""
+"""Values at the PLC seam: word order, the output image and the fake link."""
 
 from __future__ import annotations
 
@@ -7,39 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from plantvision.plc.values import PlcOutputs, ResetEdge, u32_to_words, words_to_u32
+from plantvision.plc.values import PlcOutputs, u32_to_words, words_to_u32
 from tests.fakes.plc import FakePlcLink
-
-
-@given(st.lists(st.one_of(st.booleans(), st.none()), max_size=60))
-def test_reset_edge_gives_one_event_per_low_to_high_transition(samples: list[bool | None]) -> None:
-    """One event per press: exactly the samples that are high after a known low."""
-    edge = ResetEdge()
-    events = [edge.update(s) for s in samples]
-    prev: bool | None = None
-    expected = []
-    for s in samples:
-        expected.append(s is True and prev is False)
-        prev = s
-    assert events == expected
-
-
-def test_reset_held_at_power_up_is_not_a_reset() -> None:
-    """A button already high at the first sample must be released and pressed again."""
-    edge = ResetEdge()
-    assert [edge.update(v) for v in (True, True, False, True, True)] == [
-        False,
-        False,
-        False,
-        True,
-        False,
-    ]
-
-
-def test_reset_held_across_a_link_loss_is_not_a_reset() -> None:
-    """An unknown sample (link down) re-arms the detector to need a fresh press."""
-    edge = ResetEdge()
-    assert [edge.update(v) for v in (False, None, True)] == [False, False, False]
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["big", "little"]))
@@ -94,13 +63,17 @@ def test_fake_link_records_goes_unhealthy_and_rewrites_on_restore() -> None:
     assert fake.writes[-1] == PlcOutputs(permit=False, warning=True)
 
 
-def test_fake_link_press_reset_gives_one_event() -> None:
-    """Pressing reset on the fake yields exactly one reset event until released and pressed."""
+def test_fake_link_holds_the_reset_level_until_released() -> None:
+    """Pressing reset on the fake holds the input high in every read until it is released
+    (the box judges presses by their length: guard.reset_button)."""
     fake = FakePlcLink()
-    fake.read_inputs()
     fake.press_reset()
     first, second = fake.read_inputs(), fake.read_inputs()
     assert first is not None
-    assert first.reset_event
+    assert first.reset
     assert second is not None
-    assert not second.reset_event
+    assert second.reset
+    fake.release_reset()
+    third = fake.read_inputs()
+    assert third is not None
+    assert not third.reset

@@ -70,7 +70,7 @@ def reading(t_ms: float, half_rtt_ms: float = 0.1) -> PlcInputs:
     """The encoder as the PLC sampled it at `t_ms` (10 counts/mm), read back `half_rtt_ms` later."""
     count = round(travel_mm(t_ms) * 10)
     t_ns, back_ns = int(t_ms * MS), int((t_ms + half_rtt_ms) * MS)
-    return PlcInputs(False, False, count, t_read_ns=back_ns, t_encoder_ns=t_ns)
+    return PlcInputs(False, encoder=count, t_read_ns=back_ns, t_encoder_ns=t_ns)
 
 
 def build(

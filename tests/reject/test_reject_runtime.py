@@ -30,7 +30,7 @@ IMAGE = np.random.default_rng(0).integers(60, 200, (FRAME_H, FRAME_W, 3), dtype=
 
 
 def encoder_at(t_ns: int, count: int) -> PlcInputs:
-    return PlcInputs(False, False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
+    return PlcInputs(False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
 
 
 def plc_runtime(link: FakePlcLink, **over: Any) -> RejectRuntime:
@@ -116,7 +116,7 @@ def test_blurred_encoder_readings_are_used_only_for_want_of_sharp_ones(
     t_ns = (10 + gap_ms) * MS
     wrong = 5 * (10 + gap_ms) + 777  # a count the extrapolation would never give
     rt.feed(
-        PlcInputs(False, False, wrong, t_read_ns=t_ns + int(half_rtt_ms * MS), t_encoder_ns=t_ns)
+        PlcInputs(False, encoder=wrong, t_read_ns=t_ns + int(half_rtt_ms * MS), t_encoder_ns=t_ns)
     )
     expected_mm = wrong / 10 if used else (10 + gap_ms) * 0.5
     assert rt.scheduler.belt.position_mm(t_ns) == pytest.approx(expected_mm)

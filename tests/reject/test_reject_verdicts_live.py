@@ -99,7 +99,7 @@ class Cell:
     def cycle(self, items: list[tuple[float, float, str]], press: bool = False) -> PlcOutputs:
         """One camera cycle on a frame showing `items`; the belt stands (encoder 0)."""
         now = time.monotonic_ns()
-        self.ctl.latest_inputs = PlcInputs(False, False, 0, t_read_ns=now, t_encoder_ns=now)
+        self.ctl.latest_inputs = PlcInputs(False, encoder=0, t_read_ns=now, t_encoder_ns=now)
         if press:
             self.ctl.resets.press()
         self.det.next = frame(items)
