@@ -97,7 +97,7 @@ def test_the_runtime_stops_the_belt_with_fault_encoder_discontinuity() -> None:
     the reset press that the guard accepts clears it."""
 
     def at(t_ns: int, count: int) -> PlcInputs:
-        return PlcInputs(False, False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
+        return PlcInputs(False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
 
     rt = RejectRuntime(encoder_cfg(timing_mode="plc"), {"ej1": 0}, structlog.get_logger())
     rt.start(lambda _i, _on: True, lambda _v: True, InlineVerdicts)

@@ -99,10 +99,11 @@ def test_a_refused_entry_reaches_the_box_as_a_count(sim: PlcSimulator) -> None:
     link = _link(sim)
     sim.press_reset()
     link.write(PlcOutputs(permit=True))
-    assert wait_for(lambda: sim.machine_running)
+    assert wait_for(lambda: sim.ready)
+    assert sim.press_start()  # a reset re-arms; only start runs the belt
     enc = _encoder(link)
     assert link.write_verdicts([(0, (enc - 5000) % 2**32)])  # 500 mm behind: refused
-    assert wait_for(lambda: (link.read_inputs() or PlcInputs(False, False)).fifo_refused == 1)
+    assert wait_for(lambda: (link.read_inputs() or PlcInputs(False)).fifo_refused == 1)
     link.stop()
 
 
@@ -130,7 +131,6 @@ def test_entries_of_two_ejectors_fire_each_at_its_count_not_in_fifo_order() -> N
 
 def _inputs(t_ns: int, count: int, restarts: int = 0, refused: int = 0) -> PlcInputs:
     return PlcInputs(
-        False,
         False,
         encoder=count,
         t_read_ns=t_ns,

@@ -42,7 +42,7 @@ class HeldSender:
 
 def _at(t_ns: int) -> PlcInputs:
     count = round(t_ns / 1e9 * 500.0 * 10)  # 500 mm/s, 10 counts/mm
-    return PlcInputs(False, False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
+    return PlcInputs(False, encoder=count, t_read_ns=t_ns, t_encoder_ns=t_ns)
 
 
 def _runtime(sender: object, **over: object) -> RejectRuntime:
