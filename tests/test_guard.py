@@ -281,3 +281,17 @@ def test_the_guard_does_no_io_it_returns_its_events() -> None:
     ]
     assert named(step.events, "trip")[0]["zones"] == ["press"]
     assert logs == []
+
+
+def test_a_press_that_began_before_the_trip_does_not_reset_it() -> None:
+    """A reset answers a stop: a press held down when the trip came (released after, inside its
+    window) is refused, so the permit never rises on a press nobody made after the stop."""
+    g, t = started()
+    g.step((t + 1000) * MS, 3, CLEAR, faults=frozenset({"plc_tripped"}))  # the trip
+    g.step((t + 1600) * MS, 4, CLEAR)
+    early = g.step((t + 2000) * MS, 5, CLEAR, reset=True, pressed_after_ns=(t + 990) * MS)
+    assert not early.output.permit
+    assert [e["reason"] for e in named(early.events, "reset_refused")] == ["pressed_before_trip"]
+    g.step((t + 2010) * MS, 6, CLEAR)  # released
+    late = g.step((t + 2500) * MS, 7, CLEAR, reset=True, pressed_after_ns=(t + 2050) * MS)
+    assert late.output.permit

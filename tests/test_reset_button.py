@@ -161,3 +161,10 @@ def test_every_accepted_press_was_seen_whole_and_inside_the_window(
         assert history[k][1] is False  # the start was seen released
         held_ns = t - history[k + 1][0]
         assert 350 * MS <= held_ns <= 2000 * MS
+
+
+def test_an_accepted_press_says_the_latest_time_it_was_seen_released() -> None:
+    """The press began after the last released sample before it: the guard refuses a press
+    that may have begun before the trip it would reset (pressed_before_trip)."""
+    events = run(press(1000, 600))
+    assert [e.began_after_ns for e in events] == [980 * MS]

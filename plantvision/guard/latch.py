@@ -8,8 +8,9 @@ a clock. Semantics (README.md, "Safety semantics"):
 - the permit returns only on a reset *press* (a rising edge of `reset`, which the loop raises
   for one cycle per press the reset button accepted: guard.reset_button) while every stop
   zone has been clear, with a verdict every cycle, for `clear_hold_ms`, no health fault is
-  active and the permit has been off for `min_off_ms`; otherwise the press is refused, with a
-  `reset_refused` event naming the reason;
+  active, the permit has been off for `min_off_ms` and the press began after the trip (a reset
+  answers a stop: a button already down when it came is not that answer); otherwise the press
+  is refused, with a `reset_refused` event naming the reason;
 - warning zones drive `warning` and release by themselves `hold_ms` after they clear.
 Every transition is one `GuardEvent` carrying cause, zone, seq and the zone file's sha256. The
 guard does no I/O: `step` returns the decision with its events, and the loop logs them only after
@@ -159,12 +160,14 @@ class Guard:
         hits: ZoneHits | None,
         faults: frozenset[str] = frozenset(),
         reset: bool = False,
+        pressed_after_ns: int | None = None,
     ) -> GuardStep:
         """Advance one cycle: the decision and the events it implies. `hits` None means no
         verdict this cycle (not clear).
 
         `reset` is the accepted-press signal (guard.reset_button judges the physical input on
-        its release); only its rising edge counts as a press.
+        its release); only its rising edge counts as a press. `pressed_after_ns`, when known,
+        is when the button was last seen released before that press.
         """
         self._events = []
         if self._off_since_ns is None:
@@ -176,7 +179,7 @@ class Guard:
         pressed = reset and not self._reset_level
         self._reset_level = reset
         if pressed and self._tripped:
-            self._try_reset(now_ns, seq, stop_occupied, active)
+            self._try_reset(now_ns, seq, stop_occupied, active, pressed_after_ns)
         self._update_warning(now_ns, seq)
         return GuardStep(self._output(now_ns, stop_occupied, active), tuple(self._events))
 
@@ -222,9 +225,17 @@ class Guard:
         return None
 
     def _try_reset(
-        self, now_ns: int, seq: int, stop: tuple[str, ...], faults: tuple[str, ...]
+        self,
+        now_ns: int,
+        seq: int,
+        stop: tuple[str, ...],
+        faults: tuple[str, ...],
+        pressed_after_ns: int | None,
     ) -> None:
         reason = self._refusal(now_ns, stop, faults)
+        began = pressed_after_ns
+        if reason is None and began is not None and began < (self._off_since_ns or 0):
+            reason = "pressed_before_trip"  # may have been down when the stop came: press again
         if reason is not None:
             zone = stop[0] if stop else self._zone
             self._emit(

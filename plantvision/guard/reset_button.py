@@ -44,11 +44,13 @@ class PressKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class PressEvent:
     """What one sample ended: an accepted or refused press, or the onset of a stuck input.
-    `held_ms` is the press length measured so far; `reason` names a refusal."""
+    `held_ms` is the press length measured so far; `reason` names a refusal; `began_after_ns`
+    is the last sample seen released before the press (it began after that, within a poll)."""
 
     kind: PressKind
     held_ms: float
     reason: Refusal | None = None
+    began_after_ns: int = 0
 
 
 class _Level(StrEnum):
@@ -69,6 +71,8 @@ class ResetButton:
         self._level = _Level.UNKNOWN
         self._since_ns = 0  # first sample seen pressed
         self._start_seen = False  # that press began after a sample seen released
+        self._low_ns = 0  # the last sample seen released
+        self._began_after_ns = 0  # the last sample seen released before this press
         self._stuck = False
 
     @property
@@ -96,6 +100,7 @@ class ResetButton:
     def _held(self, now_ns: int) -> PressEvent | None:
         if self._level is not _Level.PRESSED:
             self._start_seen = self._level is _Level.RELEASED
+            self._began_after_ns = self._low_ns
             self._level, self._since_ns = _Level.PRESSED, now_ns
             return None
         if not self._stuck and now_ns - self._since_ns > self._max_ns:
@@ -104,7 +109,7 @@ class ResetButton:
         return None
 
     def _released(self, now_ns: int) -> PressEvent | None:
-        was, self._level = self._level, _Level.RELEASED
+        was, self._level, self._low_ns = self._level, _Level.RELEASED, now_ns
         if self._stuck:  # the release of a stuck press, whenever it is seen
             self._stuck = False
             return PressEvent(PressKind.REFUSED, self._held_ms(now_ns), "too_long")
@@ -119,4 +124,4 @@ class ResetButton:
         elif held_ns > self._max_ns:
             reason = "too_long"
         kind = PressKind.ACCEPTED if reason is None else PressKind.REFUSED
-        return PressEvent(kind, self._held_ms(now_ns), reason)
+        return PressEvent(kind, self._held_ms(now_ns), reason, self._began_after_ns)

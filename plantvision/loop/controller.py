@@ -157,6 +157,7 @@ class CameraRuntime:
     supervisor_trips_seen: int = 0
     mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
     reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen
+    plc_trips_seen: int = 0  # PLC latches under a permitting box this camera's guard has seen
     masked_in_stop: int = 0  # detections a (waived) mask hid in a stop zone, all frames
     masked_zones: frozenset[str] = frozenset()  # stop zones with a hidden detection last frame
 
@@ -208,6 +209,9 @@ class Controller:
         self._problems: frozenset[tuple[str, str]] = frozenset()
         self.supervisor_trips = 0  # onsets of a thread problem; each camera's guard sees each
         self.permit_mismatches = 0  # readbacks that found a permit the box did not write
+        self.plc_trips = 0  # latches the PLC showed while holding the box's permit ON
+        self._permit_rise_ns: int | None = None  # the PLC acknowledged permit ON then; None: OFF
+        self._latch_counted: int | None = None  # the rise whose latch is counted already
         # Decision rounds: one completes when every camera has decided and written since the
         # last one; the heartbeat beats once per round (plantvision.plc.link).
         self._round_lock = threading.Lock()
@@ -251,6 +255,7 @@ class Controller:
         same. Waits for at most one image write already in flight."""
         with self._write_lock:
             self.outputs.shut_down()
+            self._permit_rise_ns = None
             rtt_ms = self.link.write(self.outputs.current(self.clock_ns()))
         with self._permit_lock:
             was_on, self._permit_on = self._permit_on, False
@@ -286,8 +291,10 @@ class Controller:
             self._poll_ns = self.clock_ns()
 
     def _poll_once(self, confirm_level: bool) -> bool:
+        t_read_ns = self.clock_ns()
         inputs = self.link.read_inputs()
         self.latest_inputs = inputs
+        self._check_plc_latch(inputs, t_read_ns)
         for cam in self.cameras:  # every encoder reading, not one per camera cycle
             if cam.reject is not None:
                 cam.reject.offer(inputs)
@@ -308,6 +315,20 @@ class Controller:
             self.confirms.press()
         return True if level is None else level
 
+    def _check_plc_latch(self, inputs: PlcInputs | None, t_read_ns: int) -> None:
+        """A latch read while the PLC held the box's permit ON is a stop the box did not cause
+        (an e-stop, a watchdog or heartbeat-sequence trip): every camera's guard trips on it, so
+        the permit rises afresh after the reset. Judged on every sample, not once a camera
+        cycle: a reset press can clear the latch within one cycle, and the rise it spent is
+        gone all the same (the PLC starts only on a rise after the press; plc_replay, where
+        later presses were 'not tripped' and the machine never started again)."""
+        rise = self._permit_rise_ns
+        if inputs is None or not inputs.machine_latched or rise is None or rise > t_read_ns:
+            return
+        if rise != self._latch_counted:  # once per rise: the guards trip, the permit goes OFF
+            self._latch_counted = rise
+            self.plc_trips += 1
+
     def _losses_seen(self) -> int:
         """The PLC link losses every camera has decided under: an image holding an output decided
         before a later loss must not raise the permit (PlcLink.write sends it tripped)."""
@@ -316,7 +337,11 @@ class Controller:
     def _write(self, image: PlcOutputs) -> float | None:
         """Write an output image (caller holds the write lock) and tell the stop monitor."""
         t_sent_ns = self.clock_ns()
+        if not image.permit:
+            self._permit_rise_ns = None  # from here on a latch is the box's own stop
         rtt_ms = self.link.write(image, self._losses_seen())
+        if image.permit and rtt_ms is not None and self._permit_rise_ns is None:
+            self._permit_rise_ns = self.clock_ns()  # a latch read after this is not the box's
         if self.edm is not None:
             t_ack_ns = None if rtt_ms is None else self.clock_ns()
             self.edm.wrote(image.permit, t_sent_ns, t_ack_ns, self.resets.presses)
@@ -340,7 +365,7 @@ class Controller:
     def _judge_press(self, press: PressEvent) -> None:
         """Count an accepted press for every camera, or note a stuck input; then log it."""
         if press.kind is PressKind.ACCEPTED:
-            self.resets.press()
+            self.resets.press(press.began_after_ns)
             self._say("info", "reset_press_accepted", held_ms=press.held_ms)
         elif press.kind is PressKind.STUCK:
             self.reset_stuck_onsets += 1
@@ -528,16 +553,10 @@ class Controller:
             # reached): stale is never clear, not even for a permit already on.
             faults.add(VERDICT_STALE)
         reset = self._take_reset(cam)
-        # The PLC holds the machine off while the box permits: a stop the box did not cause (an
-        # e-stop, a watchdog trip). Trip too, so the permit rises afresh after the reset. Only
-        # while permitting: once tripped, the latch is expected and the same reset clears both.
-        # Read after the reset: the poller stores a sample before counting its press.
-        inputs = self.latest_inputs
         was_running = cam.last_output is not None and cam.last_output.permit
-        if was_running and inputs is not None and inputs.machine_latched:
-            faults.add("plc_tripped")
         alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults)
-        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset)
+        began = self.resets.began_after_ns if reset else None
+        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset, began)
         out = step.output
         cam.to_tell += _notes(step.events)
         cam.last_decision_ns = t_decide_ns
@@ -598,6 +617,9 @@ class Controller:
             faults.add(THREAD_STOPPED)  # nobody watches the threads: never permit unwatched
         if self.edm is not None and self.edm.fault is not None:
             faults.add(STOP_UNCONFIRMED)  # held while locked out: a plain reset is refused
+        if self.plc_trips != cam.plc_trips_seen:
+            faults.add("plc_tripped")  # the PLC latched while holding the box's permit ON
+            cam.plc_trips_seen = self.plc_trips
         if self.permit_mismatches != cam.mismatches_seen:
             faults.add(PERMIT_MISMATCH)
             cam.mismatches_seen = self.permit_mismatches

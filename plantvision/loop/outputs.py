@@ -67,10 +67,19 @@ class ResetBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._presses = 0
+        self._began_after_ns = 0
 
-    def press(self) -> None:
+    def press(self, began_after_ns: int = 0) -> None:
+        """Count a press that began after `began_after_ns` (its last released sample)."""
         with self._lock:
             self._presses += 1
+            self._began_after_ns = began_after_ns
+
+    @property
+    def began_after_ns(self) -> int:
+        """The latest press's last released sample: presses between two cycles are one."""
+        with self._lock:
+            return self._began_after_ns
 
     @property
     def presses(self) -> int:

@@ -203,7 +203,7 @@ def _trips(
         now = time.monotonic_ns()
         ctl.latest_inputs = PlcInputs(False, encoder=0, t_read_ns=now, t_encoder_ns=now)
         if press:
-            ctl.resets.press()
+            ctl.resets.press(now)
         det.next = _boxes(items)
         seq[0] += 1
         image[0, 0] = seq[0] % 256  # a fresh frame each time

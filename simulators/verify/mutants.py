@@ -70,8 +70,8 @@ def _release_without_reset() -> None:
     step = Guard.step
 
     def pressing(self: Guard, now_ns: int, seq: int, hits: Any, faults: Any = frozenset(),
-                 reset: bool = False) -> Any:  # fmt: skip
-        return step(self, now_ns, seq, hits, faults, not self._reset_level)
+                 reset: bool = False, pressed_after_ns: int | None = None) -> Any:  # fmt: skip
+        return step(self, now_ns, seq, hits, faults, not self._reset_level, None)
 
     Guard.step = pressing  # type: ignore[method-assign]
 

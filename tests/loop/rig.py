@@ -107,7 +107,8 @@ class Rig:
         return self.ctl.cycle(self.cam, f).permit
 
     def press_reset(self) -> None:
-        self.ctl.resets.press()
+        """An accepted press that began after now's sample (after any trip so far)."""
+        self.ctl.resets.press(self.clock.ns)
 
     def start_running(self) -> None:
         """Clear frames long enough, then a reset: the permit comes on."""

@@ -27,12 +27,17 @@ def cell(tmp_path: Path) -> Iterator[TwoCameraCell]:
 
 
 def run_until_permit(cell: TwoCameraCell) -> None:
-    """Press reset like a patient operator once both guards would accept it."""
+    """Press reset like a patient operator once every tripped guard would accept it (a camera
+    whose own guard never tripped keeps permitting: the other's trip was not its own)."""
+    states = {"ready_to_reset", "running"}
     for _ in range(5):
         assert wait_for(
-            lambda: all(
-                c.last_output is not None and c.last_output.state == "ready_to_reset"
-                for c in cell.cameras
+            lambda: (
+                all(
+                    c.last_output is not None and c.last_output.state in states
+                    for c in cell.cameras
+                )
+                and not cell.permit_at_plc()
             ),
             10,
         )

@@ -19,7 +19,7 @@ from plantvision.guard.latch import Guard, GuardConfig
 from plantvision.loop.controller import CameraRuntime, Controller
 from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig
 from plantvision.plc.link import PlcLink
-from plantvision.types import ImageArray
+from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig
 from tests.loop.live import wait_for
@@ -207,3 +207,48 @@ def test_a_stop_the_plc_makes_itself_trips_the_box_too(cell: Cell) -> None:
     assert not cell.sim.permit_seen
     cell.run_until_permit()
     assert wait_for(cell.sim.press_start, 2)
+
+
+class GatedDetector(ScriptedDetector):
+    """Blocks in detect while `gate` is clear: the camera thread stands still mid-cycle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.waiting = threading.Event(), threading.Event()
+        self.gate.set()
+
+    def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
+        if not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait()
+        return super().detect(image)
+
+
+def test_a_latch_shorter_than_a_camera_cycle_still_trips_the_box(cell: Cell) -> None:
+    """Seen in plc_replay: the PLC latched while the box permitted and a reset press cleared
+    the latch before the camera's next cycle looked. The rise was spent (it came while latched),
+    the box went on permitting, later presses were 'not tripped' and the machine never started
+    again. The input poller, which reads every sample, must see the latch and trip the box, so
+    a reset gives the fresh rise the PLC waits for."""
+    gated = GatedDetector()
+    gated.boxes = [OUTSIDE]
+    cell.cam.detector = gated
+    cell.run_until_permit()
+    assert wait_for(lambda: cell.sim.ready, 2)
+    with capture_logs() as logs:
+        gated.gate.clear()
+        assert gated.waiting.wait(2)  # the camera thread is inside detect: no cycle looks
+        cell.sim.press_estop()  # latches the ready machine: the box's rise is spent
+        time.sleep(0.08)  # four input polls; far under budget_ms (200), so no verdict goes stale
+        assert cell.sim.press_reset()  # clears the latch before any camera cycle could see it
+        assert wait_for(lambda: _latched(cell) is False, 1)  # the poller has seen it clear
+        gated.gate.set()
+        assert wait_for(lambda: "plc_tripped" in _causes(logs), 2), [e["event"] for e in logs]
+    if not wait_for(lambda: cell.sim.ready, 2):  # that press, counted on its release, or another
+        cell.run_until_permit()
+    assert wait_for(cell.sim.press_start, 2)
+
+
+def _latched(cell: Cell) -> bool | None:
+    inputs = cell.ctl.latest_inputs
+    return None if inputs is None else inputs.machine_latched

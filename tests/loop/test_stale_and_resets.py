@@ -134,7 +134,7 @@ def test_the_reject_alarm_stays_on_a_press_the_guard_refused(tmp_path: Path) -> 
         now[0] = t_ms * MS
         ctl.latest_inputs = encoder_at(now[0], t_ms * 5)  # 500 mm/s, 10 counts/mm
         if press:
-            ctl.resets.press()
+            ctl.resets.press(now[0])
         det.next = frame([] if x_px is None else [(x_px, 240.0, "defect")])
         return ctl.cycle(cams[0], Frame(IMAGE, t_ms, now[0]))
 

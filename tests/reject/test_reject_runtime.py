@@ -191,7 +191,7 @@ def test_a_missed_reject_drops_the_permit_with_its_fault_code_until_reset(tmp_pa
         now[0] = t_ms * MS
         ctl.latest_inputs = encoder_at(now[0], t_ms * 5)  # 500 mm/s, 10 counts/mm
         if press:
-            ctl.resets.press()
+            ctl.resets.press(now[0])
         det.next = frame([] if x_px is None else [(x_px, 240.0, "defect")])
         return ctl.cycle(cam, Frame(IMAGE, t_ms, now[0]))
 

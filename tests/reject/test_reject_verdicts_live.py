@@ -101,7 +101,7 @@ class Cell:
         now = time.monotonic_ns()
         self.ctl.latest_inputs = PlcInputs(False, encoder=0, t_read_ns=now, t_encoder_ns=now)
         if press:
-            self.ctl.resets.press()
+            self.ctl.resets.press(now)
         self.det.next = frame(items)
         self.seq += 1
         return self.ctl.cycle(self.cam, Frame(IMAGE, self.seq, now))
