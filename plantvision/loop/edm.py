@@ -21,9 +21,19 @@ detection of a miss is therefore the bound plus one input poll plus one read rou
 
 A miss is a latched fault, `stop_unconfirmed`, that holds the permit off and that a plain reset
 does not clear: only a rising edge of the PLC's `maintenance_reset` input (a key switch at the
-machine, never HTTP or the CLI) does. A reset press seen before the latch check completes
-counts as the latch seen (the PLC clears its latch only on a reset at standstill), so an
-operator who resets quickly never causes a false fault.
+machine, never HTTP or the CLI) does, and only while the latest sample shows the machine held:
+standing still where a standstill input exists (a plain reset at standstill may have cleared
+the latch meanwhile), else latched. A lockout cleared on a machine still moving would let the
+box permit a machine it could not stop. A reset press the box accepted
+before the latch check completes counts as the latch seen (the PLC clears its latch only on a
+reset at standstill), so an operator who resets quickly never causes a false fault; while the
+reset input is held the check waits for its verdict (a held level alone proves nothing: a
+bridged or stuck input).
+
+A stop the box commanded through a link loss (permit ON acknowledged, then writes lost) is
+checked on the first OFF acknowledged after the link heals: the PLC must show it latched, or,
+since it may have tripped on its own watchdog and been reset at the machine while the box could
+not see, at least standstill.
 
 Pure: plain values in, notes out, no clock, no I/O. Thread-safe (the input poller samples, the
 writers report their writes).
@@ -85,6 +95,8 @@ class StopMonitor:
         self._standstill_pending = False
         self._fault: str | None = None
         self._maintenance_level = True  # unknown counts as held: a stuck key clears nothing
+        self._lost_while_on = False  # writes lost after a permit ON acknowledged
+        self._after_loss = False  # the armed check is of a stop commanded through a loss
 
     @property
     def fault(self) -> str | None:
@@ -92,18 +104,18 @@ class StopMonitor:
         return self._fault
 
     def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None, presses: int) -> None:
-        """An output image write: arm on an acknowledged OFF right after an acknowledged ON.
-
-        A write not acknowledged (link lost) makes the PLC's permit unknown: it may have tripped
-        on its own watchdog and been reset meanwhile, so the OFF acknowledged after the link
-        heals arms nothing (that stop was the PLC's; the box checks the stops it commands)."""
+        """An output image write: arm on an acknowledged OFF right after an acknowledged ON,
+        or on the first one after writes lost while the PLC last had the permit ON."""
         with self._lock:
             if t_ack_ns is None:
+                self._lost_while_on = self._lost_while_on or bool(self._permit_at_plc)
                 self._permit_at_plc = None
                 return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
-            if permit or not was_on:
+            after_loss, self._lost_while_on = self._lost_while_on, False
+            if permit or not (was_on or after_loss):
                 return
+            self._after_loss = after_loss
             self._off_sent_ns, self._off_ack_ns = t_sent_ns, t_ack_ns
             self._presses_at_arm = presses
             self._latch_pending = self._standstill_pending = True
@@ -114,7 +126,7 @@ class StopMonitor:
         if inputs is None:
             return []
         with self._lock:
-            notes = self._maintenance(inputs.maintenance_reset)
+            notes = self._maintenance(inputs)
             if self._off_ack_ns is None:
                 return notes
             notes += self._judge_latch(inputs, presses, self._off_ack_ns)
@@ -126,10 +138,14 @@ class StopMonitor:
     def _judge_latch(self, inputs: PlcInputs, presses: int, ack_ns: int) -> list[Note]:
         if not self._latch_pending:
             return []
-        reset_seen = inputs.reset or presses != self._presses_at_arm
-        if inputs.machine_latched is None or inputs.machine_latched or reset_seen:
+        if inputs.machine_latched is None or inputs.machine_latched:
             self._latch_pending = False
             return []
+        if presses != self._presses_at_arm or (self._after_loss and inputs.machine_stopped):
+            self._latch_pending = False  # an accepted press; a standstill after a loss
+            return []
+        if inputs.reset:
+            return []  # held: its release says whether it was a press (a reset at standstill)
         if inputs.t_sample_ns - ack_ns < self.bounds.latch_ms * _NS_PER_MS:
             return []
         self._latch_pending = False  # the standstill check and measurement go on
@@ -166,10 +182,22 @@ class StopMonitor:
             "clear": "maintenance reset at the machine",
         })]  # fmt: skip
 
-    def _maintenance(self, level: bool | None) -> list[Note]:
+    def _maintenance(self, inputs: PlcInputs) -> list[Note]:
+        level = inputs.maintenance_reset
         pressed = bool(level) and not self._maintenance_level
         self._maintenance_level = True if level is None else level
         if not pressed:
             return []
+        if self._fault is not None:
+            why = None
+            if inputs.machine_stopped is False:
+                why = "machine_moving"
+            elif inputs.machine_stopped is None and inputs.machine_latched is False:
+                why = "machine_not_latched"
+            if why is not None:  # the key confirms a stop it can see, or nothing
+                return [("warning", "maintenance_reset_refused", {
+                    "reason": why, "fault": self._fault,
+                    "fix": "bring the machine to a latched stop (e-stop), then turn the key again",
+                })]  # fmt: skip
         cleared, self._fault = self._fault, None
         return [("warning", "maintenance_reset", {"cleared": cleared})]

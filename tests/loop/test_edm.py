@@ -94,16 +94,17 @@ def test_only_a_maintenance_reset_edge_clears_the_fault() -> None:
     m.sample(sample(30, latched=False, maintenance=True), 0)
     m.sample(sample(40, latched=False, reset=True, maintenance=True), 1)
     assert m.fault == "no_latch"
-    m.sample(sample(40, maintenance=False), 1)
-    notes = m.sample(sample(50, maintenance=True), 1)
+    m.sample(sample(40, stopped=True, maintenance=False), 1)  # latched and still now
+    notes = m.sample(sample(50, stopped=True, maintenance=True), 1)
     assert events(notes) == ["maintenance_reset"]
     assert m.fault is None
 
 
 def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm() -> None:
     """No latched or standstill input: nothing to judge. A permit OFF that was not acknowledged
-    (link lost) arms nothing, nor does the OFF acknowledged after the link healed: the PLC may
-    have tripped on its watchdog and been reset meanwhile. The next ON->OFF arms again."""
+    (link lost) arms nothing; the OFF acknowledged after the link healed is satisfied by a
+    standstill (the PLC may have tripped on its watchdog and been reset meanwhile). The next
+    ON->OFF arms again and needs the latch."""
     m = tripped()
     assert m.sample(sample(5000, latched=None, stopped=None), 0) == []
     m = StopMonitor(BOUNDS)
@@ -111,7 +112,57 @@ def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm(
     m.wrote(False, 2, None, presses=0)
     assert m.sample(sample(5000, latched=False), 0) == []
     m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
-    assert m.sample(sample(6100, latched=False), 0) == []
+    assert events(m.sample(sample(6100, latched=False, stopped=True), 0)) == ["stop_measured"]
     m.wrote(True, 7000 * MS, 7001 * MS, presses=0)
     m.wrote(False, 8000 * MS, 8001 * MS, presses=0)
     assert m.sample(sample(8100, latched=False), 0) != []
+
+
+def test_a_stop_commanded_through_a_link_loss_is_checked_once_the_link_returns() -> None:
+    """Permit ON acknowledged, the OFF lost with the link, the tripped image acknowledged after
+    it heals: the PLC had the permit ON when the box last knew, so it must show the stop now.
+    Unlatched and moving is a miss; unlatched at standstill is not (the PLC may have tripped on
+    its watchdog and been reset at the machine while the box could not see the press)."""
+    m = StopMonitor(BOUNDS)
+    m.wrote(True, 0, 1 * MS, presses=0)
+    m.wrote(False, 2 * MS, None, presses=0)  # lost
+    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)  # the reconnect's tripped image
+    m.sample(sample(6010, latched=False), 0)
+    assert events(m.sample(sample(6030, latched=False), 0)) == ["stop_unconfirmed"]
+    assert m.fault == "no_latch"
+    m = StopMonitor(BOUNDS)
+    m.wrote(True, 0, 1 * MS, presses=0)
+    m.wrote(False, 2 * MS, None, presses=0)
+    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
+    m.sample(sample(6030, latched=False, stopped=True), 0)
+    assert m.fault is None
+
+
+def test_a_maintenance_reset_clears_only_a_machine_held_still() -> None:
+    """The key clears the lockout only when the latest sample shows the machine held: standing
+    still where a standstill input exists, else latched. A lockout cleared on a machine still
+    moving would let the box permit a machine it could not stop."""
+    m = tripped()
+    m.sample(sample(5, latched=False), 0)
+    m.sample(sample(30, latched=False), 0)
+    assert m.fault == "no_latch"
+    for moving in (sample(40, latched=False, maintenance=True),
+                   sample(60, latched=True, maintenance=True),
+                   sample(80, latched=False, stopped=None, maintenance=True)):  # fmt: skip
+        assert events(m.sample(moving, 0)) == ["maintenance_reset_refused"]
+        m.sample(sample(moving.t_sample_ns / MS + 5, maintenance=False), 0)
+    assert m.fault == "no_latch"
+    still = sample(100, latched=False, stopped=True, maintenance=True)  # reset at standstill
+    assert events(m.sample(still, 0)) == ["maintenance_reset"]
+    assert m.fault is None
+
+
+def test_a_held_reset_level_is_not_the_latch_seen() -> None:
+    """Only an accepted press counts as the latch seen: a reset input held (bridged, stuck) must
+    not stand in for the PLC's latch. While it is held the check waits; once released without an
+    accepted press, an unlatched sample after the bound is a miss."""
+    m = tripped()
+    assert m.sample(sample(30, latched=False, stopped=True, reset=True), 0) != []  # measured
+    assert m.sample(sample(2500, latched=False, stopped=True, reset=True), 0) == []
+    assert events(m.sample(sample(2520, latched=False, stopped=True), 0)) == ["stop_unconfirmed"]
+    assert m.fault == "no_latch"
