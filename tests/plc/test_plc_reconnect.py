@@ -82,9 +82,12 @@ def test_a_reconnect_writes_the_tripped_image_never_the_one_before_the_loss(
     try:
         with Writer(link, 0.02):
             assert wait_for(lambda: sim.values.get("permit") == 1)
+            # Requests already in flight when the drop is asked for may still land (they were
+            # sent before the loss; CI once logged the last image's fault-code write after the
+            # drop): count from when the link knows it lost the PLC, which sends nothing after.
             sim.drop_connections()
+            assert wait_for(lambda: not link.healthy, step_s=0.001)
             mark = len(sim.write_log)
-            assert wait_for(lambda: not link.healthy)
             assert wait_for(lambda: link.healthy, 10.0)
             assert wait_for(lambda: len(sim.write_log) >= mark + 2)
     finally:
