@@ -120,18 +120,18 @@ def _hung_camera_keeps_permit() -> None:
 
 def _heartbeat_ungated() -> None:
     """The heartbeat beats while the link is up, whatever the loop does: no loop-stale check,
-    no liveness question."""
+    no liveness question, no new decision round needed."""
     from plantvision.plc.link import PlcLink
 
     beat = PlcLink._beat
 
     def always(self: PlcLink, now_ns: int) -> None:
-        self._last_write_call_ns, asked = now_ns, self.liveness
-        self.liveness = None
+        self._last_write_call_ns, asked, rounds = now_ns, self.liveness, self.decisions
+        self.liveness = self.decisions = None
         try:
             beat(self, now_ns)
         finally:
-            self.liveness = asked
+            self.liveness, self.decisions = asked, rounds
 
     PlcLink._beat = always  # type: ignore[method-assign]
 
