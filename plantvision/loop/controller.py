@@ -148,6 +148,7 @@ class CameraRuntime:
     internal_error: bool = False
     last_cycle_ns: int = 0
     plc_losses_seen: int = 0
+    output_losses: int = 0  # the losses seen when the output now in the image was decided
     reject: RejectRuntime | None = None
     to_tell: list[Note] = field(default_factory=list)  # this cycle's events, told after the write
     last_verdict_ns: int = 0  # capture time of the frame behind last_hits
@@ -298,7 +299,11 @@ class Controller:
         for cam in self.cameras:  # every encoder reading, not one per camera cycle
             if cam.reject is not None:
                 cam.reject.offer(inputs)
-        press = self.reset_button.update(None if inputs is None else inputs.reset, self.clock_ns())
+        # Stamped when the PLC sampled the bits (before the request went out), not when the read
+        # returned: a press's "began after" must never look later than it was (slow links).
+        t_sample_ns = inputs.t_sample_ns if inputs is not None and inputs.t_sample_ns else None
+        level = None if inputs is None else inputs.reset
+        press = self.reset_button.update(level, t_sample_ns or self.clock_ns())
         if press is not None:
             self._judge_press(press)
         if self.edm is not None:
@@ -332,7 +337,7 @@ class Controller:
     def _losses_seen(self) -> int:
         """The PLC link losses every camera has decided under: an image holding an output decided
         before a later loss must not raise the permit (PlcLink.write sends it tripped)."""
-        return min(c.plc_losses_seen for c in self.cameras)
+        return min(c.output_losses for c in self.cameras)
 
     def _write(self, image: PlcOutputs) -> float | None:
         """Write an output image (caller holds the write lock) and tell the stop monitor."""
@@ -344,7 +349,7 @@ class Controller:
             self._permit_rise_ns = self.clock_ns()  # a latch read after this is not the box's
         if self.edm is not None:
             t_ack_ns = None if rtt_ms is None else self.clock_ns()
-            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns, self.resets.presses)
+            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns)
         return rtt_ms
 
     def _check_stop(self, inputs: PlcInputs | None) -> None:
@@ -352,7 +357,7 @@ class Controller:
         this thread: the box may have re-permitted meanwhile) until a maintenance reset."""
         assert self.edm is not None
         before = self.edm.fault
-        notes = self.edm.sample(inputs, self.resets.presses)
+        notes = self.edm.sample(inputs, self.resets.began_after_ns)
         after = self.edm.fault
         if after != before:
             with self._write_lock:
@@ -570,6 +575,9 @@ class Controller:
         t_write_ns = self.clock_ns()
         with self._write_lock:
             plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
+            # Counted with the output it goes with: until this update, another thread's write
+            # (the ejector timer) carries the previous output, decided before any newer loss.
+            cam.output_losses = cam.plc_losses_seen
             rtt_ms = self._write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)

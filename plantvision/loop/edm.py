@@ -24,7 +24,7 @@ does not clear: only a rising edge of the PLC's `maintenance_reset` input (a key
 machine, never HTTP or the CLI) does, and only while the latest sample shows the machine held:
 standing still where a standstill input exists (a plain reset at standstill may have cleared
 the latch meanwhile), else latched. A lockout cleared on a machine still moving would let the
-box permit a machine it could not stop. A reset press the box accepted
+box permit a machine it could not stop. A reset press the box accepted, begun after the stop and
 before the latch check completes counts as the latch seen (the PLC clears its latch only on a
 reset at standstill), so an operator who resets quickly never causes a false fault; while the
 reset input is held the check waits for its verdict (a held level alone proves nothing: a
@@ -90,7 +90,6 @@ class StopMonitor:
         self._off_sent_ns = 0
         self._off_ack_ns: int | None = None  # armed: when the permit OFF was acknowledged
         self._moving_seen_ns = 0  # the last sample since then that showed the machine moving
-        self._presses_at_arm = 0
         self._latch_pending = False
         self._standstill_pending = False
         self._fault: str | None = None
@@ -103,12 +102,13 @@ class StopMonitor:
         """Why the stop is unconfirmed (`no_latch`, `no_standstill`), or None."""
         return self._fault
 
-    def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None, presses: int) -> None:
+    def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None) -> None:
         """An output image write: arm on an acknowledged OFF right after an acknowledged ON,
-        or on the first one after writes lost while the PLC last had the permit ON."""
+        or on the first one after writes lost while the PLC may have had the permit ON (it did
+        last we knew, or a lost write raised it: a timed-out request may still land)."""
         with self._lock:
             if t_ack_ns is None:
-                self._lost_while_on = self._lost_while_on or bool(self._permit_at_plc)
+                self._lost_while_on = self._lost_while_on or bool(self._permit_at_plc) or permit
                 self._permit_at_plc = None
                 return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
@@ -117,32 +117,37 @@ class StopMonitor:
                 return
             self._after_loss = after_loss
             self._off_sent_ns, self._off_ack_ns = t_sent_ns, t_ack_ns
-            self._presses_at_arm = presses
             self._latch_pending = self._standstill_pending = True
             self._moving_seen_ns = t_ack_ns
 
-    def sample(self, inputs: PlcInputs | None, presses: int) -> list[Note]:
-        """Judge one input sample; `presses` counts reset presses seen so far."""
+    def sample(self, inputs: PlcInputs | None, pressed_after_ns: int | None) -> list[Note]:
+        """Judge one input sample; `pressed_after_ns`: the latest accepted reset press began
+        after this instant (its last released sample; None: no press yet)."""
         if inputs is None:
             return []
         with self._lock:
             notes = self._maintenance(inputs)
             if self._off_ack_ns is None:
                 return notes
-            notes += self._judge_latch(inputs, presses, self._off_ack_ns)
+            notes += self._judge_latch(inputs, pressed_after_ns, self._off_ack_ns)
             notes += self._judge_standstill(inputs, self._off_ack_ns)
             if not self._latch_pending and not self._standstill_pending:
                 self._off_ack_ns = None
             return notes
 
-    def _judge_latch(self, inputs: PlcInputs, presses: int, ack_ns: int) -> list[Note]:
+    def _judge_latch(
+        self, inputs: PlcInputs, pressed_after_ns: int | None, ack_ns: int
+    ) -> list[Note]:
         if not self._latch_pending:
             return []
         if inputs.machine_latched is None or inputs.machine_latched:
             self._latch_pending = False
             return []
-        if presses != self._presses_at_arm or (self._after_loss and inputs.machine_stopped):
-            self._latch_pending = False  # an accepted press; a standstill after a loss
+        # A press that began after the OFF was sent may have cleared the latch (at standstill);
+        # one held across the stop proves nothing. A standstill after a loss is enough.
+        pressed = pressed_after_ns is not None and pressed_after_ns >= self._off_sent_ns
+        if pressed or (self._after_loss and inputs.machine_stopped):
+            self._latch_pending = False
             return []
         if inputs.reset:
             return []  # held: its release says whether it was a press (a reset at standstill)

@@ -67,7 +67,7 @@ class ResetBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._presses = 0
-        self._began_after_ns = 0
+        self._began_after_ns: int | None = None
 
     def press(self, began_after_ns: int = 0) -> None:
         """Count a press that began after `began_after_ns` (its last released sample)."""
@@ -76,8 +76,9 @@ class ResetBus:
             self._began_after_ns = began_after_ns
 
     @property
-    def began_after_ns(self) -> int:
-        """The latest press's last released sample: presses between two cycles are one."""
+    def began_after_ns(self) -> int | None:
+        """The latest press's last released sample (None: no press yet); presses between two
+        cycles are one."""
         with self._lock:
             return self._began_after_ns
 

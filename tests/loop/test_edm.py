@@ -24,8 +24,8 @@ def sample(t_ms: float, latched: bool | None = True, stopped: bool | None = Fals
 def tripped(monitor: StopMonitor | None = None) -> StopMonitor:
     """A monitor that saw the permit ON, then OFF sent at 0 and acknowledged at 1 ms."""
     m = monitor or StopMonitor(BOUNDS)
-    m.wrote(True, -50 * MS, -49 * MS, presses=0)
-    m.wrote(False, 0, 1 * MS, presses=0)
+    m.wrote(True, -50 * MS, -49 * MS)
+    m.wrote(False, 0, 1 * MS)
     return m
 
 
@@ -42,8 +42,8 @@ def test_the_bounds_are_stated_from_the_scan_and_the_stopping_time() -> None:
 def test_a_stop_that_latches_and_stands_still_in_time_is_measured() -> None:
     """Latched at once, standstill at 180 ms: no fault; the stop time is logged."""
     m = tripped()
-    assert m.sample(sample(5), 0) == []
-    notes = m.sample(sample(180, stopped=True), 0)
+    assert m.sample(sample(5), None) == []
+    notes = m.sample(sample(180, stopped=True), None)
     assert events(notes) == ["stop_measured"]
     assert (notes[0][2]["stop_ms"], notes[0][2]["stop_ms_min"]) == (181.0, 4.0)
     assert not notes[0][2]["exceeds_stopping_time"]
@@ -61,10 +61,10 @@ def test_a_miss_is_a_latched_fault(samples: list[PlcInputs], reason: str) -> Non
     """A sample taken after the bound that still shows the machine unlatched (or moving) is a
     miss: `stop_unconfirmed`, latched."""
     m = tripped()
-    notes = [n for s in samples for n in m.sample(s, 0)]
+    notes = [n for s in samples for n in m.sample(s, None)]
     assert "stop_unconfirmed" in events(notes)
     assert m.fault == reason
-    m.sample(sample(1000, stopped=True), 0)
+    m.sample(sample(1000, stopped=True), None)
     assert m.fault == reason
 
 
@@ -72,7 +72,7 @@ def test_a_late_poller_is_no_miss() -> None:
     """Judged on samples, not on a timer: a first sample after the bound that shows the machine
     latched and still is fine, however late it comes."""
     m = tripped()
-    assert events(m.sample(sample(5000, stopped=True), 0)) == ["stop_measured"]
+    assert events(m.sample(sample(5000, stopped=True), None)) == ["stop_measured"]
     assert m.fault is None
 
 
@@ -80,9 +80,9 @@ def test_a_reset_press_counts_as_the_latch_seen() -> None:
     """The PLC clears its latch only on a reset at standstill: a quick operator's press before
     the box's first sample is no miss."""
     m = tripped()
-    assert m.sample(sample(30, latched=False, reset=True), 0) == []
+    assert m.sample(sample(30, latched=False, reset=True), None) == []
     m = tripped()
-    assert m.sample(sample(30, latched=False), presses=1) == []
+    assert m.sample(sample(30, latched=False), 10 * MS) == []
     assert m.fault is None
 
 
@@ -90,12 +90,12 @@ def test_only_a_maintenance_reset_edge_clears_the_fault() -> None:
     """A plain reset clears nothing; a maintenance key held since before does not either; its
     rising edge clears the fault."""
     m = tripped()
-    m.sample(sample(5, latched=False, maintenance=True), 0)  # the key held since power-up
-    m.sample(sample(30, latched=False, maintenance=True), 0)
-    m.sample(sample(40, latched=False, reset=True, maintenance=True), 1)
+    m.sample(sample(5, latched=False, maintenance=True), None)  # the key held since power-up
+    m.sample(sample(30, latched=False, maintenance=True), None)
+    m.sample(sample(40, latched=False, reset=True, maintenance=True), 10 * MS)
     assert m.fault == "no_latch"
-    m.sample(sample(40, stopped=True, maintenance=False), 1)  # latched and still now
-    notes = m.sample(sample(50, stopped=True, maintenance=True), 1)
+    m.sample(sample(40, stopped=True, maintenance=False), 10 * MS)  # latched and still now
+    notes = m.sample(sample(50, stopped=True, maintenance=True), 10 * MS)
     assert events(notes) == ["maintenance_reset"]
     assert m.fault is None
 
@@ -106,16 +106,16 @@ def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm(
     standstill (the PLC may have tripped on its watchdog and been reset meanwhile). The next
     ON->OFF arms again and needs the latch."""
     m = tripped()
-    assert m.sample(sample(5000, latched=None, stopped=None), 0) == []
+    assert m.sample(sample(5000, latched=None, stopped=None), None) == []
     m = StopMonitor(BOUNDS)
-    m.wrote(True, 0, 1, presses=0)
-    m.wrote(False, 2, None, presses=0)
-    assert m.sample(sample(5000, latched=False), 0) == []
-    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
-    assert events(m.sample(sample(6100, latched=False, stopped=True), 0)) == ["stop_measured"]
-    m.wrote(True, 7000 * MS, 7001 * MS, presses=0)
-    m.wrote(False, 8000 * MS, 8001 * MS, presses=0)
-    assert m.sample(sample(8100, latched=False), 0) != []
+    m.wrote(True, 0, 1)
+    m.wrote(False, 2, None)
+    assert m.sample(sample(5000, latched=False), None) == []
+    m.wrote(False, 6000 * MS, 6001 * MS)
+    assert events(m.sample(sample(6100, latched=False, stopped=True), None)) == ["stop_measured"]
+    m.wrote(True, 7000 * MS, 7001 * MS)
+    m.wrote(False, 8000 * MS, 8001 * MS)
+    assert m.sample(sample(8100, latched=False), None) != []
 
 
 def test_a_stop_commanded_through_a_link_loss_is_checked_once_the_link_returns() -> None:
@@ -124,17 +124,17 @@ def test_a_stop_commanded_through_a_link_loss_is_checked_once_the_link_returns()
     Unlatched and moving is a miss; unlatched at standstill is not (the PLC may have tripped on
     its watchdog and been reset at the machine while the box could not see the press)."""
     m = StopMonitor(BOUNDS)
-    m.wrote(True, 0, 1 * MS, presses=0)
-    m.wrote(False, 2 * MS, None, presses=0)  # lost
-    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)  # the reconnect's tripped image
-    m.sample(sample(6010, latched=False), 0)
-    assert events(m.sample(sample(6030, latched=False), 0)) == ["stop_unconfirmed"]
+    m.wrote(True, 0, 1 * MS)
+    m.wrote(False, 2 * MS, None)  # lost
+    m.wrote(False, 6000 * MS, 6001 * MS)  # the reconnect's tripped image
+    m.sample(sample(6010, latched=False), None)
+    assert events(m.sample(sample(6030, latched=False), None)) == ["stop_unconfirmed"]
     assert m.fault == "no_latch"
     m = StopMonitor(BOUNDS)
-    m.wrote(True, 0, 1 * MS, presses=0)
-    m.wrote(False, 2 * MS, None, presses=0)
-    m.wrote(False, 6000 * MS, 6001 * MS, presses=0)
-    m.sample(sample(6030, latched=False, stopped=True), 0)
+    m.wrote(True, 0, 1 * MS)
+    m.wrote(False, 2 * MS, None)
+    m.wrote(False, 6000 * MS, 6001 * MS)
+    m.sample(sample(6030, latched=False, stopped=True), None)
     assert m.fault is None
 
 
@@ -143,17 +143,17 @@ def test_a_maintenance_reset_clears_only_a_machine_held_still() -> None:
     still where a standstill input exists, else latched. A lockout cleared on a machine still
     moving would let the box permit a machine it could not stop."""
     m = tripped()
-    m.sample(sample(5, latched=False), 0)
-    m.sample(sample(30, latched=False), 0)
+    m.sample(sample(5, latched=False), None)
+    m.sample(sample(30, latched=False), None)
     assert m.fault == "no_latch"
     for moving in (sample(40, latched=False, maintenance=True),
                    sample(60, latched=True, maintenance=True),
                    sample(80, latched=False, stopped=None, maintenance=True)):  # fmt: skip
-        assert events(m.sample(moving, 0)) == ["maintenance_reset_refused"]
-        m.sample(sample(moving.t_sample_ns / MS + 5, maintenance=False), 0)
+        assert events(m.sample(moving, None)) == ["maintenance_reset_refused"]
+        m.sample(sample(moving.t_sample_ns / MS + 5, maintenance=False), None)
     assert m.fault == "no_latch"
     still = sample(100, latched=False, stopped=True, maintenance=True)  # reset at standstill
-    assert events(m.sample(still, 0)) == ["maintenance_reset"]
+    assert events(m.sample(still, None)) == ["maintenance_reset"]
     assert m.fault is None
 
 
@@ -162,7 +162,7 @@ def test_a_held_reset_level_is_not_the_latch_seen() -> None:
     not stand in for the PLC's latch. While it is held the check waits; once released without an
     accepted press, an unlatched sample after the bound is a miss."""
     m = tripped()
-    assert m.sample(sample(30, latched=False, stopped=True, reset=True), 0) != []  # measured
-    assert m.sample(sample(2500, latched=False, stopped=True, reset=True), 0) == []
-    assert events(m.sample(sample(2520, latched=False, stopped=True), 0)) == ["stop_unconfirmed"]
+    assert m.sample(sample(30, latched=False, stopped=True, reset=True), None) != []  # measured
+    assert m.sample(sample(2500, latched=False, stopped=True, reset=True), None) == []
+    assert events(m.sample(sample(2520, latched=False, stopped=True), None)) == ["stop_unconfirmed"]
     assert m.fault == "no_latch"
