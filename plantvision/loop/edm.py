@@ -14,6 +14,9 @@ SF_EDM). The box does the same with what the PLC reports over Modbus:
   `stop_ms` at most, `stop_ms_min` at least): it checks the stopping time that ISO 13855's S
   was computed with, and warns when even the lower bound exceeds it.
 
+A new OFF while the machine still coasts from an earlier one re-arms the latch check but keeps
+the standstill bound of the first: quick resets cannot postpone `no_standstill` for ever.
+
 Both are judged on input samples, not on a timer: a sample whose read began after the bound
 and still shows the machine unlatched (or moving) is a miss. So a poller that is late never
 raises a false fault; it only reports later (and the supervisor bounds how late). The box's
@@ -87,7 +90,8 @@ class StopMonitor:
         self.bounds = bounds
         self._lock = threading.Lock()
         self._permit_at_plc: bool | None = None  # last acknowledged permit
-        self._off_sent_ns = 0
+        self._off_sent_ns = 0  # the stop being timed to standstill: its OFF sent
+        self._latch_sent_ns = self._latch_ack_ns = 0  # the latest OFF: the latch must follow it
         self._off_ack_ns: int | None = None  # armed: when the permit OFF was acknowledged
         self._moving_seen_ns = 0  # the last sample since then that showed the machine moving
         self._latch_pending = False
@@ -116,8 +120,12 @@ class StopMonitor:
             if permit or not (was_on or after_loss):
                 return
             self._after_loss = after_loss
+            self._latch_pending = True
+            self._latch_sent_ns, self._latch_ack_ns = t_sent_ns, t_ack_ns
+            if self._standstill_pending and self._off_ack_ns is not None:
+                return  # still coasting from an earlier stop: its standstill bound stands
             self._off_sent_ns, self._off_ack_ns = t_sent_ns, t_ack_ns
-            self._latch_pending = self._standstill_pending = True
+            self._standstill_pending = True
             self._moving_seen_ns = t_ack_ns
 
     def sample(self, inputs: PlcInputs | None, pressed_after_ns: int | None) -> list[Note]:
@@ -129,7 +137,7 @@ class StopMonitor:
             notes = self._maintenance(inputs)
             if self._off_ack_ns is None:
                 return notes
-            notes += self._judge_latch(inputs, pressed_after_ns, self._off_ack_ns)
+            notes += self._judge_latch(inputs, pressed_after_ns, self._latch_ack_ns)
             notes += self._judge_standstill(inputs, self._off_ack_ns)
             if not self._latch_pending and not self._standstill_pending:
                 self._off_ack_ns = None
@@ -145,7 +153,7 @@ class StopMonitor:
             return []
         # A press that began after the OFF was sent may have cleared the latch (at standstill);
         # one held across the stop proves nothing. A standstill after a loss is enough.
-        pressed = pressed_after_ns is not None and pressed_after_ns >= self._off_sent_ns
+        pressed = pressed_after_ns is not None and pressed_after_ns >= self._latch_sent_ns
         if pressed or (self._after_loss and inputs.machine_stopped):
             self._latch_pending = False
             return []

@@ -166,3 +166,26 @@ def test_a_held_reset_level_is_not_the_latch_seen() -> None:
     assert m.sample(sample(2500, latched=False, stopped=True, reset=True), None) == []
     assert events(m.sample(sample(2520, latched=False, stopped=True), None)) == ["stop_unconfirmed"]
     assert m.fault == "no_latch"
+
+
+def test_a_new_stop_before_standstill_keeps_the_first_bound() -> None:
+    """Permit OFF, then ON and OFF again before the machine stood still: the standstill bound
+    still runs from the first OFF (re-arming would let quick resets postpone no_standstill for
+    ever while the machine coasts)."""
+    m = tripped()  # OFF acknowledged at 1 ms; standstill bound 260 ms
+    m.sample(sample(5), None)
+    m.wrote(True, 200 * MS, 201 * MS)
+    m.wrote(False, 220 * MS, 221 * MS)
+    assert events(m.sample(sample(270), None)) == ["stop_unconfirmed"]
+    assert m.fault == "no_standstill"
+
+
+def test_the_latch_is_timed_from_the_latest_off() -> None:
+    """The second OFF's latch bound runs from that OFF: a sample 4 ms after it is no miss."""
+    m = tripped()
+    m.sample(sample(5), None)
+    m.wrote(True, 200 * MS, 201 * MS)
+    m.wrote(False, 220 * MS, 221 * MS)
+    assert m.sample(sample(225, latched=False), None) == []
+    assert events(m.sample(sample(245, latched=False), None)) == ["stop_unconfirmed"]
+    assert m.fault == "no_latch"
