@@ -213,6 +213,8 @@ class Controller:
         self.plc_trips = 0  # latches the PLC showed while holding the box's permit ON
         self._permit_rise_ns: int | None = None  # the PLC acknowledged permit ON then; None: OFF
         self._latch_counted: int | None = None  # the rise whose latch is counted already
+        self._last_write_ns = 0  # when the last output image write began
+        self._stall_min_ns = min(c.stall_ns for c in cameras)
         # Decision rounds: one completes when every camera has decided and written since the
         # last one; the heartbeat beats once per round (plantvision.plc.link).
         self._round_lock = threading.Lock()
@@ -342,6 +344,10 @@ class Controller:
     def _write(self, image: PlcOutputs) -> float | None:
         """Write an output image (caller holds the write lock) and tell the stop monitor."""
         t_sent_ns = self.clock_ns()
+        # The box stood still (frozen, starved) for longer than its stall bound: its PLC may have
+        # tripped on its own watchdog meanwhile, and been reset at the machine unseen.
+        unseen = 0 < self._last_write_ns < t_sent_ns - self._stall_min_ns
+        self._last_write_ns = t_sent_ns
         if not image.permit:
             self._permit_rise_ns = None  # from here on a latch is the box's own stop
         rtt_ms = self.link.write(image, self._losses_seen())
@@ -349,7 +355,7 @@ class Controller:
             self._permit_rise_ns = self.clock_ns()  # a latch read after this is not the box's
         if self.edm is not None:
             t_ack_ns = None if rtt_ms is None else self.clock_ns()
-            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns)
+            self.edm.wrote(image.permit, t_sent_ns, t_ack_ns, unseen)
         return rtt_ms
 
     def _check_stop(self, inputs: PlcInputs | None) -> None:

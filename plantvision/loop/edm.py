@@ -36,7 +36,8 @@ bridged or stuck input).
 A stop the box commanded through a link loss (permit ON acknowledged, then writes lost) is
 checked on the first OFF acknowledged after the link heals: the PLC must show it latched, or,
 since it may have tripped on its own watchdog and been reset at the machine while the box could
-not see, at least standstill.
+not see, at least standstill. So is the first OFF after the box itself stood still (frozen,
+starved) for longer than its stall bound: its PLC's watchdog will have acted meanwhile.
 
 Pure: plain values in, notes out, no clock, no I/O. Thread-safe (the input poller samples, the
 writers report their writes).
@@ -106,17 +107,21 @@ class StopMonitor:
         """Why the stop is unconfirmed (`no_latch`, `no_standstill`), or None."""
         return self._fault
 
-    def wrote(self, permit: bool, t_sent_ns: int, t_ack_ns: int | None) -> None:
+    def wrote(
+        self, permit: bool, t_sent_ns: int, t_ack_ns: int | None, unseen: bool = False
+    ) -> None:
         """An output image write: arm on an acknowledged OFF right after an acknowledged ON,
         or on the first one after writes lost while the PLC may have had the permit ON (it did
-        last we knew, or a lost write raised it: a timed-out request may still land)."""
+        last we knew, or a lost write raised it: a timed-out request may still land).
+        `unseen`: the box wrote nothing for longer than its stall bound before this (it stood
+        still): like a loss, the PLC may have tripped on its watchdog and been reset meanwhile."""
         with self._lock:
             if t_ack_ns is None:
                 self._lost_while_on = self._lost_while_on or bool(self._permit_at_plc) or permit
                 self._permit_at_plc = None
                 return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
-            after_loss, self._lost_while_on = self._lost_while_on, False
+            after_loss, self._lost_while_on = self._lost_while_on or unseen, False
             if permit or not (was_on or after_loss):
                 return
             self._after_loss = after_loss

@@ -189,3 +189,17 @@ def test_the_latch_is_timed_from_the_latest_off() -> None:
     assert m.sample(sample(225, latched=False), None) == []
     assert events(m.sample(sample(245, latched=False), None)) == ["stop_unconfirmed"]
     assert m.fault == "no_latch"
+
+
+def test_a_stop_written_after_the_box_stood_still_is_checked_like_one_after_a_loss() -> None:
+    """box_sigstop: the box froze, the PLC's watchdog stopped the machine and an operator reset it
+    at the machine while the box could not see. The OFF the box writes on waking (after a gap in
+    its writes) finds the PLC unlatched at standstill: no miss (a held press proves nothing, but
+    the standstill does). Unlatched and moving is still a miss."""
+    for stopped, fault in ((True, None), (False, "no_latch")):
+        m = StopMonitor(BOUNDS)
+        m.wrote(True, 0, 1 * MS)
+        m.wrote(False, 800 * MS, 801 * MS, unseen=True)
+        m.sample(sample(830, latched=False, stopped=stopped, reset=True), None)
+        m.sample(sample(850, latched=False, stopped=stopped), None)
+        assert m.fault == fault
