@@ -12,6 +12,7 @@ import yaml
 
 from plantvision.cli import main
 from simulators.plc import PlcSimulator, SimConfig
+from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
 
 # 10 mm of floor per pixel; the stop zone is the whole frame (6400 x 4800 mm) around a hazard
@@ -42,7 +43,7 @@ def _check(
     tmp_path: Path, port: int, capsys: pytest.CaptureFixture[str], **cam: float
 ) -> tuple[int, str]:
     data = base(tmp_path, port)
-    (tmp_path / "frames").mkdir(exist_ok=True)
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     data["cameras"][0].update(cam)
     data["safety"] = {"stopping_time_ms": 100}
@@ -92,7 +93,7 @@ def test_check_prints_each_mask_waiver(
 ) -> None:
     """A waived mask over a stop zone is blanking: check prints its classes, zones and waiver."""
     data = base(tmp_path, sim.port)
-    (tmp_path / "frames").mkdir(exist_ok=True)
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     dep = tmp_path / "dep.yaml"
     dep.write_text(yaml.safe_dump(data))

@@ -17,6 +17,7 @@ import yaml
 from plantvision.cli import main
 from plantvision.plc.config import write_worst_ms
 from simulators.plc import PlcSimulator, SimConfig
+from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
 from tests.loop.test_check_fault_bounds import BIG_ZONE
 
@@ -29,20 +30,16 @@ def sim() -> Iterator[PlcSimulator]:
     s.stop()
 
 
-def _frames(folder: Path, n: int = 3) -> None:
-    folder.mkdir(exist_ok=True)
-    rng = np.random.default_rng(1)
-    for i in range(n):
-        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 256, (480, 640, 3), np.uint8))
-
-
 def _check(
     tmp_path: Path, port: int, capsys: pytest.CaptureFixture[str], changes: dict[str, Any]
 ) -> tuple[int, str, str]:
     data = base(tmp_path, port)
-    _frames(tmp_path / "frames")
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     data["safety"] = {"stopping_time_ms": 100}
+    # Short fault bounds and one 50 ms try unless a test says otherwise: S then fits the zone.
+    data["cameras"][0].update(stall_ms=100, frozen_ms=100)
+    data["plc"].update(request_timeout_ms=50, retries=0)
     for section, values in changes.items():
         target = data["cameras"][0] if section == "camera" else data[section]
         target.update(values)
@@ -95,3 +92,47 @@ def test_retries_above_one_are_refused(
     code, _, err = _check(tmp_path, sim.port, capsys, {"plc": plc})
     assert code == 2
     assert "plc.retries" in err
+
+
+def test_a_folder_source_gives_its_own_period_and_frames(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An image folder is paced at its fps: the period is the source's, the model is timed on
+    the folder's own pictures, and nothing is said to be assumed."""
+    code, out, _ = _check(tmp_path, sim.port, capsys, {})
+    assert code == 0, out
+    assert _ms(r"T = 2 x ([\d.]+) ms frames", out) == 100.0
+    assert "model timed on 3 frames of the source" in out
+    assert "assumed" not in out
+    assert "noise" not in out
+
+
+def test_a_video_file_gives_its_recorded_frame_rate(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 25 fps file plays at 25 fps whatever source.fps says: 40 ms frames."""
+    clip = tmp_path / "clip25.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (640, 480))
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        writer.write(rng.integers(0, 256, (480, 640, 3), np.uint8))
+    writer.release()
+    source = {"kind": "video", "uri": "clip25.avi", "fps": 5}
+    code, out, _ = _check(tmp_path, sim.port, capsys, {"camera": {"source": source}})
+    assert code == 0, out
+    assert _ms(r"T = 2 x ([\d.]+) ms frames", out) == 40.0
+    assert "25 fps recorded in the file" in out
+    assert "model timed on 3 frames of the source" in out
+
+
+def test_a_live_source_says_its_period_and_model_frame_are_assumed(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A camera is not opened by check: its configured fps gives the period, with a warning,
+    and the model is timed on a noise frame, which the output says."""
+    source = {"kind": "camera", "uri": "0", "fps": 12.5}
+    code, out, _ = _check(tmp_path, sim.port, capsys, {"camera": {"source": source}})
+    assert code == 0, out
+    assert _ms(r"T = 2 x ([\d.]+) ms frames", out) == 80.0
+    assert "WARNING frame period assumed" in out
+    assert "noise frame" in out
