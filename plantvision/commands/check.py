@@ -134,46 +134,43 @@ def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
     return t_ms
 
 
-def _distance(
-    dep: DeploymentModel, cam: CameraModel, zones: CompiledZones, src: SourceSample, p99_ms: float
-) -> int:
-    s, plc, period_ms = dep.safety, dep.plc, src.period_ms
+def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99_ms: float
+                  ) -> tuple[ResponseTimeParts, list[str]]:  # fmt: skip
+    """T's parts from the source, the model and the deployment, and the lines that print each
+    term with where it came from (README, "Response time is a number")."""
+    s, plc = dep.safety, dep.plc
     modbus_ms = write_worst_ms(plc.request_timeout_ms, plc.retries)
-    parts = ResponseTimeParts(
-        period_ms,
-        s.frames_to_decide,
-        p99_ms,
-        modbus_ms,
-        s.plc_scan_ms,
-        s.stopping_time_ms,
-    )
-    print(
-        f"  T = {s.frames_to_decide} x {period_ms:.1f} ms frames + {p99_ms:.1f} ms detect p99 + "
-        f"{modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
-        f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms"
-    )
-    print(
-        f"    frames: {s.frames_to_decide} (safety.frames_to_decide) x {period_ms:.1f} ms "
-        f"({src.how})"
-    )
+    parts = ResponseTimeParts(src.period_ms, s.frames_to_decide, p99_ms, modbus_ms,
+                              s.plc_scan_ms, s.stopping_time_ms)  # fmt: skip
+    lines = [
+        f"  T = {s.frames_to_decide} x {src.period_ms:.1f} ms frames + {p99_ms:.1f} ms detect "
+        f"p99 + {modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
+        f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms",
+        f"    frames: {s.frames_to_decide} (safety.frames_to_decide) x {src.period_ms:.1f} ms "
+        f"({src.how})",
+    ]
     if src.assumed:
-        print(
+        lines.append(
             f"  WARNING frame period assumed from source.fps {cam.source.fps:g}: a live source is "
             "not opened by check; a slower stream is caught only by the stall bound below"
         )
-    print(
-        f"    detect p99: {p99_ms:.1f} ms, "
-        + ("on a noise frame (live source)" if src.assumed else "on the source's own frames")
-    )
-    print(
+    where = "on a noise frame (live source)" if src.assumed else "on the source's own frames"
+    lines += [
+        f"    detect p99: {p99_ms:.1f} ms, {where}",
         f"    Modbus: request_timeout_ms {plc.request_timeout_ms} x (1 + retries {plc.retries}) "
-        f"= {modbus_ms:g} ms, the slowest permit write that still lands"
-    )
-    print(
+        f"= {modbus_ms:g} ms, the slowest permit write that still lands",
         f"    PLC scan {s.plc_scan_ms:g} ms (safety.plc_scan_ms), stopping "
-        f"{s.stopping_time_ms:g} ms (safety.stopping_time_ms, measured at commissioning)"
-    )
-    dist = s.min_distance(_fault_bounds(cam, parts), zones.calibration_error_mm)
+        f"{s.stopping_time_ms:g} ms (safety.stopping_time_ms, measured at commissioning)",
+    ]
+    return parts, lines
+
+
+def _distance(
+    dep: DeploymentModel, cam: CameraModel, zones: CompiledZones, src: SourceSample, p99_ms: float
+) -> int:
+    parts, lines = response_time(dep, cam, src, p99_ms)
+    print("\n".join(lines))
+    dist = dep.safety.min_distance(_fault_bounds(cam, parts), zones.calibration_error_mm)
     print(f"  {dist.describe()}")
     polys = zones.stop_polygons_mm()
     if not polys or zones.hazard_mm is None:
