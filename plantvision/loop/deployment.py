@@ -37,7 +37,13 @@ class SourceModel(StrictModel):
     scenario: str = Field(
         default="", description="scene scenario file for kind 'simulated' (relative to this file)"
     )
-    fps: float = Field(default=10.0, gt=0, le=240, description="frame rate for folder/simulated")
+    fps: float = Field(
+        default=10.0,
+        gt=0,
+        le=240,
+        description="frame rate for folder/simulated; for a camera or stream, the rate `check` "
+        "assumes for T (it does not open a live source)",
+    )
     pace: Literal["native", "max", "lockstep"] = Field(
         default="native",
         description="native: real time at the source's own rate; max: as fast as possible, "

@@ -236,6 +236,14 @@ DEFAULT_SIGNAL_MAP = SignalMap(
 )
 
 
+def write_worst_ms(request_timeout_ms: float, retries: int) -> float:
+    """The longest a write can take and still land, in ms: each of its 1 + `retries` tries waits
+    its whole timeout, and the last one lands just before its own runs out. This is the Modbus
+    term of the ISO 13855 response time T (a write that never lands is a lost link: the PLC's
+    heartbeat watchdog stops the machine instead)."""
+    return float(request_timeout_ms) * (1 + retries)
+
+
 class PlcConfig(StrictModel):
     """How to reach the PLC and how long to wait for it."""
 

@@ -66,26 +66,31 @@ def verdict_table(results: Sequence[ScenarioResult]) -> str:
 
 
 def vision_t_ms(results: Sequence[ScenarioResult]) -> float | None:
-    """The worst measured zone response (entry -> machine stopped by the box's write)."""
-    values = [
-        v.measured
-        for r in results
-        for run in r.runs
-        for v in run
-        if v.kind == "zone" and v.measured is not None and math.isfinite(v.measured)
-    ]
+    """The slowest zone response the verifier timed, from its own truth: a worker's feet
+    entering the zone (scene geometry) to the machine stopping at the PLC simulator. Never a
+    figure the box reports about itself, and never a row's `measured`, which for an entry during
+    a fault subtracts the extra time the fault's bound grants. inf when an entry was missed (the
+    machine ran on); None when no entry was timed."""
+    rows = [v for r in results for run in r.runs for v in run if v.kind == "zone"]
+    if any(v.measured is not None and math.isinf(v.measured) for v in rows):
+        return math.inf
+    values = [x for v in rows for x in v.samples]
     return max(values) if values else None
 
 
 def iso_lines(t_vision_ms: float | None, safety: SafetyModel, zones: CompiledZones) -> list[str]:
-    """S = K * T + C + Z with T = measured vision T + PLC scan + machine stopping time; each
+    """S = K * T + C + Z with T = the verifier's slowest entry -> stopped (`vision_t_ms`) + PLC
+    scan + machine stopping time; each
     stop zone judged as `check` and `distance` judge it (iso13855.ZoneDistance)."""
     if t_vision_ms is None:
         return ["ISO 13855: no zone entry was measured, so no T"]
+    if math.isinf(t_vision_ms):
+        return ["ISO 13855: a zone entry was missed (the machine ran on): T is unbounded, no S"]
     t_total = t_vision_ms + safety.plc_scan_ms + safety.stopping_time_ms
     dist = safety.min_distance(t_total, zones.calibration_error_mm)
     out = [
-        f"T = {t_vision_ms:.1f} ms measured (entry -> permit off at the PLC) + "
+        f"T = {t_vision_ms:.1f} ms measured by the verifier (scene truth: entry -> run stopped "
+        f"at the PLC simulator) + "
         f"{safety.plc_scan_ms:g} ms PLC scan + {safety.stopping_time_ms:g} ms stopping = "
         f"{t_total:.1f} ms; {dist.describe()}"
     ]

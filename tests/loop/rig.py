@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from plantvision import log as pvlog
@@ -127,3 +128,11 @@ class _NoGrabber:
         return None
 
     def close(self) -> None: ...
+
+
+def write_frames(folder: Path, n: int = 3) -> None:
+    """`n` noise pictures of the zone file's 640 x 480 for a folder source (check reads them)."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 256, (480, 640, 3), np.uint8))

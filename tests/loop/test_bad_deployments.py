@@ -15,7 +15,7 @@ import yaml
 from plantvision.cli import main
 from simulators.plc import PlcSimulator, SimConfig
 from tests.detect.onnx_graphs import constant_model
-from tests.loop.rig import ZONES
+from tests.loop.rig import ZONES, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def test_check_fails_a_floor_zone_that_does_not_surround_the_hazard(
 ) -> None:
     """`check` prints the floor case's S with its terms and fails a zone beside the hazard."""
     data = base(tmp_path, sim.port)
-    (tmp_path / "frames").mkdir()
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     (tmp_path / "zones.yaml").write_text(FLOOR_ZONES.replace("[[4000, 3000]]", "[[500, 500]]"))
     dep = tmp_path / "dep.yaml"

@@ -12,6 +12,7 @@ import yaml
 
 from plantvision.cli import main
 from simulators.plc import PlcSimulator, SimConfig
+from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
 
 # 10 mm of floor per pixel; the stop zone is the whole frame (6400 x 4800 mm) around a hazard
@@ -42,10 +43,12 @@ def _check(
     tmp_path: Path, port: int, capsys: pytest.CaptureFixture[str], **cam: float
 ) -> tuple[int, str]:
     data = base(tmp_path, port)
-    (tmp_path / "frames").mkdir(exist_ok=True)
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     data["cameras"][0].update(cam)
     data["safety"] = {"stopping_time_ms": 100}
+    # One 50 ms try: a 50 ms Modbus term in T, small beside the fault bounds these tests look at.
+    data["plc"].update(request_timeout_ms=50, retries=0)
     (tmp_path / "zones.yaml").write_text(BIG_ZONE)
     dep = tmp_path / "dep.yaml"
     dep.write_text(yaml.safe_dump(data))
@@ -79,7 +82,7 @@ def test_a_slow_stall_bound_is_charged_to_t_and_can_fail_the_zone(
     longer fits inside the 2400 mm boundary: check fails the zone."""
     code, out = _check(tmp_path, sim.port, capsys, stall_ms=2000, frozen_ms=100)
     t_ms = _ms(r"T charged = ([\d.]+) ms", out)
-    assert t_ms == 2050.0 + 5 + 10 + 100  # stall bound + Modbus allowance + PLC scan + stop
+    assert t_ms == 2050.0 + 50 + 10 + 100  # stall bound + Modbus worst case + PLC scan + stop
     assert "(stall)" in out
     assert code == 1
     assert "FAIL stop zone press" in out
@@ -90,7 +93,7 @@ def test_check_prints_each_mask_waiver(
 ) -> None:
     """A waived mask over a stop zone is blanking: check prints its classes, zones and waiver."""
     data = base(tmp_path, sim.port)
-    (tmp_path / "frames").mkdir(exist_ok=True)
+    write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
     dep = tmp_path / "dep.yaml"
     dep.write_text(yaml.safe_dump(data))
