@@ -1,0 +1,151 @@
+"""The guard's promises at their edges: what a refused press says, which state the status page
+shows, the boundaries of the press-after-trip rule, and what each event tells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState
+from plantvision.zones.geometry import ZoneHits
+
+MS = 1_000_000
+SHA = "cd" * 32
+
+
+def hits(stop: bool = False, warn: bool = False, stop2: bool = False) -> ZoneHits:
+    """Zones 'press' (stop), 'aisle' (warn), 'feed' (stop), one detection column."""
+    return ZoneHits(
+        ("press", "aisle", "feed"),
+        np.array([True, False, True]),
+        np.array([[stop], [warn], [stop2]]),
+        np.zeros(1, np.bool_),
+    )
+
+
+CLEAR = hits()
+
+
+def guard(**cfg: int) -> Guard:
+    return Guard(GuardConfig(**cfg), SHA)
+
+
+def fields(events: tuple[GuardEvent, ...], name: str) -> list[dict[str, Any]]:
+    return [e.fields() for e in events if e.name == name]
+
+
+def running() -> Guard:
+    """Powered up at 0, reset at 600 ms, the button released at 610 ms."""
+    g = guard()
+    g.step(0, 0, CLEAR)
+    assert g.step(600 * MS, 1, CLEAR, reset=True).output.permit
+    g.step(610 * MS, 2, CLEAR)
+    return g
+
+
+def test_a_reset_input_high_at_power_up_is_no_press_even_with_no_hold_times() -> None:
+    """With clear hold and minimum off time both 0 nothing else would refuse it: the level
+    itself must not count as a press."""
+    g = guard(clear_hold_ms=0, min_off_ms=0)
+    for t in range(0, 100, 10):
+        assert not g.step(t * MS, t, CLEAR, reset=True).output.permit
+    g.step(100 * MS, 100, CLEAR)
+    assert g.step(110 * MS, 101, CLEAR, reset=True).output.permit  # a real press
+
+
+def test_a_refused_press_names_its_reason_zone_cause_and_what_blocked_it() -> None:
+    g = running()
+    g.step(700 * MS, 3, hits(stop2=True))  # trip in 'feed'
+    g.step(800 * MS, 4, hits(stop=True))  # 'feed' clear, 'press' occupied
+    step = g.step(900 * MS, 5, hits(stop=True), reset=True)
+    [refused] = fields(step.events, "reset_refused")
+    assert refused == {
+        "cause": "stop_zone",
+        "zone": "press",  # the zone blocking the reset, not the one that tripped
+        "seq": 5,
+        "reason": "stop_zone_occupied",
+        "zones": ["press"],
+        "faults": [],
+        "zones_sha256": SHA,
+    }
+
+
+def test_a_press_during_a_fault_is_refused_as_health_fault_naming_the_fault() -> None:
+    g = running()
+    g.step(700 * MS, 3, CLEAR, faults=frozenset({"camera_stalled"}))
+    step = g.step(1500 * MS, 4, CLEAR, faults=frozenset({"camera_stalled"}), reset=True)
+    [refused] = fields(step.events, "reset_refused")
+    assert (refused["reason"], refused["faults"], refused["cause"]) == (
+        "health_fault",
+        ["camera_stalled"],
+        "camera_stalled",
+    )
+
+
+def test_a_press_without_a_verdict_is_refused_as_no_clear_verdict() -> None:
+    g = running()
+    g.step(700 * MS, 3, hits(stop=True))
+    step = g.step(1500 * MS, 4, None, reset=True)
+    assert [e["reason"] for e in fields(step.events, "reset_refused")] == ["no_clear_verdict"]
+
+
+def test_the_state_is_ready_to_reset_only_when_a_press_would_be_accepted() -> None:
+    """The status page's READY_TO_RESET must not promise a reset a fault would refuse."""
+    g = running()
+    g.step(700 * MS, 3, hits(stop=True))
+    assert g.step(800 * MS, 4, CLEAR).output.state is GuardState.TRIPPED  # clear hold runs
+    assert g.step(1300 * MS, 5, CLEAR).output.state is GuardState.READY_TO_RESET
+    faulted = g.step(1400 * MS, 6, CLEAR, faults=frozenset({"black_frame"})).output
+    assert (faulted.state, faulted.cause) == (GuardState.TRIPPED, "stop_zone")
+    out = g.step(1500 * MS, 7, CLEAR).output
+    assert (out.permit, out.state) == (False, GuardState.READY_TO_RESET)
+    assert g.step(1510 * MS, 8, CLEAR, reset=True).output.state is GuardState.RUNNING
+
+
+def test_the_warning_shows_while_tripped_too() -> None:
+    g = guard()
+    out = g.step(0, 0, hits(warn=True)).output
+    assert (out.permit, out.warning) == (False, True)
+
+
+def test_a_press_released_at_the_trip_instant_began_after_it() -> None:
+    """`pressed_after_ns` is the last sample seen released: released at the very instant of
+    the trip (here power-up at t = 0) means the press began after the stop, so it counts."""
+    g = guard(clear_hold_ms=0, min_off_ms=0)
+    g.step(0, 0, CLEAR)
+    step = g.step(400 * MS, 1, CLEAR, reset=True, pressed_after_ns=0)
+    assert step.output.permit
+    g.step(410 * MS, 2, CLEAR)
+    g.step(500 * MS, 3, CLEAR, faults=frozenset({"plc_lost"}))  # the trip at 500 ms
+    g.step(510 * MS, 4, CLEAR)
+    assert g.step(900 * MS, 5, CLEAR, reset=True, pressed_after_ns=500 * MS).output.permit
+
+
+def test_the_reset_event_names_the_zone_and_cause_it_answered() -> None:
+    g = running()
+    g.step(700 * MS, 3, hits(stop2=True))
+    g.step(800 * MS, 4, CLEAR)
+    step = g.step(1500 * MS, 5, CLEAR, reset=True)
+    [reset] = fields(step.events, "reset")
+    assert (reset["zone"], reset["cause"]) == ("feed", "stop_zone")
+
+
+def test_zone_events_say_the_zone_kind_and_the_cause_only_while_tripped() -> None:
+    g = guard()
+    powered = g.step(0, 0, hits(warn=True, stop=True))
+    entered = {e["zone"]: e for e in fields(powered.events, "zone_entered")}
+    assert (entered["press"]["kind"], entered["press"]["cause"]) == ("stop_zone", "start_interlock")
+    assert entered["aisle"]["kind"] == "warn_zone"
+    g = running()
+    step = g.step(700 * MS, 3, hits(warn=True))
+    [warn] = fields(step.events, "zone_entered")
+    assert (warn["zone"], warn["kind"], warn["cause"]) == ("aisle", "warn_zone", None)
+
+
+def test_warning_events_carry_the_cause_warn_zone() -> None:
+    g = running()
+    on = g.step(700 * MS, 3, hits(warn=True)).events
+    off = g.step(1300 * MS, 4, CLEAR).events
+    assert [(e["zone"], e["cause"]) for e in fields(on, "warning_on")] == [("aisle", "warn_zone")]
+    assert [e["cause"] for e in fields(off, "warning_off")] == ["warn_zone"]
