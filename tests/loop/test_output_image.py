@@ -90,7 +90,7 @@ def test_a_camera_expires_only_after_its_bound_passes() -> None:
 
 def test_the_reset_bus_counts_every_press_once_and_keeps_where_the_last_began() -> None:
     bus = ResetBus()
-    assert (bus.presses, bus.began_after_ns) == (0, 0)
+    assert (bus.presses, bus.began_after_ns) == (0, None)  # no press yet: nothing began
     bus.press(7 * MS)
     assert (bus.presses, bus.began_after_ns) == (1, 7 * MS)
     bus.press()
