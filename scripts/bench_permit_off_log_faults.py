@@ -32,7 +32,8 @@ from plantvision import log as pvlog
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.plc.config import PlcConfig
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes

@@ -22,7 +22,8 @@ import time
 from plantvision.face.events import EventInbox
 from plantvision.face.server import FaceServer
 from plantvision.face.state import RunInfo
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel
 from plantvision.timing import Summary, summarize_ns
 

@@ -23,7 +23,8 @@ from prometheus_client.registry import Collector
 
 from plantvision import log as pvlog
 from plantvision.face.events import Event, EventInbox
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.loop.publish import CameraSnapshot
 
 E2E_BUCKETS_S = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5)

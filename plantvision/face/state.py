@@ -11,7 +11,7 @@ from typing import Any
 
 from plantvision.face.events import Event
 from plantvision.face.metrics import Observer
-from plantvision.loop.controller import CameraRuntime
+from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.outputs import FAULT_CODES
 from plantvision.loop.publish import CameraSnapshot
 from plantvision.zones.geometry import CompiledZones, ZoneHits, ZoneKind

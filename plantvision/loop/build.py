@@ -23,7 +23,7 @@ from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
-from plantvision.loop.controller import CameraRuntime
+from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
 from plantvision.plc.config import PlcConfig
 from plantvision.zones.config import load_zone_file

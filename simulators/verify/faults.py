@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from plantvision.errors import MediaError
-from plantvision.loop.controller import DetectorLike
+from plantvision.loop.camera import DetectorLike
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.verify.scenario import CAMERA_FAULTS, MODEL_FAULTS, FaultModel
 

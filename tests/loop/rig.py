@@ -11,7 +11,8 @@ from plantvision import log as pvlog
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.types import Detections, Frame, ImageArray, StageTimes
 from plantvision.zones.config import load_zone_file
 from tests.fakes.plc import FakePlcLink

@@ -24,7 +24,8 @@ import structlog
 from structlog.testing import capture_logs
 
 from plantvision.loop.build import build_cameras
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
 from plantvision.plc.values import PlcInputs
 from plantvision.types import Detections, Frame, ImageArray, StageTimes

@@ -20,7 +20,8 @@ import yaml
 from structlog.testing import capture_logs
 
 from plantvision.loop.build import build_cameras
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
 from plantvision.loop.outputs import FAULT_CODES
 from plantvision.plc.link import PlcLink

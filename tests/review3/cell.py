@@ -12,7 +12,8 @@ from plantvision import log as pvlog
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardConfig
-from plantvision.loop.controller import CameraRuntime, Controller
+from plantvision.loop.camera import CameraRuntime
+from plantvision.loop.controller import Controller
 from plantvision.loop.edm import StopBounds
 from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig, SignalMap
 from plantvision.plc.link import PlcLink

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from plantvision.loop.controller import CameraRuntime
+from plantvision.loop.camera import CameraRuntime
 from tests.review3.cell import OneCell, wait_for
 
 
