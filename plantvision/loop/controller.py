@@ -204,9 +204,10 @@ class Controller:
         # returned: a press's "began after" must never look later than it was (slow links).
         t_sample_ns = inputs.t_sample_ns if inputs is not None and inputs.t_sample_ns else None
         level = None if inputs is None else inputs.reset
-        press = self.reset_button.update(level, t_sample_ns or self.clock_ns())
+        t_ns = t_sample_ns or self.clock_ns()
+        press = self.reset_button.update(level, t_ns)
         if press is not None:
-            self._judge_press(press)
+            self._judge_press(press, t_ns)
         if self.edm is not None:
             self._check_stop(inputs)
         if inputs is not None and inputs.permit_mismatch:
@@ -272,10 +273,10 @@ class Controller:
             for level, event, fields in notes:
                 getattr(self.log, level)(event, **fields)
 
-    def _judge_press(self, press: PressEvent) -> None:
+    def _judge_press(self, press: PressEvent, t_sample_ns: int) -> None:
         """Count an accepted press for every camera, or note a stuck input; then log it."""
         if press.kind is PressKind.ACCEPTED:
-            self.resets.press(press.began_after_ns)
+            self.resets.press(press.began_after_ns, t_sample_ns)
             self._say("info", "reset_press_accepted", held_ms=press.held_ms)
         elif press.kind is PressKind.STUCK:
             self.reset_stuck_onsets += 1
@@ -417,16 +418,42 @@ class Controller:
 
         After a cycle that showed a press, one cycle shows the input low, so a press waiting
         then becomes an edge one cycle later instead of being lost. Presses accepted between
-        two cycles are one press."""
+        two cycles are one press.
+
+        A press that left the PLC latched did not reset it (pressed while the machine coasted,
+        or it tripped again since): refused here (plc_latched), never shown to the guard, since
+        a permit rising while the PLC is latched is a rise the PLC will not count."""
         if cam.reset_sent:
             cam.reset_sent = False
             return False
         presses = self.resets.presses
-        if presses > self._consumed[cam.id]:
-            self._consumed[cam.id] = presses
-            cam.reset_sent = True
-            return True
-        return False
+        if presses <= self._consumed[cam.id]:
+            return False
+        if cam.last_output is None or not cam.last_output.permit:
+            latched = self._latched_after(self.resets.released_ns)
+            if latched is None:
+                return False  # wait for a sample the PLC took after the release
+            if latched:
+                self._consumed[cam.id] = presses
+                cam.to_tell.append(("warning", "reset_refused", {
+                    "seq": cam.last_seq, "reason": "plc_latched",
+                    "fix": "the PLC kept its latch: press again once the machine stands still",
+                }))  # fmt: skip
+                return False
+        self._consumed[cam.id] = presses
+        cam.reset_sent = True
+        return True
+
+    def _latched_after(self, released_ns: int) -> bool | None:
+        """Whether the PLC shows its latch in a sample taken after `released_ns` (None: no such
+        sample yet; False too when the latch is not mapped or the inputs are unknown). A PLC that
+        clears its latch on the release shows it cleared in the next sample, not this one."""
+        inputs = self.latest_inputs
+        if inputs is None or inputs.machine_latched is None:
+            return False
+        if inputs.t_sample_ns and inputs.t_sample_ns <= released_ns:
+            return None
+        return inputs.machine_latched
 
     # -- one cycle ------------------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ class StopMonitor:
         self._maintenance_level = True  # unknown counts as held: a stuck key clears nothing
         self._lost_while_on = False  # writes lost after a permit ON acknowledged
         self._after_loss = False  # the armed check is of a stop commanded through a loss
+        self._on_ack_ns: int | None = None  # the permit ON now at the PLC was acknowledged then
+        self._latched_while_on = False  # a sample since showed the PLC latched (its own stop)
 
     @property
     def fault(self) -> str | None:
@@ -122,10 +124,14 @@ class StopMonitor:
                 return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
             after_loss, self._lost_while_on = self._lost_while_on or unseen, False
+            if permit and not was_on:
+                self._on_ack_ns, self._latched_while_on = t_ack_ns, False
             if permit or not (was_on or after_loss):
                 return
             self._after_loss = after_loss
-            self._latch_pending = True
+            # The PLC stopped first (e-stop, its watchdog) and showed its latch while the permit
+            # was ON: it latches. A reset may clear that latch before this OFF lands.
+            self._latch_pending = not (was_on and self._latched_while_on)
             self._latch_sent_ns, self._latch_ack_ns = t_sent_ns, t_ack_ns
             if self._standstill_pending and self._off_ack_ns is not None:
                 return  # still coasting from an earlier stop: its standstill bound stands
@@ -140,6 +146,9 @@ class StopMonitor:
             return []
         with self._lock:
             notes = self._maintenance(inputs)
+            on_ns = self._on_ack_ns
+            if self._permit_at_plc and on_ns is not None and inputs.t_sample_ns >= on_ns:
+                self._latched_while_on = self._latched_while_on or bool(inputs.machine_latched)
             if self._off_ack_ns is None:
                 return notes
             notes += self._judge_latch(inputs, pressed_after_ns, self._latch_ack_ns)

@@ -68,12 +68,20 @@ class ResetBus:
         self._lock = threading.Lock()
         self._presses = 0
         self._began_after_ns: int | None = None
+        self._released_ns = 0
 
-    def press(self, began_after_ns: int = 0) -> None:
-        """Count a press that began after `began_after_ns` (its last released sample)."""
+    def press(self, began_after_ns: int = 0, released_ns: int = 0) -> None:
+        """Count a press that began after `began_after_ns` (its last released sample) and was
+        seen released in the sample taken at `released_ns`."""
         with self._lock:
             self._presses += 1
-            self._began_after_ns = began_after_ns
+            self._began_after_ns, self._released_ns = began_after_ns, released_ns
+
+    @property
+    def released_ns(self) -> int:
+        """When the sample that saw the latest press released was taken (0: unknown)."""
+        with self._lock:
+            return self._released_ns
 
     @property
     def began_after_ns(self) -> int | None:

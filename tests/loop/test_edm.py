@@ -203,3 +203,18 @@ def test_a_stop_written_after_the_box_stood_still_is_checked_like_one_after_a_lo
         m.sample(sample(830, latched=False, stopped=stopped, reset=True), None)
         m.sample(sample(850, latched=False, stopped=stopped), None)
         assert m.fault == fault
+
+
+def test_a_stop_the_plc_made_first_has_shown_its_latch() -> None:
+    """plc_replay: the PLC latched while the box permitted (its own trip), a reset press cleared
+    it at standstill, then the box's OFF (plc_tripped) found it unlatched, the press held across
+    that OFF. The PLC had shown its latch after the permit rose: no miss. Without that latch
+    sample, the same samples are a miss."""
+    for latched_first, fault in ((True, None), (False, "no_latch")):
+        m = StopMonitor(BOUNDS)
+        m.wrote(True, 0, 1 * MS)
+        m.sample(sample(10, latched=latched_first, stopped=True), None)
+        m.wrote(False, 60 * MS, 61 * MS)
+        m.sample(sample(70, latched=False, stopped=True, reset=True), None)
+        m.sample(sample(400, latched=False, stopped=True), 30 * MS)  # began before the OFF
+        assert m.fault == fault

@@ -24,7 +24,7 @@ from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.config import load_zone_file
 from simulators.plc import PlcSimulator, SimConfig
 from tests.loop.live import wait_for
-from tests.loop.rig import OUTSIDE, ZONES, ScriptedDetector
+from tests.loop.rig import INSIDE, OUTSIDE, ZONES, ScriptedDetector
 
 STALL_MS = 300
 
@@ -253,3 +253,27 @@ def test_a_latch_shorter_than_a_camera_cycle_still_trips_the_box(cell: Cell) -> 
 def _latched(cell: Cell) -> bool | None:
     inputs = cell.ctl.latest_inputs
     return None if inputs is None else inputs.machine_latched
+
+
+def test_a_reset_the_plc_did_not_take_is_refused_not_spent(cell: Cell) -> None:
+    """A press while the machine still coasts does not clear the PLC's latch (it resets only at
+    rest). The box must not raise its permit on it: a rise while latched is spent, so the PLC
+    would wait for another. Refused (plc_latched) instead; a press at rest then restarts."""
+    cell.run_until_permit()
+    assert wait_for(cell.sim.press_start, 2)
+    cell.sim.set_coast_extra_ms(3000)
+    with capture_logs() as logs:
+        cell.detector.boxes = [INSIDE]  # trip: the machine coasts for 3 s
+        assert wait_for(lambda: not cell.sim.permit_seen, 2)
+        cell.detector.boxes = [OUTSIDE]
+        time.sleep(0.3)  # past the clear hold
+        assert not cell.sim.press_reset()  # coasting: the latch stays
+        assert wait_for(lambda: any(e["event"] == "reset_press_accepted" for e in logs), 2)
+        assert wait_for(lambda: any(e.get("reason") == "plc_latched" for e in logs), 1), [
+            (e["event"], e.get("reason")) for e in logs
+        ]
+        assert not cell.sim.permit_seen, "the permit rose while the PLC was latched"
+    cell.sim.set_coast_extra_ms(0)
+    assert wait_for(lambda: cell.sim.machine.phase.value == "stopped", 5)
+    cell.run_until_permit()
+    assert wait_for(cell.sim.press_start, 2)

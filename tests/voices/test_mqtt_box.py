@@ -109,6 +109,17 @@ def _told(box: Box) -> list[dict[str, Any]]:
     return [e for e in box.events() if e["event"] not in QUIET]
 
 
+def _once(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a historian keeps: the first delivery of each box number `n`."""
+    seen: set[int] = set()
+    kept = []
+    for d in docs:
+        if d["n"] not in seen:
+            seen.add(d["n"])
+            kept.append(d)
+    return kept
+
+
 def _key(doc: dict[str, Any]) -> tuple[str, Any]:
     return (doc["event"], doc.get("seq"))
 
@@ -136,11 +147,14 @@ def test_events_told_while_the_broker_is_down_arrive_once_in_order_after_it_retu
         broker.start()
         want = [_key(e) for e in _told(box)]
         assert wait_for(lambda: len(sub.on("line1/cell/events")) >= len(want), HANG_S * 2)
-        got = [h.doc for h in sub.on("line1/cell/events")]
+        # QoS 1 is at least once: a broker restarted with persistence may deliver again what it
+        # had not yet recorded as acknowledged (seen in CI). The box's `n` lets the historian
+        # drop the repeat, as the README says; after that, every event once, in order.
+        got = _once([h.doc for h in sub.on("line1/cell/events")])
         assert [_key(d) for d in got][: len(want)] == want
         # One numbering per box: the camera's events and the box's own (reset presses, start,
         # stop measurements on line1/events) interleave, and together leave no gap.
-        numbers = [h.doc["n"] for h in sub.on("/events")]
+        numbers = [d["n"] for d in _once([h.doc for h in sub.on("/events")])]
         assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "lost or repeated"
         for logged in while_down:
             heard = next(d for d in got if _key(d) == _key(logged))
