@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import structlog
 
+from simulators.plc import PlcSimulator, SimConfig
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PLANTVISION_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -28,3 +30,12 @@ def _structlog_defaults() -> Iterator[None]:
     """Commands under test configure logging for the process; undo it after each test."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[PlcSimulator]:
+    """A PLC simulator on loopback, shared by a module's tests (a module may define its own)."""
+    s = PlcSimulator(SimConfig())
+    s.start()
+    yield s
+    s.stop()

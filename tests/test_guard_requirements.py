@@ -5,26 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from plantvision.guard.latch import Guard, GuardConfig, GuardEvent, GuardState
-from plantvision.zones.geometry import ZoneHits
+from tests.test_guard import CLEAR, MS, hits
 
-MS = 1_000_000
 SHA = "cd" * 32
-
-
-def hits(stop: bool = False, warn: bool = False, stop2: bool = False) -> ZoneHits:
-    """Zones 'press' (stop), 'aisle' (warn), 'feed' (stop), one detection column."""
-    return ZoneHits(
-        ("press", "aisle", "feed"),
-        np.array([True, False, True]),
-        np.array([[stop], [warn], [stop2]]),
-        np.zeros(1, np.bool_),
-    )
-
-
-CLEAR = hits()
 
 
 def guard(**cfg: int) -> Guard:

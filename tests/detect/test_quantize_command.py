@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from plantvision.cli import main
 from plantvision.detect.model_card import QUANT_KEY, QuantCard
 from plantvision.detect.quantize import tools
 from plantvision.errors import ModelError
-from simulators.plc import PlcSimulator, SimConfig
+from simulators.plc import PlcSimulator
 
 REPO = Path(__file__).resolve().parents[2]
 CELL = REPO / "plantvision" / "models" / "cell_detector.onnx"
@@ -40,14 +39,6 @@ def cell_int8(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             "--max-float-blocks", "1"]  # fmt: skip
     assert main(argv) == 0
     return out, " ".join(argv)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[PlcSimulator]:
-    s = PlcSimulator(SimConfig())
-    s.start()
-    yield s
-    s.stop()
 
 
 def test_quantize_writes_the_card_with_every_figure(

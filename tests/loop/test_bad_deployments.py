@@ -4,7 +4,6 @@ is energised: the PLC the file points at receives not a single write."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,9 @@ import pytest
 import yaml
 
 from plantvision.cli import main
-from simulators.plc import PlcSimulator, SimConfig
+from simulators.plc import PlcSimulator
 from tests.detect.onnx_graphs import constant_model
 from tests.loop.rig import ZONES, write_frames
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[PlcSimulator]:
-    s = PlcSimulator(SimConfig())
-    s.start()
-    yield s
-    s.stop()
 
 
 def base(tmp_path: Path, port: int) -> dict[str, Any]:

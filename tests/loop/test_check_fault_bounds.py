@@ -4,14 +4,13 @@ to T: a person who walks in as the camera freezes is unseen until the fault trip
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from plantvision.cli import main
-from simulators.plc import PlcSimulator, SimConfig
+from simulators.plc import PlcSimulator
 from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
 
@@ -29,14 +28,6 @@ calibration:
   floor_mm: [[0, 0], [6400, 0], [6400, 4800], [0, 4800]]
 hazard_mm: [[3200, 2400]]
 """
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[PlcSimulator]:
-    s = PlcSimulator(SimConfig())
-    s.start()
-    yield s
-    s.stop()
 
 
 def _check(

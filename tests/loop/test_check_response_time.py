@@ -5,7 +5,6 @@ period, and the model timed on the source's own frames (DESIGN, proof rules)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,10 @@ import yaml
 
 from plantvision.cli import main
 from plantvision.plc.config import write_worst_ms
-from simulators.plc import PlcSimulator, SimConfig
+from simulators.plc import PlcSimulator
 from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
 from tests.loop.test_check_fault_bounds import BIG_ZONE
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[PlcSimulator]:
-    s = PlcSimulator(SimConfig())
-    s.start()
-    yield s
-    s.stop()
 
 
 def _check(
