@@ -46,6 +46,11 @@ EJ = {"id": "e", "position_mm": 500, "pulse_ms": 20}
         ({"timing_mode": "plc"}, "needs belt.encoder"),
         ({"horizon_ms": 0}, "greater than 0"),
         ({"missed_action": "ignore"}, "'alarm' or 'stop_belt'"),
+        # The gate must stay below half the closest pitch, or neighbours' gates overlap.
+        ({"min_item_pitch_mm": 41}, None),
+        ({"min_item_pitch_mm": 40}, "gate_mm 20 mm is not below half of min_item_pitch_mm"),
+        ({"min_item_pitch_mm": 25, "gate_mm": 30}, "set gate_mm below 12.5 mm"),
+        ({"min_item_pitch_mm": 0}, "greater than 0"),
     ],
 )
 def test_config_table(over: dict[str, Any], error: str | None) -> None:
@@ -65,6 +70,17 @@ def test_config_file_error_names_file_and_field(tmp_path: Path) -> None:
         "ejectors: [{id: a, position_mm: 400, pulse_ms: 0}]\n"
     )
     with pytest.raises(ConfigError, match=r"belt\.yaml: ejectors\[0\]\.pulse_ms"):
+        load_model(f, ConveyorConfig)
+
+
+def test_a_gate_too_wide_for_the_pitch_names_the_file_and_gate_mm(tmp_path: Path) -> None:
+    """Items 25 mm apart under a 30 mm gate: the file and its gate_mm field are named."""
+    f = tmp_path / "belt.yaml"
+    f.write_text(
+        "belt: {speed_mm_s: 300}\nmapping: {mm_per_px: 0.5}\nmin_item_pitch_mm: 25\n"
+        "gate_mm: 30\nejectors: [{id: a, position_mm: 400, pulse_ms: 40}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"belt\.yaml: gate_mm: gate_mm 30 mm is not below"):
         load_model(f, ConveyorConfig)
 
 
