@@ -19,6 +19,7 @@ from typing import Any
 
 from plantvision.commands.check_source import SourceSample, measure_model, sample_source
 from plantvision.commands.quant_report import card_lines
+from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import load_detector
 from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
 from plantvision.loop.build import (
@@ -83,6 +84,8 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     )
     _waivers(files.zones)
+    if cam.conveyor is not None:
+        print(tracker_gate_line(cam.conveyor))
     failed = 0
     if lat.p99_ms + MODBUS_TYPICAL_MS > cam.budget_ms:
         print(
@@ -97,6 +100,21 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     failed += _distance(dep, cam, files.zones, sample, lat.p99_ms)
     return failed
+
+
+def tracker_gate_line(conv: ConveyorConfig) -> str:
+    """The tracker's gate against the closest item pitch (a gate of half the pitch or more is
+    refused when the deployment loads; ConveyorConfig)."""
+    if conv.min_item_pitch_mm is None:
+        return (
+            f"  WARNING conveyor.min_item_pitch_mm not set: the tracker gate "
+            f"(gate_mm {conv.gate_mm:g} mm) is unchecked; items closer than "
+            f"{2 * conv.gate_mm:g} mm centre to centre can join one track"
+        )
+    return (
+        f"  ok   tracker gate {conv.gate_mm:g} mm < {conv.min_item_pitch_mm / 2:g} mm, half the "
+        f"closest item pitch (conveyor.min_item_pitch_mm {conv.min_item_pitch_mm:g} mm)"
+    )
 
 
 def _waivers(zones: CompiledZones) -> None:

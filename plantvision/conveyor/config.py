@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from plantvision.configio import StrictModel
 
@@ -164,11 +164,19 @@ class ConveyorConfig(StrictModel):
     defect_class: str = Field(
         default="defect", min_length=1, description="detector class that marks an item defective"
     )
+    min_item_pitch_mm: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e5,
+        description="the closest two items ever come on the belt, centre to centre, mm; "
+        "gate_mm must stay below half of it (unset: unchecked, and check warns)",
+    )
     gate_mm: float = Field(
         default=20.0,
         gt=0,
         le=2000,
-        description="detections closer than this on the belt are the same item, mm",
+        description="an item box this close to a tracked item (in belt-fixed mm) is that item "
+        "seen again, each track taken once per frame; below half of min_item_pitch_mm, mm",
     )
     ejectors: list[EjectorModel] = Field(min_length=1, description="ejectors, any order")
     timing_mode: Literal["box", "plc"] = Field(
@@ -204,6 +212,20 @@ class ConveyorConfig(StrictModel):
         le=1e5,
         description="items are forgotten this far past the last ejector, mm",
     )
+
+    @field_validator("gate_mm")
+    @classmethod
+    def _gate_below_half_pitch(cls, gate_mm: float, info: ValidationInfo) -> float:
+        # Gates of half the pitch or more overlap: a detection of one item (its neighbour
+        # missed in that frame, or a new neighbour) can join the neighbour's track.
+        pitch = info.data.get("min_item_pitch_mm")
+        if pitch is not None and gate_mm >= pitch / 2:
+            raise ValueError(
+                f"gate_mm {gate_mm:g} mm is not below half of min_item_pitch_mm {pitch:g} mm: "
+                f"neighbouring items can join one track; set gate_mm below {pitch / 2:g} mm "
+                "(or measure the belt's closest pitch again)"
+            )
+        return gate_mm
 
     @model_validator(mode="after")
     def _consistent(self) -> ConveyorConfig:

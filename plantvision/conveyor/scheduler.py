@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from plantvision import log
 from plantvision.conveyor.actions import (
@@ -29,10 +30,11 @@ from plantvision.conveyor.actions import (
     PlcVerdict,
     RejectCounters,
 )
+from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.mapping import ImageToBelt
-from plantvision.conveyor.tracker import ItemTracker
+from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
 
 State = Literal["pending", "armed", "sent", "committed"]
@@ -50,6 +52,10 @@ class _Reject:
     fired_reported: bool = False
     armed_once: bool = False
     confirm_deadline_ns: int | None = None
+
+
+def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2])
 
 
 def _ms(ns: float) -> float:
@@ -95,17 +101,39 @@ class RejectScheduler:
             self.counters.frames_unplaced += 1
             self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
             return
-        cfg = self._cfg
-        dets = detections.select(detections.class_mask([cfg.item_class, cfg.defect_class]))
-        xy = dets.xyxy.astype(np.float64)
-        centres = np.column_stack([(xy[:, 0] + xy[:, 2]) / 2, (xy[:, 1] + xy[:, 3]) / 2])
-        along_mm, across_mm = self._mapping.map(centres, frame_w, frame_h)
-        u_mm = along_mm - self._belt.position_mm(t_capture_ns)
-        upd = self._tracker.observe(u_mm, across_mm, dets.class_mask([cfg.defect_class]))
+        upd = self._tracker.observe(self._on_belt(t_capture_ns, detections, frame_w, frame_h))
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
         for item_id in upd.newly_defective_ids:
             self._rejects[item_id] = _Reject(item_id)
+        for item_id in upd.orphan_ids:  # aimed at the defect: off by up to half an item
+            u_mm, across_mm = self._tracker.position(item_id) or (np.nan, np.nan)
+            self._log.info("defect_without_item", item_id=item_id, u_mm=round(u_mm, 1),
+                           across_mm=round(across_mm, 1))  # fmt: skip
+
+    def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
+                 ) -> BeltFrame:  # fmt: skip
+        """A frame's item and defect boxes in belt-fixed mm; each defect with the item box
+        that contains it in the image (pixels: the same frame, no mapping error)."""
+        cfg = self._cfg
+        dets = dets.select(dets.class_mask([cfg.item_class, cfg.defect_class]))
+        xy = dets.xyxy.astype(np.float64)
+        is_defect = dets.class_mask([cfg.defect_class])
+        items = np.flatnonzero(~is_defect)
+        owner = np.full(len(xy), -1, np.int64)
+        local = assign_defects(xy[items], xy[is_defect])
+        owner[np.flatnonzero(is_defect)[local >= 0]] = items[local[local >= 0]]
+        along_mm, across_mm = self._mapping.map(_centres(xy), frame_w, frame_h)
+        u_mm = along_mm - self._belt.position_mm(t_capture_ns)
+        return BeltFrame(u_mm, across_mm, self._half_mm(xy, frame_w, frame_h), is_defect, owner)
+
+    def _half_mm(self, xyxy: npt.NDArray[np.float64], frame_w: int, frame_h: int
+                 ) -> npt.NDArray[np.float64]:  # fmt: skip
+        """N x 2 half extents (along, across) of boxes on the belt, from their four corners (a
+        homography makes a box a quadrilateral)."""
+        corners = xyxy[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)
+        cu, ca = (a.reshape(-1, 4) for a in self._mapping.map(corners, frame_w, frame_h))
+        return np.column_stack([np.ptp(cu, axis=1), np.ptp(ca, axis=1)]) / 2
 
     def update(self, now_ns: int, encoder_count: int | None) -> Actions:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""

@@ -1,10 +1,19 @@
 """Items tracked across frames in belt-fixed coordinates, so one item gives one verdict. Pure.
 
 A detection at `along_mm` in a frame captured when the belt had travelled `P` sits at belt-fixed
-`u_mm = along_mm - P`, which stays put while the belt carries the item. Association compares
-these predicted positions: a detection joins the nearest track within `gate_mm`; detections
-that join none are grouped (any chain of detections within the gate is one item) into new
-tracks. A defect seen in any frame marks its item defective for good.
+`u_mm = along_mm - P`, which stays put while the belt carries the item. Per frame (`BeltFrame`):
+- a defect box inside an item box of its frame marks that item (`BeltFrame.defect_item`), so the
+  item is aimed at its own centre, never at the defect;
+- a defect box no item box of its frame contains (its item's box cut by the frame edge, missed,
+  or a detector that labels a defective item's whole box as the defect class) marks the open
+  item whose footprint (its boxes' mean extent) holds its centre; failing that it stands for
+  its item: reject unless proven good, aimed at its own centre (`TrackUpdate.orphan_ids`);
+- item boxes and those stand-in defect boxes meet tracks one to one, nearest first, within
+  `gate_mm` (`greedy_pairs`); a track opened by a stand-in is also taken by a box that holds its
+  centre, and an item box puts the track at its own centre. A box that meets no track is a new
+  item: two boxes of one frame are two items (the detector's NMS has merged duplicates), so
+  neighbours closer than the gate never chain into one.
+A defect seen in any frame marks its item defective for good. Defects never move an item.
 """
 
 from __future__ import annotations
@@ -14,32 +23,34 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from plantvision.conveyor.association import greedy_pairs
+
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 
-# Item boxes place an item; a defect box lies somewhere on it, so it places a track only when no
-# item box was ever seen for it (its weight is negligible beside an item box's).
-_DEFECT_WEIGHT = 1e-3
+
+@dataclass(frozen=True, slots=True)
+class BeltFrame:
+    """One frame's item and defect boxes in belt-fixed mm, in detection order: centres, half
+    extents (along, across), which are defects, and for a defect the row of the item box that
+    contains it in the frame (-1: none, and for every item box)."""
+
+    u_mm: F64
+    across_mm: F64
+    half_mm: F64  # N x 2
+    is_defect: Bool
+    owner: I64
 
 
 @dataclass(frozen=True, slots=True)
 class TrackUpdate:
-    """What one frame changed: items first seen, items first marked defective."""
+    """What one frame changed: items first seen, items first marked defective, and the items
+    opened by a defect box that no item box contained (aimed at the defect box's centre)."""
 
     new_ids: tuple[int, ...]
     newly_defective_ids: tuple[int, ...]
-
-
-def _components(adjacent: Bool) -> I64:
-    """Label of each node = smallest node index in its connected component (symmetric input)."""
-    reach = adjacent | np.eye(len(adjacent), dtype=np.bool_)
-    while True:  # squaring doubles path length: log2(N) rounds
-        wider = (reach.astype(np.int64) @ reach.astype(np.int64)) > 0
-        if np.array_equal(wider, reach):
-            labels: I64 = np.argmax(reach, axis=1).astype(np.int64)
-            return labels
-        reach = wider
+    orphan_ids: tuple[int, ...] = ()
 
 
 class ItemTracker:
@@ -51,59 +62,84 @@ class ItemTracker:
         self.ids: I64 = np.zeros(0, np.int64)
         self.u_mm: F64 = np.zeros(0, np.float64)
         self.across_mm: F64 = np.zeros(0, np.float64)
-        self.weight: F64 = np.zeros(0, np.float64)
+        self.half_mm: F64 = np.zeros((0, 2), np.float64)
+        self.weight: F64 = np.zeros(0, np.float64)  # boxes averaged into the position
+        self.has_item: Bool = np.zeros(0, np.bool_)  # False: opened by a defect box alone
         self.defective: Bool = np.zeros(0, np.bool_)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def observe(self, u_mm: F64, across_mm: F64, is_defect: Bool) -> TrackUpdate:
-        """Associate one frame's detections (belt-fixed mm) with tracks; open new ones."""
-        before = self.defective.copy()
-        w = np.where(is_defect, _DEFECT_WEIGHT, 1.0)
-        matched = np.zeros(len(u_mm), np.bool_)
-        if len(self.ids) and len(u_mm):
-            dist = np.hypot(u_mm[:, None] - self.u_mm[None, :], across_mm[:, None] - self.across_mm)
-            nearest = np.argmin(dist, axis=1)
-            matched = dist[np.arange(len(u_mm)), nearest] <= self._gate_mm
-            self._merge(nearest[matched], u_mm[matched], across_mm[matched], w[matched])
-            np.logical_or.at(self.defective, nearest[matched], is_defect[matched])
-        new_ids = self._open(u_mm[~matched], across_mm[~matched], w[~matched], is_defect[~matched])
-        before = np.concatenate([before, np.zeros(len(new_ids), np.bool_)])
-        newly = self.ids[self.defective & ~before]
-        return TrackUpdate(new_ids, tuple(newly.tolist()))
+    def observe(self, f: BeltFrame) -> TrackUpdate:
+        """Associate one frame's boxes with tracks; open new ones (in detection order)."""
+        k0, before = len(self.ids), self.defective.copy()
+        loose = f.is_defect & (f.owner < 0)
+        held = np.where(loose, self._holding(f.u_mm, f.across_mm), -1)
+        self.defective[held[held >= 0]] = True
+        boxes = np.flatnonzero(~f.is_defect | (loose & (held < 0)))  # items and stand-ins
+        stand_in = f.is_defect[boxes]
+        rows = self._match(f.u_mm[boxes], f.across_mm[boxes], f.half_mm[boxes], ~stand_in)
+        row = np.full(len(f.u_mm), -1, np.int64)
+        row[boxes] = rows
+        self.defective[rows[stand_in]] = True
+        self.defective[row[f.owner[f.owner >= 0]]] = True
+        before = np.concatenate([before, np.zeros(len(self.ids) - k0, np.bool_)])
+        return TrackUpdate(
+            tuple(self.ids[k0:].tolist()),
+            tuple(self.ids[self.defective & ~before].tolist()),
+            tuple(self.ids[rows[stand_in & (rows >= k0)]].tolist()),
+        )
 
-    def _merge(self, rows: I64, u_mm: F64, across_mm: F64, w: F64) -> None:
-        """Weighted running means of the matched tracks' positions."""
-        k = len(self.ids)
-        wsum = np.bincount(rows, weights=w, minlength=k)
-        usum = np.bincount(rows, weights=w * u_mm, minlength=k)
-        csum = np.bincount(rows, weights=w * across_mm, minlength=k)
-        total = self.weight + wsum
-        self.u_mm = (self.u_mm * self.weight + usum) / total
-        self.across_mm = (self.across_mm * self.weight + csum) / total
-        self.weight = total
+    def _holding(self, u_mm: F64, across_mm: F64) -> I64:
+        """Row of the item track whose footprint holds each point (the nearest centre of
+        several), or -1."""
+        if len(u_mm) == 0 or len(self.ids) == 0:
+            return np.full(len(u_mm), -1, np.int64)
+        du = u_mm[:, None] - self.u_mm[None, :]
+        da = across_mm[:, None] - self.across_mm[None, :]
+        inside = (np.abs(du) <= self.half_mm[:, 0]) & (np.abs(da) <= self.half_mm[:, 1])
+        cost = np.where(inside & self.has_item, np.hypot(du, da), np.inf)
+        best = np.argmin(cost, axis=1)
+        found = np.isfinite(cost[np.arange(len(u_mm)), best])
+        return np.where(found, best, -1).astype(np.int64)
 
-    def _open(self, u_mm: F64, across_mm: F64, w: F64, is_defect: Bool) -> tuple[int, ...]:
-        """Group unmatched detections into new items; returns the new ids."""
-        if len(u_mm) == 0:
-            return ()
-        dist = np.hypot(u_mm[:, None] - u_mm[None, :], across_mm[:, None] - across_mm[None, :])
-        _, group = np.unique(_components(dist <= self._gate_mm), return_inverse=True)
-        n = int(group.max()) + 1
-        wsum = np.bincount(group, weights=w, minlength=n)
-        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+    def _match(self, u_mm: F64, across_mm: F64, half_mm: F64, is_item: Bool) -> I64:
+        """Track row of each box: matched one to one, or opened."""
+        row = np.full(len(u_mm), -1, np.int64)
+        if len(row) and len(self.ids):
+            du = u_mm[:, None] - self.u_mm[None, :]
+            da = across_mm[:, None] - self.across_mm[None, :]
+            dist = np.hypot(du, da)
+            inside = (np.abs(du) <= half_mm[:, :1]) & (np.abs(da) <= half_mm[:, 1:])
+            det, trk = greedy_pairs(dist, (dist <= self._gate_mm) | (inside & ~self.has_item))
+            row[det] = trk
+            item, had = is_item[det], self.has_item[trk]
+            # An item box takes the place of a track opened by defects; a defect box never
+            # moves an item's track.
+            w = np.where(item & ~had, 0.0, self.weight[trk])
+            move = item | ~had
+            det, trk, w = det[move], trk[move], w[move]
+            self.u_mm[trk] = (self.u_mm[trk] * w + u_mm[det]) / (w + 1)
+            self.across_mm[trk] = (self.across_mm[trk] * w + across_mm[det]) / (w + 1)
+            self.half_mm[trk] = (self.half_mm[trk] * w[:, None] + half_mm[det]) / (w[:, None] + 1)
+            self.weight[trk] = w + 1
+            self.has_item[trk] |= is_item[det]
+        new = row < 0
+        row[new] = self._append(u_mm[new], across_mm[new], half_mm[new], is_item[new])
+        return row
+
+    def _append(self, u_mm: F64, across_mm: F64, half_mm: F64, has_item: Bool) -> I64:
+        """Open one track per row; returns their row indices."""
+        n, k = len(u_mm), len(self.ids)
+        self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + n)])
         self._next_id += n
-        self.ids = np.concatenate([self.ids, ids])
-        self.u_mm = np.concatenate([self.u_mm, np.bincount(group, w * u_mm, n) / wsum])
-        self.across_mm = np.concatenate(
-            [self.across_mm, np.bincount(group, w * across_mm, n) / wsum]
-        )
-        self.weight = np.concatenate([self.weight, wsum])
-        self.defective = np.concatenate(
-            [self.defective, np.bincount(group, is_defect.astype(np.float64), n) > 0]
-        )
-        return tuple(ids.tolist())
+        self.u_mm = np.concatenate([self.u_mm, u_mm])
+        self.across_mm = np.concatenate([self.across_mm, across_mm])
+        self.half_mm = np.concatenate([self.half_mm, half_mm])
+        self.weight = np.concatenate([self.weight, np.ones(n)])
+        self.has_item = np.concatenate([self.has_item, has_item])
+        self.defective = np.concatenate([self.defective, np.zeros(n, np.bool_)])
+        return np.arange(k, k + n, dtype=np.int64)
 
     def position(self, item_id: int) -> tuple[float, float] | None:
         """(u_mm, across_mm) of an open track, or None once forgotten."""
@@ -118,10 +154,6 @@ class ItemTracker:
         keep = self.u_mm <= max_u_mm
         dropped = int(np.count_nonzero(~keep))
         if dropped:
-            self.ids, self.u_mm, self.across_mm = (
-                self.ids[keep],
-                self.u_mm[keep],
-                self.across_mm[keep],
-            )
-            self.weight, self.defective = self.weight[keep], self.defective[keep]
+            for name in ("ids", "u_mm", "across_mm", "half_mm", "weight", "has_item", "defective"):
+                setattr(self, name, getattr(self, name)[keep])
         return dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from plantvision.conveyor import (
     MappingModel,
     wrap_delta,
 )
+from plantvision.conveyor.association import assign_defects, greedy_pairs
+from plantvision.conveyor.tracker import BeltFrame
 from plantvision.errors import ConfigError
 from tests.conveyor.helpers import MS, encoder_cfg, make_cfg
 
@@ -43,6 +46,11 @@ EJ = {"id": "e", "position_mm": 500, "pulse_ms": 20}
         ({"timing_mode": "plc"}, "needs belt.encoder"),
         ({"horizon_ms": 0}, "greater than 0"),
         ({"missed_action": "ignore"}, "'alarm' or 'stop_belt'"),
+        # The gate must stay below half the closest pitch, or neighbours' gates overlap.
+        ({"min_item_pitch_mm": 41}, None),
+        ({"min_item_pitch_mm": 40}, "gate_mm 20 mm is not below half of min_item_pitch_mm"),
+        ({"min_item_pitch_mm": 25, "gate_mm": 30}, "set gate_mm below 12.5 mm"),
+        ({"min_item_pitch_mm": 0}, "greater than 0"),
     ],
 )
 def test_config_table(over: dict[str, Any], error: str | None) -> None:
@@ -62,6 +70,17 @@ def test_config_file_error_names_file_and_field(tmp_path: Path) -> None:
         "ejectors: [{id: a, position_mm: 400, pulse_ms: 0}]\n"
     )
     with pytest.raises(ConfigError, match=r"belt\.yaml: ejectors\[0\]\.pulse_ms"):
+        load_model(f, ConveyorConfig)
+
+
+def test_a_gate_too_wide_for_the_pitch_names_the_file_and_gate_mm(tmp_path: Path) -> None:
+    """Items 25 mm apart under a 30 mm gate: the file and its gate_mm field are named."""
+    f = tmp_path / "belt.yaml"
+    f.write_text(
+        "belt: {speed_mm_s: 300}\nmapping: {mm_per_px: 0.5}\nmin_item_pitch_mm: 25\n"
+        "gate_mm: 30\nejectors: [{id: a, position_mm: 400, pulse_ms: 40}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"belt\.yaml: gate_mm: gate_mm 30 mm is not below"):
         load_model(f, ConveyorConfig)
 
 
@@ -165,33 +184,107 @@ def test_mapping_table(
     assert (float(along[0]), float(across[0])) == pytest.approx(expected)
 
 
-def track(tr: ItemTracker, rows: list[tuple[float, float, bool]]) -> Any:
-    arr = np.array(rows, np.float64).reshape(-1, 3)
-    return tr.observe(arr[:, 0], arr[:, 1], arr[:, 2].astype(bool))
+def track(
+    tr: ItemTracker,
+    items: list[tuple[float, float]],
+    defects: Sequence[tuple[float, float, int]] = (),
+    half_mm: float = 10.0,
+) -> Any:
+    """Item centres (u, across) with square footprints; defects (u, across, item row or -1),
+    4 mm boxes."""
+    it = np.array(items, np.float64).reshape(-1, 2)
+    de = np.array(defects, np.float64).reshape(-1, 3)
+    half = [half_mm] * len(it) + [2.0] * len(de)
+    return tr.observe(
+        BeltFrame(
+            np.concatenate([it[:, 0], de[:, 0]]),
+            np.concatenate([it[:, 1], de[:, 1]]),
+            np.repeat(np.array(half, np.float64), 2).reshape(-1, 2),
+            np.arange(len(half)) >= len(it),
+            np.concatenate([np.full(len(it), -1), de[:, 2]]).astype(np.int64),
+        )
+    )
 
 
-def test_item_and_defect_boxes_in_one_frame_are_one_item() -> None:
-    """A defect box 8 mm from its item box (gate 20 mm) marks that item, not a new one."""
+def test_a_defect_marks_the_item_box_that_contains_it() -> None:
+    """A defect inside item box 0 marks that item, whatever its distance to the centre; the
+    item stays at its box's centre."""
     tr = ItemTracker(20.0)
-    upd = track(tr, [(100, 50, False), (108, 52, True), (200, 50, False)])
+    upd = track(tr, [(100, 50), (200, 50)], [(125, 75, 0)], half_mm=30.0)
     assert upd.new_ids == (1, 2)
     assert upd.newly_defective_ids == (1,)
-    assert tr.position(1) == pytest.approx((100.0, 50.0), abs=0.05)  # item box dominates
+    assert upd.orphan_ids == ()
+    assert tr.position(1) == (100.0, 50.0)
 
 
-def test_chained_detections_within_the_gate_join_tracks() -> None:
-    """Frames re-seeing items within the gate add no tracks; defects report once."""
+def test_items_meet_tracks_one_to_one() -> None:
+    """Frames re-seeing items within the gate add no tracks; defects report once; two item
+    boxes of one frame are two items even inside one gate."""
+    tr = ItemTracker(30.0)
+    assert track(tr, [(100, 50), (125, 50), (300, 50)]).new_ids == (1, 2, 3)
+    assert track(tr, [(102, 50), (127, 50), (295, 51)], [(102, 50, 0)]).new_ids == ()
+    assert track(tr, [(101, 50)], [(101, 50, 0)]).newly_defective_ids == ()
+    assert len(tr) == 3
+    assert tr.position(2) == pytest.approx((126.0, 50.0))
+
+
+def test_a_loose_defect_marks_the_footprint_it_lies_on_else_stands_for_its_item() -> None:
+    """A defect with no item box in its frame marks the item whose footprint holds it (without
+    moving it); away from every item it stands for an item of its own, which the next item box
+    holding it takes over, at the item box's centre."""
     tr = ItemTracker(20.0)
-    track(tr, [(100, 50, False), (300, 50, False)])
-    assert track(tr, [(105, 50, True), (295, 51, False)]).new_ids == ()
-    assert track(tr, [(102, 50, True)]).newly_defective_ids == ()
-    assert len(tr) == 2
+    track(tr, [(100, 50)], half_mm=30.0)
+    upd = track(tr, [], [(125, 75, -1), (400, 50, -1)])
+    assert upd.newly_defective_ids == (1, 2)
+    assert upd.orphan_ids == (2,)
+    assert tr.position(1) == (100.0, 50.0)
+    assert tr.position(2) == (400.0, 50.0)
+    upd = track(tr, [(380, 40)], half_mm=30.0)
+    assert upd.new_ids == ()
+    assert tr.position(2) == (380.0, 40.0)
+
+
+def test_defect_boxes_standing_for_items_never_chain() -> None:
+    """Whole-item defect boxes 25 mm apart under a 30 mm gate: two items, frame after frame."""
+    tr = ItemTracker(30.0)
+    assert track(tr, [], [(100, 50, -1), (125, 50, -1)]).orphan_ids == (1, 2)
+    assert track(tr, [], [(101, 50, -1), (126, 50, -1)]).new_ids == ()
+    assert tr.position(1) == pytest.approx((100.5, 50.0))
+    assert tr.position(2) == pytest.approx((125.5, 50.0))
+
+
+@pytest.mark.parametrize(
+    ("items", "defects", "owners"),
+    [
+        ([], [[0, 0, 4, 4]], [-1]),
+        ([[0, 0, 60, 60]], [[50, 50, 58, 58], [70, 0, 80, 8]], [0, -1]),
+        # centre in both boxes: the one the defect box overlaps more
+        ([[0, 0, 60, 60], [40, 0, 100, 60]], [[44, 10, 64, 20]], [1]),
+        # a box that overlaps but does not hold the centre does not own it
+        ([[0, 0, 60, 60]], [[55, 10, 75, 20]], [-1]),
+    ],
+)
+def test_assign_defects_table(
+    items: list[list[float]], defects: list[list[float]], owners: list[int]
+) -> None:
+    """A defect belongs to the item box holding its centre, the largest overlap of several."""
+    got = assign_defects(
+        np.array(items, np.float64).reshape(-1, 4), np.array(defects, np.float64).reshape(-1, 4)
+    )
+    assert got.tolist() == owners
+
+
+def test_greedy_pairs_take_each_row_and_column_once() -> None:
+    """The cheapest allowed pair first; a taken track is not taken again."""
+    dist = np.array([[0.0, 25.0], [1.0, 26.0], [50.0, 3.0]])
+    rows, cols = greedy_pairs(dist, dist <= 30.0)
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 0), (2, 1)]
 
 
 def test_forget_drops_tracks_past_the_limit() -> None:
     """Tracks beyond the given belt-fixed position are dropped."""
     tr = ItemTracker(20.0)
-    track(tr, [(100, 0, False), (300, 0, False)])
+    track(tr, [(100, 0), (300, 0)])
     assert tr.forget_beyond(200.0) == 1
     assert tr.position(2) is None
     assert tr.position(1) is not None
