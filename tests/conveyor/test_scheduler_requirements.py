@@ -4,8 +4,6 @@ count; a verdict the PLC lost goes out again; the confirmation window runs from 
 
 from __future__ import annotations
 
-from typing import Any
-
 from structlog.testing import capture_logs
 
 from plantvision.conveyor import Actions, PlcVerdict, RejectScheduler
@@ -17,16 +15,10 @@ from tests.conveyor.helpers import (
     FakeTimer,
     SimBelt,
     encoder_cfg,
+    events,
     frame,
     make_cfg,
 )
-
-
-def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The fields of every `name` event; each is bound to the conveyor room."""
-    found = [{k: v for k, v in e.items() if k != "event"} for e in logs if e["event"] == name]
-    assert all(e.pop("room") == "conveyor" for e in found)
-    return found
 
 
 def cycles(sched: RejectScheduler, timer: FakeTimer, t0_ms: int, t1_ms: int) -> list[Actions]:
