@@ -141,8 +141,8 @@ def test_a_fired_verdict_is_not_re_sent_when_the_belt_rolls_back_before_a_plc_re
 
 
 def test_a_16_bit_encoder_register_gets_verdict_counts_wrapped_at_2_pow_16() -> None:
-    """encoder_bits=16: the fire count is the 16-bit count the PLC will read (940 mm from
-    65436 = 74836, which the register holds as 9300)."""
+    """encoder_bits=16: the register wraps 20 ms in, which is travel, not a jump; the fire
+    count is the 16-bit count the PLC will read (940 mm from 65436 = 74836, held as 9300)."""
     sim = SimBelt(speed_mm_s=500.0, raw0=65536 - 100)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc"), encoder_bits=16)
     for t in range(0, 100 * MS, 10 * MS):
@@ -150,3 +150,4 @@ def test_a_16_bit_encoder_register_gets_verdict_counts_wrapped_at_2_pow_16() -> 
     count = sim.count_at(100 * MS) % 65536
     sched.observe(100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, count)
     assert sched.update(100 * MS, count).verdicts == (PlcVerdict("ej1", 9300, 1, 1880 * MS),)
+    assert sched.counters.discontinuities == 0  # the register's wrap is no encoder jump

@@ -116,16 +116,16 @@ def test_verdicts_the_plc_refused_or_lost_to_overflow_are_counted_and_missed() -
         sched.report_fifo_loss(5 * MS, "fifo_overflow", 2)
         sched.report_fifo_loss(6 * MS, "verdict_refused", 1)
         sched.report_fifo_loss(7 * MS, "fifo_overflow", 1)
-        sched.report_fifo_loss(8 * MS, "verdict_refused", 2)
+        sched.report_fifo_loss(8 * MS, "verdict_refused", 3)
     acts = sched.update(10 * MS, None)
-    reasons = ["fifo_overflow"] * 2 + ["verdict_refused", "fifo_overflow"] + ["verdict_refused"] * 2
+    reasons = ["fifo_overflow"] * 2 + ["verdict_refused", "fifo_overflow"] + ["verdict_refused"] * 3
     assert acts.missed == tuple(MissedReject(0, None, r, 0.0) for r in reasons)
-    assert [a.kind for a in acts.alarms] == ["reject_missed"] * 6
+    assert [a.kind for a in acts.alarms] == ["reject_missed"] * 7
     assert [e["t_ns"] for e in events(logs, "reject_missed")] == [
-        t * MS for t in (5, 5, 6, 7, 8, 8)
+        t * MS for t in (5, 5, 6, 7, 8, 8, 8)
     ]
     c = sched.counters
-    assert (c.fifo_overflow, c.fifo_refused, c.missed) == (3, 3, 6)
+    assert (c.fifo_overflow, c.fifo_refused, c.missed) == (3, 4, 7)
 
 
 def plc_sent() -> tuple[RejectScheduler, SimBelt, PlcVerdict]:
