@@ -92,3 +92,10 @@ class FakeTimer:
                 del self.armed[item_id]
                 self.fired.setdefault(item_id, []).append(plan.fire_at_ns)
                 self.sched.report_fired(item_id, plan.fire_at_ns)
+
+
+def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The fields of every `name` event; each is bound to the conveyor room."""
+    found = [{k: v for k, v in e.items() if k != "event"} for e in logs if e["event"] == name]
+    assert all(e.pop("room") == "conveyor" for e in found)
+    return found

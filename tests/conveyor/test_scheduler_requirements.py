@@ -4,8 +4,6 @@ count; a verdict the PLC lost goes out again; the confirmation window runs from 
 
 from __future__ import annotations
 
-from typing import Any
-
 from structlog.testing import capture_logs
 
 from plantvision.conveyor import Actions, PlcVerdict, RejectScheduler
@@ -17,16 +15,10 @@ from tests.conveyor.helpers import (
     FakeTimer,
     SimBelt,
     encoder_cfg,
+    events,
     frame,
     make_cfg,
 )
-
-
-def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    """The fields of every `name` event; each is bound to the conveyor room."""
-    found = [{k: v for k, v in e.items() if k != "event"} for e in logs if e["event"] == name]
-    assert all(e.pop("room") == "conveyor" for e in found)
-    return found
 
 
 def cycles(sched: RejectScheduler, timer: FakeTimer, t0_ms: int, t1_ms: int) -> list[Actions]:
@@ -118,18 +110,22 @@ def test_a_reject_lost_on_the_way_to_the_plc_is_missed_with_its_ejector() -> Non
 
 
 def test_verdicts_the_plc_refused_or_lost_to_overflow_are_counted_and_missed() -> None:
+    """Each echo adds to the shift's counts; each verdict is a miss logged when reported."""
     sched = RejectScheduler(make_cfg())
-    sched.report_fifo_loss(5 * MS, "fifo_overflow", 2)
-    sched.report_fifo_loss(6 * MS, "verdict_refused", 1)
+    with capture_logs() as logs:
+        sched.report_fifo_loss(5 * MS, "fifo_overflow", 2)
+        sched.report_fifo_loss(6 * MS, "verdict_refused", 1)
+        sched.report_fifo_loss(7 * MS, "fifo_overflow", 1)
+        sched.report_fifo_loss(8 * MS, "verdict_refused", 3)
     acts = sched.update(10 * MS, None)
-    assert [(m.item_id, m.reason) for m in acts.missed] == [
-        (0, "fifo_overflow"),
-        (0, "fifo_overflow"),
-        (0, "verdict_refused"),
+    reasons = ["fifo_overflow"] * 2 + ["verdict_refused", "fifo_overflow"] + ["verdict_refused"] * 3
+    assert acts.missed == tuple(MissedReject(0, None, r, 0.0) for r in reasons)
+    assert [a.kind for a in acts.alarms] == ["reject_missed"] * 7
+    assert [e["t_ns"] for e in events(logs, "reject_missed")] == [
+        t * MS for t in (5, 5, 6, 7, 8, 8, 8)
     ]
-    assert [a.kind for a in acts.alarms] == ["reject_missed"] * 3
     c = sched.counters
-    assert (c.fifo_overflow, c.fifo_refused, c.missed) == (2, 1, 3)
+    assert (c.fifo_overflow, c.fifo_refused, c.missed) == (3, 4, 7)
 
 
 def plc_sent() -> tuple[RejectScheduler, SimBelt, PlcVerdict]:
@@ -230,7 +226,10 @@ def test_lanes_include_their_edges_and_exclude_what_is_outside() -> None:
     timer = FakeTimer(sched)
     items = [(100, 50, "defect"), (300, 200, "defect"), (500, 20, "defect")]
     sched.observe(0, 0, frame(items, size_px=10), 640, 480, None)
-    acts = cycles(sched, timer, 0, 2500)
+    with capture_logs() as logs:
+        acts = cycles(sched, timer, 0, 2500)
     plans = {p.item_id: p.ejector_id for a in acts for p in a.plans}
     assert plans == {1: "a", 2: "a"}
-    assert [(m.item_id, m.reason) for a in acts for m in a.missed] == [(3, "no_ejector_for_lane")]
+    missed = MissedReject(3, None, "no_ejector_for_lane", 0.0)
+    assert [m for a in acts for m in a.missed] == [missed]
+    assert [e["t_ns"] for e in events(logs, "reject_missed")] == [0]
