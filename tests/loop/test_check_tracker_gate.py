@@ -4,7 +4,6 @@ well), naming the file, the field and the fix; without a pitch it warns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +11,9 @@ import pytest
 import yaml
 
 from plantvision.cli import main
-from simulators.plc import PlcSimulator, SimConfig
+from simulators.plc import PlcSimulator
 from tests.loop.rig import write_frames
 from tests.loop.test_bad_deployments import base
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[PlcSimulator]:
-    s = PlcSimulator(SimConfig())
-    s.start()
-    yield s
-    s.stop()
 
 
 def _deployment(tmp_path: Path, port: int, **conveyor: Any) -> Path:
