@@ -137,7 +137,11 @@ def test_events_go_to_the_logger_the_shell_bound() -> None:
     sched = RejectScheduler(make_cfg(), logger=logger)
     sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     sched.update(1700 * MS, None)
-    assert [(lvl, ev) for lvl, ev, _ in logger.calls] == [("info", "reject_scheduled")]
+    # A defect box with no item box around it is an item of its own, and says so.
+    assert [(lvl, ev) for lvl, ev, _ in logger.calls] == [
+        ("info", "defect_without_item"),
+        ("info", "reject_scheduled"),
+    ]
 
 
 def test_unexpected_reports_and_unplaced_frames_are_logged_with_what_they_were_about() -> None:
