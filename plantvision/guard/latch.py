@@ -161,13 +161,16 @@ class Guard:
         faults: frozenset[str] = frozenset(),
         reset: bool = False,
         pressed_after_ns: int | None = None,
+        released_ns: int | None = None,
     ) -> GuardStep:
         """Advance one cycle: the decision and the events it implies. `hits` None means no
         verdict this cycle (not clear).
 
         `reset` is the accepted-press signal (guard.reset_button judges the physical input on
         its release); only its rising edge counts as a press. `pressed_after_ns`, when known,
-        is when the button was last seen released before that press.
+        is when the button was last seen released before that press; `released_ns` when it was
+        seen released (the stop zones must have stayed clear since: a press is not carried
+        across an entry that came after it).
         """
         self._events = []
         if self._off_since_ns is None:
@@ -179,7 +182,7 @@ class Guard:
         pressed = reset and not self._reset_level
         self._reset_level = reset
         if pressed and self._tripped:
-            self._try_reset(now_ns, seq, stop_occupied, active, pressed_after_ns)
+            self._try_reset(now_ns, seq, stop_occupied, active, pressed_after_ns, released_ns)
         self._update_warning(now_ns, seq)
         return GuardStep(self._output(now_ns, stop_occupied, active), tuple(self._events))
 
@@ -231,11 +234,15 @@ class Guard:
         stop: tuple[str, ...],
         faults: tuple[str, ...],
         pressed_after_ns: int | None,
+        released_ns: int | None = None,
     ) -> None:
         reason = self._refusal(now_ns, stop, faults)
         began = pressed_after_ns
         if reason is None and began is not None and began < (self._off_since_ns or 0):
             reason = "pressed_before_trip"  # may have been down when the stop came: press again
+        clear = self._clear_since_ns
+        if reason is None and released_ns is not None and (clear is None or clear > released_ns):
+            reason = "entered_since_press"  # a zone was occupied after the release: press again
         if reason is not None:
             zone = stop[0] if stop else self._zone
             self._emit(

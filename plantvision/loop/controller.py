@@ -121,6 +121,10 @@ class Controller:
         self._rounds = 0
         # Stop monitoring (EDM, plantvision.loop.edm); None: not checked.
         self.edm = None if stop_check is None else StopMonitor(stop_check)
+        # A PLC may clear its latch on the release, two scans later (its latch bound): judge the
+        # latch on a sample taken after that, plus a poll for the PLC's own view of the release.
+        latch_ms = 0.0 if stop_check is None else stop_check.latch_ms
+        self._latch_settle_ns = int((latch_ms + input_poll_ms) * 1e6)
 
     def start(self) -> None:
         if any(c.reject is not None and c.reject.cfg.timing_mode == "box" for c in self.cameras):
@@ -430,7 +434,7 @@ class Controller:
         if presses <= self._consumed[cam.id]:
             return False
         if cam.last_output is None or not cam.last_output.permit:
-            latched = self._latched_after(self.resets.released_ns)
+            latched = self._latched_after(self.resets.released_ns + self._latch_settle_ns)
             if latched is None:
                 return False  # wait for a sample the PLC took after the release
             if latched:
@@ -445,9 +449,10 @@ class Controller:
         return True
 
     def _latched_after(self, released_ns: int) -> bool | None:
-        """Whether the PLC shows its latch in a sample taken after `released_ns` (None: no such
-        sample yet; False too when the latch is not mapped or the inputs are unknown). A PLC that
-        clears its latch on the release shows it cleared in the next sample, not this one."""
+        """Whether the PLC shows its latch in a sample taken after `released_ns` (the release
+        plus the PLC's 2 scans; None: no such sample yet; False too when the latch is not mapped
+        or the inputs are unknown). A PLC that clears its latch on the release shows it cleared
+        by then."""
         inputs = self.latest_inputs
         if inputs is None or inputs.machine_latched is None:
             return False
@@ -484,6 +489,8 @@ class Controller:
             # This thread hung mid-cycle (the combined image expired it meanwhile): trip, so
             # its permit returns only through a reset.
             faults.add(DECISION_EXPIRED)
+        if self.outputs.was_expired(cam.id):
+            faults.add(DECISION_EXPIRED)  # an image went out with this camera expired: trip
         hits = self._fresh_hits(cam, t_decide_ns)
         if hits is None and not faults and cam.last_verdict_ns:
             # No verdict younger than the budget (frames stopped or fell behind, stall_ms not yet
@@ -493,7 +500,8 @@ class Controller:
         was_running = cam.last_output is not None and cam.last_output.permit
         alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults)
         began = self.resets.began_after_ns if reset else None
-        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset, began)
+        released = (self.resets.released_ns or None) if reset else None
+        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset, began, released)
         out = step.output
         cam.to_tell += notes_of(step.events)
         cam.last_decision_ns = t_decide_ns
@@ -506,7 +514,8 @@ class Controller:
         cam.last_output = out
         t_write_ns = self.clock_ns()
         with self._write_lock:
-            plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm)
+            # Composed now: another writer may have sent an image meanwhile (outputs.py).
+            plc_out = self.outputs.update(cam.id, out, t_decide_ns, alarm, self.clock_ns())
             # Counted with the output it goes with: until this update, another thread's write
             # (the ejector timer) carries the previous output, decided before any newer loss.
             cam.output_losses = cam.plc_losses_seen

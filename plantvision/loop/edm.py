@@ -103,6 +103,8 @@ class StopMonitor:
         self._after_loss = False  # the armed check is of a stop commanded through a loss
         self._on_ack_ns: int | None = None  # the permit ON now at the PLC was acknowledged then
         self._latched_while_on = False  # a sample since showed the PLC latched (its own stop)
+        self._moved_while_on = False  # a sample since showed the machine moving
+        self._moved_before_off = False  # the armed stop's: the machine had moved under the ON
 
     @property
     def fault(self) -> str | None:
@@ -123,12 +125,16 @@ class StopMonitor:
                 self._permit_at_plc = None
                 return
             was_on, self._permit_at_plc = self._permit_at_plc, permit
-            after_loss, self._lost_while_on = self._lost_while_on or unseen, False
+            # A gap in the box's own writes matters only after a permit ON it knew had landed.
+            after_loss = self._lost_while_on or (unseen and bool(was_on))
+            self._lost_while_on = False
             if permit and not was_on:
                 self._on_ack_ns, self._latched_while_on = t_ack_ns, False
+                self._moved_while_on = False
             if permit or not (was_on or after_loss):
                 return
             self._after_loss = after_loss
+            self._moved_before_off = self._moved_while_on
             # The PLC stopped first (e-stop, its watchdog) and showed its latch while the permit
             # was ON: it latches. A reset may clear that latch before this OFF lands.
             self._latch_pending = not (was_on and self._latched_while_on)
@@ -149,6 +155,7 @@ class StopMonitor:
             on_ns = self._on_ack_ns
             if self._permit_at_plc and on_ns is not None and inputs.t_sample_ns >= on_ns:
                 self._latched_while_on = self._latched_while_on or bool(inputs.machine_latched)
+                self._moved_while_on = self._moved_while_on or inputs.machine_stopped is False
             if self._off_ack_ns is None:
                 return notes
             notes += self._judge_latch(inputs, pressed_after_ns, self._latch_ack_ns)
@@ -168,7 +175,10 @@ class StopMonitor:
         # A press that began after the OFF was sent may have cleared the latch (at standstill);
         # one held across the stop proves nothing. A standstill after a loss is enough.
         pressed = pressed_after_ns is not None and pressed_after_ns >= self._latch_sent_ns
-        if pressed or (self._after_loss and inputs.machine_stopped):
+        # Standstill stands in for the latch only after a loss, and only for a machine seen
+        # moving under the permit: one that never moved proves nothing of a PLC that obeys.
+        still = self._after_loss and self._moved_before_off and inputs.machine_stopped
+        if pressed or still:
             self._latch_pending = False
             return []
         if inputs.reset:

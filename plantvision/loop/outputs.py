@@ -100,7 +100,9 @@ class OutputImage:
     """The combined outputs of all cameras: permit only if every camera permits, recently.
 
     `expiry_ns` maps each camera id to how old its last decision may be before it counts as
-    permit OFF (cause `decision_expired`).
+    permit OFF (cause `decision_expired`). Once an image went out with a camera expired, that
+    camera counts as OFF until it reports a tripped output (its guard saw the fault): a late
+    decision must not raise the permit again without a reset.
     """
 
     def __init__(self, expiry_ns: Mapping[str, int]) -> None:
@@ -113,17 +115,30 @@ class OutputImage:
         self._fault: str | None = None
         self._lockout: str | None = None
         self._shutdown = False
+        self._expired_out: set[str] = set()  # expired in an image sent; OFF until they trip
 
     def update(
-        self, camera_id: str, out: GuardOutput, now_ns: int, alarm: bool = False
+        self,
+        camera_id: str,
+        out: GuardOutput,
+        decided_ns: int,
+        alarm: bool = False,
+        now_ns: int | None = None,
     ) -> PlcOutputs:
-        """A camera's guard output decided at `now_ns`; `alarm` (a reject alarm) lights the
-        warning too."""
+        """A camera's guard output decided at `decided_ns`, composed at `now_ns` (default: the
+        decision); `alarm` (a reject alarm) lights the warning too."""
         with self._lock:
             self._outs[camera_id] = out
-            self._stamp_ns[camera_id] = now_ns
+            self._stamp_ns[camera_id] = decided_ns
+            if not out.permit:
+                self._expired_out.discard(camera_id)  # its guard tripped: a reset decides now
             (self._alarms.add if alarm else self._alarms.discard)(camera_id)
-            return self._combined(now_ns)
+            return self._combined(decided_ns if now_ns is None else now_ns)
+
+    def was_expired(self, camera_id: str) -> bool:
+        """An image went out with this camera expired, and its guard has not tripped since."""
+        with self._lock:
+            return camera_id in self._expired_out
 
     def set_ejector(self, index: int, on: bool, now_ns: int) -> PlcOutputs:
         """Switch ejector coil `index` (into plc.signals.ejectors)."""
@@ -168,6 +183,8 @@ class OutputImage:
             warn = any(o is not None and o.warning for o in outs) or bool(self._alarms)
             return PlcOutputs(False, warn, FAULT_CODES["shutdown"], tuple(self._ejectors))
         expired = self._expired(now_ns)
+        self._expired_out.update(c for c in expired if self._stamp_ns[c] is not None)
+        expired = sorted(set(expired) | self._expired_out)
         permit = all(o is not None and o.permit for o in outs) and not expired
         permit = permit and not self._fault and not self._lockout
         warning = any(o is not None and o.warning for o in outs) or bool(self._alarms)

@@ -70,8 +70,9 @@ def _release_without_reset() -> None:
     step = Guard.step
 
     def pressing(self: Guard, now_ns: int, seq: int, hits: Any, faults: Any = frozenset(),
-                 reset: bool = False, pressed_after_ns: int | None = None) -> Any:  # fmt: skip
-        return step(self, now_ns, seq, hits, faults, not self._reset_level, None)
+                 reset: bool = False, pressed_after_ns: int | None = None,
+                 released_ns: int | None = None) -> Any:  # fmt: skip
+        return step(self, now_ns, seq, hits, faults, not self._reset_level, None, None)
 
     Guard.step = pressing  # type: ignore[method-assign]
 

@@ -109,6 +109,7 @@ def test_unmapped_inputs_are_not_monitored_and_unacknowledged_writes_do_not_arm(
     assert m.sample(sample(5000, latched=None, stopped=None), None) == []
     m = StopMonitor(BOUNDS)
     m.wrote(True, 0, 1)
+    m.sample(sample(1, latched=False), None)  # running under the permit
     m.wrote(False, 2, None)
     assert m.sample(sample(5000, latched=False), None) == []
     m.wrote(False, 6000 * MS, 6001 * MS)
@@ -132,6 +133,7 @@ def test_a_stop_commanded_through_a_link_loss_is_checked_once_the_link_returns()
     assert m.fault == "no_latch"
     m = StopMonitor(BOUNDS)
     m.wrote(True, 0, 1 * MS)
+    m.sample(sample(1, latched=False), None)  # running under the permit
     m.wrote(False, 2 * MS, None)
     m.wrote(False, 6000 * MS, 6001 * MS)
     m.sample(sample(6030, latched=False, stopped=True), None)
@@ -199,6 +201,7 @@ def test_a_stop_written_after_the_box_stood_still_is_checked_like_one_after_a_lo
     for stopped, fault in ((True, None), (False, "no_latch")):
         m = StopMonitor(BOUNDS)
         m.wrote(True, 0, 1 * MS)
+        m.sample(sample(1, latched=False), None)  # running under the permit
         m.wrote(False, 800 * MS, 801 * MS, unseen=True)
         m.sample(sample(830, latched=False, stopped=stopped, reset=True), None)
         m.sample(sample(850, latched=False, stopped=stopped), None)
@@ -218,3 +221,21 @@ def test_a_stop_the_plc_made_first_has_shown_its_latch() -> None:
         m.sample(sample(70, latched=False, stopped=True, reset=True), None)
         m.sample(sample(400, latched=False, stopped=True), 30 * MS)  # began before the OFF
         assert m.fault == fault
+
+
+def test_standstill_stands_in_for_the_latch_only_for_a_machine_seen_moving() -> None:
+    """review4: a deaf PLC with a ready machine that never moved, then one slow inference: the
+    OFF after the gap found it unlatched at standstill and passed. A machine that never moved
+    under the permit proves nothing: that is a miss. And a gap while the permit was OFF arms
+    nothing (an idle box is never locked out by a slow inference)."""
+    m = StopMonitor(BOUNDS)
+    m.wrote(True, 0, 1 * MS)
+    m.sample(sample(1, latched=False, stopped=True), None)  # ready, never started
+    m.wrote(False, 800 * MS, 801 * MS, unseen=True)
+    m.sample(sample(830, latched=False, stopped=True), None)
+    assert m.fault == "no_latch"
+    idle = StopMonitor(BOUNDS)
+    idle.wrote(False, 0, 1 * MS)
+    idle.wrote(False, 800 * MS, 801 * MS, unseen=True)
+    assert idle.sample(sample(830, latched=False), None) == []
+    assert idle.fault is None

@@ -6,6 +6,7 @@ from plantvision.guard.latch import GuardOutput, GuardState
 from plantvision.loop.outputs import FAULT_CODES, OutputImage
 
 RUNNING = GuardOutput(True, False, None, GuardState.RUNNING)
+TRIPPED = GuardOutput(False, False, "decision_expired", GuardState.TRIPPED)
 MS = 1_000_000
 
 
@@ -17,7 +18,14 @@ def test_a_camera_whose_last_decision_is_too_old_counts_as_permit_off() -> None:
     out = img.update("b", RUNNING, 251 * MS)
     assert (out.permit, out.fault_code) == (False, FAULT_CODES["decision_expired"])
     assert img.expired(251 * MS) == ["a"]
-    assert img.update("a", RUNNING, 252 * MS).permit  # a fresh decision counts again
+    # That image went out: a's late permit does not raise it again (review4: OFF then ON on the
+    # wire, no reset). a's guard trips on it (decision_expired), and only its reset counts.
+    late = img.update("a", RUNNING, 252 * MS)
+    assert (late.permit, late.fault_code) == (False, FAULT_CODES["decision_expired"])
+    assert img.was_expired("a")
+    assert not img.update("a", TRIPPED, 260 * MS).permit
+    assert not img.was_expired("a")
+    assert img.update("a", RUNNING, 300 * MS).permit  # after its reset
 
 
 def test_a_camera_that_never_decided_holds_the_permit_off() -> None:
