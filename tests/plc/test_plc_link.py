@@ -150,7 +150,9 @@ def test_reconnect_writes_the_tripped_image_first_then_the_loops_next_image(
         assert wait_for(lambda: link.healthy)
     events = [e["event"] for e in logs]
     assert events.index("plc_lost") < events.index("plc_restored")
-    after = sim.write_log[mark:]
+    # A heartbeat in flight at the drop may still be logged after it (seen in CI); the link
+    # sends no beat after a reconnect before the tripped image (PlcLink._reconnect).
+    after = [e for e in sim.write_log[mark:] if "heartbeat" not in e["signals"]]
     assert after[0]["signals"] == {"permit": 0, "warning": 1, "ejectors.0": 0, "ejectors.1": 0}
     assert after[1]["signals"] == {"fault_code": PLC_LOST_FAULT_CODE}
     assert link.write(image) is not None
