@@ -51,3 +51,15 @@ class BinCounter:
         if delta > self._max_step:
             return CounterStep(0, jump=delta)
         return CounterStep(delta)
+
+
+def pick_window(windows: list[tuple[int, int]], seen_from_ns: int, seen_to_ns: int) -> int | None:
+    """Index of the window (open ns, deadline ns) a pulse seen in [seen_from_ns, seen_to_ns]
+    belongs to: one that overlaps that span, the earliest deadline first (items reach the bin
+    in the order they were pushed); None when no window can hold it."""
+    fits = [
+        (deadline, i)
+        for i, (open_ns, deadline) in enumerate(windows)
+        if open_ns <= seen_to_ns and seen_from_ns <= deadline
+    ]
+    return min(fits)[1] if fits else None

@@ -31,7 +31,10 @@ def test_a_confirm_in_the_second_rejects_window_confirms_the_second() -> None:
     sched = RejectScheduler(make_cfg(confirm_window_ms=80.0))
     timer = FakeTimer(sched)
     sched.observe(0, 0, frame([(100, 240, "defect"), (50, 240, "defect")]), FRAME_W, FRAME_H, None)
-    assert step(sched, timer, 0, 1890 * MS) == []
+    assert step(sched, timer, 0, 1860 * MS) == []  # last cycle 1850 ms: A's window still open
+    # The next cycle, at 1890 ms, takes the fire of B and a counter pulse read at 1890 ms (the
+    # previous reading was at 1880 ms) before its update: the runtime's order.
+    timer.run_until(1890 * MS)
     assert sorted(timer.fired) == [1, 2]
     with capture_logs() as logs:
         sched.report_confirm(1890 * MS, ejector_id="ej1", since_ns=1880 * MS)
