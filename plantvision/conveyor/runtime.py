@@ -15,6 +15,9 @@ pure `RejectScheduler` decides and this module carries its actions out:
   through the guard like any health fault, and the same reset press that clears the latch lets
   the guard reset.
 The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it.
+Confirmations come from each ejector's bin counter when the PLC map has them (`counted`): each
+increment confirms a reject of that ejector whose window holds the span between two readings;
+otherwise from the shared level input's rising edges that the loop counts (`step`'s `confirms`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
+from plantvision.conveyor.confirm import BinCounter
 from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
 from plantvision.conveyor.verdicts import Verdict, VerdictSender, VerdictsOut, VerdictWorker
 from plantvision.types import Detections, Frame
@@ -72,6 +76,16 @@ class EncoderReading(Protocol):
         """FIFO entries lost to overflow, since the link started."""
         ...
 
+    @property
+    def t_sample_ns(self) -> int:
+        """The PLC sampled the inputs after this instant (monotonic ns), or 0 if unknown."""
+        ...
+
+    @property
+    def confirm_counts(self) -> tuple[int, ...] | None:
+        """Raw 16-bit bin counters by ejector index; None: none mapped."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RejectStatus:
@@ -85,9 +99,21 @@ class RejectRuntime:
     """Runs one camera's defect rejection; `outputs` maps ejector id -> PLC ejector index."""
 
     def __init__(
-        self, cfg: ConveyorConfig, outputs: dict[str, int], log: Any, encoder_bits: int = 32
+        self,
+        cfg: ConveyorConfig,
+        outputs: dict[str, int],
+        log: Any,
+        encoder_bits: int = 32,
+        *,
+        counted: bool = False,
     ) -> None:
+        """`counted`: the PLC map has a bin counter per ejector (reject_confirm_counters); the
+        level edges handed to `step` are then ignored."""
         self.cfg, self._outputs, self._log = cfg, outputs, log
+        self._counters = {i: (e, BinCounter()) for e, i in outputs.items()} if counted else {}
+        self._counted_t_ns = 0  # t_read_ns of the last reading decoded
+        self._counted_from_ns = 0  # ... and when it was sampled: the next pulses came after
+        self._confirmed: deque[tuple[str, int, int]] = deque()  # (ejector, since, at) ns
         self.scheduler = RejectScheduler(cfg, log, encoder_bits)
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
@@ -151,7 +177,7 @@ class RejectRuntime:
         over a window, and with one reading per camera cycle (and none when that one is blurred)
         a start from standstill reached the belt ~100 ms late: frames were placed tens of mm
         short and rejects near the ejector were decided after their fire time."""
-        if inputs is not None and inputs.encoder is not None:
+        if inputs is not None and (inputs.encoder is not None or inputs.confirm_counts):
             self._offered.append(inputs)  # deque.append: atomic, no lock on the poller's path
 
     def feed(self, inputs: EncoderReading | None = None) -> None:
@@ -168,6 +194,7 @@ class RejectRuntime:
             self._feed_one(inputs)
 
     def _feed_one(self, inputs: EncoderReading) -> None:
+        self._decode_counts(inputs, restarted=inputs.fifo_restarts > self._fifo_seen[0])
         counts = (inputs.fifo_restarts, inputs.fifo_refused, inputs.fifo_overflow)
         self._fifo_seen = [max(a, b) for a, b in zip(self._fifo_seen, counts, strict=True)]
         if inputs.encoder is None:
@@ -181,6 +208,27 @@ class RejectRuntime:
             return
         self._encoder_t_ns = t_ns
         self.scheduler.belt.sample(t_ns, inputs.encoder)
+
+    def _decode_counts(self, inputs: EncoderReading, restarted: bool) -> None:
+        """Each new bin-counter pulse becomes a confirmation of its own ejector, seen between
+        the previous reading's sample and this reading's return. Readings come in order, each
+        once (the newest can be offered and fed both); a jump is logged and confirms nothing."""
+        raw = inputs.confirm_counts
+        if not self._counters or raw is None or inputs.t_read_ns <= self._counted_t_ns:
+            return
+        since_ns = self._counted_from_ns
+        self._counted_t_ns = inputs.t_read_ns
+        self._counted_from_ns = inputs.t_sample_ns or inputs.t_read_ns
+        for index, (ejector_id, counter) in self._counters.items():
+            if index >= len(raw):
+                continue
+            if restarted:  # the PLC program began again, and so did its counters
+                counter.forget()
+            step = counter.update(raw[index])
+            if step.jump is not None:
+                self._log.error("confirm_counter_jump", ejector=ejector_id, jump=step.jump,
+                                raw=raw[index])  # fmt: skip
+            self._confirmed.extend([(ejector_id, since_ns, inputs.t_read_ns)] * step.pulses)
 
     def observe(self, now_ns: int, frame: Frame, detections: Detections) -> None:
         """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
@@ -200,7 +248,8 @@ class RejectRuntime:
 
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
         """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of
-        bin-sensor rising edges since the last step, `reset` a reset press this cycle."""
+        level bin-sensor rising edges since the last step (ignored when `counted`), `reset` a
+        reset press this cycle."""
         self.feed()
         sched = self.scheduler
         if reset:
@@ -218,8 +267,13 @@ class RejectRuntime:
             if outcome.reason is not None:
                 sched.report_lost(outcome.item_id, now_ns, outcome.reason)
         self._fifo_session(now_ns)
-        for _ in range(confirms if self.cfg.confirm_window_ms is not None else 0):
+        checked = self.cfg.confirm_window_ms is not None
+        for _ in range(confirms if checked and not self._counters else 0):
             sched.report_confirm(now_ns)
+        while self._confirmed:
+            ejector_id, since_ns, at_ns = self._confirmed.popleft()
+            if checked:
+                sched.report_confirm(min(at_ns, now_ns), ejector_id, since_ns)
         actions = sched.update(now_ns, None)
         self._carry_out(now_ns, actions)
         for alarm in actions.alarms:

@@ -33,6 +33,7 @@ from plantvision.conveyor.actions import (
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
+from plantvision.conveyor.confirm import pick_window
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
@@ -52,6 +53,7 @@ class _Reject:
     fired_reported: bool = False
     armed_once: bool = False
     confirm_deadline_ns: int | None = None
+    confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
 
 
 def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -188,18 +190,32 @@ class RejectScheduler:
         """The write of `item_id`'s verdict came back (delivered, or reported lost)."""
         self._in_transit.discard(item_id)
 
-    def report_confirm(self, now_ns: int) -> None:
-        """The bin sensor saw an item: it confirms the oldest fired reject still waiting."""
+    def report_confirm(
+        self, now_ns: int, ejector_id: str | None = None, since_ns: int | None = None
+    ) -> None:
+        """The bin sensor saw an item at `now_ns` (or somewhere in [`since_ns`, `now_ns`]).
+
+        With `ejector_id` (a bin counter of that ejector): it confirms a fired reject of that
+        ejector whose window (fire time .. confirm deadline) holds the pulse, the earliest
+        deadline first, and never another ejector's. Without (the shared level input, which
+        cannot tell ejectors apart): the oldest fired reject still waiting, as before."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
+        if ejector_id is not None or not waiting:
+            waiting += self._fired_by_plc(now_ns)
+        if ejector_id is not None:
+            waiting = [r for r in waiting if r.ejector is not None and r.ejector.id == ejector_id]
+            windows = [(r.confirm_open_ns, r.confirm_deadline_ns or 0) for r in waiting]
+            i = pick_window(windows, now_ns if since_ns is None else since_ns, now_ns)
+            waiting = [] if i is None else [waiting[i]]
+        which = {} if ejector_id is None else {"ejector": ejector_id}
         if not waiting:
-            waiting = self._fired_by_plc(now_ns)
-        if not waiting:
-            self._log.warning("reject_confirm_unexpected", t_ns=now_ns)
+            self._log.warning("reject_confirm_unexpected", t_ns=now_ns, **which)
             return
         r = min(waiting, key=lambda w: w.fire_at_ns)
         r.confirm_deadline_ns = None
         self.counters.confirmed += 1
-        self._log.info("reject_confirmed", item_id=r.item_id, after_ms=_ms(now_ns - r.fire_at_ns))
+        self._log.info("reject_confirmed", item_id=r.item_id,
+                       after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
 
     def _fired_by_plc(self, now_ns: int) -> list[_Reject]:
         """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
@@ -372,9 +388,13 @@ class RejectScheduler:
         knowledge; the bin sensor confirms it when configured)."""
         self.counters.fired += 1
         self._commit(r, now_ns)
+        v = self._belt.speed_mm_per_ns()
+        if v:  # the update notices the fire up to a cycle late: the window opens when it fired
+            behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
+            r.confirm_open_ns = now_ns - int(min(max(behind_ns, 0.0), 1e9))
 
     def _commit(self, r: _Reject, fired_at_ns: int) -> None:
-        r.state, r.fire_at_ns = "committed", fired_at_ns
+        r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
         if self._cfg.confirm_window_ms is not None:
             r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
 

@@ -188,11 +188,13 @@ def ejector_outputs(
         raise fail(
             "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
         )
-    if conv.confirm_window_ms is not None and sig.reject_confirm is None:
+    bin_sensor = sig.reject_confirm is not None or bool(sig.reject_confirm_counters)
+    if conv.confirm_window_ms is not None and not bin_sensor:
         raise fail(
             "confirm_window_ms",
-            "reject confirmation needs the bin sensor input",
-            "map plc.signals.reject_confirm, or remove confirm_window_ms",
+            "reject confirmation needs the bin sensor: counters or the level input",
+            "map plc.signals.reject_confirm_counters (reliable) or reject_confirm, or "
+            "remove confirm_window_ms",
         )
     return outputs
 
@@ -277,6 +279,7 @@ def build_cameras(
                     outs,
                     log.bind(camera=cam.id, room="reject"),
                     dep.plc.signals.encoder.width if dep.plc.signals.encoder else 32,
+                    counted=bool(dep.plc.signals.reject_confirm_counters),
                 ),
             )
         )

@@ -41,6 +41,7 @@ ALLOWED_TYPES: dict[str, tuple[SignalType, ...]] = {
     "encoder": ("input_register", "holding_register"),
     "reject_fifo": ("holding_register",),
     "reject_fifo_echo": ("input_register", "holding_register"),
+    "reject_confirm_counters": ("input_register", "holding_register"),
 }
 OUTPUT_COILS = ("permit", "warning", "ejectors")
 INPUT_BITS = ("reset", "reject_confirm", "machine_latched", "machine_stopped", "maintenance_reset")
@@ -109,7 +110,17 @@ class SignalMap(StrictModel):
     encoder: SignalModel | None = Field(
         default=None, description="belt encoder count (usually 32-bit)"
     )
-    reject_confirm: SignalModel | None = Field(default=None, description="reject bin sensor input")
+    reject_confirm: SignalModel | None = Field(
+        default=None,
+        description="reject bin sensor level input, shared by every ejector; polled, it misses "
+        "pulses shorter than the poll (map reject_confirm_counters instead)",
+    )
+    reject_confirm_counters: tuple[SignalModel, ...] = Field(
+        default=(),
+        description="per ejector (same order as ejectors), a 16-bit register the PLC increments "
+        "(wrapping) on each rising edge of that ejector's bin sensor; the reliable confirmation: "
+        "no pulse is lost between polls, and each confirms only its own ejector's rejects",
+    )
     machine_latched: SignalModel | None = Field(
         default=None,
         description="PLC status input: ON while the PLC holds the machine latched off (after any "
@@ -204,6 +215,7 @@ class SignalMap(StrictModel):
                 f"input bits span more than {MAX_BITS_READ} addresses; place them closer together",
                 None,
             )
+        self._check_counters()
         for name, limit in (
             ("reject_fifo", MAX_REGISTERS_WRITE),
             ("encoder", MAX_REGISTERS_READ),
@@ -215,6 +227,34 @@ class SignalMap(StrictModel):
                     (name, "count"),
                     f"{sig.span} registers exceed the Modbus limit of {limit} per request",
                     sig.count,
+                )
+
+    def _check_counters(self) -> None:
+        """One counter per ejector coil, 16 bits, and one read per table (the link reads each
+        table's counters in one request)."""
+        counters = self.reject_confirm_counters
+        if counters and len(counters) != len(self.ejectors):
+            raise field_error(
+                ("reject_confirm_counters",),
+                f"{len(counters)} bin counters for {len(self.ejectors)} ejectors; map one per "
+                "ejector, in the order of ejectors",
+                len(counters),
+            )
+        for i, sig in enumerate(counters):
+            if sig.width != 16 or sig.count != 1:
+                raise field_error(
+                    ("reject_confirm_counters", i, "width"),
+                    "a bin counter is one 16-bit register; use width 16, count 1",
+                    sig.width,
+                )
+        for kind in ("input_register", "holding_register"):
+            addrs = [s.address for s in counters if s.type == kind]
+            if addrs and max(addrs) - min(addrs) >= MAX_REGISTERS_READ:
+                raise field_error(
+                    ("reject_confirm_counters",),
+                    f"{kind} bin counters span more than {MAX_REGISTERS_READ} registers; place "
+                    "them closer together",
+                    addrs,
                 )
 
 

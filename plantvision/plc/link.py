@@ -272,7 +272,7 @@ class PlcLink:
         return True
 
     def read_inputs(self) -> PlcInputs | None:
-        """Sample reset, encoder and reject_confirm; None when down."""
+        """Sample reset, encoder, reject_confirm and the bin counters; None when down."""
         if not self._healthy:
             return None
         try:
@@ -286,6 +286,7 @@ class PlcLink:
                 t_encoder_ns = (t_sent_ns + self._clock()) // 2
                 self._poll_echo(echo)
                 restarts, refused, overflow = self._fifo_counts
+                counts = self._read_counters()
         except LinkError as exc:
             self._drop("read", str(exc))
             return None
@@ -304,6 +305,7 @@ class PlcLink:
             fifo_refused=refused,
             fifo_overflow=overflow,
             t_sample_ns=t_sample_ns,
+            confirm_counts=counts,
         )
 
     def stop(self) -> None:
@@ -391,6 +393,28 @@ class PlcLink:
         if echo is None or not merged:
             return count, None
         return count, regs[echo.address - lo : echo.address - lo + ECHO_REGS]
+
+    def _read_counters(self) -> tuple[int, ...] | None:
+        """The per-ejector bin counters, one request per register table (caller holds the
+        service lock); None when none are mapped."""
+        sigs = self._sig.reject_confirm_counters
+        if not sigs:
+            return None
+        values = [0] * len(sigs)
+        client = self._service.client
+        for kind, op in (
+            ("input_register", client.read_input_registers),
+            ("holding_register", client.read_holding_registers),
+        ):
+            group = [(i, s.address) for i, s in enumerate(sigs) if s.type == kind]
+            if not group:
+                continue
+            lo = min(a for _, a in group)
+            count = max(a for _, a in group) - lo + 1
+            regs = list(self._service.call(op, lo, count=count).registers)
+            for i, address in group:
+                values[i] = int(regs[address - lo]) & 0xFFFF
+        return tuple(values)
 
     def _poll_echo(self, registers: list[int] | None = None) -> None:
         """Read the PLC's FIFO echo (caller holds the service lock) and act on it: a PLC that

@@ -64,6 +64,9 @@ class PlcInputs:
     fifo_refused: int = field(default=0, compare=False)
     fifo_overflow: int = field(default=0, compare=False)
     t_sample_ns: int = field(default=0, compare=False)  # the bits were sampled after this
+    # The bin counters (raw 16-bit) per ejector index, read after t_sample_ns and before
+    # t_read_ns; None: none mapped.
+    confirm_counts: tuple[int, ...] | None = None
 
     @property
     def permit_mismatch(self) -> bool:

@@ -11,7 +11,9 @@ from the machine model (the machine *is* the belt: it moves while the machine ru
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
 when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
 pushes: its offset from the ejector (mm and ms: actual minus ideal), and whether it went into the
-bin. A binned item raises the bin sensor (`reject_confirm`) `bin_delay_ms` later.
+bin. A binned item raises the bin sensor (`reject_confirm`, shared by every ejector, high for
+`confirm_pulse_ms`) `bin_delay_ms` later; at that rising edge the PLC program increments the
+pushing ejector's bin counter (`reject_confirm_counters`, 16 bits, wrapping).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class ConveyorModel:
         self.pulses: list[dict[str, Any]] = []
         self.binned_items: list[int] = []
         self._bin_windows: list[tuple[int, int]] = []
+        self._bin_edges: dict[int, list[int]] = {}  # ejector -> rising edges still ahead, ns
+        self._bin_counts: dict[int, int] = {}  # ejector -> rising edges counted so far
 
     def _new_reader(self, n_ejectors: int, boot: int) -> FifoReader:
         late = round(self.cfg.late_limit_mm * self.cfg.counts_per_mm)
@@ -140,6 +144,16 @@ class ConveyorModel:
         self._bin_windows = [w for w in self._bin_windows if w[1] > now_ns]
         return any(a <= now_ns for a, _ in self._bin_windows)
 
+    def bin_counter(self, index: int, now_ns: int) -> int:
+        """Ejector `index`'s bin counter register at `now_ns`: its bin sensor's rising edges
+        so far, mod 2^16 (the PLC counts each edge in its scan, however short the pulse)."""
+        edges = self._bin_edges.get(index, [])
+        passed = [t for t in edges if t <= now_ns]
+        if passed:
+            self._bin_edges[index] = [t for t in edges if t > now_ns]
+            self._bin_counts[index] = self._bin_counts.get(index, 0) + len(passed)
+        return self._bin_counts.get(index, 0) & 0xFFFF
+
     # -- internals ---------------------------------------------------------------------------
 
     def _pulse(self, mode: str, index: int, belt: BeltNow, entry: FifoEntry | None) -> None:
@@ -157,10 +171,10 @@ class ConveyorModel:
             rec["past_counts"] = wrap_delta(belt.encoder, entry.fire_count)
         site = self.cfg.ejectors[index] if index < len(self.cfg.ejectors) else None
         if site is not None and self.truth is not None:
-            rec |= self._hit(site, belt)
+            rec |= self._hit(index, site, belt)
         self.pulses.append(rec)
 
-    def _hit(self, site: EjectorSite, belt: BeltNow) -> dict[str, Any]:
+    def _hit(self, index: int, site: EjectorSite, belt: BeltNow) -> dict[str, Any]:
         """Which item the paddle meets, and how far from the ideal instant."""
         assert self.truth is not None
         response_ns = site.response_ms * 1e6
@@ -176,6 +190,7 @@ class ConveyorModel:
             self.binned_items.append(item)
             t_in = belt.t_ns + int(response_ns + self.cfg.bin_delay_ms * 1e6)
             self._bin_windows.append((t_in, t_in + int(self.cfg.confirm_pulse_ms * 1e6)))
+            self._bin_edges.setdefault(index, []).append(t_in)
         return {
             "item": item,
             "defective": defective,

@@ -15,7 +15,7 @@ so tests drive it in-process; `python -m simulators.plc` runs it standalone.
 With `conveyor` set, the machine is a belt (speed in mm/s, changeable at run time) and the
 simulator is the PLC side of defect rejection (simulators.plc.belt_driver): ejector coil edges and
 reject FIFO entries become pulses logged with the belt's true position, and the bin sensor drives
-`reject_confirm`.
+`reject_confirm` and, per ejector, the bin counters `reject_confirm_counters`.
 """
 
 from __future__ import annotations
@@ -370,7 +370,7 @@ class PlcSimulator:
 
     def _fill_read(self, fc: int, start: int, registers: list[int], now: int) -> None:
         """Put the machine's current inputs (reset, maintenance reset, latched, standstill, bin
-        sensor) and encoder into the table being read."""
+        sensor, bin counters) and encoder into the table being read."""
         table, sigs, m = READ_FCS[fc], self.cfg.signals, self.machine
         bits = (
             (sigs.reset, m.reset_input),
@@ -384,6 +384,10 @@ class PlcSimulator:
         confirm = sigs.reject_confirm
         if self.belt is not None and confirm is not None and confirm.type == table:
             self._set_bit(registers, start, confirm.address, self.belt.confirm_input(now))
+        for i, counter in enumerate(sigs.reject_confirm_counters):
+            if self.belt is not None and counter.type == table:
+                value = self.belt.model.bin_counter(i, now)
+                self._fill_echo(registers, start, counter.address, [value])
         echo = sigs.reject_fifo_echo
         if self.belt is not None and echo is not None and echo.type == table:
             self._fill_echo(registers, start, echo.address, self.belt.model.echo())

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from plantvision.errors import ConfigError
-from plantvision.plc.config import DEFAULT_SIGNAL_MAP, load_plc_config
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, SignalMap, load_plc_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deployments" / "plc-map.example.yaml"
 
@@ -119,3 +120,20 @@ def test_good_edits_still_load(tmp_path: Path) -> None:
     assert cfg.signals.encoder is not None
     assert cfg.signals.encoder.word_order == "little"
     assert len(cfg.signals.ejectors) == 1
+
+
+def test_bin_counters_need_one_per_ejector_of_16_bits() -> None:
+    """reject_confirm_counters: one 16-bit register per ejector coil, or the map is refused."""
+    base = DEFAULT_SIGNAL_MAP.model_dump()
+    one = [{"type": "input_register", "address": 8}]
+    with pytest.raises(ValidationError, match="1 bin counters for 2 ejectors"):
+        SignalMap.model_validate(base | {"reject_confirm_counters": one})
+    wide = [{"type": "input_register", "address": 8, "width": 32}, one[0] | {"address": 12}]
+    with pytest.raises(ValidationError, match="one 16-bit register"):
+        SignalMap.model_validate(base | {"reject_confirm_counters": wide})
+    coil = [{"type": "coil", "address": 8}, {"type": "coil", "address": 9}]
+    with pytest.raises(ValidationError, match="reject_confirm_counters must be"):
+        SignalMap.model_validate(base | {"reject_confirm_counters": coil})
+    two = [one[0], one[0] | {"address": 9}]
+    assert SignalMap.model_validate(base | {"reject_confirm_counters": two}) \
+        .reject_confirm_counters[1].address == 9  # fmt: skip
