@@ -16,14 +16,14 @@ from simulators.verify.scenario import load_verify_scenario
 
 REPO = Path(__file__).resolve().parents[3]
 REQUIRED = {
-    "anchor_bottom_left", "drop_every_2nd_frame", "release_without_reset", "clear_hold_ignored",
+    "anchor_bottom_left", "blind_every_other_second", "release_without_reset", "clear_hold_ignored",
     "camera_left_out", "hung_camera_keeps_permit", "heartbeat_ungated", "ejector_one_pitch_late",
     "verdict_written_twice",
 }  # fmt: skip
 # What each mutant patches, to see the patch take in a fresh process: (module, attribute path).
 TARGETS = {
     "anchor_bottom_left": ("plantvision.zones.geometry", "_WX"),
-    "drop_every_2nd_frame": ("plantvision.detect.detector", "Detector.detect"),
+    "blind_every_other_second": ("plantvision.detect.detector", "Detector.detect"),
     "release_without_reset": ("plantvision.guard.latch", "Guard.step"),
     "clear_hold_ignored": ("plantvision.guard.latch", "Guard.__init__"),
     "camera_left_out": ("plantvision.loop.outputs", "OutputImage._combined"),
