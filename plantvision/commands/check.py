@@ -36,6 +36,7 @@ from plantvision.loop.deployment import (
 )
 from plantvision.loop.edm import stop_bounds
 from plantvision.loop.supervisor import SERVICE_STALE_MS, SUPERVISE_PERIOD_MS, SUPERVISOR_STALE_NS
+from plantvision.loop.threads import usable_cores
 from plantvision.plc.config import write_worst_ms
 from plantvision.zones.geometry import CompiledZones
 
@@ -54,7 +55,7 @@ def register(sub: Any) -> None:
 
 def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int:
     cam = dep.cameras[i]
-    files = check_camera_files(dep_file, i, cam, safety=dep.safety)
+    files = check_camera_files(dep_file, i, cam, safety=dep.safety, cameras=len(dep.cameras))
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
     check_zone_classes(files.zones, detector.class_names, files.model.path.name)
@@ -69,7 +70,12 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
     )
     print(
         f"  model {files.model.path.name}: {detector.family}, provider {detector.provider}, "
-        f"input {detector.input_size}"
+        f"input {detector.input_size}, {files.model.intra_op_threads} intra-op thread(s)"
+        + (
+            ""
+            if cam.model.intra_op_threads
+            else f" (auto: {usable_cores()} cores shared by {len(dep.cameras)} camera(s))"
+        )
     )
     if quant is not None:
         print("\n".join(card_lines(quant, "    ")))

@@ -161,7 +161,8 @@ class ModelSpec(StrictModel):
         default=0,
         ge=0,
         le=256,
-        description="onnxruntime intra-op threads; 0 lets onnxruntime choose",
+        description="onnxruntime intra-op threads; 0: a deployment shares the box's cores evenly "
+        "among its cameras (at least 1 each), a bare model command lets onnxruntime choose",
     )
     graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
         default="all", description="onnxruntime graph optimisation level"

@@ -25,6 +25,7 @@ from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
+from plantvision.loop.threads import share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
@@ -58,10 +59,17 @@ def _existing(
 
 
 def check_camera_files(
-    dep_file: Path, index: int, cam: CameraModel, *, safety: SafetyModel
+    dep_file: Path,
+    index: int,
+    cam: CameraModel,
+    *,
+    safety: SafetyModel,
+    cameras: int = 1,
+    cores: int | None = None,
 ) -> CameraFiles:
     """Every file a camera names exists and validates, its zone file is this camera's, and the
-    safety case fits its zones; errors name the deployment field or the zone file's."""
+    safety case fits its zones; errors name the deployment field or the zone file's. The model's
+    thread count 0 becomes this camera's share of `cores` among `cameras` (loop/threads.py)."""
     where = f"cameras[{index}]"
     zones_path = _existing(dep_file, f"{where}.zones", "zone file", cam.zones)
     zones = load_zone_file(zones_path)  # raises its own ConfigError naming the zone file
@@ -87,7 +95,10 @@ def check_camera_files(
         raise ConfigError(str(dep_file), "safety.approach", problem,
                           "use approach: floor (S = 1600 T + 1200 + Z)")  # fmt: skip
     update: dict[str, Any] = {
-        "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path)
+        "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path),
+        "intra_op_threads": share_threads(
+            cam.model.intra_op_threads, cameras, usable_cores() if cores is None else cores
+        ),
     }
     if cam.model.names_file is not None:
         update["names_file"] = resolve(dep_file.parent, cam.model.names_file)
@@ -230,8 +241,10 @@ def build_cameras(
     detectors: dict[str, Detector] | None = None,
 ) -> list[CameraRuntime]:
     """Check every camera's files, load its detector (with warm-up), and wire its runtime."""
+    n = len(dep.cameras)
     files = [
-        check_camera_files(dep_file, i, c, safety=dep.safety) for i, c in enumerate(dep.cameras)
+        check_camera_files(dep_file, i, c, safety=dep.safety, cameras=n)
+        for i, c in enumerate(dep.cameras)
     ]
     outputs = [ejector_outputs(dep_file, i, c, dep.plc) for i, c in enumerate(dep.cameras)]
     used = [i for o in outputs if o for i in o.values()]
