@@ -35,7 +35,12 @@ from plantvision.loop.deployment import (
     load_deployment,
 )
 from plantvision.loop.edm import stop_bounds
-from plantvision.loop.supervisor import SERVICE_STALE_MS, SUPERVISE_PERIOD_MS, SUPERVISOR_STALE_NS
+from plantvision.loop.supervisor import (
+    SERVICE_STALE_MS,
+    SUPERVISE_PERIOD_MS,
+    SUPERVISOR_STALE_NS,
+    read_wait_ns,
+)
 from plantvision.plc.config import write_worst_ms
 from plantvision.zones.geometry import CompiledZones
 
@@ -84,9 +89,12 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     )
     _waivers(files.zones)
+    failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
-    failed = 0
+        line, ok = reject_horizon_line(dep_file, i, cam)
+        print(line)
+        failed += not ok
     if lat.p99_ms + MODBUS_TYPICAL_MS > cam.budget_ms:
         print(
             f"  FAIL budget {cam.budget_ms:.0f} ms < detect p99 + typical Modbus write "
@@ -114,6 +122,42 @@ def tracker_gate_line(conv: ConveyorConfig) -> str:
     return (
         f"  ok   tracker gate {conv.gate_mm:g} mm < {conv.min_item_pitch_mm / 2:g} mm, half the "
         f"closest item pitch (conveyor.min_item_pitch_mm {conv.min_item_pitch_mm:g} mm)"
+    )
+
+
+def reject_horizon_line(dep_file: Path, index: int, cam: CameraModel) -> tuple[str, bool]:
+    """Box-timed plans are armed only in a camera cycle, `horizon_ms` before their fire time,
+    so the horizon must cover the longest gap between two of the camera's scheduler updates:
+    the thread waits up to min(stall_ms, budget_ms) / 4 for a frame, then takes up to budget_ms
+    to decide it (beyond is an overrun). A reject whose fire time falls in a longer gap is
+    decided after it: a late miss (a 150 ms cycle and the 100 ms default missed 9 of 30 phases
+    of an item against the cycle). The output latency does not add: the fire time the horizon
+    is measured to already leads by it. ("", True) for a camera without a conveyor."""
+    conv = cam.conveyor
+    if conv is None:
+        return "", True
+    if conv.timing_mode != "box":
+        return (
+            "  ok   reject horizon: PLC-timed, the PLC fires at a count (horizon_ms unused)",
+            True,
+        )
+    wait_ms = read_wait_ns(int(cam.budget_ms * 1e6), int(cam.stall_ms * 1e6)) / 1e6
+    need_ms = cam.budget_ms + wait_ms
+    gap = (
+        f"budget_ms {cam.budget_ms:g} + frame wait {wait_ms:g} ms (min(stall_ms, budget_ms) / 4)"
+        f" = {need_ms:g} ms"
+    )
+    if conv.horizon_ms >= need_ms:
+        return (
+            f"  ok   reject horizon {conv.horizon_ms:g} ms >= the longest update gap, {gap}",
+            True,
+        )
+    return (
+        f"  FAIL {dep_file}: cameras[{index}].conveyor.horizon_ms {conv.horizon_ms:g} ms is "
+        f"shorter than the longest gap between two reject updates, {gap}: a reject whose fire "
+        f"time falls in such a gap is decided late and missed; set horizon_ms to at least "
+        f"{need_ms:g}",
+        False,
     )
 
 
