@@ -177,6 +177,13 @@ def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
     return T charged: the larger of T and the worst of these plus write, scan and stopping."""
     bounds = fault_bounds(cam, parts.frame_period_ms, parts.processing_p99_ms)
     after_ms = parts.modbus_write_ms + parts.plc_scan_ms + parts.stopping_time_ms
+    # The last frame that looked clear showed the scene capture_latency_ms before its stamp.
+    after_ms += parts.capture_latency_ms
+    after = (
+        "capture latency, write, scan, stopping"
+        if parts.capture_latency_ms
+        else ("write, scan, stopping")
+    )
     print("  fault detection (from the fault's onset to the permit-OFF decision):")
     for b in bounds:
         print(f"    {b.name}: {b.bound_ms:.1f} ms ({b.parts})")
@@ -191,7 +198,7 @@ def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
     source = f"fault at entry ({worst.name})" if t_fault_ms > parts.total_ms else "detection"
     print(
         f"  T charged = {t_ms:.1f} ms ({source}; a fault at entry: {worst.bound_ms:.1f} ms "
-        f"{worst.name} + {after_ms:g} ms write, scan, stopping = {t_fault_ms:.1f} ms)"
+        f"{worst.name} + {after_ms:g} ms {after} = {t_fault_ms:.1f} ms)"
     )
     return t_ms
 
@@ -202,11 +209,13 @@ def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99
     term with where it came from (README, "Response time is a number")."""
     s, plc = dep.safety, dep.plc
     modbus_ms = write_worst_ms(plc.request_timeout_ms, plc.retries)
+    capture_ms = cam.source.capture_latency_ms
     parts = ResponseTimeParts(src.period_ms, s.frames_to_decide, p99_ms, modbus_ms,
-                              s.plc_scan_ms, s.stopping_time_ms)  # fmt: skip
+                              s.plc_scan_ms, s.stopping_time_ms, capture_ms)  # fmt: skip
+    capture = f" + {capture_ms:g} ms capture latency" if capture_ms else ""
     lines = [
-        f"  T = {s.frames_to_decide} x {src.period_ms:.1f} ms frames + {p99_ms:.1f} ms detect "
-        f"p99 + {modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
+        f"  T = {s.frames_to_decide} x {src.period_ms:.1f} ms frames{capture} + {p99_ms:.1f} ms "
+        f"detect p99 + {modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
         f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms",
         f"    frames: {s.frames_to_decide} (safety.frames_to_decide) x {src.period_ms:.1f} ms "
         f"({src.how})",
@@ -215,6 +224,11 @@ def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99
         lines.append(
             f"  WARNING frame period assumed from source.fps {cam.source.fps:g}: a live source is "
             "not opened by check; a slower stream is caught only by the stall bound below"
+        )
+    if capture_ms:
+        lines.append(
+            f"    capture latency {capture_ms:g} ms (source.capture_latency_ms): exposure to the "
+            "frame's stamp, measured on site"
         )
     where = "on a noise frame (live source)" if src.assumed else "on the source's own frames"
     lines += [
