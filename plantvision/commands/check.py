@@ -92,6 +92,7 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
     failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
+        print(latency_line(cam))
         line, ok = reject_horizon_line(dep_file, i, cam)
         print(line)
         failed += not ok
@@ -123,6 +124,21 @@ def tracker_gate_line(conv: ConveyorConfig) -> str:
         f"  ok   tracker gate {conv.gate_mm:g} mm < {conv.min_item_pitch_mm / 2:g} mm, half the "
         f"closest item pitch (conveyor.min_item_pitch_mm {conv.min_item_pitch_mm:g} mm)"
     )
+
+
+def latency_line(cam: CameraModel) -> str:
+    """The latencies the camera's rejects are placed and led with (README, "Latencies")."""
+    conv = cam.conveyor
+    if conv is None:
+        return ""
+    enc = conv.belt.encoder
+    outputs = ", ".join(f"{e.id} {e.output_latency_ms:g}" for e in conv.ejectors)
+    line = f"  reject latencies: capture {cam.source.capture_latency_ms:g} ms"
+    line += "" if enc is None else f", encoder {enc.latency_ms:g} ms"
+    line += f", output {outputs} ms"
+    if cam.source.capture_latency_ms == 0 and all(e.output_latency_ms == 0 for e in conv.ejectors):
+        line += ' (all 0: measure them on site, README "Latencies")'
+    return line
 
 
 def reject_horizon_line(dep_file: Path, index: int, cam: CameraModel) -> tuple[str, bool]:

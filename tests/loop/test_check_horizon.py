@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from plantvision.commands.check import reject_horizon_line
+from plantvision.commands.check import latency_line, reject_horizon_line
 from plantvision.loop.deployment import CameraModel, load_deployment
 from tests.loop.live import REPO
 
@@ -76,3 +76,24 @@ def test_every_shipped_deployment_loads_and_passes_the_horizon_check(path: Path)
     for i, cam in enumerate(dep.cameras):
         line, ok = reject_horizon_line(path, i, cam)
         assert ok, line
+
+
+def test_check_says_which_latencies_the_rejects_are_placed_and_led_with() -> None:
+    """One line per conveyor camera: capture, encoder and each ejector's output latency; when
+    none is set it says they are to be measured."""
+    cam = camera(250, 1000)
+    assert latency_line(cam) == (
+        "  reject latencies: capture 0 ms, encoder 0 ms, output kicker 0 ms "
+        '(all 0: measure them on site, README "Latencies")'
+    )
+    assert cam.conveyor is not None
+    assert cam.conveyor.belt.encoder is not None
+    enc = cam.conveyor.belt.encoder.model_copy(update={"latency_ms": 20.0})
+    ejectors = [cam.conveyor.ejectors[0].model_copy(update={"output_latency_ms": 15.0})]
+    belt = cam.conveyor.belt.model_copy(update={"encoder": enc})
+    conv = cam.conveyor.model_copy(update={"belt": belt, "ejectors": ejectors})
+    source = cam.source.model_copy(update={"capture_latency_ms": 80.0})
+    cam = cam.model_copy(update={"conveyor": conv, "source": source})
+    assert latency_line(cam) == (
+        "  reject latencies: capture 80 ms, encoder 20 ms, output kicker 15 ms"
+    )
