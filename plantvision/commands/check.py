@@ -136,7 +136,8 @@ def latency_line(cam: CameraModel) -> str:
     line = f"  reject latencies: capture {cam.source.capture_latency_ms:g} ms"
     line += "" if enc is None else f", encoder {enc.latency_ms:g} ms"
     line += f", output {outputs} ms"
-    if cam.source.capture_latency_ms == 0 and all(e.output_latency_ms == 0 for e in conv.ejectors):
+    values = [cam.source.capture_latency_ms, 0.0 if enc is None else enc.latency_ms]
+    if not any(values + [e.output_latency_ms for e in conv.ejectors]):
         line += ' (all 0: measure them on site, README "Latencies")'
     return line
 
