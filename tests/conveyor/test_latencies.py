@@ -185,3 +185,32 @@ def test_a_reject_is_late_when_its_coil_write_would_be_past_even_if_the_push_is_
     acts = sched.update(1760 * MS, None)
     assert acts.plans == ()
     assert [(m.reason, m.late_ms) for m in acts.missed] == [("late", 10.0)]
+
+
+# --- the horizon against the update gap ---------------------------------------------------
+
+
+def missed_phases(horizon_ms: float, cycle_ms: int = 150, phases: int = 30) -> int:
+    """Updates every `cycle_ms` (a camera cycle), at `phases` offsets against the item's fire
+    time (1780 ms); how many of them miss the reject."""
+    missed = 0
+    for k in range(phases):
+        sched = RejectScheduler(make_cfg(horizon_ms=horizon_ms))
+        timer = FakeTimer(sched)
+        sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
+        offset_ns = k * cycle_ms * MS // phases
+        for t in range(offset_ns, 2500 * MS, cycle_ms * MS):
+            timer.run_until(t)
+            acts = sched.update(t, None)
+            timer.apply(acts)
+            missed += len(acts.missed)
+    return missed
+
+
+def test_a_horizon_shorter_than_the_update_gap_misses_rejects_and_one_covering_it_none() -> None:
+    """The reason `check` refuses a box-timed horizon shorter than the longest update gap: with
+    updates 150 ms apart, a 100 ms horizon misses the reject for 9 of 30 phases of the fire time
+    against the cycle (the issue's figure: the fire time falls between an update more than
+    100 ms before it and the next, after it); 150 ms misses none."""
+    assert missed_phases(100.0) == 9
+    assert missed_phases(150.0) == 0
