@@ -14,7 +14,9 @@ pure `RejectScheduler` decides and this module carries its actions out:
   returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
   through the guard like any health fault, and the same reset press that clears the latch lets
   the guard reset.
-The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it.
+The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it
+(the belt dates it back by the encoder's configured latency), and a frame is placed at its capture
+stamp less the camera's capture latency.
 Confirmations come from each ejector's bin counter when the PLC map has them (`counted`): each
 increment confirms a reject of that ejector whose window holds the span between two readings;
 otherwise from the shared level input's rising edges that the loop counts (`step`'s `confirms`).
