@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
+from plantvision.cli import main
 from plantvision.commands.check import latency_line, reject_horizon_line
 from plantvision.loop.deployment import CameraModel, load_deployment
+from simulators.plc import PlcSimulator
 from tests.loop.live import REPO
+from tests.loop.test_check_tracker_gate import _deployment
 
 DEMO = REPO / "deployments" / "demo-conveyor.yaml"
 
@@ -97,3 +100,18 @@ def test_check_says_which_latencies_the_rejects_are_placed_and_led_with() -> Non
     assert latency_line(cam) == (
         "  reject latencies: capture 80 ms, encoder 20 ms, output kicker 15 ms"
     )
+
+
+def test_check_fails_a_deployment_whose_horizon_is_short_and_passes_it_once_raised(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole command: exit 1 and the FAIL line for the 100 ms default under a 200 ms
+    budget; the horizon it names makes the same deployment READY."""
+    conveyor: dict[str, Any] = {"gate_mm": 30, "min_item_pitch_mm": 90}
+    dep = _deployment(tmp_path, sim.port, **conveyor)
+    assert main(["check", str(dep), "--runs", "3"]) == 1
+    out = capsys.readouterr().out
+    need = next(line for line in out.splitlines() if "conveyor.horizon_ms" in line)
+    least = need.rsplit("at least ", 1)[1]
+    dep = _deployment(tmp_path, sim.port, horizon_ms=float(least), **conveyor)
+    assert main(["check", str(dep), "--runs", "3"]) == 0, capsys.readouterr().out
