@@ -15,9 +15,11 @@ a 20 ms actuator response (tests.conveyor.helpers.make_cfg).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from plantvision.conveyor import (
@@ -28,9 +30,11 @@ from plantvision.conveyor import (
     EncoderModel,
     RejectScheduler,
 )
-from plantvision.loop.deployment import SourceModel
+from plantvision.errors import ConfigError
+from plantvision.loop.deployment import SourceModel, load_deployment
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, FakeTimer, encoder_cfg, frame, make_cfg
 
+REPO = Path(__file__).resolve().parents[2]
 EJECTOR: dict[str, Any] = {
     "id": "ej1",
     "position_mm": 1000.0,
@@ -214,3 +218,32 @@ def test_a_horizon_shorter_than_the_update_gap_misses_rejects_and_one_covering_i
     100 ms before it and the next, after it); 150 ms misses none."""
     assert missed_phases(100.0) == 9
     assert missed_phases(150.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        (("source",), "capture_latency_ms"),
+        (("conveyor", "belt", "encoder"), "latency_ms"),
+        (("conveyor", "ejectors", 0), "output_latency_ms"),
+    ],
+)
+def test_a_negative_latency_in_a_deployment_names_the_file_the_field_and_the_fix(
+    tmp_path: Path, where: tuple[str | int, ...], field: str
+) -> None:
+    """demo-conveyor.yaml with one latency at -5 ms: refused in one line that names the file,
+    the dotted field and how to fix it."""
+    data = yaml.safe_load((REPO / "deployments" / "demo-conveyor.yaml").read_text())
+    node = data["cameras"][0]
+    for key in where:
+        node = node[key]
+    node[field] = -5
+    f = tmp_path / "dep.yaml"
+    f.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        load_deployment(f)
+    path = "cameras[0]." + ".".join(str(k) for k in where).replace(".0", "[0]") + f".{field}"
+    assert str(info.value) == (
+        f"{f}: {path}: Input should be greater than or equal to 0 "
+        "(fix: give a value within the field's bounds (`plantvision schema` writes them all))"
+    )
