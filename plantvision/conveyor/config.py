@@ -213,7 +213,8 @@ class ConveyorConfig(StrictModel):
         gt=0,
         le=10000,
         description="box mode: plans are armed only this long before their fire time, so a "
-        "belt stop can still re-time them, ms",
+        "belt stop can still re-time them; they are armed in camera cycles, so `check` refuses "
+        "less than the longest gap between two, budget_ms + min(stall_ms, budget_ms) / 4, ms",
     )
     retime_tolerance_ms: float = Field(
         default=0.5,
