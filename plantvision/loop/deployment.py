@@ -56,7 +56,8 @@ class SourceModel(StrictModel):
         le=2000,
         description="how long before its stamp (when the grab returns) a frame was exposed: an "
         "RTSP stream adds ~80 ms, a USB camera a frame or two. Items on a belt are placed where "
-        'the belt was at the stamp less this; measure it on site (README, "Latencies"), ms',
+        "the belt was at the stamp less this, and `check` adds it to T; measure it on site "
+        '(README, "Latencies"), ms',
     )
 
     @model_validator(mode="after")
