@@ -1,13 +1,13 @@
 """Latencies of the cell's three clocks-to-belt links, each configured per site and used where
 items are placed and fire times are led (issue 15, item 4):
 
-- capture: a frame shows the belt as it was `capture_latency_ms` before its stamp (an RTSP
-  camera's frame is stamped when grab() returns, ~80 ms after exposure);
-- encoder: the PLC's encoder count is `encoder_latency_ms` older than its read's midpoint (a
-  PLC scan, an encoder card's update cycle);
-- output: the ejector moves `output_latency_ms` after the coil write (PLC scan, output card,
-  valve), on top of the actuator's own response: box mode fires earlier by it, PLC mode leads
-  its fire count by the travel it takes.
+- capture: a frame shows the belt as it was `source.capture_latency_ms` before its stamp (an
+  RTSP camera's frame is stamped when grab() returns, ~80 ms after exposure);
+- encoder: the PLC's encoder count is `belt.encoder.latency_ms` older than its read's midpoint
+  (a PLC scan, an encoder card's update cycle);
+- output: the coil is energised `ejectors[].output_latency_ms` after the fire decision (the
+  write, the PLC's scan, the output card), before the actuator's own response: box mode fires
+  earlier by it, PLC mode leads its fire count by the travel it takes.
 
 The belt runs at 500 mm/s (0.5 mm per ms); 1 px = 1 mm; the ejector is 1000 mm downstream with
 a 20 ms actuator response (tests.conveyor.helpers.make_cfg).
@@ -43,13 +43,14 @@ EJECTOR: dict[str, Any] = {
 }
 
 
-def fired_at(sched: RejectScheduler, until_ns: int, count_of: Any = None) -> list[int]:
-    """Step 10 ms cycles from 0 to `until_ns`; the fire times the timer carried out."""
+def fired_at(sched: RejectScheduler, until_ns: int) -> list[int]:
+    """Step 10 ms cycles (fixed-speed belt) from 0 to `until_ns`; the fire times the timer
+    carried out."""
     timer = FakeTimer(sched)
     fires: list[int] = []
     for t in range(0, until_ns, 10 * MS):
         timer.run_until(t)
-        timer.apply(sched.update(t, None if count_of is None else count_of(t)))
+        timer.apply(sched.update(t, None))
     for times in timer.fired.values():
         fires += times
     return fires
