@@ -42,6 +42,8 @@ def _fix_for(err: ErrorDetails) -> str:
         return "add this required key"
     if kind.startswith("finite_number"):
         return "use a finite number"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return "give a value within the field's bounds (`plantvision schema` writes them all)"
     return ""
 
 

@@ -106,7 +106,8 @@ def conveyor_sim_config(cam: CameraModel, base: Path) -> tuple[Any, Any]:
         else EjectorSite(
             x_mm=origin_mm + e.position_mm,
             pulse_ms=e.pulse_ms,
-            response_ms=e.actuator_response_ms,
+            # coil on at the PLC to the push: the output's own delay, then the actuator's
+            response_ms=e.output_latency_ms + e.actuator_response_ms,
             reach_mm=scenario.conveyor.item_size_mm / 3,
         )
         for i in range(max(by_output) + 1)

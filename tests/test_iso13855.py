@@ -88,6 +88,13 @@ def test_response_time_sums_its_parts() -> None:
         ResponseTimeParts(-1.0)
 
 
+def test_response_time_adds_the_cameras_capture_latency() -> None:
+    """A frame exposed 80 ms before its stamp adds 80 ms to T; a negative latency is refused."""
+    assert ResponseTimeParts(100.0, 2, 15.0, 5.0, 10.0, 100.0, 80.0).total_ms == pytest.approx(410)
+    with pytest.raises(ValueError, match=">= 0"):
+        ResponseTimeParts(100.0, capture_latency_ms=-1.0)
+
+
 def test_zone_boundary_check_against_hazard() -> None:
     """A zone passes when it surrounds the hazard and its nearest boundary point is >= S away."""
     hazard = np.array([[0.0, 0.0], [100, 0], [100, 100], [0, 100]])

@@ -35,7 +35,12 @@ from plantvision.loop.deployment import (
     load_deployment,
 )
 from plantvision.loop.edm import stop_bounds
-from plantvision.loop.supervisor import SERVICE_STALE_MS, SUPERVISE_PERIOD_MS, SUPERVISOR_STALE_NS
+from plantvision.loop.supervisor import (
+    SERVICE_STALE_MS,
+    SUPERVISE_PERIOD_MS,
+    SUPERVISOR_STALE_NS,
+    read_wait_ns,
+)
 from plantvision.loop.threads import usable_cores
 from plantvision.plc.config import write_worst_ms
 from plantvision.zones.geometry import CompiledZones
@@ -90,9 +95,13 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     )
     _waivers(files.zones)
+    failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
-    failed = 0
+        print(latency_line(cam))
+        line, ok = reject_horizon_line(dep_file, i, cam)
+        print(line)
+        failed += not ok
     if lat.p99_ms + MODBUS_TYPICAL_MS > cam.budget_ms:
         print(
             f"  FAIL budget {cam.budget_ms:.0f} ms < detect p99 + typical Modbus write "
@@ -123,6 +132,58 @@ def tracker_gate_line(conv: ConveyorConfig) -> str:
     )
 
 
+def latency_line(cam: CameraModel) -> str:
+    """The latencies the camera's rejects are placed and led with (README, "Latencies")."""
+    conv = cam.conveyor
+    if conv is None:
+        return ""
+    enc = conv.belt.encoder
+    outputs = ", ".join(f"{e.id} {e.output_latency_ms:g}" for e in conv.ejectors)
+    line = f"  reject latencies: capture {cam.source.capture_latency_ms:g} ms"
+    line += "" if enc is None else f", encoder {enc.latency_ms:g} ms"
+    line += f", output {outputs} ms"
+    values = [cam.source.capture_latency_ms, 0.0 if enc is None else enc.latency_ms]
+    if not any(values + [e.output_latency_ms for e in conv.ejectors]):
+        line += ' (all 0: measure them on site, README "Latencies")'
+    return line
+
+
+def reject_horizon_line(dep_file: Path, index: int, cam: CameraModel) -> tuple[str, bool]:
+    """Box-timed plans are armed only in a camera cycle, `horizon_ms` before their fire time,
+    so the horizon must cover the longest gap between two of the camera's scheduler updates:
+    the thread waits up to min(stall_ms, budget_ms) / 4 for a frame, then takes up to budget_ms
+    to decide it (beyond is an overrun). A reject whose fire time falls in a longer gap is
+    decided after it: a late miss (a 150 ms cycle and the 100 ms default missed 9 of 30 phases
+    of an item against the cycle). The output latency does not add: the fire time the horizon
+    is measured to already leads by it. ("", True) for a camera without a conveyor."""
+    conv = cam.conveyor
+    if conv is None:
+        return "", True
+    if conv.timing_mode != "box":
+        return (
+            "  ok   reject horizon: PLC-timed, the PLC fires at a count (horizon_ms unused)",
+            True,
+        )
+    wait_ms = read_wait_ns(int(cam.budget_ms * 1e6), int(cam.stall_ms * 1e6)) / 1e6
+    need_ms = cam.budget_ms + wait_ms
+    gap = (
+        f"budget_ms {cam.budget_ms:g} + frame wait {wait_ms:g} ms (min(stall_ms, budget_ms) / 4)"
+        f" = {need_ms:g} ms"
+    )
+    if conv.horizon_ms >= need_ms:
+        return (
+            f"  ok   reject horizon {conv.horizon_ms:g} ms >= the longest update gap, {gap}",
+            True,
+        )
+    return (
+        f"  FAIL {dep_file}: cameras[{index}].conveyor.horizon_ms {conv.horizon_ms:g} ms is "
+        f"shorter than the longest gap between two reject updates, {gap}: a reject whose fire "
+        f"time falls in such a gap is decided late and missed; set horizon_ms to at least "
+        f"{need_ms:g}",
+        False,
+    )
+
+
 def _waivers(zones: CompiledZones) -> None:
     """Every mask that can hide part of a stop zone is blanking, allowed only by its waiver."""
     for m in zones.masks:
@@ -139,6 +200,13 @@ def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
     return T charged: the larger of T and the worst of these plus write, scan and stopping."""
     bounds = fault_bounds(cam, parts.frame_period_ms, parts.processing_p99_ms)
     after_ms = parts.modbus_write_ms + parts.plc_scan_ms + parts.stopping_time_ms
+    # The last frame that looked clear showed the scene capture_latency_ms before its stamp.
+    after_ms += parts.capture_latency_ms
+    after = (
+        "capture latency, write, scan, stopping"
+        if parts.capture_latency_ms
+        else ("write, scan, stopping")
+    )
     print("  fault detection (from the fault's onset to the permit-OFF decision):")
     for b in bounds:
         print(f"    {b.name}: {b.bound_ms:.1f} ms ({b.parts})")
@@ -153,7 +221,7 @@ def _fault_bounds(cam: CameraModel, parts: ResponseTimeParts) -> float:
     source = f"fault at entry ({worst.name})" if t_fault_ms > parts.total_ms else "detection"
     print(
         f"  T charged = {t_ms:.1f} ms ({source}; a fault at entry: {worst.bound_ms:.1f} ms "
-        f"{worst.name} + {after_ms:g} ms write, scan, stopping = {t_fault_ms:.1f} ms)"
+        f"{worst.name} + {after_ms:g} ms {after} = {t_fault_ms:.1f} ms)"
     )
     return t_ms
 
@@ -164,11 +232,13 @@ def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99
     term with where it came from (README, "Response time is a number")."""
     s, plc = dep.safety, dep.plc
     modbus_ms = write_worst_ms(plc.request_timeout_ms, plc.retries)
+    capture_ms = cam.source.capture_latency_ms
     parts = ResponseTimeParts(src.period_ms, s.frames_to_decide, p99_ms, modbus_ms,
-                              s.plc_scan_ms, s.stopping_time_ms)  # fmt: skip
+                              s.plc_scan_ms, s.stopping_time_ms, capture_ms)  # fmt: skip
+    capture = f" + {capture_ms:g} ms capture latency" if capture_ms else ""
     lines = [
-        f"  T = {s.frames_to_decide} x {src.period_ms:.1f} ms frames + {p99_ms:.1f} ms detect "
-        f"p99 + {modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
+        f"  T = {s.frames_to_decide} x {src.period_ms:.1f} ms frames{capture} + {p99_ms:.1f} ms "
+        f"detect p99 + {modbus_ms:g} ms Modbus + {s.plc_scan_ms:g} ms PLC scan + "
         f"{s.stopping_time_ms:g} ms stopping = {parts.total_ms:.1f} ms",
         f"    frames: {s.frames_to_decide} (safety.frames_to_decide) x {src.period_ms:.1f} ms "
         f"({src.how})",
@@ -177,6 +247,11 @@ def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99
         lines.append(
             f"  WARNING frame period assumed from source.fps {cam.source.fps:g}: a live source is "
             "not opened by check; a slower stream is caught only by the stall bound below"
+        )
+    if capture_ms:
+        lines.append(
+            f"    capture latency {capture_ms:g} ms (source.capture_latency_ms): exposure to the "
+            "frame's stamp, measured on site"
         )
     where = "on a noise frame (live source)" if src.assumed else "on the source's own frames"
     lines += [

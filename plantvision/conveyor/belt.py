@@ -57,6 +57,7 @@ class Belt:
         self._moved_at: tuple[int, float] | None = None  # first reading after a standstill
         self._max_mm_per_ns = cfg.max_speed_mm_s / 1e9
         self._jump_tol_mm = enc.jump_tolerance_mm if enc else 0.0
+        self._latency_ns = int(enc.latency_ms * 1e6) if enc else 0
         self.discontinuities = 0  # count jumps seen (PLC restart, preset); each re-anchors
         self.last_jump: tuple[int, int, int] | None = None  # (t_ns, count before, count after)
 
@@ -70,11 +71,14 @@ class Belt:
         return self._t0_ns is not None and (not self.has_encoder or bool(self._samples))
 
     def sample(self, now_ns: int, encoder_count: int | None) -> None:
-        """Record a reading taken at `now_ns`. Fixed-speed belts ignore the count."""
+        """Record a reading taken at `now_ns`. Fixed-speed belts ignore the count. The count
+        is the belt's position `encoder.latency_ms` before `now_ns` (a PLC scan, an encoder
+        card's cycle): it is dated back by that, so positions at any instant stay true."""
         if self._t0_ns is None:
             self._t0_ns = now_ns
         if not self.has_encoder or encoder_count is None:
             return
+        now_ns -= self._latency_ns
         if not 0 <= encoder_count < self._count_modulus:
             raise ValueError(
                 f"encoder count {encoder_count} is not an unsigned {self._count_bits}-bit value"

@@ -42,6 +42,14 @@ class EncoderModel(StrictModel):
         description="a count change this far beyond what the belt's maximum speed allows (or "
         "this far backwards) is an encoder discontinuity (a PLC restart or preset), not motion, mm",
     )
+    latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="how much older the count is than the read's midpoint, which stamps it (the "
+        "PLC's scan, an encoder card's update cycle): each reading is dated back by this "
+        '(README, "Latencies"), ms',
+    )
 
 
 class BeltModel(StrictModel):
@@ -132,6 +140,14 @@ class EjectorModel(StrictModel):
     actuator_response_ms: float = Field(
         default=0.0, ge=0, le=2000, description="coil-on to push delay of the actuator, ms"
     )
+    output_latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="from the fire decision to the coil energised: box-timed, the coil write's "
+        "network, PLC scan and output card; PLC-timed, the PLC's scan and output card. Fires "
+        "that much earlier (PLC-timed: a lead in counts), on top of actuator_response_ms, ms",
+    )
     pulse_ms: float = Field(gt=0, le=5000, description="how long the coil stays on, ms")
     output: int | None = Field(
         default=None,
@@ -197,7 +213,8 @@ class ConveyorConfig(StrictModel):
         gt=0,
         le=10000,
         description="box mode: plans are armed only this long before their fire time, so a "
-        "belt stop can still re-time them, ms",
+        "belt stop can still re-time them; they are armed in camera cycles, so `check` refuses "
+        "less than the longest gap between two, budget_ms + min(stall_ms, budget_ms) / 4, ms",
     )
     retime_tolerance_ms: float = Field(
         default=0.5,

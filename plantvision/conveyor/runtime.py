@@ -14,7 +14,9 @@ pure `RejectScheduler` decides and this module carries its actions out:
   returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
   through the guard like any health fault, and the same reset press that clears the latch lets
   the guard reset.
-The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it.
+The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it
+(the belt dates it back by the encoder's configured latency), and a frame is placed at its capture
+stamp less the camera's capture latency.
 Confirmations come from each ejector's bin counter when the PLC map has them (`counted`): each
 increment confirms a reject of that ejector whose window holds the span between two readings;
 otherwise from the shared level input's rising edges that the loop counts (`step`'s `confirms`).
@@ -106,15 +108,19 @@ class RejectRuntime:
         encoder_bits: int = 32,
         *,
         counted: bool = False,
+        capture_latency_ms: float = 0.0,
     ) -> None:
         """`counted`: the PLC map has a bin counter per ejector (reject_confirm_counters); the
-        level edges handed to `step` are then ignored."""
+        level edges handed to `step` are then ignored. `capture_latency_ms`: the camera's
+        source.capture_latency_ms (a frame was exposed that long before its stamp)."""
         self.cfg, self._outputs, self._log = cfg, outputs, log
         self._counters = {i: (e, BinCounter()) for e, i in outputs.items()} if counted else {}
         self._counted_t_ns = 0  # t_read_ns of the last reading decoded
         self._counted_from_ns = 0  # ... and when it was sampled: the next pulses came after
         self._confirmed: deque[tuple[str, int, int]] = deque()  # (ejector, since, at) ns
-        self.scheduler = RejectScheduler(cfg, log, encoder_bits)
+        self.scheduler = RejectScheduler(
+            cfg, log, encoder_bits, capture_latency_ms=capture_latency_ms
+        )
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
         self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread

@@ -7,9 +7,13 @@ before its fire time and re-sent (same item id) or cancelled when the prediction
 stopped belt does not fire at an empty spot. In PLC mode the verdict carries an encoder count,
 which is right whatever the belt does afterwards.
 
-A reject whose fire time (arrival minus actuator response) has passed when it is decided is a
-missed reject: counted, logged as `reject_missed`, raised as an alarm, and, if configured, the
-belt is stopped.
+Items are placed where the belt was when their frame was exposed (the stamp less the camera's
+capture latency; the belt dates encoder readings back by the encoder's latency), and a fire
+time leads the arrival by the ejector's output latency plus its actuator response.
+
+A reject whose fire time (arrival minus output latency and actuator response) has passed when
+it is decided is a missed reject: counted, logged as `reject_missed`, raised as an alarm, and,
+if configured, the belt is stopped.
 """
 
 from __future__ import annotations
@@ -64,12 +68,28 @@ def _ms(ns: float) -> float:
     return round(ns / 1e6, 3)
 
 
+def _lead_ms(ejector: EjectorModel) -> float:
+    """From the fire decision to the push: the output's latency (write, PLC scan, output
+    card) and then the actuator's own response."""
+    return ejector.output_latency_ms + ejector.actuator_response_ms
+
+
 class RejectScheduler:
     """Tracks items on one belt and decides, per defective item, when its ejector fires."""
 
-    def __init__(self, cfg: ConveyorConfig, logger: Any = None, encoder_bits: int = 32) -> None:
-        """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width)."""
+    def __init__(
+        self,
+        cfg: ConveyorConfig,
+        logger: Any = None,
+        encoder_bits: int = 32,
+        *,
+        capture_latency_ms: float = 0.0,
+    ) -> None:
+        """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width);
+        `capture_latency_ms`: how long before its stamp a frame was exposed (the camera's
+        source.capture_latency_ms): its items are placed where the belt was then."""
         self._cfg = cfg
+        self._capture_latency_ns = int(capture_latency_ms * 1e6)
         self._belt = Belt(cfg.belt, encoder_bits)
         self._mapping = ImageToBelt(cfg.mapping)
         self._tracker = ItemTracker(cfg.gate_mm)
@@ -126,7 +146,7 @@ class RejectScheduler:
         local = assign_defects(xy[items], xy[is_defect])
         owner[np.flatnonzero(is_defect)[local >= 0]] = items[local[local >= 0]]
         along_mm, across_mm = self._mapping.map(_centres(xy), frame_w, frame_h)
-        u_mm = along_mm - self._belt.position_mm(t_capture_ns)
+        u_mm = along_mm - self._belt.position_mm(t_capture_ns - self._capture_latency_ns)
         return BeltFrame(u_mm, across_mm, self._half_mm(xy, frame_w, frame_h), is_defect, owner)
 
     def _half_mm(self, xyxy: npt.NDArray[np.float64], frame_w: int, frame_h: int
@@ -325,7 +345,7 @@ class RejectScheduler:
             elif r.state == "armed":
                 self._unarm(r)
             return
-        fire_at_ns = now_ns + int(remaining_mm / v) - int(r.ejector.actuator_response_ms * 1e6)
+        fire_at_ns = now_ns + int(remaining_mm / v) - int(_lead_ms(r.ejector) * 1e6)
         if fire_at_ns < now_ns - (tol_ns if r.state == "armed" else 0):
             self._miss(r, now_ns, "late", _ms(now_ns - fire_at_ns))
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
@@ -341,7 +361,7 @@ class RejectScheduler:
             if remaining_mm < 0:
                 self._miss(r, now_ns, "passed_while_stopped", 0.0)
             return  # no speed yet to lead the actuator response: decide next cycle
-        lead_mm = max(v, 0.0) * r.ejector.actuator_response_ms * 1e6
+        lead_mm = max(v, 0.0) * _lead_ms(r.ejector) * 1e6
         fire_mm = travel_mm + remaining_mm - lead_mm
         if travel_mm >= fire_mm:
             late_ms = _ms((travel_mm - fire_mm) / v) if v > 0 else 0.0

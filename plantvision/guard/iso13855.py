@@ -55,7 +55,8 @@ class ResponseTimeParts:
 
     `frames_to_decide` counts frame periods from a person's entry to the frame that trips:
     up to one period until the next capture, plus the frames the decision needs (1 for a
-    single-frame trip), hence the default 2.
+    single-frame trip), hence the default 2. `capture_latency_ms`: a frame shows the scene that
+    long before its stamp (source.capture_latency_ms), which the measured stages cannot see.
     """
 
     frame_period_ms: float
@@ -64,6 +65,7 @@ class ResponseTimeParts:
     modbus_write_ms: float = 0.0
     plc_scan_ms: float = 0.0
     stopping_time_ms: float = 0.0
+    capture_latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
         values = (
@@ -72,6 +74,7 @@ class ResponseTimeParts:
             self.modbus_write_ms,
             self.plc_scan_ms,
             self.stopping_time_ms,
+            self.capture_latency_ms,
         )
         if not all(np.isfinite(v) and v >= 0 for v in values) or self.frames_to_decide < 1:
             raise ValueError("response time parts must be finite, >= 0, frames_to_decide >= 1")
@@ -84,6 +87,7 @@ class ResponseTimeParts:
             + self.modbus_write_ms
             + self.plc_scan_ms
             + self.stopping_time_ms
+            + self.capture_latency_ms
         )
 
 

@@ -293,6 +293,7 @@ def build_cameras(
                     log.bind(camera=cam.id, room="reject"),
                     dep.plc.signals.encoder.width if dep.plc.signals.encoder else 32,
                     counted=bool(dep.plc.signals.reject_confirm_counters),
+                    capture_latency_ms=cam.source.capture_latency_ms,
                 ),
             )
         )

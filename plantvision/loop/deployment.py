@@ -50,6 +50,15 @@ class SourceModel(StrictModel):
         "latest frame wins; lockstep: every frame, for benchmarks",
     )
     loop: bool = Field(default=False, description="restart a file source at its end")
+    capture_latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=2000,
+        description="how long before its stamp (when the grab returns) a frame was exposed: an "
+        "RTSP stream adds ~80 ms, a USB camera a frame or two. Items on a belt are placed where "
+        "the belt was at the stamp less this, and `check` adds it to T; measure it on site "
+        '(README, "Latencies"), ms',
+    )
 
     @model_validator(mode="after")
     def _needs_location(self) -> SourceModel:

@@ -83,12 +83,15 @@ class BeltDriver:
             t = self._clock() if now_ns is None else now_ns
             return self._machine.position_counts(t) / self.cfg.counts_per_mm
 
-    def read(self) -> tuple[int, float]:
+    def read(self, age_ns: int = 0) -> tuple[int, float]:
         """(now_ns, belt travel mm) taken together under the lock: a camera that renders this
-        travel and stamps this time shows the belt exactly where it was."""
+        travel and stamps this time shows the belt exactly where it was. With `age_ns`, the
+        travel `age_ns` before now_ns: a camera whose frame is stamped that long after its
+        exposure."""
         with self._lock:
             t = self._clock()
-            return t, self._machine.position_counts(t) / self.cfg.counts_per_mm
+            self._machine.advance(t)
+            return t, self._machine.position_counts_at(t - age_ns) / self.cfg.counts_per_mm
 
     def pulses(self) -> list[dict[str, Any]]:
         with self._lock:

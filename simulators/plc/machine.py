@@ -23,10 +23,13 @@ PLC program"):
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
 ENCODER_MODULUS = 1 << 32
+TRAIL_MAX = 8192  # belt positions kept for looking back (seconds of them at ~1 kHz)
 HEARTBEAT_MODULUS = 1 << 16
 
 
@@ -64,6 +67,7 @@ class Machine:
         self._hb_value: int | None = None
         self._hb_change_ns: int | None = None
         self._pos = 0.0
+        self._trail: deque[tuple[int, float]] = deque(maxlen=TRAIL_MAX)  # (t_ns, pos) moved to
         self._encoder_zero = 0  # counts of travel at the last counter reset
         self._reset_until_ns = now_ns
         self._maintenance_until_ns = now_ns
@@ -146,9 +150,12 @@ class Machine:
         self.advance(now_ns)
         return self.phase is Phase.STOPPED
 
-    def encoder(self, now_ns: int) -> int:
+    def encoder(self, now_ns: int, age_ns: int = 0) -> int:
+        """The count at `now_ns`, or as it was `age_ns` earlier (a register the PLC copies
+        its counter into once a scan is read that much behind it)."""
         self.advance(now_ns)
-        return (int(self._pos) - self._encoder_zero) % ENCODER_MODULUS
+        pos = self._pos if age_ns <= 0 else self.position_counts_at(now_ns - age_ns)
+        return (int(pos) - self._encoder_zero) % ENCODER_MODULUS
 
     def reset_encoder(self, now_ns: int) -> None:
         """The PLC's counter restarts at 0 here (a PLC restart, a preset); the belt does not
@@ -160,6 +167,20 @@ class Machine:
         """Belt travel since power-up in counts, unwrapped (the truth the encoder wraps)."""
         self.advance(now_ns)
         return self._pos
+
+    def position_counts_at(self, t_ns: int) -> float:
+        """Belt travel at `t_ns`, which may lie in the past: interpolated between the positions
+        the machine moved to (each query moves it, so they are dense; between two the motion is
+        linear or a linear deceleration, interpolated linearly); before the oldest kept, that."""
+        if t_ns >= self._t_ns:
+            return self.position_counts(t_ns)
+        trail = self._trail
+        i = bisect.bisect_right(trail, t_ns, key=lambda e: e[0])
+        if i == 0:
+            return trail[0][1] if trail else self._pos
+        t0, p0 = trail[i - 1]
+        t1, p1 = trail[i] if i < len(trail) else (self._t_ns, self._pos)
+        return p0 if t1 <= t0 else p0 + (p1 - p0) * (t_ns - t0) / (t1 - t0)
 
     def speed_counts_per_ns(self, now_ns: int) -> float:
         """Current belt speed: full while running, falling linearly while coasting, else 0."""
@@ -217,6 +238,7 @@ class Machine:
             if t_ns >= end:
                 self.phase = Phase.STOPPED
         self._t_ns = t_ns
+        self._trail.append((t_ns, self._pos))
 
     def _coast(self, t_ns: int) -> float:
         """Distance since the stop began, decelerating linearly to zero over the stop."""

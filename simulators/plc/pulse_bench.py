@@ -10,6 +10,11 @@ median / p99 / max of:
 - box only: the ejector timer's own switch-on error.
 Then it raises the belt speed until a run misses a defective item or bins a good one, for the
 given camera-to-ejector distance, and prints the highest speed with zero misses.
+
+With `--capture-ms`, `--encoder-ms` or `--output-ms` the simulated cell has those latencies (a
+frame stamped after its exposure, an encoder register behind the counter, a push later than the
+coil), and each mode runs twice: with the deployment not told of them (all 0, as before issue 15
+item 4) and told (source.capture_latency_ms, encoder.latency_ms, output_latency_ms).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import structlog
@@ -52,12 +58,20 @@ def _run(spec: RigSpec) -> RigResult:
 
 
 def timing_figures(
-    mode: str, speed_mm_s: float, belt_s: float, model: Path | None, defect_rate: float
+    mode: str,
+    speed_mm_s: float,
+    belt_s: float,
+    model: Path | None,
+    defect_rate: float,
+    latencies: dict[str, Any] | None = None,
 ) -> list[str]:
-    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate)  # type: ignore[arg-type]
+    """`latencies`: RigSpec's capture_ms, encoder_ms, output_ms and told, if any."""
+    lat = latencies or {}
+    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate, **lat)  # type: ignore[arg-type]
     res = _run(spec)
+    told = "" if not lat else (" (latencies told)" if lat.get("told") else " (latencies NOT told)")
     lines = [
-        f"{mode}-timed at {speed_mm_s / 1000:.1f} m/s: {len(res.pulses)} pulses, "
+        f"{mode}-timed at {speed_mm_s / 1000:.1f} m/s{told}: {len(res.pulses)} pulses, "
         f"missed {len(res.missed)}, good rejected {len(res.good_rejected)}",
         "  " + stats("pulse timing error at the simulator", res.timing_errors_ms()),
         "  " + stats("item position error at the push", res.position_errors_ms()),
@@ -101,15 +115,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--ejector-mm", type=float, default=700.0, help="camera to ejector, mm")
     p.add_argument("--model", type=Path, help="ONNX detector (default: scene truth)")
     p.add_argument("--no-sweep", action="store_true", help="only the timing figures")
+    p.add_argument("--capture-ms", type=float, default=0.0, help="simulated capture latency")
+    p.add_argument("--encoder-ms", type=float, default=0.0, help="simulated encoder latency")
+    p.add_argument("--output-ms", type=float, default=0.0, help="simulated output latency")
     args = p.parse_args(argv)
     _quiet()
     detector = args.model or "perfect detector (scene truth)"
     print(f"loopback 127.0.0.1, 640x480 scene camera at 20 fps, detector: {detector}")
+    sim = {"capture_ms": args.capture_ms, "encoder_ms": args.encoder_ms}
+    sim["output_ms"] = args.output_ms
+    runs: list[dict[str, Any] | None] = [None]
+    if any(sim.values()):
+        print(
+            f"simulated cell: capture {args.capture_ms:g} ms, encoder {args.encoder_ms:g} ms, "
+            f"output {args.output_ms:g} ms"
+        )
+        runs = [sim | {"told": False}, sim | {"told": True}]
     for mode in ("box", "plc"):
-        for line in timing_figures(
-            mode, args.speed_mm_s, args.belt_s, args.model, args.defect_rate
-        ):
-            print(line, flush=True)
+        for lat in runs:
+            for line in timing_figures(
+                mode, args.speed_mm_s, args.belt_s, args.model, args.defect_rate, lat
+            ):
+                print(line, flush=True)
     if not args.no_sweep:
         for mode in ("box", "plc"):
             for line in zero_miss_speed(mode, args.ejector_mm, args.model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +54,14 @@ class RigSpec:
     seed: int = 5
     model: Path | None = None  # ONNX detector; None: a perfect detector from the scene truth
     actuator_response_ms: float = 5.0
+    # The cell's own latencies, in the simulator: frames stamped this long after exposure, the
+    # encoder register this far behind the counter, the push this much later than the coil
+    # (on top of the actuator's response). `told`: the deployment configures the same values
+    # (source.capture_latency_ms, encoder.latency_ms, output_latency_ms); else they stay 0.
+    capture_ms: float = 0.0
+    encoder_ms: float = 0.0
+    output_ms: float = 0.0
+    told: bool = False
 
 
 @dataclass
@@ -137,10 +145,15 @@ def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
         "actuator_response_ms": spec.actuator_response_ms,
         "pulse_ms": 30,
         "output": 0,
+        "output_latency_ms": spec.output_ms if spec.told else 0.0,
     }
+    source = {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps}
+    source["capture_latency_ms"] = spec.capture_ms if spec.told else 0.0
+    encoder = {"signal": "encoder", "counts_per_mm": 10}
+    encoder["latency_ms"] = spec.encoder_ms if spec.told else 0.0
     camera = {
         "id": "belt",
-        "source": {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps},
+        "source": source,
         # No conf_threshold / nms_iou: the detector runs at the model card's (cell model: 0.55).
         "model": {"path": str(model), "family": "yolov8", "intra_op_threads": 1},
         "zones": "zones.yaml",
@@ -148,7 +161,7 @@ def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
         "overrun_policy": "warn",
         "stall_ms": 3000,
         "conveyor": {
-            "belt": {"encoder": {"signal": "encoder", "counts_per_mm": 10}},
+            "belt": {"encoder": encoder},
             "mapping": {"mm_per_px": 1.0, "origin_px": 0},
             "gate_mm": 30,
             "ejectors": [ejector],
@@ -166,10 +179,14 @@ def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
 
 
 def _grabber_factory(
-    sim: PlcSimulator, renderer: SceneRenderer, truth: TruthDetector | None
+    sim: PlcSimulator, renderer: SceneRenderer, truth: TruthDetector | None, capture_ms: float
 ) -> Callable[[CameraModel, Path, Callable[[], int]], Grabber]:
-    assert sim.belt is not None
-    read_belt = sim.belt.read
+    belt = sim.belt
+    assert belt is not None
+    age_ns = int(capture_ms * 1e6)
+
+    def read_belt() -> tuple[int, float]:  # the scene as it was age_ns before the stamp
+        return belt.read(age_ns)
 
     def factory(cam: CameraModel, base: Path, clock_ns: Callable[[], int]) -> Grabber:
         if truth is None:
@@ -198,10 +215,14 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     dep = load_deployment(dep_file)
     cam = dep.cameras[0]
     conveyor, belt = conveyor_sim_config(cam, folder)
+    # The push comes output_ms after the coil on top of the actuator's response (truth's own
+    # figure, not the deployment's, which may not be told it).
+    late = tuple(replace(e, response_ms=spec.actuator_response_ms + spec.output_ms)
+                 for e in conveyor.ejectors)  # fmt: skip
     sim = PlcSimulator(
         SimConfig(
-            signals=dep.plc.signals, conveyor=conveyor, item_truth=belt, stopping_ms=50,
-            watchdog_ms=1000,
+            signals=dep.plc.signals, conveyor=replace(conveyor, ejectors=late), item_truth=belt,
+            stopping_ms=50, watchdog_ms=1000, encoder_age_ms=spec.encoder_ms,
         )
     )  # fmt: skip
     port = sim.start()
@@ -225,7 +246,7 @@ def _run(
     renderer = SceneRenderer(load_scenario(dep_file.parent / "scenario.yaml"))
     detectors: dict[str, Any] = {} if truth is None else {"belt": truth}
     cams = build_cameras(
-        dep, dep_file, log=log, simulated=_grabber_factory(sim, renderer, truth),
+        dep, dep_file, log=log, simulated=_grabber_factory(sim, renderer, truth, spec.capture_ms),
         detectors=detectors,
     )  # fmt: skip
     link = PlcLink(dep.plc.model_copy(update={"port": port}), log)

@@ -64,6 +64,8 @@ class SimConfig:
     conveyor: ConveyorSimConfig | None = None  # the machine is a belt with ejectors
     item_truth: ItemTruth | None = field(default=None, compare=False)
     pulse_log_path: Path | None = None  # every ejector pulse as a JSON line
+    # The encoder register is this much behind the counter (the PLC copies it once a scan).
+    encoder_age_ms: float = 0.0
 
 
 def _table_sizes(signals: SignalMap) -> dict[str, int]:
@@ -393,7 +395,7 @@ class PlcSimulator:
             self._fill_echo(registers, start, echo.address, self.belt.model.echo())
         enc: SignalModel | None = sigs.encoder
         if enc is not None and enc.type == table:
-            value = self.machine.encoder(now)
+            value = self.machine.encoder(now, int(self.cfg.encoder_age_ms * 1e6))
             words = u32_to_words(value, enc.word_order) if enc.width == 32 else [value & 0xFFFF]
             off = enc.address - start
             registers[off : off + len(words)] = words

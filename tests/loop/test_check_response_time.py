@@ -127,3 +127,17 @@ def test_a_live_source_says_its_period_and_model_frame_are_assumed(
     assert _ms(r"T = 2 x ([\d.]+) ms frames", out) == 80.0
     assert "WARNING frame period assumed" in out
     assert "noise frame" in out
+
+
+def test_the_capture_latency_is_a_term_of_t_and_of_every_fault_path(
+    tmp_path: Path, sim: PlcSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A frame shows the scene source.capture_latency_ms before its stamp, which no measured
+    stage sees: T adds it, says where it came from, and so does T after each fault bound."""
+    source = {"kind": "folder", "uri": "frames", "fps": 10, "capture_latency_ms": 80}
+    _, out, _ = _check(tmp_path, sim.port, capsys, {"camera": {"source": source}})
+    assert _ms(r"frames \+ ([\d.]+) ms capture latency", out) == 80.0
+    assert "capture latency 80 ms (source.capture_latency_ms)" in out
+    detect = _ms(r"\+ ([\d.]+) ms detect p99", out)
+    assert _ms(r"= ([\d.]+) ms\n", out) == pytest.approx(2 * 100 + 80 + detect + 50 + 10 + 100)
+    assert _ms(r"\+ ([\d.]+) ms capture latency, write, scan, stopping", out) == 80 + 50 + 10 + 100

@@ -242,3 +242,21 @@ def test_a_permit_off_latches_a_ready_machine_that_never_started() -> None:
     assert m.latched_at(4)
     m.on_permit(True, 5)
     assert not m.press_start(6)
+
+
+def test_the_belt_can_be_looked_back_on_and_an_encoder_register_read_behind_it() -> None:
+    """Truth for latency benches: the travel at a past instant is the one the machine had then
+    (running 1 count/ms, then coasting to a stop), and an encoder register `age_ns` behind the
+    counter shows that past count while the counter itself moves on."""
+    m = running_machine()
+    for t in range(10 * MS, 101 * MS, 10 * MS):
+        m.on_heartbeat(t // (10 * MS) + 1, t)  # +1 every 10 ms: fresh, the belt runs
+        m.advance(t)
+    assert m.position_counts_at(45 * MS) == 45.0
+    assert m.encoder(100 * MS, age_ns=20 * MS) == 80
+    assert m.encoder(100 * MS) == 100
+    m.on_permit(False, 100 * MS)  # coasts 50 ms, decelerating linearly: 25 counts
+    assert m.position_counts(130 * MS) == 100 + 30 - 30**2 / 100
+    assert m.position_counts(200 * MS) == 125.0
+    assert m.position_counts_at(130 * MS) == 121.0
+    assert m.position_counts_at(95 * MS) == 95.0
