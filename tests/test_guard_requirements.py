@@ -133,3 +133,60 @@ def test_warning_events_carry_the_cause_warn_zone() -> None:
     off = g.step(1300 * MS, 4, CLEAR).events
     assert [(e["zone"], e["cause"]) for e in fields(on, "warning_on")] == [("aisle", "warn_zone")]
     assert [e["cause"] for e in fields(off, "warning_off")] == ["warn_zone"]
+
+
+def tripped_then_clear(clear_at_ms: int) -> Guard:
+    """No hold times; running from 600 ms, tripped by 'press' at 700 ms, clear from
+    `clear_at_ms`."""
+    g = guard(clear_hold_ms=0, min_off_ms=0)
+    g.step(0, 0, CLEAR)
+    assert g.step(600 * MS, 1, CLEAR, reset=True).output.permit
+    g.step(610 * MS, 2, CLEAR)
+    assert not g.step(700 * MS, 3, hits(stop=True)).output.permit
+    g.step(clear_at_ms * MS, 4, CLEAR)
+    return g
+
+
+def reasons(step_events: tuple[GuardEvent, ...]) -> list[str]:
+    return [f["reason"] for f in fields(step_events, "reset_refused")]
+
+
+def test_a_press_released_before_the_zone_was_last_entered_is_refused() -> None:
+    """Released at 1500 ms, the zone occupied again at 1600 ms and clear from 1700 ms: the press
+    came before that entry (it waited for a PLC sample) and is not carried across it."""
+    g = tripped_then_clear(800)
+    g.step(1600 * MS, 5, hits(stop=True))
+    g.step(1700 * MS, 6, CLEAR)
+    step = g.step(1800 * MS, 7, CLEAR, reset=True, released_ns=1500 * MS)
+    assert not step.output.permit
+    assert reasons(step.events) == ["entered_since_press"]
+    g.step(1810 * MS, 8, CLEAR)
+    again = g.step(1900 * MS, 9, CLEAR, reset=True, released_ns=1850 * MS)
+    assert again.output.permit  # a press after the entry is judged afresh
+
+
+def test_a_press_released_at_the_instant_the_zone_was_first_seen_clear_is_accepted() -> None:
+    """The boundary: clear since 1700 ms and released in the sample at 1700 ms is clear since
+    the release."""
+    g = tripped_then_clear(1700)
+    assert g.step(1800 * MS, 5, CLEAR, reset=True, released_ns=1700 * MS).output.permit
+
+
+def test_a_press_released_after_the_zone_cleared_is_accepted() -> None:
+    g = tripped_then_clear(800)
+    assert g.step(1800 * MS, 5, CLEAR, reset=True, released_ns=1500 * MS).output.permit
+
+
+def test_an_earlier_refusal_reason_is_not_replaced_by_entered_since_press() -> None:
+    """Minimum off time not yet met and the zone entered after the release: the first reason the
+    person can act on (wait) is the one named."""
+    g = guard(clear_hold_ms=0, min_off_ms=1000)
+    g.step(0, 0, CLEAR)
+    assert g.step(1100 * MS, 1, CLEAR, reset=True).output.permit
+    g.step(1110 * MS, 2, CLEAR)
+    g.step(1200 * MS, 3, hits(stop=True))  # trip: off until 2200 ms at least
+    g.step(1300 * MS, 4, CLEAR)
+    g.step(1600 * MS, 5, hits(stop=True))
+    g.step(1700 * MS, 6, CLEAR)
+    step = g.step(1800 * MS, 7, CLEAR, reset=True, released_ns=1500 * MS)
+    assert reasons(step.events) == ["min_off_time"]
