@@ -9,10 +9,12 @@ pure `RejectScheduler` decides and this module carries its actions out:
 - PLC-timed: verdicts go to the link's reject FIFO through a `VerdictWorker` (its own thread, so
   a slow verdict write never delays the cycle's permit write); its outcomes come back at the next
   step, and one that was not delivered in time is a missed reject like any other;
-- a missed or unconfirmed reject latches an alarm (the warning light) until the next reset
-  press; when it stops the belt (`missed_action: stop_belt`, or any unconfirmed reject) `step`
-  returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
-  through the guard like any health fault, and the same reset press that clears the latch lets
+- a missed or unconfirmed reject, and a push conflict (a good item in the blast window, pushes
+  closer than the actuator's cycle: the push still fires), latches an alarm (the warning light)
+  until the next reset press; only the first two can stop the belt: when one does
+  (`missed_action: stop_belt`, or any unconfirmed reject) `step` returns the fault cause
+  `reject_missed` / `reject_unconfirmed`, which drops the run permit through the guard like
+  any health fault, and the same reset press that clears the latch lets
   the guard reset.
 The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it.
 Confirmations come from each ejector's bin counter when the PLC map has them (`counted`): each
@@ -279,7 +281,8 @@ class RejectRuntime:
         for alarm in actions.alarms:
             self._alarm = True
             if self._stop_cause is None and (
-                alarm.kind in ALWAYS_STOP or self.cfg.missed_action == "stop_belt"
+                alarm.kind in ALWAYS_STOP
+                or (alarm.kind == "reject_missed" and self.cfg.missed_action == "stop_belt")
             ):
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:

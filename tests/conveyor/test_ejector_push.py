@@ -112,9 +112,9 @@ def test_the_blast_window_covers_the_belt_the_paddle_sweeps_during_the_pulse() -
 
 
 def test_a_late_push_moves_the_blast_window_downstream_with_the_target() -> None:
-    """The target is 8 mm past the line when the paddle pushes: the window is 8 mm further on
-    the belt-fixed axis's upstream side."""
-    others = np.array([-60.0, -53.0, 2.0, 3.0])
+    """The target is 8 mm past the line when the paddle pushes: the window, [-63, 2] mm, lies
+    8 mm further upstream of it on the belt."""
+    others = np.array([-64.0, -53.0, 2.0, 3.0])
     hit = blast_hits(0.0, others, reach_mm=10.0, blast_mm=45.0, push_offset_mm=8.0)
     assert hit.tolist() == [False, True, True, False]
 
