@@ -108,15 +108,19 @@ class RejectRuntime:
         encoder_bits: int = 32,
         *,
         counted: bool = False,
+        transport_margin_ms: float = 0.0,
     ) -> None:
         """`counted`: the PLC map has a bin counter per ejector (reject_confirm_counters); the
-        level edges handed to `step` are then ignored."""
+        level edges handed to `step` are then ignored. `transport_margin_ms`: PLC-timed, from a
+        verdict's decision to the PLC acting on it (`RejectScheduler`)."""
         self.cfg, self._outputs, self._log = cfg, outputs, log
         self._counters = {i: (e, BinCounter()) for e, i in outputs.items()} if counted else {}
         self._counted_t_ns = 0  # t_read_ns of the last reading decoded
         self._counted_from_ns = 0  # ... and when it was sampled: the next pulses came after
         self._confirmed: deque[tuple[str, int, int]] = deque()  # (ejector, since, at) ns
-        self.scheduler = RejectScheduler(cfg, log, encoder_bits)
+        self.scheduler = RejectScheduler(
+            cfg, log, encoder_bits, transport_margin_ms=transport_margin_ms
+        )
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
         self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread

@@ -5,13 +5,15 @@ are a conflict. Pure functions, plain numbers."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from plantvision.conveyor.config import EjectorModel
+from plantvision.configio import load_model
+from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.ejector import (
     Push,
     blast_hits,
@@ -20,6 +22,7 @@ from plantvision.conveyor.ejector import (
     lateness_ns,
     pulse_ns,
 )
+from plantvision.errors import ConfigError
 
 MS = 1_000_000
 MM_PER_NS_1500 = 1.5e-6  # 1.5 m/s
@@ -147,3 +150,30 @@ def test_pushes_closer_than_the_cycle_or_overlapping_conflict(
     found = cycle_conflict(t_ms * MS, pulse_ms * MS, pushes, int(min_cycle_ms * MS))
     got = None if found is None else (found.item_id, abs(found.t_ns - t_ms * MS) // MS)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("ejector_yaml", "field", "fix"),
+    [
+        ("{id: kick, position_mm: 800, pulse_ms: 40, pulse_mm: 20}", "ejectors[0]",
+         "give exactly one of pulse_ms and pulse_mm"),
+        ("{id: kick, position_mm: 800, pulse_ms: 40, reach_mm: -5}", "ejectors[0].reach_mm",
+         "greater than or equal to 0"),
+        ("{id: kick, position_mm: 800, pulse_mm: 20}", "(top level)",
+         "pulse_mm needs timing_mode box"),
+    ],
+)  # fmt: skip
+def test_a_bad_ejector_in_a_file_names_the_file_the_field_and_the_fix(
+    tmp_path: Path, ejector_yaml: str, field: str, fix: str
+) -> None:
+    path = tmp_path / "conveyor.yaml"
+    path.write_text(
+        "belt: {encoder: {signal: enc, counts_per_mm: 10}}\n"
+        "mapping: {mm_per_px: 1.0}\n"
+        "timing_mode: plc\n"
+        f"ejectors: [{ejector_yaml}]\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_model(path, ConveyorConfig)
+    assert str(err.value).startswith(f"{path}: {field}: ")
+    assert fix in str(err.value)
