@@ -9,8 +9,9 @@ Inputs:
 
 A defect is hit when some pulse put it in the bin; its timing error is that pulse's `error_ms`
 (the smallest |error| when several pushed it). A defect no pulse binned is a miss, with the error
-of the nearest pulse that met it, if any. A good item in the bin is a false reject. An item
-that more than one pulse met was pushed twice (the same item seen in several frames, or one
+of the nearest pulse that met it, if any. A good item in the bin is a false reject, whether the
+paddle met it at the push or swept it while it was out (`swept`: a long pulse, merged pulses).
+An item that more than one pulse met was pushed twice (the same item seen in several frames, or one
 verdict written twice, must still be rejected once).
 """
 
@@ -94,12 +95,14 @@ def reject_verdict(outcomes: Sequence[DefectOutcome], bound: RejectBound) -> Ver
 
 
 def false_rejects(pulses: Sequence[Mapping[str, Any]], good: Set[int] | None = None) -> list[int]:
-    """Good items in the bin (sorted); with `good`, only those among them."""
+    """Good items in the bin (sorted), pushed at the push or swept while the paddle was out;
+    with `good`, only those among them."""
     binned = {
         int(p["item"])
         for p in pulses
         if p.get("binned") and not p.get("defective") and p.get("item") is not None
     }
+    binned |= {int(s["item"]) for p in pulses for s in p.get("swept", ()) if not s["defective"]}
     return sorted(binned if good is None else binned & set(good))
 
 
