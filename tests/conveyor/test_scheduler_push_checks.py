@@ -247,3 +247,19 @@ def test_a_push_conflict_latches_the_alarm_but_never_stops_the_belt() -> None:
     assert len(link.verdicts) == 2
     assert rt.counters["cycle_short"] == 1
     assert (status.alarm, status.fault) == (True, None)
+
+
+def test_plc_a_good_neighbour_seen_after_the_verdict_went_out_still_raises_the_alarm() -> None:
+    """PLC mode sends the verdict as soon as the defect is seen, before the item behind it has
+    entered the view: the blast check goes on until the push, and alarms once."""
+    sched, sim = plc_sched(reach_mm=10.0)
+    seen = sim.count_at(100 * MS)
+    sched.observe(100 * MS, 100 * MS, frame([(100, 240, "defect")], size_px=10), 640, 480, seen)
+    first = sched.update(100 * MS, sim.count())
+    assert len(first.verdicts) == 1 and first.alarms == ()
+    # 20 mm behind the defect on the belt: at 140 ms the belt has run 70 mm, so it shows at 100
+    later = frame([(100 + 20, 240, "defect"), (100, 240, "item")], size_px=10)
+    sched.observe(140 * MS, 140 * MS, later, 640, 480, sim.count_at(140 * MS))
+    acts = [sched.update(t, sim.count_at(t)) for t in range(140 * MS, 400 * MS, 10 * MS)]
+    assert [a for x in acts for a in x.alarms] == [Alarm("reject_hits_neighbour", 1)]
+    assert sched.counters.neighbour_hits == 1
