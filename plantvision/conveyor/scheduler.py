@@ -13,10 +13,11 @@ margin); without a reach, when its fire time (arrival minus actuator response) h
 counted, logged as `reject_missed`, raised as an alarm, and, if configured, the belt is stopped.
 A reject decided late but within reach fires at once.
 
-Each push is checked when it is first planned (box: armed; PLC: sent): a good item inside its
-blast window (`reject_hits_neighbour`) or a start closer than the actuator's cycle to another
-push on the same ejector, or inside its pulse (`ejector_cycle_short`), is counted, logged and
-alarmed, and the push still fires (see `_check_push`).
+Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
+every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
+start closer than the actuator's cycle to another push on the same ejector, or inside its pulse
+(`ejector_cycle_short`), is counted, logged and alarmed, once per push, and the push still
+fires (see `_check_push`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class _Reject:
     armed_once: bool = False
     confirm_deadline_ns: int | None = None
     confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
+    push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
+    neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
 
 
 def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -320,6 +323,8 @@ class RejectScheduler:
         if r.state == "committed":
             self._check_confirmation(r, now_ns)
             return
+        if r.state in ("armed", "sent") and not r.neighbours_told:
+            self._recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
             if travel_mm >= r.fire_mm and r.item_id not in self._in_transit:
                 self._commit_plc(r, now_ns)
@@ -446,8 +451,23 @@ class RejectScheduler:
             self._conflict(conflict, "ejector_cycle_short", other_item_id=other.item_id,
                            gap_ms=gap_ms, min_cycle_ms=e.min_cycle_ms, pulse_ms=_ms(coil_ns),
                            t_ns=now_ns)  # fmt: skip
-        neighbours = self._good_in_blast(r.item_id, e, max(v, 0.0) * coil_ns, offset_mm)
+        r.push_offset_mm = offset_mm
+        self._check_blast(r, now_ns, v, coil_ns)
+
+    def _recheck_blast(self, r: _Reject, now_ns: int) -> None:
+        """Until the push, items that enter the view behind a planned push are checked too (a
+        PLC verdict goes out when its defect is first seen, before the next item is)."""
+        v = self._belt.speed_mm_per_ns()
+        if r.ejector is not None and v is not None and v > 0:
+            self._check_blast(r, now_ns, v, pulse_ns(r.ejector, v))
+
+    def _check_blast(self, r: _Reject, now_ns: int, v: float, coil_ns: int) -> None:
+        """Good items inside the push's blast window: one alarm per push, naming them."""
+        e = r.ejector
+        assert e is not None
+        neighbours = self._good_in_blast(r.item_id, e, max(v, 0.0) * coil_ns, r.push_offset_mm)
         if neighbours:
+            r.neighbours_told = True
             self.counters.neighbour_hits += 1
             self._conflict(PushConflict(r.item_id, e.id, "neighbour", neighbours, None),
                            "reject_hits_neighbour", neighbour_ids=list(neighbours),

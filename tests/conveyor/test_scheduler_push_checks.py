@@ -256,7 +256,7 @@ def test_plc_a_good_neighbour_seen_after_the_verdict_went_out_still_raises_the_a
     seen = sim.count_at(100 * MS)
     sched.observe(100 * MS, 100 * MS, frame([(100, 240, "defect")], size_px=10), 640, 480, seen)
     first = sched.update(100 * MS, sim.count())
-    assert len(first.verdicts) == 1 and first.alarms == ()
+    assert (len(first.verdicts), first.alarms) == (1, ())
     # 20 mm behind the defect on the belt: at 140 ms the belt has run 70 mm, so it shows at 100
     later = frame([(100 + 20, 240, "defect"), (100, 240, "item")], size_px=10)
     sched.observe(140 * MS, 140 * MS, later, 640, 480, sim.count_at(140 * MS))
