@@ -105,7 +105,8 @@ def conveyor_sim_config(cam: CameraModel, base: Path) -> tuple[Any, Any]:
         if (e := by_output.get(i)) is None
         else EjectorSite(
             x_mm=origin_mm + e.position_mm,
-            pulse_ms=e.pulse_ms,
+            # PLC-timed: the PLC's own pulse (pulse_mm is box-timed only, the box times it)
+            pulse_ms=e.pulse_ms if e.pulse_ms is not None else 30.0,
             # coil on at the PLC to the push: the output's own delay, then the actuator's
             response_ms=e.output_latency_ms + e.actuator_response_ms,
             reach_mm=scenario.conveyor.item_size_mm / 3,

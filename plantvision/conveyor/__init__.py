@@ -14,6 +14,7 @@ from plantvision.conveyor.actions import (
     FirePlan,
     MissedReject,
     PlcVerdict,
+    PushConflict,
     RejectCounters,
 )
 from plantvision.conveyor.belt import COUNT_MODULUS, Belt, wrap_delta
@@ -44,6 +45,7 @@ __all__ = [
     "MappingModel",
     "MissedReject",
     "PlcVerdict",
+    "PushConflict",
     "RejectCounters",
     "RejectScheduler",
     "wrap_delta",

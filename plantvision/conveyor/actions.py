@@ -41,9 +41,25 @@ class MissedReject:
 
 
 @dataclass(frozen=True, slots=True)
+class PushConflict:
+    """A push that fires but may do harm or too little: `kind` "neighbour" (good items, by id,
+    inside its blast window: they may be pushed off too) or "cycle" (it starts `gap_ms` from
+    the push of the other item on the same ejector: closer than the actuator's cycle, or
+    inside its pulse). The defect is still pushed: a false reject costs a good item, a skipped
+    push lets a defect through."""
+
+    item_id: int
+    ejector_id: str
+    kind: str  # "neighbour" or "cycle"
+    other_item_ids: tuple[int, ...]
+    gap_ms: float | None  # cycle: between the two push starts; neighbour: None
+
+
+@dataclass(frozen=True, slots=True)
 class Alarm:
-    """Raised once per cause; `kind` is "reject_missed", "reject_unconfirmed" or
-    "encoder_discontinuity" (item 0: it is about the belt, not one item)."""
+    """Raised once per cause; `kind` is "reject_missed", "reject_unconfirmed",
+    "encoder_discontinuity" (item 0: it is about the belt, not one item), or a push conflict
+    ("reject_hits_neighbour", "ejector_cycle_short"), which never stops the belt."""
 
     kind: str
     item_id: int
@@ -60,6 +76,7 @@ class Actions:
     missed: tuple[MissedReject, ...] = ()
     alarms: tuple[Alarm, ...] = ()
     stop_belt: bool = False
+    conflicts: tuple[PushConflict, ...] = ()
 
 
 @dataclass(slots=True)
@@ -78,6 +95,8 @@ class RejectCounters:
     fifo_resent: int = 0  # verdicts written again after a PLC restart
     fifo_refused: int = 0  # verdicts the PLC refused (its echo)
     fifo_overflow: int = 0  # verdicts overwritten before the PLC read them (its echo)
+    neighbour_hits: int = 0  # pushes with a good item inside their blast window
+    cycle_short: int = 0  # pushes closer than the actuator's cycle to another (or overlapping)
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -92,3 +111,4 @@ class ActionBuffer:
     verdicts: list[PlcVerdict] = field(default_factory=list)
     missed: list[MissedReject] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    conflicts: list[PushConflict] = field(default_factory=list)

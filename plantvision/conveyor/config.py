@@ -148,7 +148,47 @@ class EjectorModel(StrictModel):
         "network, PLC scan and output card; PLC-timed, the PLC's scan and output card. Fires "
         "that much earlier (PLC-timed: a lead in counts), on top of actuator_response_ms, ms",
     )
-    pulse_ms: float = Field(gt=0, le=5000, description="how long the coil stays on, ms")
+    pulse_ms: float | None = Field(
+        default=None,
+        gt=0,
+        le=5000,
+        description="how long the coil stays on, ms (a fixed pulse; or give pulse_mm)",
+    )
+    pulse_mm: float | None = Field(
+        default=None,
+        gt=0,
+        le=10000,
+        description="box mode: the belt length the pulse covers; the coil stays on pulse_mm / "
+        "belt speed at fire time, clamped to pulse_min_ms..pulse_max_ms (instead of pulse_ms)",
+    )
+    pulse_min_ms: float = Field(
+        default=5.0,
+        gt=0,
+        le=5000,
+        description="with pulse_mm: the shortest pulse (a fast belt), ms; the valve's own minimum",
+    )
+    pulse_max_ms: float = Field(
+        default=200.0,
+        gt=0,
+        le=5000,
+        description="with pulse_mm: the longest pulse (a slow or stopped belt), ms",
+    )
+    reach_mm: float | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="how far an item's centre may be from the ejector line when the paddle "
+        "pushes and still be pushed off, mm: a reject decided past its fire time still fires "
+        "while the item is within it (PLC mode: after the transport margin); set the PLC's "
+        "late limit to it; unset: late means past the fire time, no margin (as before)",
+    )
+    min_cycle_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=10000,
+        description="the actuator's shortest time from one push start to the next, ms; closer "
+        "pushes raise ejector_cycle_short (0: only pushes that overlap a pulse do)",
+    )
     output: int | None = Field(
         default=None,
         ge=0,
@@ -168,6 +208,26 @@ class EjectorModel(StrictModel):
         lo, hi = self.lane_min_mm, self.lane_max_mm
         if lo is not None and hi is not None and lo >= hi:
             raise ValueError("lane_min_mm must be below lane_max_mm")
+        return self
+
+    @model_validator(mode="after")
+    def _one_pulse(self) -> EjectorModel:
+        if (self.pulse_ms is None) == (self.pulse_mm is None):
+            raise ValueError(
+                f"ejector {self.id}: give exactly one of pulse_ms and pulse_mm (a fixed coil "
+                "time, or the belt length the pulse covers at the speed of the moment)"
+            )
+        bounds = {"pulse_min_ms", "pulse_max_ms"} & self.model_fields_set
+        if self.pulse_mm is None and bounds:
+            raise ValueError(
+                f"ejector {self.id}: pulse_min_ms and pulse_max_ms bound pulse_mm only; "
+                "remove them or give pulse_mm instead of pulse_ms"
+            )
+        if self.pulse_min_ms >= self.pulse_max_ms:
+            raise ValueError(
+                f"ejector {self.id}: pulse_min_ms {self.pulse_min_ms:g} ms must be below "
+                f"pulse_max_ms {self.pulse_max_ms:g} ms"
+            )
         return self
 
 
@@ -251,6 +311,11 @@ class ConveyorConfig(StrictModel):
         ids = [e.id for e in self.ejectors]
         if len(set(ids)) != len(ids):
             raise ValueError(f"ejector ids must be unique, got {ids}")
+        if self.timing_mode == "plc" and any(e.pulse_mm is not None for e in self.ejectors):
+            raise ValueError(
+                "pulse_mm needs timing_mode box: in PLC mode the PLC program times the pulse; "
+                "give each ejector pulse_ms (the PLC's pulse, for the blast and cycle checks)"
+            )
         if self.timing_mode == "plc" and self.belt.encoder is None:
             raise ValueError(
                 "timing_mode plc needs belt.encoder: the PLC fires at an encoder count"

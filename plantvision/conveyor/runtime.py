@@ -9,10 +9,12 @@ pure `RejectScheduler` decides and this module carries its actions out:
 - PLC-timed: verdicts go to the link's reject FIFO through a `VerdictWorker` (its own thread, so
   a slow verdict write never delays the cycle's permit write); its outcomes come back at the next
   step, and one that was not delivered in time is a missed reject like any other;
-- a missed or unconfirmed reject latches an alarm (the warning light) until the next reset
-  press; when it stops the belt (`missed_action: stop_belt`, or any unconfirmed reject) `step`
-  returns the fault cause `reject_missed` / `reject_unconfirmed`, which drops the run permit
-  through the guard like any health fault, and the same reset press that clears the latch lets
+- a missed or unconfirmed reject, and a push conflict (a good item in the blast window, pushes
+  closer than the actuator's cycle: the push still fires), latches an alarm (the warning light)
+  until the next reset press; only the first two can stop the belt: when one does
+  (`missed_action: stop_belt`, or any unconfirmed reject) `step` returns the fault cause
+  `reject_missed` / `reject_unconfirmed`, which drops the run permit through the guard like
+  any health fault, and the same reset press that clears the latch lets
   the guard reset.
 The belt position comes from the latest encoder reading, stamped with the time the PLC sampled it
 (the belt dates it back by the encoder's configured latency), and a frame is placed at its capture
@@ -109,17 +111,24 @@ class RejectRuntime:
         *,
         counted: bool = False,
         capture_latency_ms: float = 0.0,
+        transport_margin_ms: float = 0.0,
     ) -> None:
         """`counted`: the PLC map has a bin counter per ejector (reject_confirm_counters); the
         level edges handed to `step` are then ignored. `capture_latency_ms`: the camera's
-        source.capture_latency_ms (a frame was exposed that long before its stamp)."""
+        source.capture_latency_ms (a frame was exposed that long before its stamp).
+        `transport_margin_ms`: PLC-timed, from a verdict's decision to the PLC acting on it
+        (`RejectScheduler`)."""
         self.cfg, self._outputs, self._log = cfg, outputs, log
         self._counters = {i: (e, BinCounter()) for e, i in outputs.items()} if counted else {}
         self._counted_t_ns = 0  # t_read_ns of the last reading decoded
         self._counted_from_ns = 0  # ... and when it was sampled: the next pulses came after
         self._confirmed: deque[tuple[str, int, int]] = deque()  # (ejector, since, at) ns
         self.scheduler = RejectScheduler(
-            cfg, log, encoder_bits, capture_latency_ms=capture_latency_ms
+            cfg,
+            log,
+            encoder_bits,
+            capture_latency_ms=capture_latency_ms,
+            transport_margin_ms=transport_margin_ms,
         )
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
@@ -285,7 +294,8 @@ class RejectRuntime:
         for alarm in actions.alarms:
             self._alarm = True
             if self._stop_cause is None and (
-                alarm.kind in ALWAYS_STOP or self.cfg.missed_action == "stop_belt"
+                alarm.kind in ALWAYS_STOP
+                or (alarm.kind == "reject_missed" and self.cfg.missed_action == "stop_belt")
             ):
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:

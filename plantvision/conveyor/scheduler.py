@@ -11,9 +11,17 @@ Items are placed where the belt was when their frame was exposed (the stamp less
 capture latency; the belt dates encoder readings back by the encoder's latency), and a fire
 time leads the arrival by the ejector's output latency plus its actuator response.
 
-A reject whose fire time (arrival minus output latency and actuator response) has passed when
-it is decided is a missed reject: counted, logged as `reject_missed`, raised as an alarm, and,
-if configured, the belt is stopped.
+A reject is a missed reject when, decided, its item will be beyond its ejector's reach by the
+time the push can happen (box: the coil on now; PLC: the verdict at the PLC after the transport
+margin); without a reach, when its fire time (arrival minus output latency and actuator
+response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
+configured, the belt is stopped. A reject decided late but within reach fires at once.
+
+Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
+every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
+start closer than the actuator's cycle to another push on the same ejector, or inside its pulse
+(`ejector_cycle_short`), is counted, logged and alarmed, once per push, and the push still
+fires (see `_check_push`).
 """
 
 from __future__ import annotations
@@ -32,12 +40,22 @@ from plantvision.conveyor.actions import (
     FirePlan,
     MissedReject,
     PlcVerdict,
+    PushConflict,
     RejectCounters,
 )
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.confirm import pick_window
+from plantvision.conveyor.ejector import (
+    Push,
+    PushBook,
+    blast_hits,
+    cycle_conflict,
+    lateness_mm,
+    lateness_ns,
+    pulse_ns,
+)
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
@@ -58,6 +76,8 @@ class _Reject:
     armed_once: bool = False
     confirm_deadline_ns: int | None = None
     confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
+    push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
+    neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
 
 
 def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -84,10 +104,13 @@ class RejectScheduler:
         encoder_bits: int = 32,
         *,
         capture_latency_ms: float = 0.0,
+        transport_margin_ms: float = 0.0,
     ) -> None:
         """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width);
         `capture_latency_ms`: how long before its stamp a frame was exposed (the camera's
-        source.capture_latency_ms): its items are placed where the belt was then."""
+        source.capture_latency_ms): its items are placed where the belt was then.
+        `transport_margin_ms`: PLC mode, from a verdict's decision to the PLC acting on it (the
+        write and a scan); it narrows the reach of ejectors that give `reach_mm`."""
         self._cfg = cfg
         self._capture_latency_ns = int(capture_latency_ms * 1e6)
         self._belt = Belt(cfg.belt, encoder_bits)
@@ -99,6 +122,8 @@ class RejectScheduler:
         self._stop_belt = False
         self._jumps_seen = 0
         self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
+        self._margin_ns = int(transport_margin_ms * 1e6)
+        self._pushes = PushBook()
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
 
@@ -174,6 +199,7 @@ class RejectScheduler:
             tuple(buf.missed),
             tuple(buf.alarms),
             self._stop_belt,
+            tuple(buf.conflicts),
         )
 
     def report_fired(self, item_id: int, now_ns: int) -> None:
@@ -311,6 +337,8 @@ class RejectScheduler:
         if r.state == "committed":
             self._check_confirmation(r, now_ns)
             return
+        if r.state in ("armed", "sent") and not r.neighbours_told:
+            self._recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
             if travel_mm >= r.fire_mm and r.item_id not in self._in_transit:
                 self._commit_plc(r, now_ns)
@@ -340,39 +368,50 @@ class RejectScheduler:
             return
         v = self._belt.speed_mm_per_ns()
         if v is None or not self._belt.is_moving():
-            if remaining_mm < 0:
+            if remaining_mm < -(r.ejector.reach_mm or 0.0):
                 self._miss(r, now_ns, "passed_while_stopped", 0.0)
             elif r.state == "armed":
                 self._unarm(r)
             return
         fire_at_ns = now_ns + int(remaining_mm / v) - int(_lead_ms(r.ejector) * 1e6)
-        if fire_at_ns < now_ns - (tol_ns if r.state == "armed" else 0):
-            self._miss(r, now_ns, "late", _ms(now_ns - fire_at_ns))
+        # The timer is in this process: the coil can go on now (no transport margin here).
+        late_ns = lateness_ns(now_ns, fire_at_ns, r.ejector.reach_mm, v)
+        if late_ns > (tol_ns if r.state == "armed" else 0):
+            self._miss(r, now_ns, "late", _ms(late_ns))
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
             if r.state == "armed":  # the belt slowed: wait until the item is near again
                 self._unarm(r)
         elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
-            self._arm(r, max(fire_at_ns, now_ns))
+            at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
+            self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v)
 
     def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
+        e = r.ejector
         v = self._belt.speed_mm_per_ns()
         if v is None:
-            if remaining_mm < 0:
+            if remaining_mm < -(e.reach_mm or 0.0):
                 self._miss(r, now_ns, "passed_while_stopped", 0.0)
             return  # no speed yet to lead the actuator response: decide next cycle
-        lead_mm = max(v, 0.0) * _lead_ms(r.ejector) * 1e6
+        lead_mm = max(v, 0.0) * _lead_ms(e) * 1e6
         fire_mm = travel_mm + remaining_mm - lead_mm
-        if travel_mm >= fire_mm:
-            late_ms = _ms((travel_mm - fire_mm) / v) if v > 0 else 0.0
-            self._miss(r, now_ns, "late", late_ms)
+        # A verdict acts only once written and scanned; without a reach, as before, not at all.
+        margin_ns = self._margin_ns if e.reach_mm is not None else 0
+        late_mm = lateness_mm(travel_mm, fire_mm, e.reach_mm, v, margin_ns)
+        if late_mm >= 0:
+            self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0)
             return
         r.state, r.fire_mm = "sent", fire_mm
-        # Past this instant the verdict is not worth writing (the writer may be queued).
-        deadline_ns = now_ns + int((fire_mm - travel_mm) / v) if v > 0 else None
-        verdict = PlcVerdict(r.ejector.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns)
+        # Past this instant the verdict is not worth writing (the writer may be queued): the
+        # item would be beyond the reach when the PLC has it (the PLC fires a count already
+        # passed at once, and refuses one past its late limit, which must be the reach).
+        deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
+        verdict = PlcVerdict(e.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns)
         self._buf.verdicts.append(verdict)
         self.counters.scheduled += 1
+        push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
+        offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
+        self._check_push(r, now_ns, push_ns, pulse_ns(e, v), v, offset_mm)
         self._log.info(
             "reject_scheduled",
             item_id=r.item_id,
@@ -381,14 +420,20 @@ class RejectScheduler:
             fire_at_count=verdict.fire_at_count,
         )
 
-    def _arm(self, r: _Reject, fire_at_ns: int) -> None:
+    def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float) -> None:
+        """Arm (or re-time) the coil at `fire_at_ns`; `offset_mm`: how far past the line the
+        item will be then (late within reach). The pulse follows the speed of the moment."""
         assert r.ejector is not None
         retimed = r.armed_once
         if not retimed:
             self.counters.scheduled += 1
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
-        pulse_ns = int(r.ejector.pulse_ms * 1e6)
-        self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, pulse_ns, r.item_id))
+        coil_ns = pulse_ns(r.ejector, v)
+        self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
+        if retimed:
+            self._pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
+        else:
+            self._check_push(r, fire_at_ns, fire_at_ns, coil_ns, v, offset_mm)
         self._log.info(
             "reject_scheduled",
             item_id=r.item_id,
@@ -397,6 +442,71 @@ class RejectScheduler:
             fire_at_ns=fire_at_ns,
             retimed=retimed,
         )
+
+    def _check_push(
+        self, r: _Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
+    ) -> None:
+        """A push being planned for the first time (coil on at `push_ns` for `coil_ns`): good
+        items inside its blast window, and another push on the ejector closer than its cycle.
+
+        Either is counted, logged and alarmed, and the push still fires: a defect must be
+        rejected if it can be. A good neighbour in the bin costs one good item and the alarm
+        says which; a push that is skipped lets the defect through for certain. A push inside
+        the cycle may be weak or merged with the other; it may still hit, while none cannot."""
+        e = r.ejector
+        assert e is not None
+        other = cycle_conflict(push_ns, coil_ns, self._pushes.pushes(e.id, r.item_id),
+                               int(e.min_cycle_ms * 1e6))  # fmt: skip
+        self._pushes.put(e.id, Push(r.item_id, push_ns, coil_ns))
+        if other is not None:
+            gap_ms = _ms(abs(push_ns - other.t_ns))
+            self.counters.cycle_short += 1
+            conflict = PushConflict(r.item_id, e.id, "cycle", (other.item_id,), gap_ms)
+            self._conflict(conflict, "ejector_cycle_short", other_item_id=other.item_id,
+                           gap_ms=gap_ms, min_cycle_ms=e.min_cycle_ms, pulse_ms=_ms(coil_ns),
+                           t_ns=now_ns)  # fmt: skip
+        r.push_offset_mm = offset_mm
+        self._check_blast(r, now_ns, v, coil_ns)
+
+    def _recheck_blast(self, r: _Reject, now_ns: int) -> None:
+        """Until the push, items that enter the view behind a planned push are checked too (a
+        PLC verdict goes out when its defect is first seen, before the next item is)."""
+        v = self._belt.speed_mm_per_ns()
+        if r.ejector is not None and v is not None and v > 0:
+            self._check_blast(r, now_ns, v, pulse_ns(r.ejector, v))
+
+    def _check_blast(self, r: _Reject, now_ns: int, v: float, coil_ns: int) -> None:
+        """Good items inside the push's blast window: one alarm per push, naming them."""
+        e = r.ejector
+        assert e is not None
+        neighbours = self._good_in_blast(r.item_id, e, max(v, 0.0) * coil_ns, r.push_offset_mm)
+        if neighbours:
+            r.neighbours_told = True
+            self.counters.neighbour_hits += 1
+            self._conflict(PushConflict(r.item_id, e.id, "neighbour", neighbours, None),
+                           "reject_hits_neighbour", neighbour_ids=list(neighbours),
+                           blast_mm=round(max(v, 0.0) * coil_ns, 1), reach_mm=e.reach_mm,
+                           pulse_ms=_ms(coil_ns), t_ns=now_ns)  # fmt: skip
+
+    def _good_in_blast(
+        self, item_id: int, e: EjectorModel, blast_mm: float, offset_mm: float
+    ) -> tuple[int, ...]:
+        """Ids of good items in `e`'s lane that a push aimed at `item_id` meets."""
+        tr = self._tracker
+        pos = tr.position(item_id)
+        if pos is None:
+            return ()
+        lo = -np.inf if e.lane_min_mm is None else e.lane_min_mm
+        hi = np.inf if e.lane_max_mm is None else e.lane_max_mm
+        good = (tr.ids != item_id) & ~tr.defective & (tr.across_mm >= lo) & (tr.across_mm <= hi)
+        hit = blast_hits(pos[0], tr.u_mm[good], e.reach_mm, blast_mm, offset_mm)
+        return tuple(tr.ids[good][hit].tolist())
+
+    def _conflict(self, c: PushConflict, event: str, **fields: Any) -> None:
+        """A record, an alarm (named as the event) and a warning line; never a belt stop."""
+        self._buf.conflicts.append(c)
+        self._buf.alarms.append(Alarm(event, c.item_id))
+        self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
 
     def _unarm(self, r: _Reject) -> None:
         r.state = "pending"
@@ -433,6 +543,7 @@ class RejectScheduler:
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
         self._rejects.pop(r.item_id, None)
+        self._pushes.withdraw(r.item_id)
         ejector = r.ejector.id if r.ejector else None
         self.counters.missed += 1
         self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms))

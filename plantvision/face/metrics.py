@@ -37,6 +37,8 @@ REJECT_OUTCOMES = {
     "reject_missed": "missed",
     "reject_confirmed": "confirmed",
     "reject_unconfirmed": "unconfirmed",
+    "reject_hits_neighbour": "hits_neighbour",
+    "ejector_cycle_short": "cycle_short",
 }
 
 

@@ -294,6 +294,9 @@ def build_cameras(
                     dep.plc.signals.encoder.width if dep.plc.signals.encoder else 32,
                     counted=bool(dep.plc.signals.reject_confirm_counters),
                     capture_latency_ms=cam.source.capture_latency_ms,
+                    # A written verdict is taken at the PLC's next scan; a write that lands
+                    # later still is refused past the PLC's late limit and counted missed.
+                    transport_margin_ms=dep.safety.plc_scan_ms,
                 ),
             )
         )

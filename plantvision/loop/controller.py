@@ -601,7 +601,8 @@ class Controller:
         status = cam.reject.step(now_ns, self._take_confirms(cam), False)
         after = cam.reject.counters
         fresh = any(
-            after[k] > before.get(k, 0) for k in ("missed", "unconfirmed", "discontinuities")
+            after[k] > before.get(k, 0)
+            for k in ("missed", "unconfirmed", "discontinuities", "neighbour_hits", "cycle_short")
         )
         if status.fault is not None and (fresh or not reset):
             faults.add(status.fault)

@@ -11,7 +11,11 @@ from the machine model (the machine *is* the belt: it moves while the machine ru
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
 when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
 pushes: its offset from the ejector (mm and ms: actual minus ideal), and whether it went into the
-bin. A binned item raises the bin sensor (`reject_confirm`, shared by every ejector, high for
+bin. The paddle stays out while the coil is on (box-timed: until the coil's falling edge;
+PLC-timed: the site's `pulse_ms` at the speed of the moment), so every other item whose centre
+comes within reach of the ejector line meanwhile goes into the bin too (`swept`): a long pulse
+on a fast belt bins the next item, good or not, and two pulses that overlap are one long push.
+A binned item raises the bin sensor (`reject_confirm`, shared by every ejector, high for
 `confirm_pulse_ms`) `bin_delay_ms` later; at that rising edge the PLC program increments the
 pushing ejector's bin counter (`reject_confirm_counters`, 16 bits, wrapping).
 """
@@ -88,6 +92,7 @@ class ConveyorModel:
         self._bin_windows: list[tuple[int, int]] = []
         self._bin_edges: dict[int, list[int]] = {}  # ejector -> rising edges still ahead, ns
         self._bin_counts: dict[int, int] = {}  # ejector -> rising edges counted so far
+        self._coil_on: dict[int, tuple[BeltNow, int]] = {}  # box: (belt at the edge, record)
 
     def _new_reader(self, n_ejectors: int, boot: int) -> FifoReader:
         late = round(self.cfg.late_limit_mm * self.cfg.counts_per_mm)
@@ -123,6 +128,10 @@ class ConveyorModel:
         """An ejector coil written by the box; its rising edge is a pulse."""
         if on and not was_on:
             self._pulse("box", index, belt, None)
+            self._coil_on[index] = (belt, len(self.pulses) - 1)
+        elif was_on and not on and index in self._coil_on:
+            start, rec = self._coil_on.pop(index)
+            self._sweep(index, start, belt, self.pulses[rec])
 
     # -- PLC-timed ---------------------------------------------------------------------------
 
@@ -136,6 +145,12 @@ class ConveyorModel:
         for ejector in sorted(self.reader.pending):
             for e in self.reader.due(ejector, belt.encoder):
                 self._pulse("plc", e.ejector_index, belt, e)
+                site = self._site(e.ejector_index)
+                if site is not None:  # the PLC holds the coil for its pulse: sweep it now
+                    end_ns = belt.t_ns + int(site.pulse_ms * 1e6)
+                    end_mm = belt.travel_mm + belt.speed_mm_per_ns * site.pulse_ms * 1e6
+                    end = BeltNow(end_ns, belt.encoder, end_mm, belt.speed_mm_per_ns)
+                    self._sweep(e.ejector_index, belt, end, self.pulses[-1])
 
     # -- the bin -----------------------------------------------------------------------------
 
@@ -169,10 +184,46 @@ class ConveyorModel:
         if entry is not None:
             rec |= {"seq": entry.seq, "fire_count": entry.fire_count}
             rec["past_counts"] = wrap_delta(belt.encoder, entry.fire_count)
-        site = self.cfg.ejectors[index] if index < len(self.cfg.ejectors) else None
+        site = self._site(index)
         if site is not None and self.truth is not None:
             rec |= self._hit(index, site, belt)
         self.pulses.append(rec)
+
+    def _site(self, index: int) -> EjectorSite | None:
+        return self.cfg.ejectors[index] if index < len(self.cfg.ejectors) else None
+
+    def _sweep(self, index: int, start: BeltNow, end: BeltNow, rec: dict[str, Any]) -> None:
+        """Every item, besides the one binned at the push, whose centre comes within reach of
+        the ejector line while the paddle is out (from `start` to `end`, each shifted by the
+        actuator's response) goes into the bin; recorded in `rec["swept"]`. The belt is
+        stepped at most 1 mm (and at most the reach) at a time, so no centre slips through."""
+        site = self._site(index)
+        if site is None or self.truth is None:
+            return
+        response_ns = site.response_ms * 1e6
+        p0 = start.travel_mm + start.speed_mm_per_ns * response_ns
+        p1 = end.travel_mm + end.speed_mm_per_ns * response_ns
+        rec["pulse_ms"] = round((end.t_ns - start.t_ns) / 1e6, 3)
+        rec["swept_mm"] = round(p1 - p0, 3)
+        seen = {rec.get("item")} if rec.get("binned") else set()
+        swept: list[dict[str, Any]] = []
+        n = max(1, int((p1 - p0) / max(min(site.reach_mm, 1.0), 0.05)) + 1)
+        for i in range(n + 1):
+            found = self.truth.nearest_item(p0 + (p1 - p0) * i / n, site.x_mm)
+            if found is None or found[0] in seen or abs(found[1] - site.x_mm) > site.reach_mm:
+                continue
+            seen.add(found[0])
+            swept.append({"item": found[0], "defective": found[2]})
+            t_push = start.t_ns + (end.t_ns - start.t_ns) * i // n
+            self._into_bin(index, found[0], t_push + int(response_ns))
+        rec["swept"] = swept
+
+    def _into_bin(self, index: int, item: int, t_push_ns: int) -> None:
+        """An item pushed at `t_push_ns` falls past the bin sensor `bin_delay_ms` later."""
+        self.binned_items.append(item)
+        t_in = t_push_ns + int(self.cfg.bin_delay_ms * 1e6)
+        self._bin_windows.append((t_in, t_in + int(self.cfg.confirm_pulse_ms * 1e6)))
+        self._bin_edges.setdefault(index, []).append(t_in)
 
     def _hit(self, index: int, site: EjectorSite, belt: BeltNow) -> dict[str, Any]:
         """Which item the paddle meets, and how far from the ideal instant."""
@@ -187,10 +238,7 @@ class ConveyorModel:
         v = belt.speed_mm_per_ns
         binned = abs(offset_mm) <= site.reach_mm
         if binned:
-            self.binned_items.append(item)
-            t_in = belt.t_ns + int(response_ns + self.cfg.bin_delay_ms * 1e6)
-            self._bin_windows.append((t_in, t_in + int(self.cfg.confirm_pulse_ms * 1e6)))
-            self._bin_edges.setdefault(index, []).append(t_in)
+            self._into_bin(index, item, belt.t_ns + int(response_ns))
         return {
             "item": item,
             "defective": defective,

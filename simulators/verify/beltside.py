@@ -118,9 +118,11 @@ class BeltWatch:
         self.start_mm = self.sim.belt.belt_mm()
 
     def judge(
-        self, bounds: tuple[RejectBound, ...], false_max: int
+        self, bounds: tuple[RejectBound, ...], false_max: int, announced: int | None = None
     ) -> tuple[list[Verdict], dict[str, Any]]:
-        """Reject verdicts and report figures; call after the run, before `sim.stop()`."""
+        """Reject verdicts and report figures; call after the run, before `sim.stop()`.
+        `announced`: the neighbours the box's reject_hits_neighbour alarms named (None: the
+        scenario does not judge it)."""
         belt_drv = self.sim.belt
         assert belt_drv is not None
         end_mm = belt_drv.belt_mm()
@@ -135,4 +137,4 @@ class BeltWatch:
             "pulses": len(pulses),
             "pulse_error_max_ms": round(errors[-1], 2) if errors else None,
         }
-        return analyse_rejects(pulses, defective, bounds, false_max), info
+        return analyse_rejects(pulses, defective, bounds, false_max, announced), info

@@ -170,6 +170,16 @@ def _verdict_written_twice() -> None:
     verdicts.deliver = twice  # type: ignore[assignment]
 
 
+def _neighbour_alarm_silenced() -> None:
+    """The blast-window check finds no neighbour: good items swept into the bin go unannounced."""
+    from plantvision.conveyor.scheduler import RejectScheduler
+
+    def none(self: RejectScheduler, *_args: Any) -> tuple[int, ...]:
+        return ()
+
+    RejectScheduler._good_in_blast = none  # type: ignore[method-assign,assignment]
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 
@@ -210,6 +220,9 @@ MUTANTS: tuple[Mutant, ...] = (
            _ejector_one_pitch_late, (Killer("conveyor_box.yaml", "reject kicker"),)),
     Mutant("verdict_written_twice", "PLC-timed: every verdict written to the FIFO twice",
            _verdict_written_twice, (Killer("conveyor_plc.yaml", "pushes"),)),
+    Mutant("neighbour_alarm_silenced", "a push whose blast window holds a good item raises no "
+           "reject_hits_neighbour", _neighbour_alarm_silenced,
+           (Killer("conveyor_blast.yaml", "false rejects announced"),)),
 )  # fmt: skip
 BY_NAME = {m.name: m for m in MUTANTS}
 

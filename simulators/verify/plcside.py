@@ -238,8 +238,19 @@ class EventLog:
     def error(self, event: str, **kw: Any) -> None:
         self._add("error", event, kw)
 
+    def fields_of(self, event: str) -> list[dict[str, Any]]:
+        """The fields of every `event` logged so far."""
+        with self._lock:
+            return [kw for _, _, e, kw in self.records if e == event]
+
     def counts(self) -> dict[str, int]:
         """How often each event occurred; trips are split by cause (trip:camera_stalled)."""
         with self._lock:
             keys = [f"{e}:{kw.get('cause')}" if e == "trip" else e for _, _, e, kw in self.records]
         return dict(Counter(keys))
+
+
+def neighbours_announced(log: EventLog) -> int:
+    """How many good neighbours the box's `reject_hits_neighbour` alarms named (its claim, to
+    hold against the simulator's bin)."""
+    return sum(len(kw.get("neighbour_ids", ())) for kw in log.fields_of("reject_hits_neighbour"))

@@ -8,10 +8,12 @@ Inputs:
   while the run lasted (the only ones the box could and had to act on).
 
 A defect is hit when some pulse put it in the bin; its timing error is that pulse's `error_ms`
-(the smallest |error| when several pushed it). A defect no pulse binned is a miss, with the error
-of the nearest pulse that met it, if any. A good item in the bin is a false reject. An item
-that more than one pulse met was pushed twice (the same item seen in several frames, or one
-verdict written twice, must still be rejected once).
+(the smallest |error| when several pushed it); one only swept in by a pulse held over it (a
+long or merged pulse) is hit with no timing error. A defect no pulse binned is a miss, with
+the error of the nearest pulse that met it, if any. A good item in the bin is a false reject,
+whether the paddle met it at the push or swept it while it was out (`swept`). An item that
+more than one pulse met was pushed twice (the same item seen in several frames, or one verdict
+written twice, must still be rejected once).
 """
 
 from __future__ import annotations
@@ -47,14 +49,20 @@ def defect_outcomes(
 ) -> list[DefectOutcome]:
     """Per defective item (sorted): hit or miss, by which output, with which timing error."""
     met: dict[int, list[Mapping[str, Any]]] = {}
+    swept: dict[int, int] = {}  # defect -> the output whose paddle, held out, swept it in
     for p in pulses:
         item = p.get("item")
         if item is not None and int(item) in defective:
             met.setdefault(int(item), []).append(p)
+        for sw in p.get("swept", ()):
+            swept.setdefault(int(sw["item"]), int(p["ejector"]))
     out = []
     for item in sorted(defective):
         hits = [p for p in met.get(item, []) if p.get("binned")]
         near = hits or met.get(item, [])
+        if not hits and item in swept:  # binned by a pulse held (or merged) over it: no error
+            out.append(DefectOutcome(item, swept[item], True, None))
+            continue
         if not near:
             out.append(DefectOutcome(item, None, False, None))
             continue
@@ -84,9 +92,15 @@ def reject_verdict(outcomes: Sequence[DefectOutcome], bound: RejectBound) -> Ver
         return Verdict(name, "reject", bound.window_ms, None, False, why)
     if not mine:
         return Verdict(name, "reject", bound.window_ms, None, True, "no defect passed")
-    worst = max(mine, key=lambda o: abs(o.error_ms or 0.0))
+    timed = [o for o in mine if o.error_ms is not None]  # not those only swept in
+    if not timed:
+        why = f"{len(mine)} defects binned, each only swept in by a held pulse (no timing)"
+        return Verdict(name, "reject", bound.window_ms, None, True, why)
+    worst = max(timed, key=lambda o: abs(o.error_ms or 0.0))
     w = abs(worst.error_ms or 0.0)
     detail = f"{len(mine)} defects binned, worst {worst.error_ms:+.1f} ms (item {worst.item})"
+    if len(timed) < len(mine):
+        detail += f", {len(mine) - len(timed)} swept in by a held pulse"
     if w > bound.window_ms:
         side = "LATE" if (worst.error_ms or 0.0) > 0 else "EARLY"
         detail += f": {side} by {w - bound.window_ms:.1f} ms"
@@ -94,12 +108,14 @@ def reject_verdict(outcomes: Sequence[DefectOutcome], bound: RejectBound) -> Ver
 
 
 def false_rejects(pulses: Sequence[Mapping[str, Any]], good: Set[int] | None = None) -> list[int]:
-    """Good items in the bin (sorted); with `good`, only those among them."""
+    """Good items in the bin (sorted), pushed at the push or swept while the paddle was out;
+    with `good`, only those among them."""
     binned = {
         int(p["item"])
         for p in pulses
         if p.get("binned") and not p.get("defective") and p.get("item") is not None
     }
+    binned |= {int(s["item"]) for p in pulses for s in p.get("swept", ()) if not s["defective"]}
     return sorted(binned if good is None else binned & set(good))
 
 
@@ -121,14 +137,29 @@ def pushes_verdict(pulses: Sequence[Mapping[str, Any]]) -> Verdict:
                    not twice, detail, exercised=bool(pulses))  # fmt: skip
 
 
+def announced_verdict(pulses: Sequence[Mapping[str, Any]], announced: int) -> Verdict:
+    """No silent false reject: the good items in the bin (the simulator's truth) are no more
+    than the neighbours the box named in its `reject_hits_neighbour` alarms (a count: the box's
+    item ids are its own). Not exercised when no good item went into the bin."""
+    bad = false_rejects(pulses)
+    detail = f"{len(bad)} good items in the bin, {announced} neighbours announced by the box"
+    if len(bad) > announced:
+        detail = f"SILENT: {detail}"
+    return Verdict("false rejects announced (reject_hits_neighbour)", "false_rejects",
+                   float(announced), float(len(bad)), len(bad) <= announced, detail,
+                   exercised=bool(bad))  # fmt: skip
+
+
 def analyse_rejects(
     pulses: Sequence[Mapping[str, Any]],
     defective: Set[int],
     bounds: Sequence[RejectBound],
     false_rejects_max: int,
+    announced: int | None = None,
 ) -> list[Verdict]:
-    """One verdict per ejector bound, the false-reject count (every good item binned), and with
-    any bound, each item pushed at most once."""
+    """One verdict per ejector bound, the false-reject count (every good item binned), with
+    any bound, each item pushed at most once, and with `announced` (the neighbours the box's
+    alarms named), that no false reject went unannounced."""
     outcomes = defect_outcomes(pulses, defective)
     out = [reject_verdict(outcomes, b) for b in bounds]
     bad = false_rejects(pulses)
@@ -145,4 +176,6 @@ def analyse_rejects(
     )
     if bounds:  # judged with the reject deadlines (a scenario about something else skips it)
         out.append(pushes_verdict(pulses))
+    if announced is not None:
+        out.append(announced_verdict(pulses, announced))
     return out

@@ -47,6 +47,7 @@ from simulators.verify.plcside import (
     Operator,
     PlcFaults,
     install_recorder,
+    neighbours_announced,
     permit_writes,
 )
 from simulators.verify.rejects import RejectBound
@@ -323,7 +324,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         link.stop()
         _ = sim.machine_running  # let the machine catch up to now (a pending watchdog trip)
         if watch is not None:
-            rejects = watch.judge(p.rejects, sc.deadlines.false_rejects_max)
+            announced = neighbours_announced(log) if sc.deadlines.false_rejects_announced else None
+            rejects = watch.judge(p.rejects, sc.deadlines.false_rejects_max, announced)
         sim.stop()
     assert clock.epoch_ns is not None
     epoch = clock.epoch_ns

@@ -145,6 +145,11 @@ class Deadlines(StrictModel):
     false_rejects_max: int = Field(
         default=0, ge=0, le=10_000, description="tolerated good items in the reject bin"
     )
+    false_rejects_announced: bool = Field(
+        default=False,
+        description="every good item in the reject bin (pushed or swept by a held paddle) was "
+        "announced: the box's reject_hits_neighbour alarms named at least as many neighbours",
+    )
     false_trip_tolerance_ms: float = Field(
         default=250.0,
         ge=0,

@@ -75,6 +75,8 @@ def test_defective_item_fires_at_arrival_minus_response() -> None:
         "fifo_resent": 0,
         "fifo_refused": 0,
         "fifo_overflow": 0,
+        "neighbour_hits": 0,
+        "cycle_short": 0,
     }
 
 

@@ -13,6 +13,7 @@ from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
 from simulators.plc.machine import Machine, MachineParams
+from simulators.verify.rejects import false_rejects
 from tests.waiting import wait_for
 
 MS = 1_000_000
@@ -184,3 +185,42 @@ def test_a_plc_restart_resets_the_encoder_and_forgets_the_fifo(
     after = sim.machine.encoder(sim.cfg.clock())
     assert after < 1000  # counting from 0 again (0.1 s of coasting at most)
     assert sim.belt.belt_mm() >= before_mm
+
+
+class Row:
+    """Item truth: item k's centre at travel - 50 k mm (one every 50 mm); even k defective."""
+
+    def nearest_item(self, travel_mm: float, x_mm: float) -> tuple[int, float, bool] | None:
+        k = round((travel_mm - x_mm) / 50.0)
+        return k, travel_mm - 50.0 * k, k % 2 == 0
+
+
+@pytest.mark.parametrize(
+    ("off_at_mm", "swept"),
+    [(560.0, [{"item": 1, "defective": False}]), (530.0, [])],
+)
+def test_the_paddle_sweeps_the_next_item_into_the_bin_while_the_coil_stays_on(
+    off_at_mm: float, swept: list[dict[str, object]]
+) -> None:
+    """Box-timed: the push meets item 0 at the line; held out for 60 mm of belt, the paddle
+    also meets good item 1 (its centre reaches the line 50 mm later): a false reject, and the
+    bin counter counts it. Held for 30 mm, item 1 is still 10 mm short of the reach."""
+    cfg = ConveyorSimConfig(ejectors=(EjectorSite(x_mm=500.0, reach_mm=10.0),))
+    model = ConveyorModel(cfg, 0, "big", Row())
+    model.on_coil(0, True, False, belt_at(0, 500.0))
+    model.on_coil(0, False, True, belt_at(int((off_at_mm - 500.0) * MS), off_at_mm))
+    (p,) = model.pulses
+    assert (p["item"], p["binned"], p["swept"]) == (0, True, swept)
+    assert p["swept_mm"] == pytest.approx(off_at_mm - 500.0)
+    assert false_rejects(model.pulses) == [s["item"] for s in swept]
+    assert model.bin_counter(0, 10_000 * MS) == 1 + len(swept)
+
+
+def test_a_plc_timed_pulse_sweeps_for_the_sites_pulse_at_the_speed_of_the_moment() -> None:
+    """The PLC holds the coil 60 ms at 1 m/s: 60 mm of belt, so item 1 goes in the bin too."""
+    site = EjectorSite(x_mm=100.0, reach_mm=10.0, pulse_ms=60.0)
+    model = ConveyorModel(ConveyorSimConfig(ejectors=(site,)), 11, "big", Row())
+    model.on_fifo_write(0, [7, 1, 1, 1, 0, 0, 1000, 0, 0, 0, 0])  # entry 1 fires at 1000 (100 mm)
+    model.scan(belt_at(0, 100.0))
+    (p,) = model.pulses
+    assert (p["item"], p["swept"], p["pulse_ms"]) == (0, [{"item": 1, "defective": False}], 60.0)

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 REQUIRED = {
     "anchor_bottom_left", "blind_every_other_second", "release_without_reset", "clear_hold_ignored",
     "camera_left_out", "hung_camera_keeps_permit", "heartbeat_ungated", "ejector_one_pitch_late",
-    "verdict_written_twice",
+    "verdict_written_twice", "neighbour_alarm_silenced",
 }  # fmt: skip
 # What each mutant patches, to see the patch take in a fresh process: (module, attribute path).
 TARGETS = {
@@ -31,6 +31,10 @@ TARGETS = {
     "heartbeat_ungated": ("plantvision.plc.link", "PlcLink._beat"),
     "ejector_one_pitch_late": ("plantvision.conveyor.scheduler", "RejectScheduler._ejector_for"),
     "verdict_written_twice": ("plantvision.conveyor.verdicts", "deliver"),
+    "neighbour_alarm_silenced": (
+        "plantvision.conveyor.scheduler",
+        "RejectScheduler._good_in_blast",
+    ),
 }
 
 
@@ -51,6 +55,8 @@ def _deadline_exists(k: Killer) -> bool:
         return what in {r.ejector for r in sc.deadlines.rejects}
     if kind == "pushes":
         return bool(sc.deadlines.rejects)
+    if k.deadline == "false rejects announced":
+        return sc.deadlines.false_rejects_announced
     return kind == "restart"
 
 

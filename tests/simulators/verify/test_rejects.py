@@ -93,3 +93,32 @@ def test_plant_draws_stay_within_the_jitter_and_repeat_by_seed(
     assert 0 <= d.actuator_extra_ms <= actuator_ms
     assert d == PlantDraw.draw(seed, speed_jitter, actuator_ms)
     assert PlantDraw.draw(seed, 0, 0) == PlantDraw()
+
+
+def test_a_defect_swept_in_by_a_held_pulse_is_binned_without_a_timing_error() -> None:
+    """Two pulses merged into one: the second defect went into the bin while the paddle was
+    out for the first; it is no miss, and the window is judged on the timed one."""
+    first = pulse(1, 2.0, True) | {"swept": [{"item": 3, "defective": True}]}
+    reject, false, _ = analyse_rejects([first], {1, 3}, [KICKER], 0)
+    assert (reject.passed, reject.measured) == (True, 2.0)
+    assert "1 swept in by a held pulse" in reject.detail
+    assert false.measured == 0.0
+
+
+@pytest.mark.parametrize(
+    ("announced", "passed", "words"),
+    [(2, True, "2 good items in the bin, 2 neighbours announced"), (1, False, "SILENT: 2 good")],
+)
+def test_good_items_swept_into_the_bin_must_each_have_been_announced(
+    announced: int, passed: bool, words: str
+) -> None:
+    """A held pulse swept good items 2 and 4 into the bin: the box must have named two
+    neighbours in its reject_hits_neighbour alarms, or the row fails."""
+    log = [pulse(1, 1.0, True) | {"swept": [{"item": 2, "defective": False}]},
+           pulse(3, 1.0, True) | {"swept": [{"item": 4, "defective": False}]}]  # fmt: skip
+    verdicts = analyse_rejects(log, {1, 3}, [KICKER], 10, announced=announced)
+    false, announced_row = verdicts[1], verdicts[-1]
+    assert (false.measured, false.passed) == (2.0, True)
+    assert announced_row.deadline == "false rejects announced (reject_hits_neighbour)"
+    assert announced_row.passed == passed
+    assert words in announced_row.detail
