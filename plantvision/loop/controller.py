@@ -120,7 +120,7 @@ class Controller:
         self._decided: set[str] = set()
         self._rounds = 0
         # Stop monitoring (EDM, plantvision.loop.edm); None: not checked.
-        self.edm = None if stop_check is None else StopMonitor(stop_check)
+        self.edm = None if stop_check is None else StopMonitor(stop_check, reset_window_ms[1])
         # A PLC may clear its latch on the release, two scans later (its latch bound): judge the
         # latch on a sample taken after that, plus a poll for the PLC's own view of the release.
         latch_ms = 0.0 if stop_check is None else stop_check.latch_ms
@@ -267,7 +267,7 @@ class Controller:
         this thread: the box may have re-permitted meanwhile) until a maintenance reset."""
         assert self.edm is not None
         before = self.edm.fault
-        notes = self.edm.sample(inputs, self.resets.began_after_ns)
+        notes = self.edm.sample(inputs, self.resets.began_after_ns, self.reset_button.stuck)
         after = self.edm.fault
         if after != before:
             with self._write_lock:

@@ -87,8 +87,11 @@ def stop_bounds(stopping_time_ms: float, plc_scan_ms: float) -> StopBounds:
 class StopMonitor:
     """Arms on each permit ON->OFF acknowledged at the PLC; judges the input samples after it."""
 
-    def __init__(self, bounds: StopBounds) -> None:
+    def __init__(self, bounds: StopBounds, reset_max_ms: float = 2000.0) -> None:
         self.bounds = bounds
+        # A reset held at the OFF defers the latch check until its release, at most this long
+        # past the latch bound: held longer it is a stuck input, never a press (reset_max_ms).
+        self._held_max_ns = int((bounds.latch_ms + reset_max_ms) * _NS_PER_MS)
         self._lock = threading.Lock()
         self._permit_at_plc: bool | None = None  # last acknowledged permit
         self._off_sent_ns = 0  # the stop being timed to standstill: its OFF sent
@@ -145,9 +148,12 @@ class StopMonitor:
             self._standstill_pending = True
             self._moving_seen_ns = t_ack_ns
 
-    def sample(self, inputs: PlcInputs | None, pressed_after_ns: int | None) -> list[Note]:
+    def sample(
+        self, inputs: PlcInputs | None, pressed_after_ns: int | None, reset_stuck: bool = False
+    ) -> list[Note]:
         """Judge one input sample; `pressed_after_ns`: the latest accepted reset press began
-        after this instant (its last released sample; None: no press yet)."""
+        after this instant (its last released sample; None: no press yet); `reset_stuck`: the
+        reset input is held beyond its window (its release will be no press)."""
         if inputs is None:
             return []
         with self._lock:
@@ -158,14 +164,14 @@ class StopMonitor:
                 self._moved_while_on = self._moved_while_on or inputs.machine_stopped is False
             if self._off_ack_ns is None:
                 return notes
-            notes += self._judge_latch(inputs, pressed_after_ns, self._latch_ack_ns)
+            notes += self._judge_latch(inputs, pressed_after_ns, self._latch_ack_ns, reset_stuck)
             notes += self._judge_standstill(inputs, self._off_ack_ns)
             if not self._latch_pending and not self._standstill_pending:
                 self._off_ack_ns = None
             return notes
 
     def _judge_latch(
-        self, inputs: PlcInputs, pressed_after_ns: int | None, ack_ns: int
+        self, inputs: PlcInputs, pressed_after_ns: int | None, ack_ns: int, stuck: bool
     ) -> list[Note]:
         if not self._latch_pending:
             return []
@@ -181,7 +187,7 @@ class StopMonitor:
         if pressed or still:
             self._latch_pending = False
             return []
-        if inputs.reset:
+        if inputs.reset and not stuck and inputs.t_sample_ns - ack_ns < self._held_max_ns:
             return []  # held: its release says whether it was a press (a reset at standstill)
         if inputs.t_sample_ns - ack_ns < self.bounds.latch_ms * _NS_PER_MS:
             return []

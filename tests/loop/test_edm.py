@@ -165,9 +165,27 @@ def test_a_held_reset_level_is_not_the_latch_seen() -> None:
     accepted press, an unlatched sample after the bound is a miss."""
     m = tripped()
     assert m.sample(sample(30, latched=False, stopped=True, reset=True), None) != []  # measured
-    assert m.sample(sample(2500, latched=False, stopped=True, reset=True), None) == []
-    assert events(m.sample(sample(2520, latched=False, stopped=True), None)) == ["stop_unconfirmed"]
+    assert m.sample(sample(1500, latched=False, stopped=True, reset=True), None) == []
+    assert events(m.sample(sample(1520, latched=False, stopped=True), None)) == ["stop_unconfirmed"]
     assert m.fault == "no_latch"
+
+
+def test_a_stuck_reset_input_does_not_hold_the_latch_check_off() -> None:
+    """A reset held beyond its window is stuck, no press: its release proves nothing, so the
+    check does not wait for it (review 5: the deferral waited as long as the input stuck)."""
+    m = tripped()
+    m.sample(sample(30, latched=False, stopped=True, reset=True), None, reset_stuck=True)
+    assert m.fault == "no_latch"
+
+
+def test_a_held_reset_defers_the_latch_check_at_most_the_reset_window() -> None:
+    """Held longer than the latch bound plus reset_max_ms (2 s) it can be no press any more."""
+    m = tripped()  # OFF acknowledged at 1 ms, latch bound 20 ms
+    assert m.sample(sample(2000, latched=False, stopped=True, reset=True), None) != []  # measured
+    assert m.fault is None
+    assert events(m.sample(sample(2030, latched=False, stopped=True, reset=True), None)) == [
+        "stop_unconfirmed"
+    ]
 
 
 def test_a_new_stop_before_standstill_keeps_the_first_bound() -> None:
