@@ -190,3 +190,20 @@ def test_an_earlier_refusal_reason_is_not_replaced_by_entered_since_press() -> N
     g.step(1700 * MS, 6, CLEAR)
     step = g.step(1800 * MS, 7, CLEAR, reset=True, released_ns=1500 * MS)
     assert reasons(step.events) == ["min_off_time"]
+
+
+def test_a_blind_cycle_restarts_the_clear_hold_even_on_a_clear_verdict() -> None:
+    """A cycle whose verdict stream had a gap or could not be trusted (the caller says `blind`)
+    is no clear verdict for the hold: it counts again from the next one (review 5: a 3 s gap
+    with no cycle at all counted as 3 s of clear)."""
+    g = guard(clear_hold_ms=500, min_off_ms=0)
+    g.step(0, 0, CLEAR)
+    assert g.step(600 * MS, 1, CLEAR, reset=True).output.permit
+    g.step(610 * MS, 2, CLEAR)
+    g.step(700 * MS, 3, hits(stop=True))
+    g.step(800 * MS, 4, CLEAR)
+    g.step(3800 * MS, 5, CLEAR, faults=frozenset({"loop_stalled"}), blind=True)
+    early = g.step(3850 * MS, 6, CLEAR, reset=True)
+    assert reasons(early.events) == ["clear_hold"]
+    g.step(3860 * MS, 7, CLEAR)
+    assert g.step(4400 * MS, 8, CLEAR, reset=True).output.permit  # 550 ms after the gap

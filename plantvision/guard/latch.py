@@ -162,6 +162,7 @@ class Guard:
         reset: bool = False,
         pressed_after_ns: int | None = None,
         released_ns: int | None = None,
+        blind: bool = False,
     ) -> GuardStep:
         """Advance one cycle: the decision and the events it implies. `hits` None means no
         verdict this cycle (not clear).
@@ -170,12 +171,15 @@ class Guard:
         its release); only its rising edge counts as a press. `pressed_after_ns`, when known,
         is when the button was last seen released before that press; `released_ns` when it was
         seen released (the stop zones must have stayed clear since: a press is not carried
-        across an entry that came after it).
+        across an entry that came after it). `blind`: the verdict stream had a gap before this
+        cycle or cannot be trusted in it; the clear hold counts again from the next verdict.
         """
         self._events = []
         if self._off_since_ns is None:
             self._off_since_ns = now_ns
         stop_occupied = self._observe(now_ns, seq, hits)
+        if blind:
+            self._clear_since_ns = None  # no clear verdict, however clear this one looks
         active = tuple(sorted(faults))
         if not self._tripped and (stop_occupied or active):
             self._trip(now_ns, seq, stop_occupied, active)

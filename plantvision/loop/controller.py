@@ -71,6 +71,13 @@ SWITCH_INTERVAL_S = 0.0002
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
 
+# Faults that say the verdict stream had a gap or cannot be trusted: no clear-hold time.
+BLIND_FAULTS = frozenset({
+    "camera_stalled", "frozen_frame", "black_frame", "model_error", "budget_overrun",
+    "loop_stalled", "internal_error", VERDICT_STALE, DECISION_EXPIRED,
+})  # fmt: skip
+
+
 class Controller:
     """Runs every camera's cycle until stopped; the only place faults become guard inputs."""
 
@@ -434,6 +441,8 @@ class Controller:
         if presses <= self._consumed[cam.id]:
             return False
         if cam.last_output is None or not cam.last_output.permit:
+            if cam.last_verdict_ns <= self.resets.released_ns:
+                return False  # judged on a picture taken after the release: wait for one
             latched = self._latched_after(self.resets.released_ns + self._latch_settle_ns)
             if latched is None:
                 return False  # wait for a sample the PLC took after the release
@@ -501,7 +510,11 @@ class Controller:
         alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults)
         began = self.resets.began_after_ns if reset else None
         released = (self.resets.released_ns or None) if reset else None
-        step = cam.guard.step(t_decide_ns, seq, hits, frozenset(faults), reset, began, released)
+        # A gap in the decisions, or a verdict this cycle cannot trust: the clear hold restarts.
+        blind = bool(faults & BLIND_FAULTS) or bool(last and t_decide_ns - last > cam.expiry_ns)
+        step = cam.guard.step(
+            t_decide_ns, seq, hits, frozenset(faults), reset, began, released, blind
+        )
         out = step.output
         cam.to_tell += notes_of(step.events)
         cam.last_decision_ns = t_decide_ns
@@ -519,6 +532,9 @@ class Controller:
             # Counted with the output it goes with: until this update, another thread's write
             # (the ejector timer) carries the previous output, decided before any newer loss.
             cam.output_losses = cam.plc_losses_seen
+            # Likewise a supervisor trip: its fault is cleared only once this tripped output
+            # is in the image, else another writer would carry the older permit ON meanwhile.
+            cam.supervisor_trips_seen = cam.supervisor_trips_deciding
             rtt_ms = self._write(plc_out)
         t_ack_ns = self.clock_ns()
         times.add("actuate", t_ack_ns - t_write_ns)
@@ -560,7 +576,7 @@ class Controller:
         trips = self.supervisor_trips
         if trips != cam.supervisor_trips_seen:
             faults.add(THREAD_STOPPED)
-            cam.supervisor_trips_seen = trips
+            cam.supervisor_trips_deciding = trips  # seen once the tripped output is stored
         sup = self._supervisor
         if sup is not None and not sup.is_alive() and not self.stop_event.is_set():
             faults.add(THREAD_STOPPED)  # nobody watches the threads: never permit unwatched

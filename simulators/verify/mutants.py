@@ -74,8 +74,8 @@ def _release_without_reset() -> None:
 
     def pressing(self: Guard, now_ns: int, seq: int, hits: Any, faults: Any = frozenset(),
                  reset: bool = False, pressed_after_ns: int | None = None,
-                 released_ns: int | None = None) -> Any:  # fmt: skip
-        return step(self, now_ns, seq, hits, faults, not self._reset_level, None, None)
+                 released_ns: int | None = None, blind: bool = False) -> Any:  # fmt: skip
+        return step(self, now_ns, seq, hits, faults, not self._reset_level, None, None, blind)
 
     Guard.step = pressing  # type: ignore[method-assign]
 
