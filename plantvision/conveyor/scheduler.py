@@ -215,7 +215,8 @@ class RejectScheduler:
             travel_mm = self._belt.position_mm(now_ns)
             for r in list(self._rejects.values()):
                 self._advance(r, now_ns, travel_mm)
-            self._forget(travel_mm)
+            if self._belt.placed(now_ns):  # a stale projection would drop tracks still in view
+                self._forget(travel_mm)
         buf, self._buf = self._buf, ActionBuffer()
         return Actions(
             tuple(buf.plans),
