@@ -210,7 +210,9 @@ class RejectRuntime:
         That time is the middle of the read's round trip; a slow round trip (a starved thread,
         a busy network) leaves it uncertain by half the trip. Readings blurred by more than
         `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
-        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
+        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile, for
+        at most `encoder.stale_ms` (then frames go unplaced: the fault belt_unplaced). These
+        are position bounds (3 ms is 3 mm at 1 m/s), not scaled with the request timeout."""
         while self._offered:
             self._feed_one(self._offered.popleft())
         if inputs is not None:
