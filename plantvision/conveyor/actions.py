@@ -35,7 +35,7 @@ class MissedReject:
     item_id: int
     ejector_id: str | None
     reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
-    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity",
+    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity", "plc_restarted",
     # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item)
     late_ms: float
 
@@ -58,8 +58,8 @@ class PushConflict:
 @dataclass(frozen=True, slots=True)
 class Alarm:
     """Raised once per cause; `kind` is "reject_missed", "reject_unconfirmed",
-    "encoder_discontinuity" (item 0: it is about the belt, not one item), or a push conflict
-    ("reject_hits_neighbour", "ejector_cycle_short"), which never stops the belt."""
+    "encoder_discontinuity" or "belt_unplaced" (item 0: about the belt, not one item), or a
+    push conflict ("reject_hits_neighbour", "ejector_cycle_short"), which never stops the belt."""
 
     kind: str
     item_id: int
@@ -91,6 +91,7 @@ class RejectCounters:
     confirmed: int = 0
     unconfirmed: int = 0
     frames_unplaced: int = 0
+    belt_unplaced: int = 0  # spells of frames with items the belt could not place: each a fault
     discontinuities: int = 0  # encoder jumps (PLC restart, preset): each a fault
     fifo_resent: int = 0  # verdicts written again after a PLC restart
     fifo_refused: int = 0  # verdicts the PLC refused (its echo)

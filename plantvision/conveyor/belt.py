@@ -58,6 +58,7 @@ class Belt:
         self._max_mm_per_ns = cfg.max_speed_mm_s / 1e9
         self._jump_tol_mm = enc.jump_tolerance_mm if enc else 0.0
         self._latency_ns = int(enc.latency_ms * 1e6) if enc else 0
+        self.stale_ns = int(enc.stale_ms * 1e6) if enc else 0
         self.discontinuities = 0  # count jumps seen (PLC restart, preset); each re-anchors
         self.last_jump: tuple[int, int, int] | None = None  # (t_ns, count before, count after)
 
@@ -69,6 +70,18 @@ class Belt:
     def ready(self) -> bool:
         """True once positions can be given: after the first reading (of the encoder, if any)."""
         return self._t0_ns is not None and (not self.has_encoder or bool(self._samples))
+
+    def placed(self, t_ns: int) -> bool:
+        """A position at `t_ns` is knowledge: the belt is ready and (encoder) `t_ns` is at most
+        `encoder.stale_ms` past the newest reading. Beyond that `position_mm` still projects
+        at the last speed, but a belt stopped by a PLC whose link is down does not follow it."""
+        if not self.ready:
+            return False
+        return not self.has_encoder or t_ns - self._samples[-1][0] <= self.stale_ns
+
+    def measured_mm(self) -> float | None:
+        """Travel at the newest encoder reading, never projected; None without one."""
+        return self._samples[-1][1] if self._samples else None
 
     def sample(self, now_ns: int, encoder_count: int | None) -> None:
         """Record a reading taken at `now_ns`. Fixed-speed belts ignore the count. The count

@@ -50,6 +50,14 @@ class EncoderModel(StrictModel):
         "PLC's scan, an encoder card's update cycle): each reading is dated back by this "
         '(README, "Latencies"), ms',
     )
+    stale_ms: float = Field(
+        default=250.0,
+        gt=0,
+        le=10000,
+        description="how long past its newest encoder reading the belt's position is still "
+        "projected at its speed: a frame exposed later is not placed, a PLC-timed reject waits, "
+        "and frames with items unplaced this long are the fault belt_unplaced, ms",
+    )
 
 
 class BeltModel(StrictModel):

@@ -45,6 +45,9 @@ OFFERED_MAX = 256  # readings kept between two cycles (2.5 s of 10 ms polls); ol
 # Alarms that stop the belt whatever missed_action says: the bin did not see a push, or the
 # belt lost its position (an encoder discontinuity).
 ALWAYS_STOP = frozenset({"reject_unconfirmed", "encoder_discontinuity"})
+# ... and those that stop it with `missed_action: stop_belt` (an unplaced belt lets items pass
+# unjudged: missed rejects it cannot name).
+STOP_IF_ASKED = frozenset({"reject_missed", "belt_unplaced"})
 EjectorOut = Callable[[int, bool], bool]  # (ejector index, on) -> the PLC acknowledged it
 
 
@@ -63,6 +66,11 @@ class EncoderReading(Protocol):
     @property
     def t_encoder_ns(self) -> int:
         """When the PLC sampled the count (the read's midpoint), or 0 if unknown."""
+        ...
+
+    @property
+    def t_encoder_back_ns(self) -> int:
+        """When the encoder's own request returned, or 0 if unknown (t_read_ns then)."""
         ...
 
     @property
@@ -202,7 +210,9 @@ class RejectRuntime:
         That time is the middle of the read's round trip; a slow round trip (a starved thread,
         a busy network) leaves it uncertain by half the trip. Readings blurred by more than
         `SHARP_HALF_RTT_NS` are used only when no sharp one came for `SHARP_GAP_NS`, and those
-        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile."""
+        blurred past `MAX_HALF_RTT_NS` never: the belt extrapolates at its speed meanwhile, for
+        at most `encoder.stale_ms` (then frames go unplaced: the fault belt_unplaced). These
+        are position bounds (3 ms is 3 mm at 1 m/s), not scaled with the request timeout."""
         while self._offered:
             self._feed_one(self._offered.popleft())
         if inputs is not None:
@@ -217,7 +227,9 @@ class RejectRuntime:
         t_ns = inputs.t_encoder_ns or inputs.t_read_ns
         if t_ns <= self._encoder_t_ns:
             return
-        blur_ns = inputs.t_read_ns - t_ns
+        # Half the encoder request's own round trip: reads after it in the same poll (the bin
+        # counters) made every reading look blurred and the belt was never placed (review 5).
+        blur_ns = (inputs.t_encoder_back_ns or inputs.t_read_ns) - t_ns
         stale = t_ns - self._encoder_t_ns >= SHARP_GAP_NS
         if blur_ns > MAX_HALF_RTT_NS or (blur_ns > SHARP_HALF_RTT_NS and not stale):
             return
@@ -295,7 +307,7 @@ class RejectRuntime:
             self._alarm = True
             if self._stop_cause is None and (
                 alarm.kind in ALWAYS_STOP
-                or (alarm.kind == "reject_missed" and self.cfg.missed_action == "stop_belt")
+                or (alarm.kind in STOP_IF_ASKED and self.cfg.missed_action == "stop_belt")
             ):
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:

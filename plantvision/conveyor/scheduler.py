@@ -124,6 +124,8 @@ class RejectScheduler:
         self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
         self._margin_ns = int(transport_margin_ms * 1e6)
         self._pushes = PushBook()
+        self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
+        self._unplaced_told = False  # belt_unplaced raised for this spell
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
 
@@ -144,10 +146,10 @@ class RejectScheduler:
         read this cycle, or a fixed-speed belt); the belt position at capture is interpolated."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        if not self._belt.ready:
-            self.counters.frames_unplaced += 1
-            self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
+        if not self._belt.placed(t_capture_ns - self._capture_latency_ns):
+            self._unplaced(t_capture_ns, detections)
             return
+        self._unplaced_since_ns, self._unplaced_told = None, False
         upd = self._tracker.observe(self._on_belt(t_capture_ns, detections, frame_w, frame_h))
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
@@ -157,6 +159,29 @@ class RejectScheduler:
             u_mm, across_mm = self._tracker.position(item_id) or (np.nan, np.nan)
             self._log.info("defect_without_item", item_id=item_id, u_mm=round(u_mm, 1),
                            across_mm=round(across_mm, 1))  # fmt: skip
+
+    def _unplaced(self, t_capture_ns: int, detections: Detections) -> None:
+        """A frame the belt cannot place (no encoder reading yet, or none for `stale_ms`): its
+        items go unjudged. Counted and logged per frame; once frames stay unplaced `stale_ms`
+        while they show items or defects, the fault `belt_unplaced` (once per spell): counted,
+        logged, alarmed and, with missed_action stop_belt, the belt stopped. A belt whose
+        readings all went unused (review 5: every one judged blurred) passed defects silently."""
+        self.counters.frames_unplaced += 1
+        self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
+        if self._unplaced_since_ns is None:
+            self._unplaced_since_ns = t_capture_ns
+        cfg = self._cfg
+        seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
+        unplaced_ns = t_capture_ns - self._unplaced_since_ns
+        if self._unplaced_told or not seen or unplaced_ns < self._belt.stale_ns:
+            return
+        self._unplaced_told = True
+        self.counters.belt_unplaced += 1
+        self._buf.alarms.append(Alarm("belt_unplaced", 0))
+        if cfg.missed_action == "stop_belt":
+            self._stop_belt = True
+        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), action=cfg.missed_action,
+                        t_ns=t_capture_ns)  # fmt: skip
 
     def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
                  ) -> BeltFrame:  # fmt: skip
@@ -190,7 +215,8 @@ class RejectScheduler:
             travel_mm = self._belt.position_mm(now_ns)
             for r in list(self._rejects.values()):
                 self._advance(r, now_ns, travel_mm)
-            self._forget(travel_mm)
+            if self._belt.placed(now_ns):  # a stale projection would drop tracks still in view
+                self._forget(travel_mm)
         buf, self._buf = self._buf, ActionBuffer()
         return Actions(
             tuple(buf.plans),
@@ -269,7 +295,10 @@ class RejectScheduler:
         (found by the verifier: the confirm was dropped and the window then tripped the belt)."""
         if self._cfg.timing_mode != "plc" or not self._belt.ready:
             return []
-        travel_mm = self._belt.position_mm(now_ns)
+        # A bin pulse is evidence of a push: a projection up to `stale_ms` may back it.
+        belt = self._belt
+        travel_mm = belt.position_mm(now_ns) if belt.placed(now_ns) else belt.measured_mm()
+        assert travel_mm is not None  # PLC-timed belts have an encoder, and it was read
         fired = [
             r
             for r in self._rejects.values()
@@ -305,13 +334,24 @@ class RejectScheduler:
         self._tracker.forget_beyond(-np.inf)
 
     def resend_ahead(self, now_ns: int) -> None:
-        """The PLC restarted and lost its pending verdicts: every verdict sent whose fire
-        position is still ahead goes out again (as a new FIFO entry, same count)."""
-        if not self._belt.ready:
+        """The PLC restarted and lost its pending verdicts. Judged on the newest real reading
+        (the first after the restart), not on a projection across the outage: every verdict
+        sent whose fire position is still ahead of it goes out again (a new FIFO entry, same
+        count); one whose position the belt passed while the link was down may have fired
+        before the restart or been lost in it: a missed reject (`plc_restarted`), never
+        booked as fired. An encoder jump in the same reading is handled first (its rejects
+        are missed: a count of the old numbering would fire on another item)."""
+        self._check_jump(now_ns)
+        measured_mm = self._belt.measured_mm()
+        if measured_mm is None:
             return
         travel_mm = self._belt.position_mm(now_ns)
-        for r in self._rejects.values():
-            if r.state == "sent" and r.ejector is not None and r.fire_mm > travel_mm:
+        for r in list(self._rejects.values()):
+            if r.state != "sent" or r.ejector is None:
+                continue
+            if r.fire_mm <= measured_mm:
+                self._miss(r, now_ns, "plc_restarted", 0.0)
+            else:
                 v = self._belt.speed_mm_per_ns()
                 deadline_ns = now_ns + int((r.fire_mm - travel_mm) / v) if v else None
                 count = self._belt.count_at_mm(r.fire_mm)
@@ -340,7 +380,11 @@ class RejectScheduler:
         if r.state in ("armed", "sent") and not r.neighbours_told:
             self._recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
-            if travel_mm >= r.fire_mm and r.item_id not in self._in_transit:
+            # Fired only when a real reading passed its count: a projection during an outage
+            # booked verdicts fired that a PLC restart then lost (review 5).
+            measured_mm = self._belt.measured_mm()
+            passed = measured_mm is not None and measured_mm >= r.fire_mm
+            if passed and r.item_id not in self._in_transit:
                 self._commit_plc(r, now_ns)
             return
         pos = self._tracker.position(r.item_id)
@@ -354,6 +398,8 @@ class RejectScheduler:
                 return
         remaining_mm = r.ejector.position_mm - pos[0] - travel_mm
         if self._cfg.timing_mode == "plc":
+            if not self._belt.placed(now_ns):  # lateness from a stale projection: wait
+                return
             self._advance_plc(r, now_ns, travel_mm, remaining_mm)
         else:
             self._advance_box(r, now_ns, remaining_mm)

@@ -67,6 +67,10 @@ from plantvision.types import Frame, StageTimes
 from plantvision.zones.geometry import ZoneHits
 
 SWITCH_INTERVAL_S = 0.0002
+# Reject counters whose rise is a fresh alarm: a press in the same cycle does not clear it.
+ALARM_COUNTERS = (
+    "missed", "unconfirmed", "discontinuities", "belt_unplaced", "neighbour_hits", "cycle_short"
+)  # fmt: skip
 
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
 
@@ -616,10 +620,7 @@ class Controller:
         before = cam.reject.counters
         status = cam.reject.step(now_ns, self._take_confirms(cam), False)
         after = cam.reject.counters
-        fresh = any(
-            after[k] > before.get(k, 0)
-            for k in ("missed", "unconfirmed", "discontinuities", "neighbour_hits", "cycle_short")
-        )
+        fresh = any(after[k] > before.get(k, 0) for k in ALARM_COUNTERS)
         if status.fault is not None and (fresh or not reset):
             faults.add(status.fault)
         return status.alarm, reset and not fresh

@@ -57,6 +57,7 @@ FAULT_CODES: dict[str, int] = {
     PERMIT_MISMATCH: 20,
     STOP_UNCONFIRMED: 21,
     RESET_STUCK: 22,
+    "belt_unplaced": 23,
 }
 
 

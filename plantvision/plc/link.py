@@ -282,8 +282,10 @@ class PlcLink:
                 readback = self._read_back_permit()
                 t_sent_ns = self._clock()
                 encoder, echo = self._read_encoder()
-                # The PLC sampled the count somewhere in the round trip: take its middle.
-                t_encoder_ns = (t_sent_ns + self._clock()) // 2
+                t_back_ns = self._clock()
+                # The PLC sampled the count somewhere in the round trip: take its middle. The
+                # trip is timed on this request alone: the counter read after it is no blur.
+                t_encoder_ns = (t_sent_ns + t_back_ns) // 2
                 self._poll_echo(echo)
                 restarts, refused, overflow = self._fifo_counts
                 counts = self._read_counters()
@@ -301,6 +303,7 @@ class PlcLink:
             permit_read_back=readback[1],
             t_read_ns=self._clock(),
             t_encoder_ns=t_encoder_ns,
+            t_encoder_back_ns=t_back_ns,
             fifo_restarts=restarts,
             fifo_refused=refused,
             fifo_overflow=overflow,

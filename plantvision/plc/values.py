@@ -58,6 +58,9 @@ class PlcInputs:
     permit_read_back: bool | None = None
     t_read_ns: int = field(default=0, compare=False)
     t_encoder_ns: int = field(default=0, compare=False)  # when the PLC sampled `encoder`
+    # When the encoder's own request returned (its blur is this less t_encoder_ns); 0: unknown,
+    # t_read_ns stands in.
+    t_encoder_back_ns: int = field(default=0, compare=False)
     # Reject FIFO session, as counted from the PLC's echo since the link started: PLC restarts
     # noticed (each empties the FIFO shadow), entries it refused, entries lost to overflow.
     fifo_restarts: int = field(default=0, compare=False)

@@ -71,6 +71,7 @@ def test_defective_item_fires_at_arrival_minus_response() -> None:
         "confirmed": 0,
         "unconfirmed": 0,
         "frames_unplaced": 0,
+        "belt_unplaced": 0,
         "discontinuities": 0,
         "fifo_resent": 0,
         "fifo_refused": 0,

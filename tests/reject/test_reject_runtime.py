@@ -12,7 +12,7 @@ import structlog
 import yaml
 from structlog.testing import capture_logs
 
-from plantvision.conveyor.runtime import RejectRuntime
+from plantvision.conveyor.runtime import RejectRuntime, RejectStatus
 from plantvision.conveyor.verdicts import InlineVerdicts
 from plantvision.errors import ConfigError
 from plantvision.loop.build import build_cameras
@@ -120,6 +120,32 @@ def test_blurred_encoder_readings_are_used_only_for_want_of_sharp_ones(
     )
     expected_mm = wrong / 10 if used else (10 + gap_ms) * 0.5
     assert rt.scheduler.belt.position_mm(t_ns) == pytest.approx(expected_mm)
+
+
+def test_blur_is_the_encoder_requests_own_and_not_the_reads_after_it() -> None:
+    """The poll returns 5 ms after the count was sampled (the bin counters were read after it),
+    but the encoder's own request came back 0.5 ms after: a sharp reading, used."""
+    rt = plc_runtime(FakePlcLink())
+    t_ns = 20 * MS
+    rt.feed(
+        PlcInputs(False, encoder=877, t_read_ns=t_ns + 5 * MS, t_encoder_ns=t_ns,
+                  t_encoder_back_ns=t_ns + MS // 2)
+    )  # fmt: skip
+    assert rt.scheduler.belt.position_mm(t_ns) == pytest.approx(87.7)
+
+
+def test_an_unplaced_belt_with_stop_belt_drops_the_permit_with_its_own_fault_code() -> None:
+    """No usable reading after 10 ms: frames showing items from 400 ms on are unplaced, and
+    250 ms into that spell the fault belt_unplaced stops the belt (missed_action stop_belt)."""
+    rt = plc_runtime(FakePlcLink(), missed_action="stop_belt")
+    statuses = []
+    for t in range(400, 700, 40):
+        see(rt, t * MS, 300.0, "item")
+        statuses.append(rt.step(t * MS, 0, False))
+    assert statuses[-1] == RejectStatus("belt_unplaced", True)
+    assert statuses[0] == RejectStatus(None, False)
+    assert rt.counters["belt_unplaced"] == 1
+    assert FAULT_CODES["belt_unplaced"] == 23
 
 
 def _ejector(position_mm: float) -> dict[str, Any]:
