@@ -285,6 +285,7 @@ def build_cameras(
                 frozen=FrozenDetector(cam.frozen_ms),
                 dark_max_mean=cam.dark.max_mean,
                 dark_max_std=cam.dark.max_std,
+                capture_latency_ns=int(cam.source.capture_latency_ms * 1e6),
                 reject=None
                 if cam.conveyor is None or outs is None
                 else RejectRuntime(

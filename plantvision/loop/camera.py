@@ -102,6 +102,7 @@ class CameraRuntime:
     reject: RejectRuntime | None = None
     to_tell: list[Note] = field(default_factory=list)  # this cycle's events, told after the write
     last_verdict_ns: int = 0  # capture time of the frame behind last_hits
+    capture_latency_ns: int = 0  # exposure precedes a frame's stamp by this (source config)
     last_decision_ns: int = 0  # when the guard last decided (the contribution's stamp)
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)

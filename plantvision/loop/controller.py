@@ -445,8 +445,8 @@ class Controller:
         if presses <= self._consumed[cam.id]:
             return False
         if cam.last_output is None or not cam.last_output.permit:
-            if cam.last_verdict_ns <= self.resets.released_ns:
-                return False  # judged on a picture taken after the release: wait for one
+            if cam.last_verdict_ns - cam.capture_latency_ns <= self.resets.released_ns:
+                return False  # judged on a picture exposed after the release: wait for one
             latched = self._latched_after(self.resets.released_ns + self._latch_settle_ns)
             if latched is None:
                 return False  # wait for a sample the PLC took after the release
@@ -482,6 +482,9 @@ class Controller:
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
         self._health_faults(cam, t_pick_ns, faults)
+        # Taken before this cycle's encoder readings and frame: what they raise (an encoder
+        # jump, an unplaced belt) is this cycle's news, which a press must not acknowledge.
+        counted = {} if cam.reject is None else cam.reject.counters
         if cam.reject is not None:
             cam.reject.feed(self.latest_inputs)
         if frame is None:
@@ -511,7 +514,7 @@ class Controller:
             faults.add(VERDICT_STALE)
         reset = self._take_reset(cam)
         was_running = cam.last_output is not None and cam.last_output.permit
-        alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults)
+        alarm, acknowledged = self._reject_step(cam, t_decide_ns, reset, faults, counted)
         began = self.resets.began_after_ns if reset else None
         released = (self.resets.released_ns or None) if reset else None
         # A gap in the decisions, or a verdict this cycle cannot trust: the clear hold restarts.
@@ -607,17 +610,22 @@ class Controller:
         return hits if now_ns - cam.last_verdict_ns <= cam.budget_ns else None
 
     def _reject_step(
-        self, cam: CameraRuntime, now_ns: int, reset: bool, faults: set[str]
+        self,
+        cam: CameraRuntime,
+        now_ns: int,
+        reset: bool,
+        faults: set[str],
+        before: dict[str, int],
     ) -> tuple[bool, bool]:
         """The reject runtime's cycle: (alarm, whether a press may acknowledge its latch).
 
-        A press acknowledges only what was latched before this cycle: an alarm raised in this
-        very cycle trips and stays. The latched stop cause is set aside for the guard on a
-        press, so the guard judges the press on everything else; the latch clears only if the
-        guard then accepts it (the caller checks)."""
+        A press acknowledges only what was latched before this cycle (`before`: the counters
+        when it began): an alarm raised in this very cycle trips and stays. The latched stop
+        cause is set aside for the guard on a press, so the guard judges the press on
+        everything else; the latch clears only if the guard then accepts it (the caller
+        checks)."""
         if cam.reject is None:
             return False, False
-        before = cam.reject.counters
         status = cam.reject.step(now_ns, self._take_confirms(cam), False)
         after = cam.reject.counters
         fresh = any(after[k] > before.get(k, 0) for k in ALARM_COUNTERS)
