@@ -412,6 +412,9 @@ class RejectScheduler:
             # tolerance): a cancel or re-time now could arrive after it fired, so it owns it.
             self._commit(r, r.fire_at_ns)
             return
+        if not self._belt.placed(now_ns):
+            self._advance_box_blind(r, now_ns, remaining_mm)
+            return
         v = self._belt.speed_mm_per_ns()
         if v is None or not self._belt.is_moving():
             if remaining_mm < -(r.ejector.reach_mm or 0.0):
@@ -430,6 +433,18 @@ class RejectScheduler:
         elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
             at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
             self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v)
+
+    def _advance_box_blind(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
+        """Box-timed, the belt unplaced (no usable reading for `stale_ms`): a push armed or
+        re-timed on the projection fired at air when the PLC had stopped the belt unseen, and
+        was booked fired (review 6). The plan is cancelled and the reject waits for a reading;
+        once the projection (the belt at its last speed) has carried the item past its reach,
+        it may have passed unpushed: a missed reject (`belt_unplaced`), never a fire."""
+        assert r.ejector is not None
+        if remaining_mm < -(r.ejector.reach_mm or 0.0):
+            self._miss(r, now_ns, "belt_unplaced", 0.0)
+        elif r.state == "armed":
+            self._unarm(r, "belt_unplaced")
 
     def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
@@ -554,10 +569,10 @@ class RejectScheduler:
         self._buf.alarms.append(Alarm(event, c.item_id))
         self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
 
-    def _unarm(self, r: _Reject) -> None:
+    def _unarm(self, r: _Reject, reason: str = "belt_slowed_or_stopped") -> None:
         r.state = "pending"
         self._buf.cancels.append(r.item_id)
-        self._log.info("reject_unarmed", item_id=r.item_id, reason="belt_slowed_or_stopped")
+        self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
 
     def _commit_plc(self, r: _Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
