@@ -162,26 +162,29 @@ class RejectScheduler:
 
     def _unplaced(self, t_capture_ns: int, detections: Detections) -> None:
         """A frame the belt cannot place (no encoder reading yet, or none for `stale_ms`): its
-        items go unjudged. Counted and logged per frame; once frames stay unplaced `stale_ms`
-        while they show items or defects, the fault `belt_unplaced` (once per spell): counted,
-        logged, alarmed and, with missed_action stop_belt, the belt stopped. A belt whose
-        readings all went unused (review 5: every one judged blurred) passed defects silently."""
+        items go unjudged. Counted and logged per frame; the fault `belt_unplaced` (once per
+        spell: counted, logged, alarmed and, with missed_action stop_belt, the belt stopped)
+        as soon as such a frame shows a defect (a blind segment with a defect in it), or once
+        frames stay unplaced `stale_ms` while they show items. A belt whose readings all went
+        unused (review 5: every one judged blurred) passed defects silently; so did a defect
+        seen only in a spell shorter than `stale_ms` (review 6): its items are not kept."""
         self.counters.frames_unplaced += 1
         self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
         if self._unplaced_since_ns is None:
             self._unplaced_since_ns = t_capture_ns
         cfg = self._cfg
         seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
+        defect = bool(detections.class_mask([cfg.defect_class]).any())
         unplaced_ns = t_capture_ns - self._unplaced_since_ns
-        if self._unplaced_told or not seen or unplaced_ns < self._belt.stale_ns:
+        if self._unplaced_told or not (defect or (seen and unplaced_ns >= self._belt.stale_ns)):
             return
         self._unplaced_told = True
         self.counters.belt_unplaced += 1
         self._buf.alarms.append(Alarm("belt_unplaced", 0))
         if cfg.missed_action == "stop_belt":
             self._stop_belt = True
-        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), action=cfg.missed_action,
-                        t_ns=t_capture_ns)  # fmt: skip
+        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), defect=defect,
+                        action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
 
     def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
                  ) -> BeltFrame:  # fmt: skip
