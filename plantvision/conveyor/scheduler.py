@@ -372,9 +372,17 @@ class RejectScheduler:
         for _ in range(n):
             self._miss(_Reject(0), now_ns, reason, 0.0)
 
+    @property
+    def unplaced_held(self) -> bool:
+        """The spell that raised `belt_unplaced` goes on (no frame placed since): the cause is
+        still present, so no reset press can clear it (review 6: a press mid-spell cleared it,
+        the fault is raised once per spell, and defects passed with the permit on)."""
+        return self._unplaced_told
+
     def clear_stop_belt(self) -> None:
-        """Release the latched belt stop (after a person has dealt with the cause)."""
-        self._stop_belt = False
+        """Release the latched belt stop (after a person has dealt with the cause), unless its
+        cause is still present: a belt still unplaced with `missed_action: stop_belt`."""
+        self._stop_belt = self.unplaced_held and self._cfg.missed_action == "stop_belt"
 
     def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
