@@ -101,10 +101,14 @@ class EncoderReading(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RejectStatus:
-    """What the loop takes from one step: a fault cause that stops the belt, and the alarm."""
+    """What the loop takes from one step: a fault cause that stops the belt, and the alarm;
+    `held`: the fault's cause is still present (the belt stays unplaced), so a reset press
+    cannot acknowledge it and must be refused like any other fault (the loop keeps the fault
+    among the guard's inputs even on a press)."""
 
     fault: str | None
     alarm: bool
+    held: bool = False
 
 
 class RejectRuntime:
@@ -312,7 +316,12 @@ class RejectRuntime:
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
-        return RejectStatus(self._stop_cause, self._alarm)
+        return RejectStatus(self._stop_cause, self._alarm, self._held())
+
+    def _held(self) -> bool:
+        """The belt stop's cause is still present: a belt_unplaced spell that goes on, with
+        `missed_action: stop_belt` (with alarm, the warning light alone is held)."""
+        return self.scheduler.unplaced_held and self.cfg.missed_action == "stop_belt"
 
     def _fifo_session(self, now_ns: int) -> None:
         """What the PLC's FIFO echo said since the last step: a restart (the link has emptied
@@ -330,9 +339,15 @@ class RejectRuntime:
             self.scheduler.report_fifo_loss(now_ns, "fifo_overflow", overflow)
 
     def acknowledge(self) -> None:
-        """A reset press the guard accepted: clear the alarm latch and the belt stop."""
+        """A reset press the guard accepted: clear the alarm latch and the belt stop, except
+        a cause still present. A belt still unplaced keeps `belt_unplaced` (the alarm, and
+        the stop with missed_action stop_belt): the fault is raised once per spell, so a press
+        that cleared it mid-spell let defects pass unjudged with the permit on (review 6);
+        kept, the next step trips the guard again."""
         self.scheduler.clear_stop_belt()
-        self._alarm, self._stop_cause = False, None
+        unplaced = self.scheduler.unplaced_held
+        self._alarm = unplaced
+        self._stop_cause = "belt_unplaced" if self._held() else None
 
     def _carry_out(self, now_ns: int, actions: Actions) -> None:
         if self._timer is not None:

@@ -162,26 +162,29 @@ class RejectScheduler:
 
     def _unplaced(self, t_capture_ns: int, detections: Detections) -> None:
         """A frame the belt cannot place (no encoder reading yet, or none for `stale_ms`): its
-        items go unjudged. Counted and logged per frame; once frames stay unplaced `stale_ms`
-        while they show items or defects, the fault `belt_unplaced` (once per spell): counted,
-        logged, alarmed and, with missed_action stop_belt, the belt stopped. A belt whose
-        readings all went unused (review 5: every one judged blurred) passed defects silently."""
+        items go unjudged. Counted and logged per frame; the fault `belt_unplaced` (once per
+        spell: counted, logged, alarmed and, with missed_action stop_belt, the belt stopped)
+        as soon as such a frame shows a defect (a blind segment with a defect in it), or once
+        frames stay unplaced `stale_ms` while they show items. A belt whose readings all went
+        unused (review 5: every one judged blurred) passed defects silently; so did a defect
+        seen only in a spell shorter than `stale_ms` (review 6): its items are not kept."""
         self.counters.frames_unplaced += 1
         self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
         if self._unplaced_since_ns is None:
             self._unplaced_since_ns = t_capture_ns
         cfg = self._cfg
         seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
+        defect = bool(detections.class_mask([cfg.defect_class]).any())
         unplaced_ns = t_capture_ns - self._unplaced_since_ns
-        if self._unplaced_told or not seen or unplaced_ns < self._belt.stale_ns:
+        if self._unplaced_told or not (defect or (seen and unplaced_ns >= self._belt.stale_ns)):
             return
         self._unplaced_told = True
         self.counters.belt_unplaced += 1
         self._buf.alarms.append(Alarm("belt_unplaced", 0))
         if cfg.missed_action == "stop_belt":
             self._stop_belt = True
-        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), action=cfg.missed_action,
-                        t_ns=t_capture_ns)  # fmt: skip
+        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), defect=defect,
+                        action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
 
     def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
                  ) -> BeltFrame:  # fmt: skip
@@ -369,9 +372,17 @@ class RejectScheduler:
         for _ in range(n):
             self._miss(_Reject(0), now_ns, reason, 0.0)
 
+    @property
+    def unplaced_held(self) -> bool:
+        """The spell that raised `belt_unplaced` goes on (no frame placed since): the cause is
+        still present, so no reset press can clear it (review 6: a press mid-spell cleared it,
+        the fault is raised once per spell, and defects passed with the permit on)."""
+        return self._unplaced_told
+
     def clear_stop_belt(self) -> None:
-        """Release the latched belt stop (after a person has dealt with the cause)."""
-        self._stop_belt = False
+        """Release the latched belt stop (after a person has dealt with the cause), unless its
+        cause is still present: a belt still unplaced with `missed_action: stop_belt`."""
+        self._stop_belt = self.unplaced_held and self._cfg.missed_action == "stop_belt"
 
     def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
@@ -412,6 +423,9 @@ class RejectScheduler:
             # tolerance): a cancel or re-time now could arrive after it fired, so it owns it.
             self._commit(r, r.fire_at_ns)
             return
+        if not self._belt.placed(now_ns):
+            self._advance_box_blind(r, now_ns, remaining_mm)
+            return
         v = self._belt.speed_mm_per_ns()
         if v is None or not self._belt.is_moving():
             if remaining_mm < -(r.ejector.reach_mm or 0.0):
@@ -430,6 +444,18 @@ class RejectScheduler:
         elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
             at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
             self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v)
+
+    def _advance_box_blind(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
+        """Box-timed, the belt unplaced (no usable reading for `stale_ms`): a push armed or
+        re-timed on the projection fired at air when the PLC had stopped the belt unseen, and
+        was booked fired (review 6). The plan is cancelled and the reject waits for a reading;
+        once the projection (the belt at its last speed) has carried the item past its reach,
+        it may have passed unpushed: a missed reject (`belt_unplaced`), never a fire."""
+        assert r.ejector is not None
+        if remaining_mm < -(r.ejector.reach_mm or 0.0):
+            self._miss(r, now_ns, "belt_unplaced", 0.0)
+        elif r.state == "armed":
+            self._unarm(r, "belt_unplaced")
 
     def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
@@ -554,10 +580,10 @@ class RejectScheduler:
         self._buf.alarms.append(Alarm(event, c.item_id))
         self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
 
-    def _unarm(self, r: _Reject) -> None:
+    def _unarm(self, r: _Reject, reason: str = "belt_slowed_or_stopped") -> None:
         r.state = "pending"
         self._buf.cancels.append(r.item_id)
-        self._log.info("reject_unarmed", item_id=r.item_id, reason="belt_slowed_or_stopped")
+        self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
 
     def _commit_plc(self, r: _Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best

@@ -16,6 +16,7 @@ from tests.conveyor.helpers import MS, SimBelt, encoder_cfg, events, frame
 from tests.conveyor.test_scheduler_plc_edges import sent_verdict
 
 ITEM = frame([(300.0, 240.0, "item")])
+DEFECT = frame([(300.0, 240.0, "item"), (300.0, 240.0, "defect")])
 NOTHING = frame([])
 
 
@@ -118,8 +119,26 @@ def test_frames_with_items_unplaced_for_stale_ms_are_the_fault_belt_unplaced(
     assert acts.stop_belt is stops
     assert sched.counters.belt_unplaced == 1
     assert events(logs, "belt_unplaced") == [
-        {"unplaced_ms": 600.0, "action": missed_action, "t_ns": 1000 * MS, "log_level": "error"}
-    ]
+        {"unplaced_ms": 600.0, "defect": False, "action": missed_action, "t_ns": 1000 * MS,
+         "log_level": "error"}
+    ]  # fmt: skip
+
+
+def test_a_defect_in_an_unplaced_frame_is_belt_unplaced_at_once_once_per_spell() -> None:
+    """A defect seen in a frame the belt cannot place is a blind segment with a defect in it:
+    the fault at once, not `stale_ms` into the spell (review 6: a defect seen only in a spell
+    shorter than stale_ms passed silently); once per spell, however many follow."""
+    sched, _ = _stale_belt(missed_action="stop_belt")
+    with capture_logs() as logs:
+        sched.observe(400 * MS, 400 * MS, DEFECT, 640, 480, None)  # 50 ms into the spell
+        acts = sched.update(400 * MS, None)
+        for t in range(440, 600, 40):
+            sched.observe(t * MS, t * MS, DEFECT, 640, 480, None)
+        assert sched.update(600 * MS, None).alarms == ()
+    assert acts.alarms == (Alarm("belt_unplaced", 0),)
+    assert acts.stop_belt
+    assert sched.counters.belt_unplaced == 1
+    assert [e["defect"] for e in events(logs, "belt_unplaced")] == [True]
 
 
 def test_a_short_unplaced_spell_is_no_fault_and_a_placed_frame_ends_the_spell() -> None:

@@ -142,10 +142,34 @@ def test_an_unplaced_belt_with_stop_belt_drops_the_permit_with_its_own_fault_cod
     for t in range(400, 700, 40):
         see(rt, t * MS, 300.0, "item")
         statuses.append(rt.step(t * MS, 0, False))
-    assert statuses[-1] == RejectStatus("belt_unplaced", True)
+    assert statuses[-1] == RejectStatus("belt_unplaced", True, held=True)
     assert statuses[0] == RejectStatus(None, False)
     assert rt.counters["belt_unplaced"] == 1
     assert FAULT_CODES["belt_unplaced"] == 23
+
+
+@pytest.mark.parametrize(
+    ("missed_action", "fault"), [("stop_belt", "belt_unplaced"), ("alarm", None)]
+)  # fmt: skip
+def test_a_press_mid_spell_does_not_clear_belt_unplaced_until_a_frame_is_placed(
+    missed_action: str, fault: str | None
+) -> None:
+    """Review 6: the fault is raised once per spell, so a press that cleared it while the belt
+    stayed unplaced let defects pass with the permit on. Acknowledged mid-spell, the cause is
+    kept (held: the loop refuses the press); once a frame is placed, a press clears it."""
+    rt = plc_runtime(FakePlcLink(), missed_action=missed_action)
+    for t in range(400, 700, 40):
+        see(rt, t * MS, 300.0, "item")
+        rt.step(t * MS, 0, False)
+    rt.acknowledge()  # the belt still unplaced
+    held = fault is not None
+    assert rt.step(700 * MS, 0, False) == RejectStatus(fault, True, held=held)
+    rt.feed(encoder_at(710 * MS, 3550))  # a usable reading: the next frame is placed
+    see(rt, 710 * MS, 300.0, "item")
+    assert rt.step(710 * MS, 0, False) == RejectStatus(fault, True)  # latched, no longer held
+    rt.acknowledge()
+    assert rt.step(720 * MS, 0, False) == RejectStatus(None, False)
+    assert rt.counters["belt_unplaced"] == 1
 
 
 def _ejector(position_mm: float) -> dict[str, Any]:
