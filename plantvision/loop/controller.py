@@ -629,9 +629,10 @@ class Controller:
         status = cam.reject.step(now_ns, self._take_confirms(cam), False)
         after = cam.reject.counters
         fresh = any(after[k] > before.get(k, 0) for k in ALARM_COUNTERS)
-        if status.fault is not None and (fresh or not reset):
+        # A cause still present (an unplaced belt) is never acknowledged: the press is refused.
+        if status.fault is not None and (fresh or not reset or status.held):
             faults.add(status.fault)
-        return status.alarm, reset and not fresh
+        return status.alarm, reset and not fresh and not status.held
 
     def _judge_ack(self, cam: CameraRuntime, frame: Frame, t_ack_ns: int, flagged: bool) -> None:
         """The budget runs from capture to the write acknowledged: a write that landed late is
