@@ -27,7 +27,8 @@ def _judge(spec: RigSpec, tmp_path: Path) -> None:
     result = run_rig(spec, tmp_path)
     assert result.defective_passed, "the run carried no defective item past the ejector"
     assert result.good_passed, "the run carried no good item past the ejector"
-    assert result.missed == set(), (result.missed, result.pulses)
+    pushes = [(p.get("item"), p.get("offset_mm"), p.get("binned")) for p in result.pulses]
+    assert result.missed == set(), (result.missed, "pushes (item, offset mm, binned):", pushes)
     assert result.good_rejected == set(), result.pulses
     assert result.counters["missed"] == 0
     # Every pulse pushed an item: none fired at an empty spot or twice for one item.
