@@ -16,6 +16,7 @@ from plantvision.conveyor.runtime import RejectRuntime, RejectStatus
 from plantvision.conveyor.verdicts import InlineVerdicts
 from plantvision.errors import ConfigError
 from plantvision.loop.build import build_cameras
+from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
 from plantvision.loop.outputs import FAULT_CODES
@@ -223,19 +224,28 @@ def conveyor_section(**over: Any) -> dict[str, Any]:
     return base | over
 
 
+def belt_cameras(path: Path, det: FixedDetector | None = None) -> list[CameraRuntime]:
+    """The deployment's cameras, `det` (default a fixed one) detecting for the belt camera."""
+    return build_cameras(
+        load_deployment(path), path, log=structlog.get_logger(),
+        simulated=lambda *_: None, detectors={"belt": det or FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
+    )  # fmt: skip
+
+
+def belt_loop(path: Path) -> tuple[Controller, CameraRuntime, FixedDetector, list[int]]:
+    """The belt camera's real loop (Controller, guard, reject runtime) on a FakePlcLink and a
+    hand-stepped clock: set `now[0]`, then call `ctl.cycle(cam, frame)`."""
+    det = FixedDetector()
+    cams = belt_cameras(path, det)
+    now = [0]
+    ctl = Controller(cams, FakePlcLink(), clock_ns=lambda: now[0], log=structlog.get_logger())
+    return ctl, cams[0], det, now
+
+
 def test_a_missed_reject_drops_the_permit_with_its_fault_code_until_reset(tmp_path: Path) -> None:
     """stop_belt: permit off with fault code reject_missed and the warning lit; the next reset
     press clears the latch and the guard lets the belt run again."""
-    path = deployment(tmp_path, conveyor_section())
-    det = FixedDetector()
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
-    link = FakePlcLink()
-    now = [0]
-    ctl = Controller(cams, link, clock_ns=lambda: now[0], log=structlog.get_logger())
-    cam = cams[0]
+    ctl, cam, det, now = belt_loop(deployment(tmp_path, conveyor_section()))
 
     def cycle(t_ms: int, x_px: float | None = None, press: bool = False) -> Any:
         now[0] = t_ms * MS
@@ -325,10 +335,7 @@ def _cameras_with_map(tmp_path: Path, signals: dict[str, Any], **conveyor: Any) 
     dep = yaml.safe_load(path.read_text())
     dep["plc"]["signals"] = signals
     path.write_text(yaml.safe_dump(dep))
-    return build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
+    return belt_cameras(path)
 
 
 @pytest.mark.parametrize(("width", "raw"), [(16, (65530, 4)), (32, (0xFFFFFFFA, 4))])
@@ -359,11 +366,7 @@ def test_a_box_timed_pulse_whose_coil_never_reached_the_plc_is_a_missed_reject(
     alarm, belt stopped), not a fired one. Real timer thread, real clock."""
     import time
 
-    path = deployment(tmp_path, conveyor_section(timing_mode="box"))
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": FixedDetector()},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
+    cams = belt_cameras(deployment(tmp_path, conveyor_section(timing_mode="box")))
     link = FakePlcLink()
     ctl = Controller(cams, link, log=structlog.get_logger())
     rt = cams[0].reject

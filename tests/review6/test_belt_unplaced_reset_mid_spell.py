@@ -29,32 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import structlog
 
-from plantvision.loop.build import build_cameras
-from plantvision.loop.controller import Controller
-from plantvision.loop.deployment import load_deployment
 from plantvision.loop.outputs import FAULT_CODES
 from plantvision.plc.values import PlcInputs
 from plantvision.types import Frame
 from tests.conveyor.helpers import MS, frame
-from tests.fakes.plc import FakePlcLink
-from tests.reject.test_reject_runtime import FixedDetector, conveyor_section, deployment
+from tests.reject.test_reject_runtime import belt_loop, conveyor_section, deployment
 
 SLOW_MS = 8  # the encoder request's round trip half: > MAX_HALF_RTT_NS (3 ms)
 
 
 def test_belt_unplaced_is_not_acknowledged_while_the_belt_stays_unplaced(tmp_path: Path) -> None:
-    path = deployment(tmp_path, conveyor_section())
-    det = FixedDetector()
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
-    link = FakePlcLink()
-    now = [0]
-    ctl = Controller(cams, link, clock_ns=lambda: now[0], log=structlog.get_logger())
-    cam = cams[0]
+    ctl, cam, det, now = belt_loop(deployment(tmp_path, conveyor_section()))
     rt = cam.reject
     rng = np.random.default_rng(0)
     assert rt is not None

@@ -28,32 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import structlog
 
-from plantvision.loop.build import build_cameras
-from plantvision.loop.controller import Controller
-from plantvision.loop.deployment import load_deployment
 from plantvision.loop.outputs import FAULT_CODES
 from plantvision.plc.values import PlcInputs
 from plantvision.types import Frame
 from tests.conveyor.helpers import MS, frame
-from tests.fakes.plc import FakePlcLink
-from tests.reject.test_reject_runtime import FixedDetector, conveyor_section, deployment
+from tests.reject.test_reject_runtime import belt_loop, conveyor_section, deployment
 
 
 def _run(tmp_path: Path, press_at: int | None) -> tuple[int | None, list[Any], dict[str, int]]:
     """Cycles every 10 ms to 2.7 s; returns the first cycle (ms) that dropped the permit, the
     outputs from `press_at` on, and the reject counters."""
     tmp_path.mkdir()
-    path = deployment(tmp_path, conveyor_section())
-    det = FixedDetector()
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
-    now = [0]
-    ctl = Controller(cams, FakePlcLink(), clock_ns=lambda: now[0], log=structlog.get_logger())
-    cam = cams[0]
+    ctl, cam, det, now = belt_loop(deployment(tmp_path, conveyor_section()))
     rng = np.random.default_rng(0)
 
     def cycle(t_ms: int, press: bool = False) -> Any:
@@ -103,15 +90,7 @@ def _run_jump(tmp_path: Path, press: bool) -> tuple[Any, dict[str, int]]:
     """Sharp readings every 10 ms at 500 mm/s; at 500 ms the count jumps 10 m ahead (a PLC
     preset or restart of the counter); `press`: a released reset press lands in that cycle."""
     tmp_path.mkdir()
-    path = deployment(tmp_path, conveyor_section())
-    det = FixedDetector()
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
-    now = [0]
-    ctl = Controller(cams, FakePlcLink(), clock_ns=lambda: now[0], log=structlog.get_logger())
-    cam = cams[0]
+    ctl, cam, det, now = belt_loop(deployment(tmp_path, conveyor_section()))
     rng = np.random.default_rng(0)
     out = None
     for t in range(0, 520, 10):

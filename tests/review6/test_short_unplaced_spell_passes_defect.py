@@ -31,18 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import structlog
 
-from plantvision.loop.build import build_cameras
-from plantvision.loop.controller import Controller
-from plantvision.loop.deployment import load_deployment
 from plantvision.plc.values import PlcInputs
 from plantvision.types import Frame
 from tests.conveyor.helpers import MS, frame
-from tests.fakes.plc import FakePlcLink
 from tests.reject.test_reject_runtime import (
-    FixedDetector,
     _ejector,
+    belt_loop,
     conveyor_section,
     deployment,
 )
@@ -50,15 +45,7 @@ from tests.reject.test_reject_runtime import (
 
 def _run(tmp_path: Path, blur: bool) -> tuple[dict[str, int], bool, bool]:
     path = deployment(tmp_path, conveyor_section(ejectors=[_ejector(1000.0) | {"output": 1}]))
-    det = FixedDetector()
-    cams = build_cameras(
-        load_deployment(path), path, log=structlog.get_logger(),
-        simulated=lambda *_: None, detectors={"belt": det},  # type: ignore[arg-type,return-value,dict-item]
-    )  # fmt: skip
-    link = FakePlcLink()
-    now = [0]
-    ctl = Controller(cams, link, clock_ns=lambda: now[0], log=structlog.get_logger())
-    cam = cams[0]
+    ctl, cam, det, now = belt_loop(path)
     rt = cam.reject
     assert rt is not None
     rng = np.random.default_rng(0)
