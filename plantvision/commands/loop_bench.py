@@ -3,13 +3,18 @@
 Every frame of the first camera is taken in lockstep (none skipped) and run through the real
 cycle: detector, zones, guard, and the PLC write acknowledged over TCP (the PLC simulator when
 the deployment asks for it). Right after each cycle one bare `session.run` is timed on the same
-input, so both see the same load. Resident memory is sampled at checkpoints to show it is flat.
+input, so both see the same load. Resident memory, open file descriptors and threads are
+sampled at checkpoints to show they stay flat over a long run (a leak of any of them ends a box
+that runs for months).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +39,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("loop-bench", help="loop latency (frame in hand to PLC ack) vs bare run")
     p.add_argument("deployment", nargs="?", type=Path, default=DEFAULT_DEPLOYMENT)
     p.add_argument("--frames", type=int, default=1000, help="frames to run (default 1000)")
-    p.add_argument("--rss-at", default="1000,10000", help="frame counts to sample memory at")
+    p.add_argument(
+        "--rss-at",
+        default="1000,10000",
+        help="frame counts to sample memory, file descriptors and threads at",
+    )
     p.add_argument(
         "--plc-in-process",
         action="store_true",
@@ -59,6 +68,19 @@ def rss_mib() -> float:
     return float("nan")
 
 
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """What a long run must not accumulate: memory, open files and sockets, threads."""
+
+    rss_mib: float
+    fds: int
+    threads: int
+
+    @classmethod
+    def now(cls) -> Footprint:
+        return cls(rss_mib(), len(os.listdir("/proc/self/fd")), threading.active_count())
+
+
 def run(args: argparse.Namespace) -> int:
     dep = load_deployment(args.deployment)
     pvlog.configure(json=True, level=40)  # errors only: the figures are the output
@@ -81,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = {int(x) for x in args.rss_at.split(",") if x.strip()}
     loop_ns: list[int] = []
     bare_ns: list[int] = []
-    rss: dict[int, float] = {}
+    rss: dict[int, Footprint] = {}
     link.start()
     cam.source.start()
     try:
@@ -109,7 +131,7 @@ def _frames(
     checkpoints: set[int],
     loop_ns: list[int],
     bare_ns: list[int],
-    rss: dict[int, float],
+    rss: dict[int, Footprint],
     bar: ProgressBar,
 ) -> None:
     for i in range(1, n + 1):
@@ -124,12 +146,12 @@ def _frames(
         loop_ns.append(t1 - t0)
         bare_ns.append(t2 - t1)
         if i in checkpoints:
-            rss[i] = rss_mib()
+            rss[i] = Footprint.now()
         bar.update()
 
 
 def _print(
-    name: str, cam: Any, loop_ns: list[int], bare_ns: list[int], rss: dict[int, float]
+    name: str, cam: Any, loop_ns: list[int], bare_ns: list[int], rss: dict[int, Footprint]
 ) -> None:
     whole, bare = summarize_ns(loop_ns), summarize_ns(bare_ns)
     print(
@@ -147,5 +169,8 @@ def _print(
     print(f"  ratio loop / bare at the median: {whole.ratio_to(bare):.3f}x")
     for stage, st in cam.latency.stages().items():
         print(f"    {stage:<10} median {st.median_ms:6.2f}  p99 {st.p99_ms:6.2f} ms")
-    for n, mib in sorted(rss.items()):
-        print(f"  resident memory after {n} frames: {mib:.1f} MiB")
+    for n, fp in sorted(rss.items()):
+        print(
+            f"  after {n} frames: resident memory {fp.rss_mib:.1f} MiB, "
+            f"{fp.fds} open file descriptors, {fp.threads} threads"
+        )
