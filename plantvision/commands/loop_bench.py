@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
+from plantvision.commands import cameras_bench
 from plantvision.commands.http_bench import run_with_clients
 from plantvision.commands.run import DEFAULT_DEPLOYMENT
 from plantvision.commands.seam import (
@@ -57,6 +58,19 @@ def register(sub: Any) -> None:
         help="serve the status page and compare the loop with and without N polling clients",
     )
     p.add_argument("--http-seconds", type=float, default=60.0, help="each phase's length")
+    p.add_argument(
+        "--cameras",
+        default=None,
+        metavar="N[,M...]",
+        help="run N real-time copies of the first camera (each count in turn) instead",
+    )
+    p.add_argument("--seconds", type=float, default=60.0, help="each --cameras run's length")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads per camera with --cameras (default 0: the box shares its cores)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -82,6 +96,9 @@ class Footprint:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cameras is not None:
+        counts = [int(x) for x in args.cameras.split(",") if x.strip()]
+        return cameras_bench.run(args.deployment, counts, args.seconds, args.threads)
     dep = load_deployment(args.deployment)
     pvlog.configure(json=True, level=40)  # errors only: the figures are the output
     log = pvlog.get(deployment=dep.name)
@@ -118,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.stop()
         if proc is not None:
-            proc.terminate()
-            proc.wait(5)
+            with proc:  # closes its pipe too
+                proc.terminate()
     _print(dep.name, cam, loop_ns, bare_ns, rss)
     return 0
 

@@ -33,6 +33,10 @@ class LatencyWindow:
         with self._lock:
             return summarize_ns(list(self._e2e))
 
+    def end_to_end_ns(self) -> list[int]:
+        with self._lock:
+            return list(self._e2e)
+
     def stages(self) -> dict[str, Summary]:
         with self._lock:
             return {s: summarize_ns(list(q)) for s, q in self._stages.items() if q}
