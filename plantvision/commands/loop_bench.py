@@ -14,12 +14,12 @@ import argparse
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from plantvision import log as pvlog
-from plantvision.commands import cameras_bench
+from plantvision.commands import cameras_bench, user_pipeline
 from plantvision.commands.http_bench import run_with_clients
 from plantvision.commands.run import DEFAULT_DEPLOYMENT
 from plantvision.commands.seam import (
@@ -28,12 +28,12 @@ from plantvision.commands.seam import (
     start_plc_simulator,
 )
 from plantvision.detect import Detector
-from plantvision.loop.build import build_cameras
+from plantvision.loop.build import build_cameras, resolve
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.progress import ProgressBar
-from plantvision.timing import summarize_ns
+from plantvision.timing import Summary, summarize_ns
 
 
 def register(sub: Any) -> None:
@@ -66,12 +66,52 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--seconds", type=float, default=60.0, help="each --cameras run's length")
     p.add_argument(
+        "--reference",
+        action="store_true",
+        help="add a hand-written YOLOX pipeline (supervision zones, pymodbus write_coil) as a "
+        "third column, interleaved with the other two (needs the bench extra)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=0,
         help="intra-op threads per camera with --cameras (default 0: the box shares its cores)",
     )
     p.set_defaults(handler=run)
+
+
+@dataclass
+class Reference:
+    """The hand-written pipeline's times, and how often it agreed with the product's stop zones
+    on the same frame (an unfair reference would show as disagreement)."""
+
+    pipeline: user_pipeline.UserPipeline
+    times_ns: list[int] = field(default_factory=list)
+    agreed: int = 0
+    compared: int = 0  # frames the loop judged (none while a fault, e.g. an old frame, held it)
+
+    def run(self, image: Any, ctl: Controller, cam: Any) -> None:
+        t0 = time.perf_counter_ns()
+        occupied = self.pipeline(image)
+        self.times_ns.append(time.perf_counter_ns() - t0)
+        hits = cam.last_hits
+        if hits is not None:
+            self.compared += 1
+            self.agreed += bool(hits.stop_occupied) == occupied
+
+    def print(self, loop: Summary, bare: Summary) -> None:
+        ref = summarize_ns(self.times_ns)
+        print(
+            f"  hand-written pipeline (same run, interleaved): median {ref.median_ms:.2f} ms, "
+            f"p99 {ref.p99_ms:.2f} ms, max {ref.max_ms:.2f} ms; same stop-zone verdict as the "
+            f"loop on {100 * self.agreed / max(self.compared, 1):.1f} % of the {self.compared} "
+            "frames the loop judged (supervision rasterises zones to whole pixels)"
+        )
+        print(
+            f"  ratios at the median / p99: hand-written / bare {ref.ratio_to(bare):.3f}x / "
+            f"{ref.p99_ms / bare.p99_ms:.3f}x; loop / hand-written {loop.ratio_to(ref):.3f}x / "
+            f"{loop.p99_ms / ref.p99_ms:.3f}x"
+        )
 
 
 def rss_mib() -> float:
@@ -117,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     link = PlcLink(cfg, log)
     ctl = Controller([cam], link, log=log)
     assert isinstance(cam.detector, Detector)
+    user = _reference(args, dep, cam, cfg) if args.reference else None
     checkpoints = {int(x) for x in args.rss_at.split(",") if x.strip()}
     loop_ns: list[int] = []
     bare_ns: list[int] = []
@@ -128,8 +169,10 @@ def run(args: argparse.Namespace) -> int:
             run_with_clients(ctl, cam, dep.name, dep.http, args.http_clients, args.http_seconds)
             return 0
         with ProgressBar(args.frames, "loop-bench") as bar:
-            _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar)
+            _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar, user)
     finally:
+        if user is not None:
+            user.pipeline.close()
         cam.source.stop()
         link.stop()
         if sim is not None:
@@ -138,7 +181,35 @@ def run(args: argparse.Namespace) -> int:
             with proc:  # closes its pipe too
                 proc.terminate()
     _print(dep.name, cam, loop_ns, bare_ns, rss)
+    if user is not None:
+        user.print(summarize_ns(loop_ns), summarize_ns(bare_ns))
     return 0
+
+
+def _reference(args: argparse.Namespace, dep: Any, cam: Any, cfg: Any) -> Reference:
+    why = user_pipeline.available()
+    if why is None and cam.detector.family != "yolox":
+        why = f"the reference decodes YOLOX only; this camera's model is {cam.detector.family}"
+    if why is not None:
+        raise SystemExit(f"loop-bench --reference: {why}")
+    spec = cam.detector.spec
+    zones = resolve(Path(args.deployment).parent, dep.cameras[0].zones)
+    pipeline = user_pipeline.UserPipeline(
+        spec.path, zones, list(cam.detector.class_names), cam.detector.conf_threshold,
+        cam.detector.nms_iou, spec.intra_op_threads,
+        (cfg.host, cfg.port, cfg.unit_id, _spare_coil(cfg)),
+    )  # fmt: skip
+    return Reference(pipeline)
+
+
+def _spare_coil(cfg: Any) -> int:
+    """A coil the deployment does not use, inside the simulator's table (sized in 16s), so the
+    reference's writes never touch the product's outputs."""
+    ends = [s.address + s.span for _, s in cfg.signals.named() if s.type == "coil"]
+    spare = max(ends, default=0)
+    if spare % 16 == 0:
+        raise SystemExit("loop-bench --reference: no spare coil in the simulator's coil table")
+    return spare
 
 
 def _frames(
@@ -150,6 +221,7 @@ def _frames(
     bare_ns: list[int],
     rss: dict[int, Footprint],
     bar: ProgressBar,
+    user: Reference | None,
 ) -> None:
     for i in range(1, n + 1):
         frame = cam.source.read(5.0)
@@ -162,6 +234,8 @@ def _frames(
         t2 = time.perf_counter_ns()
         loop_ns.append(t1 - t0)
         bare_ns.append(t2 - t1)
+        if user is not None:
+            user.run(frame.image, ctl, cam)
         if i in checkpoints:
             rss[i] = Footprint.now()
         bar.update()

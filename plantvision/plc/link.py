@@ -1,6 +1,7 @@
 """Modbus TCP link to the PLC: output image, heartbeat, inputs, loss detection and reconnect.
 
-The only module that imports pymodbus (pinned 3.16.*: its keywords changed across 3.x).
+The only module of the product that imports pymodbus (pinned 3.16.*: its keywords changed across
+3.x); loop-bench's hand-written reference pipeline has its own client, on purpose.
 
 Blocking strategy: two TCP connections. The *safety* connection carries only the output image
 (one write_coils for permit, warning and ejectors, then fault_code when it changed), so a
