@@ -41,7 +41,7 @@ from plantvision.loop.supervisor import (
     SUPERVISOR_STALE_NS,
     read_wait_ns,
 )
-from plantvision.loop.threads import usable_cores
+from plantvision.loop.threads import CameraLoad, box_load, usable_cores
 from plantvision.plc.config import write_worst_ms
 from plantvision.zones.geometry import CompiledZones
 
@@ -58,7 +58,9 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int:
+def check_camera(
+    dep: DeploymentModel, dep_file: Path, i: int, runs: int, loads: list[CameraLoad]
+) -> int:
     cam = dep.cameras[i]
     files = check_camera_files(dep_file, i, cam, safety=dep.safety, cameras=len(dep.cameras))
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
@@ -95,6 +97,8 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     )
     _waivers(files.zones)
+    loads.append(CameraLoad(cam.id, 1000 / sample.period_ms, lat.median_ms,
+                            files.model.intra_op_threads))  # fmt: skip
     failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
@@ -115,6 +119,29 @@ def check_camera(dep: DeploymentModel, dep_file: Path, i: int, runs: int) -> int
         )
     failed += _distance(dep, cam, files.zones, sample, lat.p99_ms)
     return failed
+
+
+def load_line(loads: list[CameraLoad], cores: int) -> tuple[str, bool]:
+    """The box's cores against every camera's frames: a box that cannot keep up skips frames
+    and overruns its budgets however fast each camera's model is alone."""
+    share, verdict = box_load(loads, cores)
+    need = " + ".join(
+        f"{c.id} {c.fps:.0f} fps x {c.detect_ms:.1f} ms x {c.threads} thread(s)" for c in loads
+    )
+    head = f"box: {need} = {100 * share:.0f} % of {cores} core(s)"
+    if verdict == "over":
+        return (
+            f"  FAIL {head}: it cannot keep up (frames skipped, every budget at risk); use fewer "
+            "cameras or a lower fps, a faster model, or a bigger box",
+            False,
+        )
+    if verdict == "busy":
+        return (
+            f"  warn {head}: frames will queue behind each other and p99 grow; measure it with "
+            f"plantvision loop-bench --cameras {len(loads)}",
+            True,
+        )
+    return f"  ok   {head}", True
 
 
 def tracker_gate_line(conv: ConveyorConfig) -> str:
@@ -325,6 +352,12 @@ def run(args: argparse.Namespace) -> int:
         f"{dep.plc.host}:{dep.plc.port} unit {dep.plc.unit_id}"
     )
     print("\n".join(safety_chain_lines(dep)))
-    failed = sum(check_camera(dep, args.deployment, i, args.runs) for i in range(len(dep.cameras)))
+    loads: list[CameraLoad] = []
+    failed = sum(
+        check_camera(dep, args.deployment, i, args.runs, loads) for i in range(len(dep.cameras))
+    )
+    line, ok = load_line(loads, usable_cores())
+    print(line)
+    failed += not ok
     print("READY" if not failed else f"NOT READY: {failed} check(s) failed")
     return 1 if failed else 0

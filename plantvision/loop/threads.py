@@ -8,6 +8,7 @@ on 2 cores overran a 150 ms budget ~990 times in 30 s). The box shares the cores
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 
 def usable_cores() -> int:
@@ -23,3 +24,32 @@ def share_threads(requested: int, cameras: int, cores: int) -> int:
     if requested > 0:
         return requested
     return max(1, cores // max(cameras, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLoad:
+    """What one camera asks of the cores: frames per second, each costing its detect stage's
+    median on `threads` intra-op threads (counted as busy on all of them: a conservative bound,
+    since onnxruntime's pool spins while it waits)."""
+
+    id: str
+    fps: float
+    detect_ms: float
+    threads: int
+
+    @property
+    def core_share(self) -> float:
+        return self.fps * self.detect_ms / 1000 * self.threads
+
+
+# Above this share of the cores, frames queue behind each other often enough that p99 grows far
+# past the median (an M/D/1 queue waits 2x its service time at 80 % load).
+BUSY_WARN = 0.8
+
+
+def box_load(cameras: list[CameraLoad], cores: int) -> tuple[float, str]:
+    """The cores' expected busy share and a verdict: 'ok', 'busy' (over BUSY_WARN: the budget
+    may hold at the median but not at p99) or 'over' (more than the cores: it cannot keep up,
+    frames are skipped and every cycle waits)."""
+    share = sum(c.core_share for c in cameras) / max(cores, 1)
+    return share, ("over" if share > 1.0 else "busy" if share > BUSY_WARN else "ok")
