@@ -84,6 +84,21 @@ def test_exception_code_reaches_an_independent_client(sim: PlcSimulator) -> None
     other.close()
 
 
+def test_a_held_signal_holds_a_multi_coil_write_that_reaches_it(sim: PlcSimulator) -> None:
+    """hold_writes("ejectors") holds a write_coils from the permit up to the ejectors (pymodbus
+    counts the coils of such a request as one register; the hold once missed it), and leaves a
+    write of the permit alone."""
+    other = ModbusClient(host="127.0.0.1", port=sim.port, unit_id=1, timeout=0.3)
+    sim.hold_writes("ejectors")
+    try:
+        assert other.write_multiple_coils(0, [True, False]) is True
+        assert other.write_multiple_coils(0, [True, False, True, False]) is False  # timed out
+        assert sim.writes_held == 1
+    finally:
+        sim.release_writes("ejectors")
+        other.close()
+
+
 def test_every_write_is_logged_as_a_json_line(sim: PlcSimulator, tmp_path: Path) -> None:
     """Each write carries monotonic ns, wall time and the decoded signals."""
     other = ModbusClient(host="127.0.0.1", port=sim.port, unit_id=1, timeout=2.0)
