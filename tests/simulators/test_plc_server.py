@@ -37,9 +37,8 @@ def test_independent_client_reads_the_outputs_the_link_wrote(sim: PlcSimulator) 
     """pyModbusTCP (not pymodbus) reads permit, warning, ejectors, fault code and heartbeat."""
     link = _link(sim.port)
     try:
-        assert link.write(
-            PlcOutputs(permit=True, warning=False, fault_code=513, ejectors=(False, True))
-        )
+        assert link.write(PlcOutputs(permit=True, warning=False, fault_code=513))
+        assert link.write_ejector(1, True)
         other = ModbusClient(host="127.0.0.1", port=sim.port, unit_id=1, timeout=2.0)
         assert other.read_coils(0, 4) == [True, False, False, True]
         heartbeat, fault = other.read_holding_registers(0, 2)
