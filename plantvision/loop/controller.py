@@ -5,10 +5,12 @@ output image, written to the PLC in the same cycle, so a stop decision reaches t
 waiting for any other camera. Only this module and the command line read the clock.
 
 A camera over a conveyor also has a `RejectRuntime` (conveyor/runtime.py): its detections go to the
-reject scheduler, its stop causes become guard faults, and its ejector coils are written from the
-ejector timer's thread. Composing an image and writing it happen under one lock, so a writer
-never sends an image older than one already sent; a permit-off write waits for at most one
-in-flight image write (one round trip), never for a heartbeat, input read or verdict.
+reject scheduler, its stop causes become guard faults, and its ejector coils are switched from the
+ejector timer's thread straight on the link's ejector connection, outside the image's lock: a
+pulse never waits for a camera's image write. Composing an image and writing it happen under
+one lock, so a writer never sends an image older than one already sent; a permit-off write waits
+for at most one in-flight image write (one round trip), never for a heartbeat, input read,
+verdict or ejector coil.
 
 Every contribution expires (plantvision.supervisor): a camera whose last decision is older than
 its bound counts as permit OFF in the combined image, a supervisor thread writes permit OFF when
@@ -300,10 +302,10 @@ class Controller:
             self._say("warning", "reset_press_refused", reason=press.reason, held_ms=press.held_ms)
 
     def _set_ejector(self, index: int, on: bool) -> bool:
-        """From the ejector timer's thread: one coil, written with the rest of the image; False
-        when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
-        with self._write_lock:
-            return self._write(self.outputs.set_ejector(index, on, self.clock_ns())) is not None
+        """From the ejector timer's thread: one coil on the link's ejector connection, taking
+        neither the image's lock nor its connection; False when it did not reach the PLC (the
+        timer reports that pulse as a missed reject)."""
+        return self.link.write_ejector(index, on)
 
     def _camera_thread(self, cam: CameraRuntime) -> None:
         wait_s = read_wait_ns(cam.budget_ns, cam.stall_ns) / 1e9

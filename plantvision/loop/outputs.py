@@ -112,7 +112,6 @@ class OutputImage:
         self._outs: dict[str, GuardOutput | None] = dict.fromkeys(expiry_ns)
         self._stamp_ns: dict[str, int | None] = dict.fromkeys(expiry_ns)
         self._alarms: set[str] = set()
-        self._ejectors: list[bool] = []
         self._fault: str | None = None
         self._lockout: str | None = None
         self._shutdown = False
@@ -140,13 +139,6 @@ class OutputImage:
         """An image went out with this camera expired, and its guard has not tripped since."""
         with self._lock:
             return camera_id in self._expired_out
-
-    def set_ejector(self, index: int, on: bool, now_ns: int) -> PlcOutputs:
-        """Switch ejector coil `index` (into plc.signals.ejectors)."""
-        with self._lock:
-            self._ejectors += [False] * (index + 1 - len(self._ejectors))
-            self._ejectors[index] = on
-            return self._combined(now_ns)
 
     def set_fault(self, cause: str | None, now_ns: int) -> PlcOutputs:
         """A supervisor fault (None: none) that holds the permit off whatever the cameras say."""
@@ -182,7 +174,7 @@ class OutputImage:
         outs = list(self._outs.values())
         if self._shutdown:
             warn = any(o is not None and o.warning for o in outs) or bool(self._alarms)
-            return PlcOutputs(False, warn, FAULT_CODES["shutdown"], tuple(self._ejectors))
+            return PlcOutputs(False, warn, FAULT_CODES["shutdown"])
         expired = self._expired(now_ns)
         self._expired_out.update(c for c in expired if self._stamp_ns[c] is not None)
         expired = sorted(set(expired) | self._expired_out)
@@ -197,7 +189,7 @@ class OutputImage:
         if cause is None and expired and any(self._stamp_ns[c] is not None for c in expired):
             cause = DECISION_EXPIRED
         code = 0 if permit else FAULT_CODES.get(cause or "start_interlock", 99)
-        return PlcOutputs(permit, warning, code, tuple(self._ejectors))
+        return PlcOutputs(permit, warning, code)
 
     def current(self, now_ns: int) -> PlcOutputs:
         with self._lock:

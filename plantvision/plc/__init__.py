@@ -3,8 +3,9 @@ its keywords changed across 3.x); everything else here is plain values.
 
     config.py  the PLC section of a deployment: host, timeouts, signal map
     values.py  output image, inputs, reset edge, 32-bit words
+    coils.py   which coil writes carry the image, an ejector switch, a tripped block
     fifo.py    the reject FIFO block layout (PLC-timed rejects)
-    link.py    PlcLink: two connections, heartbeat, loss detection, reconnect
+    link.py    PlcLink: three connections, heartbeat, loss detection, reconnect
 
 `PlcLink` is imported on first use, so the pure parts load without pymodbus.
 """

@@ -197,7 +197,7 @@ class SignalMap(StrictModel):
             raise field_error(
                 (*loc, "address"),
                 f"output coils {addrs} leave a gap; permit, warning and ejectors must be "
-                "contiguous so one write_coils covers them all",
+                "contiguous so one write_coils switches them all off (the tripped image)",
                 addrs[-1],
             )
         if len(addrs) > MAX_COILS_WRITE:

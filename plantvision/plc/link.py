@@ -3,16 +3,22 @@
 The only module of the product that imports pymodbus (pinned 3.16.*: its keywords changed across
 3.x); loop-bench's hand-written reference pipeline has its own client, on purpose.
 
-Blocking strategy: two TCP connections. The *safety* connection carries only the output image
-(one write_coils for permit, warning and ejectors, then fault_code when it changed), so a
-permit-off write never queues behind a heartbeat or an input read: a pymodbus client serves one
-request at a time. The *service* connection carries the heartbeat, input reads (with the permit
+Blocking strategy: three TCP connections, because a pymodbus client serves one request at a
+time. The *safety* connection carries only the output image (one write_coils for permit and
+warning, then fault_code when it changed), so a permit-off write never queues behind a heartbeat
+or an input read. The *ejector* connection carries only box-timed ejector coil writes
+(`write_ejector`, one write_coil each), so a pulse the timer aimed to a fraction of a millisecond
+never waits a camera's image round trip (or its timeout) on the safety connection; the two write
+disjoint coils (plantvision.plc.coils), so neither rewrites the other's with a stale value, and an
+ejector write carries no permit, so a coil switched after a heal can never raise a permit decided
+before the loss. The *service* connection carries the heartbeat, input reads (with the permit
 coil read back) and, in PLC-timed reject mode, verdicts for the reject FIFO (`write_verdicts`): a
 verdict is written hundreds of ms before its item reaches the ejector, so it can wait one
 heartbeat, while a permit-off write must never wait behind a verdict. Every request is bounded by
-`request_timeout_ms` x (1 + retries); any failure closes both connections, reports `plc_lost`,
-and the heartbeat thread reconnects with backoff, writes the tripped image (permit off, fault
-code plc_lost) first, and only then reports `plc_restored`: the loop's next image follows.
+`request_timeout_ms` x (1 + retries); any failure on any connection closes all three, reports
+`plc_lost`, and the heartbeat thread reconnects with backoff, writes the tripped image (permit
+off, every ejector coil off, fault code plc_lost) first, and only then reports `plc_restored`:
+the loop's next image follows.
 
 The heartbeat proves the loop is deciding. Its thread runs on a fixed period, but a beat goes
 out only when the loop's count of decision rounds (`decisions`, set by the loop's Controller:
@@ -54,6 +60,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from plantvision.errors import ConfigError
+from plantvision.plc.coils import CoilLayout, CoilWrite
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
 from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
@@ -129,11 +136,10 @@ class PlcLink:
             raise ConfigError("(plc config)", "plc.host", f"{config.host!r} not in allowed_hosts")
         self._cfg, self._log, self._clock = config, log, clock
         self._sig = config.signals
-        self._n_ejectors = len(self._sig.ejectors)
-        self._coil_base = min(
-            s.address for s in (self._sig.permit, self._sig.warning, *self._sig.ejectors) if s
-        )
+        self._coils = CoilLayout.of(self._sig)
+        # Lock order: safety, ejector, service (a reconnect holds them all).
         self._safety = _Conn(config, "safety", self._mark_lost)
+        self._ejector = _Conn(config, "ejector", self._mark_lost)
         self._service = _Conn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
         # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
@@ -197,18 +203,18 @@ class PlcLink:
         self._thread.start()
 
     def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None:
-        """Drive the whole output image; the round trip in ms, or None when the link is down.
-        Bounded by request_timeout_ms x (1 + retries) per request; never waits for a heartbeat.
+        """Drive the output image (permit, warning, fault code); the round trip in ms, or None
+        when the link is down. Bounded by request_timeout_ms x (1 + retries) per request; never
+        waits for a heartbeat or an ejector coil.
 
         `losses_seen` is the loss count the image was decided under: a permit ON decided before
         a loss that has since healed is sent tripped (permit off, plc_lost), checked under the
         safety connection's lock, so a cycle that decided before a drop never re-raises the
         permit after the reconnect's tripped image.
 
-        Thread-safe: callers in several threads (camera loops, the ejector timer) each hand in a
+        Thread-safe: callers in several threads (camera loops, the supervisor) each hand in a
         whole image; whoever holds the safety connection sends the newest image handed in, so
         the PLC always ends on the last image given, and a write waits for at most one other."""
-        outputs.coil_bits(self._n_ejectors)  # refuse a malformed image before touching the wire
         with self._state:
             self._image, self._version = outputs, self._version + 1
             self._image_losses = losses_seen
@@ -233,6 +239,24 @@ class PlcLink:
             return None
         self.last_rtt_ms = (time.perf_counter_ns() - t0) / 1e6
         return self.last_rtt_ms
+
+    def write_ejector(self, index: int, on: bool) -> bool:
+        """Box-timed pulses: switch ejector coil `index` (into plc.signals.ejectors) on the
+        ejector connection; True once the PLC acknowledged it. Waits for no image, heartbeat,
+        read or verdict, only for another ejector write. False (and, on a failed request, the
+        link dropped) when the coil may not be at the PLC: the timer counts that push lost."""
+        address = self._coils.ejector(index)  # a bad index raises before touching the wire
+        if not self._healthy:
+            return False
+        try:
+            with self._ejector.lock:
+                if not self.healthy:  # lost (or not yet healed: tripped image first) meanwhile
+                    return False
+                self._ejector.call(self._ejector.client.write_coil, address, on)
+        except LinkError as exc:
+            self._drop("ejector", str(exc))
+            return False
+        return True
 
     def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
         """PLC-timed rejects: (ejector index, 32-bit fire count) pairs into the reject FIFO
@@ -313,33 +337,41 @@ class PlcLink:
         )
 
     def stop(self) -> None:
-        """Write permit off (best effort, bounded), then stop the heartbeat and close both
-        connections: shutdown is a trip, and the trip comes first."""
+        """Write permit and ejector coils off (best effort, bounded), then stop the heartbeat and
+        close the connections: shutdown is a trip, and the trip comes first."""
         with self._state:
             self._image = self._image.with_permit_off()
             healthy = self._healthy
         if healthy:
             try:
-                with self._safety.lock:
-                    self._send_image(self._image)
+                with self._safety.lock, self._ejector.lock:
+                    self._send_image(self._image, whole_block=True)
             except LinkError:
                 pass  # the heartbeat stops next: the PLC watchdog trips the machine anyway
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self._healthy = False
-        self._safety.close()
-        self._service.close()
+        for conn in self._conns:
+            conn.close()
+
+    @property
+    def _conns(self) -> tuple[_Conn, _Conn, _Conn]:
+        return self._safety, self._ejector, self._service
 
     # -- internals -------------------------------------------------------------------------
 
-    def _send_image(self, out: PlcOutputs) -> None:
-        """One write_coils for permit/warning/ejectors, then fault_code only when it changed."""
+    def _send_image(self, out: PlcOutputs, whole_block: bool = False) -> None:
+        """One write_coils for permit and warning (two when the map parts them), then fault_code
+        only when it changed. `whole_block`: a tripped image that also switches every ejector
+        off, in one write_coils (caller holds the ejector lock too)."""
         self._image_writes, self._image_in_flight = self._image_writes + 1, True
         self._acked_permit = None  # unknown until acknowledged (a failure leaves it unknown)
-        self._safety.call(
-            self._safety.client.write_coils, self._coil_base, out.coil_bits(self._n_ejectors)
+        writes: list[CoilWrite] = (
+            [self._coils.tripped_block(out)] if whole_block else self._coils.image(out)
         )
+        for address, bits in writes:
+            self._safety.call(self._safety.client.write_coils, address, bits)
         self._acked_permit, self._image_in_flight = out.permit, False
         fc = self._sig.fault_code
         if fc is not None and out.fault_code != self._written_fault:
@@ -455,9 +487,9 @@ class PlcLink:
             self._next_try_ns = self._lost_since_ns + self._backoff_ms * 1_000_000
 
     def _drop(self, op: str, cause: str) -> None:
-        """Mark the link lost once, close both connections; the heartbeat thread heals it."""
+        """Mark the link lost once, close every connection; the heartbeat thread heals it."""
         self._mark_lost()
-        for conn in (self._safety, self._service):
+        for conn in self._conns:
             with conn.lock:  # never close a socket under a request in another thread
                 conn.close()
         self._written_fault = None
@@ -467,26 +499,29 @@ class PlcLink:
             self._log.warning("plc_lost", op=op, cause=cause, host=self._cfg.host)
 
     def _reconnect(self) -> bool:
-        """Connect both, write the tripped image before anything else, then declare healthy.
+        """Connect all three, write the tripped image before anything else, then declare
+        healthy.
 
-        The tripped image (permit and ejectors off, fault code plc_lost, the warning as last
-        handed in) and never the stored one: that was composed before the loss was noticed and
-        may hold permit ON, which a PLC seeing a fresh heartbeat would act on. The loop's next
-        write() sends its current image; its guard has tripped on plc_lost by then.
+        The tripped image (permit and every ejector coil off, fault code plc_lost, the warning as
+        last handed in) and never the stored one: that was composed before the loss was noticed
+        and may hold permit ON, which a PLC seeing a fresh heartbeat would act on. The loop's
+        next write() sends its current image; its guard has tripped on plc_lost by then.
 
         One attempt, whatever the PLC's round trip: at most one connect per connection and one
-        image (two requests), so a reconnect takes at most 2 x connect_timeout_ms +
+        image (two requests), so a reconnect takes at most 3 x connect_timeout_ms +
         2 x request_timeout_ms x (1 + retries); the link heals within reconnect_backoff_ms[0]
         (+ one heartbeat period) + that after the loss is noticed. (It used to re-send until no
         newer image arrived during one pass: with cycles faster than the round trip, never.)"""
-        with self._safety.lock:
+        with self._safety.lock, self._ejector.lock:
             if not self._safety.connect():
                 return False
             try:
                 with self._state:
                     tripped = self._image.tripped(PLC_LOST_FAULT_CODE)
                 self._written_fault = None  # the PLC may have restarted: rewrite everything
-                self._send_image(tripped)
+                self._send_image(tripped, whole_block=True)
+                if not self._ejector.connect():
+                    raise LinkError("ejector connect failed")
                 with self._service.lock:
                     if not self._service.connect():
                         raise LinkError("service connect failed")
@@ -499,8 +534,8 @@ class PlcLink:
                     self._healthy = True
                     return True
             except LinkError:
-                self._safety.close()
-                self._service.close()
+                for conn in self._conns:
+                    conn.close()
                 return False
 
     def _run(self) -> None:

@@ -14,31 +14,27 @@ WordOrder = Literal["big", "little"]
 
 @dataclass(frozen=True)
 class PlcOutputs:
-    """The whole output image the box drives. The default is the safe, tripped image."""
+    """The output image the loop drives: permit, warning light, fault code. The default is the
+    safe, tripped image. Ejector coils are not part of it: the ejector timer switches them on a
+    connection of their own (`PlcPort.write_ejector`), so no image write can rewrite a coil with a
+    stale value or make a coil wait behind it; a tripped image on the wire (reconnect, stop)
+    switches every ejector off too."""
 
     permit: bool = False
     warning: bool = False
     fault_code: int = 0
-    ejectors: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.fault_code <= 0xFFFF:
             raise ValueError(f"fault_code {self.fault_code} does not fit a 16-bit register")
 
-    def coil_bits(self, n_ejectors: int) -> list[bool]:
-        """[permit, warning, ejector 0, ...]; missing ejectors are off, extra ones refused."""
-        if len(self.ejectors) > n_ejectors:
-            raise ValueError(f"{len(self.ejectors)} ejectors given, the map has {n_ejectors}")
-        ej = list(self.ejectors) + [False] * (n_ejectors - len(self.ejectors))
-        return [self.permit, self.warning, *ej]
-
     def tripped(self, fault_code: int) -> PlcOutputs:
-        """Permit and ejectors off with `fault_code`; the warning as it was."""
-        return PlcOutputs(False, self.warning, fault_code, ())
+        """Permit off with `fault_code`; the warning as it was."""
+        return PlcOutputs(False, self.warning, fault_code)
 
     def with_permit_off(self) -> PlcOutputs:
-        """Same image with permit and ejectors off (what stop() leaves behind)."""
-        return PlcOutputs(False, self.warning, self.fault_code, ())
+        """Same image with the permit off (what stop() leaves behind)."""
+        return PlcOutputs(False, self.warning, self.fault_code)
 
 
 @dataclass(frozen=True)
@@ -99,6 +95,8 @@ class PlcPort(Protocol):
     def start(self) -> None: ...
 
     def write(self, outputs: PlcOutputs) -> float | None: ...
+
+    def write_ejector(self, index: int, on: bool) -> bool: ...
 
     def read_inputs(self) -> PlcInputs | None: ...
 

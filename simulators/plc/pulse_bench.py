@@ -15,6 +15,15 @@ With `--capture-ms`, `--encoder-ms` or `--output-ms` the simulated cell has thos
 frame stamped after its exposure, an encoder register behind the counter, a push later than the
 coil), and each mode runs twice: with the deployment not told of them (all 0, as before issue 15
 item 4) and told (source.capture_latency_ms, encoder.latency_ms, output_latency_ms).
+
+With `--loaded DELAY_MS` it measures box-timed pulses under a loaded loop instead: the belt
+camera writes its image every cycle at `--fps` and the PLC answers each image write DELAY_MS
+late (simulators.plc.pulse_loaded); `--compare-with CHECKOUT` runs the same measurement on
+another checkout's product (e.g. `git worktree add /tmp/main main`), interleaved run by run.
+
+With `--network` it runs box-timed rejection behind a network camera (MJPEG over HTTP, read by
+the box's `stream` source, the real ONNX detector) at `--speeds-mm-s`, with capture_latency_ms 0
+and set to the latency measured through the same reader (simulators.plc.pulse_network).
 """
 
 from __future__ import annotations
@@ -28,21 +37,12 @@ from typing import Any
 import numpy as np
 import structlog
 
+from simulators.plc.pulse_figures import stats
+from simulators.plc.pulse_loaded import LoadedSpec, compare
+from simulators.plc.pulse_network import network_figures
 from simulators.plc.rig import RigResult, RigSpec, run_rig
 
 SWEEP_MM_S = (200.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 5000.0)
-
-
-def stats(name: str, values: Sequence[float], unit: str = "ms") -> str:
-    """'name: median m, p99 p, max x unit (n=N)'; max is of the absolute value's sign kept."""
-    if not values:
-        return f"{name}: no samples"
-    arr = np.asarray(values, np.float64)
-    worst = float(arr[np.argmax(np.abs(arr))])
-    return (
-        f"{name}: median {np.median(arr):+.3f}, p99 |{np.percentile(np.abs(arr), 99):.3f}|, "
-        f"max {worst:+.3f} {unit} (n={len(arr)})"
-    )
 
 
 def _quiet() -> None:
@@ -107,6 +107,25 @@ def zero_miss_speed(mode: str, ejector_mm: float, model: Path | None) -> list[st
     return [head, *lines]
 
 
+def loaded_figures(spec: LoadedSpec, rounds: int, other: Path | None) -> list[str]:
+    """Box-timed pulse error under a loaded loop, per checkout (pooled over `rounds`)."""
+    here = Path(__file__).resolve().parents[2]
+    lines = [
+        f"loaded loop: belt camera writing its image at {spec.fps:g} fps, the PLC answering each "
+        f"image write {spec.image_delay_ms:g} ms late; box-timed at {spec.speed_mm_s / 1000:.1f} "
+        f"m/s, {rounds} x {spec.belt_s:g} s per checkout, interleaved"
+    ]
+    for name, res in compare(spec, rounds, here, other).items():
+        lines += [
+            f"{name}: {len(res['timing_ms'])} pulses, missed {sum(res['missed'])}, "
+            f"good rejected {sum(res['good_rejected'])}",
+            "  " + stats("pulse timing error at the simulator", res["timing_ms"]),
+            "  " + stats("item position error at the push", res["position_ms"]),
+            "  " + stats("ejector timer switch-on error", res["timer_ms"]),
+        ]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulators.plc.pulse_bench", description=__doc__)
     p.add_argument("--speed-mm-s", type=float, default=1000.0, help="belt speed for the figures")
@@ -118,8 +137,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--capture-ms", type=float, default=0.0, help="simulated capture latency")
     p.add_argument("--encoder-ms", type=float, default=0.0, help="simulated encoder latency")
     p.add_argument("--output-ms", type=float, default=0.0, help="simulated output latency")
+    p.add_argument("--loaded", type=float, metavar="DELAY_MS", help="loaded-loop mode (above)")
+    p.add_argument("--fps", type=float, default=50.0, help="--loaded: belt camera rate")
+    p.add_argument("--rounds", type=int, default=3, help="--loaded: runs per checkout")
+    p.add_argument("--compare-with", type=Path, help="--loaded: another checkout to measure")
+    p.add_argument("--network", action="store_true", help="network-camera mode (above)")
+    p.add_argument("--speeds-mm-s", type=float, nargs="+", default=[1000.0, 2000.0],
+                   help="--network: belt speeds")  # fmt: skip
     args = p.parse_args(argv)
     _quiet()
+    if args.loaded is not None:
+        spec = LoadedSpec(args.speed_mm_s, args.belt_s, args.fps, args.loaded, args.defect_rate)
+        for line in loaded_figures(spec, args.rounds, args.compare_with):
+            print(line, flush=True)
+        return 0
+    if args.network:
+        for line in network_figures(
+            args.speeds_mm_s, args.belt_s, args.fps, args.rounds, args.model
+        ):
+            print(line, flush=True)
+        return 0
     detector = args.model or "perfect detector (scene truth)"
     print(f"loopback 127.0.0.1, 640x480 scene camera at 20 fps, detector: {detector}")
     sim = {"capture_ms": args.capture_ms, "encoder_ms": args.encoder_ms}

@@ -5,6 +5,10 @@ through plantvision.loop.build (as `run` does), starts the PLC simulator with th
 belt as its item truth, presses reset and then start until the belt runs, lets it run `belt_s`
 seconds, and returns the simulator's pulse log with the truth to judge it by. Used by the
 end-to-end tests and by `python -m simulators.plc.pulse_bench`.
+
+With `network`, the camera is a network camera (simulators.scene.mjpeg: MJPEG over HTTP on
+loopback, exposed at the belt's true position) that the box reads through its own `stream`
+source, so every millisecond from exposure to the frame's stamp is real, not simulated.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt
+from simulators.scene.mjpeg import MjpegCamera
 
 FRAME_W, FRAME_H = 640, 480
 ZONES = {
@@ -62,6 +67,9 @@ class RigSpec:
     encoder_ms: float = 0.0
     output_ms: float = 0.0
     told: bool = False
+    # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
+    # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
+    network: bool = False
 
 
 @dataclass
@@ -138,7 +146,7 @@ def _scenario(spec: RigSpec) -> SceneScenario:
     )
 
 
-def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
+def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict[str, Any]:
     ejector = {
         "id": "kicker",
         "position_mm": spec.ejector_mm,
@@ -147,7 +155,9 @@ def _deployment(spec: RigSpec, folder: Path, model: Path) -> dict[str, Any]:
         "output": 0,
         "output_latency_ms": spec.output_ms if spec.told else 0.0,
     }
-    source = {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps}
+    source: dict[str, Any] = {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps}
+    if url:
+        source = {"kind": "stream", "uri": url, "fps": spec.fps}
     source["capture_latency_ms"] = spec.capture_ms if spec.told else 0.0
     encoder = {"signal": "encoder", "counts_per_mm": 10}
     encoder["latency_ms"] = spec.encoder_ms if spec.told else 0.0
@@ -206,15 +216,23 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     folder.mkdir(parents=True, exist_ok=True)
     scenario = _scenario(spec)
     (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    if spec.network and spec.model is None:
+        raise ValueError("a network camera needs a real detector (RigSpec.model)")
     model = spec.model or folder / "unused.onnx"
     model.touch(exist_ok=True)
+    netcam = _network_camera(spec, folder)
     # Only a warning zone: a detector's stray "person" must not stop the belt under test.
     (folder / "zones.yaml").write_text(yaml.safe_dump(ZONES))
     dep_file = folder / "deployment.yaml"
-    dep_file.write_text(yaml.safe_dump(_deployment(spec, folder, model)))
+    url = "" if netcam is None else netcam.url
+    dep_file.write_text(yaml.safe_dump(_deployment(spec, folder, model, url)))
     dep = load_deployment(dep_file)
     cam = dep.cameras[0]
-    conveyor, belt = conveyor_sim_config(cam, folder)
+    # The belt's truth comes from the scenario, which a network camera's source does not name.
+    scene_cam = cam.model_copy(
+        update={"source": cam.source.model_copy(update={"scenario": "scenario.yaml"})}
+    )
+    conveyor, belt = conveyor_sim_config(scene_cam, folder)
     # The push comes output_ms after the coil on top of the actuator's response (truth's own
     # figure, not the deployment's, which may not be told it).
     late = tuple(replace(e, response_ms=spec.actuator_response_ms + spec.output_ms)
@@ -227,9 +245,27 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     )  # fmt: skip
     port = sim.start()
     try:
+        if netcam is not None:
+            assert sim.belt is not None
+            netcam.start(sim.belt.read)  # exposed where the belt truly is, at that instant
         return _run(spec, sim, port, dep, dep_file, belt, conveyor.ejectors[0], log)
     finally:
+        if netcam is not None:
+            netcam.stop()
         sim.stop()
+
+
+def _network_camera(spec: RigSpec, folder: Path) -> MjpegCamera | None:
+    """The MJPEG camera over the scenario in `folder` (not yet exposing), or None."""
+    if not spec.network:
+        return None
+    renderer = SceneRenderer(load_scenario(folder / "scenario.yaml"))
+
+    def render(t_s: float, travel_mm: float) -> ImageArray:
+        image: ImageArray = renderer.render(t_s, travel_mm)[0]
+        return image
+
+    return MjpegCamera(render, spec.fps)
 
 
 def _run(

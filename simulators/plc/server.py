@@ -318,7 +318,9 @@ class PlcSimulator:
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
         if fc in WRITE_FCS:
-            await self._write_faults(WRITE_FCS[fc], address, count)
+            # For bit tables pymodbus counts whole 16-bit registers: a write_coils of four
+            # coils arrives as count 1, so the coils it touches are its values.
+            await self._write_faults(WRITE_FCS[fc], address, len(values or ()) or count)
         if self._exception is not None:
             return ExcCodes(self._exception)
         with self._lock:

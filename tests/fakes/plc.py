@@ -18,6 +18,7 @@ class FakePlcLink:
     def __init__(self, log: Any = None, n_ejectors: int = 2, rtt_ms: float = 0.1) -> None:
         self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
         self.writes: list[PlcOutputs] = []
+        self.ejector_writes: list[tuple[int, bool]] = []  # (ejector index, on) acknowledged
         self.verdicts: list[tuple[int, int]] = []  # (ejector index, fire count) written
         self.image = PlcOutputs()
         self.started = self.stopped = False
@@ -43,7 +44,6 @@ class FakePlcLink:
     def write(self, outputs: PlcOutputs, losses_seen: int | None = None) -> float | None:
         """Record the image; None while unhealthy (the image is still kept, as the real link).
         A permit ON decided under an older loss count goes out tripped, as the real link."""
-        outputs.coil_bits(self._n_ejectors)
         if outputs.permit and losses_seen not in (None, self.losses):
             outputs = outputs.tripped(8)
         self.image = outputs
@@ -51,6 +51,15 @@ class FakePlcLink:
             return None
         self.writes.append(outputs)
         return self._rtt_ms
+
+    def write_ejector(self, index: int, on: bool) -> bool:
+        """Record a coil switch; False while unhealthy (it did not reach the PLC)."""
+        if not 0 <= index < self._n_ejectors:
+            raise ValueError(f"ejector index {index}: the map has {self._n_ejectors} ejectors")
+        if not self._healthy:
+            return False
+        self.ejector_writes.append((index, on))
+        return True
 
     def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
         """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""

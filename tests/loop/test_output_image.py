@@ -23,7 +23,7 @@ def _one_camera_running() -> OutputImage:
 def test_the_fault_code_is_0_exactly_while_the_permit_is_on() -> None:
     """The PLC reads 0 as "no cause": it must never see 0 with the permit off, nor a code on."""
     img = _one_camera_running()
-    assert img.current(1 * MS) == PlcOutputs(True, False, 0, ())
+    assert img.current(1 * MS) == PlcOutputs(True, False, 0)
     out = img.update("a", TRIPPED, 2 * MS)
     assert (out.permit, out.fault_code) == (False, FAULT_CODES["stop_zone"])
 
@@ -48,15 +48,15 @@ def test_the_warning_is_on_if_any_camera_warns_or_any_reject_alarm_is_latched() 
 
 
 def test_after_shutdown_the_permit_is_off_with_code_shutdown_and_the_rest_kept() -> None:
-    """The last image a stopping box writes: permit off, code `shutdown`, warning and coils
-    as they were (a warning light stays lit; an ejector pulse is not cut short)."""
+    """The last image a stopping box writes: permit off, code `shutdown`, the warning as it
+    was (a warning light stays lit; ejector coils are not in the image, so a pulse is not cut
+    short)."""
     img = _one_camera_running()
     img.update("a", WARNING, 1 * MS)
-    img.set_ejector(1, True, 1 * MS)
     img.shut_down()
-    assert img.current(2 * MS) == PlcOutputs(False, True, FAULT_CODES["shutdown"], (False, True))
+    assert img.current(2 * MS) == PlcOutputs(False, True, FAULT_CODES["shutdown"])
     img.update("a", RUNNING, 3 * MS, alarm=True)  # a camera still deciding changes nothing
-    assert img.current(3 * MS) == PlcOutputs(False, True, FAULT_CODES["shutdown"], (False, True))
+    assert img.current(3 * MS) == PlcOutputs(False, True, FAULT_CODES["shutdown"])
     assert not img.update("a", RUNNING, 4 * MS).warning
 
 
@@ -70,19 +70,11 @@ def test_a_lockout_holds_the_permit_off_over_the_supervisor_and_the_cameras() ->
     assert img.set_lockout(None, 5 * MS).permit
 
 
-def test_ejector_coils_keep_their_index_and_others_stay_off() -> None:
-    img = _one_camera_running()
-    assert img.set_ejector(2, True, 1 * MS).ejectors == (False, False, True)
-    assert img.set_ejector(0, True, 2 * MS).ejectors == (True, False, True)
-    assert img.set_ejector(2, False, 3 * MS).ejectors == (True, False, False)
-    assert img.current(4 * MS).permit  # a coil is no fault
-
-
 def test_a_camera_expires_only_after_its_bound_passes() -> None:
     """Expiry is judged at the time the image is composed, whatever call composes it."""
     img = _one_camera_running()
-    assert img.set_ejector(0, True, 250 * MS).permit
-    out = img.set_ejector(0, False, 251 * MS)
+    assert img.set_fault(None, 250 * MS).permit
+    out = img.set_fault(None, 251 * MS)
     assert (out.permit, out.fault_code) == (False, FAULT_CODES["decision_expired"])
     assert not img.set_lockout(None, 251 * MS).permit
     assert not img.current(251 * MS).permit

@@ -64,7 +64,8 @@ def run_machine(sim: PlcSimulator, link: PlcLink) -> None:
 def test_permit_and_heartbeat_are_seen_at_the_server(sim: PlcSimulator, link: PlcLink) -> None:
     """The server holds the permit we wrote and sees the heartbeat advancing on its own."""
     assert link.healthy
-    rtt = link.write(PlcOutputs(permit=True, warning=True, fault_code=7, ejectors=(False, True)))
+    rtt = link.write(PlcOutputs(permit=True, warning=True, fault_code=7))
+    assert link.write_ejector(1, True)
     assert rtt is not None
     assert rtt > 0
     assert sim.permit_seen
@@ -139,8 +140,9 @@ def test_reconnect_writes_the_tripped_image_first_then_the_loops_next_image(
 ) -> None:
     """After the PLC comes back it first gets the tripped image (permit and ejectors off, fault
     code plc_lost, the warning kept), never the image stored before the loss; the loop's next
-    write sends its whole image."""
-    image = PlcOutputs(permit=True, warning=True, fault_code=9, ejectors=(True, False))
+    write sends its whole image, and leaves the ejector coils alone."""
+    image = PlcOutputs(permit=True, warning=True, fault_code=9)
+    assert link.write_ejector(0, True)  # a coil on at the loss
     with capture_logs() as logs:
         sim.go_down()
         assert link.write(image) is None  # the image is remembered while down
@@ -157,7 +159,7 @@ def test_reconnect_writes_the_tripped_image_first_then_the_loops_next_image(
     assert after[1]["signals"] == {"fault_code": PLC_LOST_FAULT_CODE}
     assert link.write(image) is not None
     after = [e for e in sim.write_log[mark:] if "heartbeat" not in e["signals"]]
-    assert after[2]["signals"] == {"permit": 1, "warning": 1, "ejectors.0": 1, "ejectors.1": 0}
+    assert after[2]["signals"] == {"permit": 1, "warning": 1}
     assert after[3]["signals"] == {"fault_code": 9}
 
 

@@ -20,7 +20,7 @@ from plantvision.plc.link import PLC_LOST_FAULT_CODE, PlcLink, PlcOutputs
 from simulators.plc import PlcSimulator, SimConfig
 from tests.waiting import wait_for
 
-PERMIT_ON = PlcOutputs(permit=True, warning=True, fault_code=0, ejectors=(True, False))
+PERMIT_ON = PlcOutputs(permit=True, warning=True, fault_code=0)
 
 
 def config(port: int, **kw: Any) -> PlcConfig:

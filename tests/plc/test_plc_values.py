@@ -25,25 +25,6 @@ def test_word_order_puts_high_word_first_for_big() -> None:
     assert u32_to_words(0x00010002, "little") == [2, 1]
 
 
-@pytest.mark.parametrize(
-    ("outputs", "n_ejectors", "bits", "error"),
-    [
-        (PlcOutputs(), 2, [False, False, False, False], None),
-        (PlcOutputs(True, True, 0, (True,)), 2, [True, True, True, False], None),
-        (PlcOutputs(True, False, 0, (True, True, True)), 2, None, "3 ejectors"),
-    ],
-)
-def test_coil_image_layout(
-    outputs: PlcOutputs, n_ejectors: int, bits: list[bool] | None, error: str | None
-) -> None:
-    """permit, warning, then ejectors; missing ejectors off, extra ones refused."""
-    if error:
-        with pytest.raises(ValueError, match=error):
-            outputs.coil_bits(n_ejectors)
-    else:
-        assert outputs.coil_bits(n_ejectors) == bits
-
-
 def test_fault_code_must_fit_a_register() -> None:
     """A fault code above 65535 cannot be written and is refused at construction."""
     with pytest.raises(ValueError, match="16-bit"):

@@ -10,7 +10,7 @@ import structlog
 
 from plantvision.conveyor.confirm import BinCounter
 from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig, SignalMap, SignalModel
-from plantvision.plc.link import PlcLink, PlcOutputs
+from plantvision.plc.link import PlcLink
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from tests.waiting import wait_for
 
@@ -72,8 +72,8 @@ def test_every_10ms_bin_pulse_is_confirmed_through_the_counter() -> None:
         poller.start()
         assert anchored.wait(3.0)  # the first reading anchors the counters
         for _ in range(PULSES):
-            link.write(PlcOutputs(ejectors=(True, False)))
-            link.write(PlcOutputs(ejectors=(False, False)))
+            link.write_ejector(0, True)
+            link.write_ejector(0, False)
             done.wait(PULSE_GAP_S)
         assert sim.belt is not None
         assert len(sim.belt.pulses()) == PULSES

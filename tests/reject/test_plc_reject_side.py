@@ -68,8 +68,9 @@ def test_box_timed_pulses_are_rising_edges_of_the_ejector_coil(
     """Coil on is a pulse; on again while on is not; off then on is a second pulse."""
     sim, link = running
     assert sim.belt is not None
-    for ejectors in ((True,), (True,), (False,), (True,), (False,)):
-        link.write(PlcOutputs(permit=True, ejectors=ejectors))
+    link.write(PlcOutputs(permit=True))
+    for on in (True, True, False, True, False):
+        assert link.write_ejector(0, on)
     pulses = sim.belt.pulses()
     assert [p["mode"] for p in pulses] == ["box", "box"]
     assert pulses[0]["belt_mm"] < pulses[1]["belt_mm"]

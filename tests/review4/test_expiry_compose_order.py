@@ -4,7 +4,8 @@ expired camera.
 Controller.cycle composes its image with `t_decide_ns` (controller.py:481, 509:
 `self.outputs.update(cam.id, out, t_decide_ns, alarm)`), read before it
 waits for the write lock. If another writer (the
-ejector timer, the supervisor, the other camera) takes the lock in between, at an instant when
+supervisor, the other camera; the ejector timer was one until its coils got their own
+connection) takes the lock in between, at an instant when
 this camera's last decision is past its expiry, that writer sends permit OFF (decision expired);
 the cycle then composes at the older instant, finds its own camera fresh again, and sends permit
 ON: OFF -> ON at the PLC with no reset press. The PLC's restart rule normally spends that rise,
@@ -33,8 +34,9 @@ def test_no_off_on_without_a_reset(tmp_path: Path) -> None:
         out = real_step(*a, **kw)
         if not fired:
             fired.append(True)
-            rig.clock.advance_ms(20)  # the ejector timer wins the write lock 20 ms later
-            rig.ctl._set_ejector(0, False)
+            rig.clock.advance_ms(20)  # another writer wins the write lock 20 ms later
+            with rig.ctl._write_lock:  # (the supervisor's write, with no fault to report)
+                rig.ctl._write(rig.ctl.outputs.set_fault(None, rig.ctl.clock_ns()))
         return out
 
     rig.cam.guard.step = step_then_other_writer  # type: ignore[method-assign]
