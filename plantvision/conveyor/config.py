@@ -291,6 +291,30 @@ class ConveyorConfig(StrictModel):
         description="box mode: an armed plan is re-sent when its fire time moves more than this; "
         "within this of its fire time it is left to the timer, ms",
     )
+    longest_item_mm: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e5,
+        description="the longest item along the belt, mm; turns on the coverage map (reject "
+        "unless proven good): a decided frame proves only the items it holds whole, its view "
+        "along the belt less this, and belt that no frame proved is a blind segment handled by "
+        "no_decision_action (unset: belt that passes the camera unseen goes on as good, and "
+        "check warns)",
+    )
+    min_views: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="with longest_item_mm: decided frames that must have held a stretch of "
+        "belt, and each item on it, whole before it counts as proven good; fewer is blind",
+    )
+    no_decision_action: Literal["reject", "stop_belt"] = Field(
+        default="reject",
+        description="with longest_item_mm, what a blind segment (belt no decided frame proved: "
+        "dropped frames, a stall, a model error, a frozen or black frame, start-up) does: "
+        "reject: the ejectors fire over it as it passes (PLC-timed: a range verdict); "
+        "stop_belt: the fault blind_segment drops the run permit until a reset press",
+    )
     track_margin_mm: float = Field(
         default=100.0,
         ge=0,
@@ -324,8 +348,32 @@ class ConveyorConfig(StrictModel):
                 "pulse_mm needs timing_mode box: in PLC mode the PLC program times the pulse; "
                 "give each ejector pulse_ms (the PLC's pulse, for the blast and cycle checks)"
             )
+        self._view_holds_an_item()
         if self.timing_mode == "plc" and self.belt.encoder is None:
             raise ValueError(
                 "timing_mode plc needs belt.encoder: the PLC fires at an encoder count"
             )
         return self
+
+    def _view_holds_an_item(self) -> None:
+        """With a calibrated image size the view along the belt is known here: one no longer
+        than the longest item holds none whole, so no frame could prove anything (`check`
+        tests the same against the camera's real frame size)."""
+        size = self.mapping.image_size_px
+        if self.longest_item_mm is None or size is None:
+            return
+        # Imported here: mapping.py builds on this module's MappingModel.
+        from plantvision.conveyor.mapping import ImageToBelt
+
+        lo, hi = ImageToBelt(self.mapping).view_mm(*size)
+        if hi - lo <= self.longest_item_mm:
+            raise ValueError(view_error(hi - lo, self.longest_item_mm))
+
+
+def view_error(view_mm: float, longest_item_mm: float) -> str:
+    """Why a view cannot prove an item good, and the fix."""
+    return (
+        f"the view along the belt is {view_mm:g} mm, not longer than longest_item_mm "
+        f"{longest_item_mm:g} mm: no frame holds an item whole, so none is ever proven good; "
+        "widen the camera's view along the belt or correct longest_item_mm"
+    )

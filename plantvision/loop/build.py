@@ -27,6 +27,7 @@ from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
 from plantvision.loop.threads import share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
+from plantvision.plc.fifo import slot_count
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
 
@@ -199,6 +200,15 @@ def ejector_outputs(
         raise fail(
             "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
         )
+    ranges = conv.longest_item_mm is not None and conv.no_decision_action == "reject"
+    fifo = sig.reject_fifo
+    if conv.timing_mode == "plc" and ranges and fifo is not None and slot_count(fifo.count) < 2:
+        raise fail(
+            "no_decision_action",
+            f"a blind segment's range verdict takes 2 FIFO slots; plc.signals.reject_fifo has "
+            f"{slot_count(fifo.count)}",
+            "map a reject_fifo of at least 11 registers, or no_decision_action: stop_belt",
+        )
     bin_sensor = sig.reject_confirm is not None or bool(sig.reject_confirm_counters)
     if conv.confirm_window_ms is not None and not bin_sensor:
         raise fail(
@@ -298,6 +308,7 @@ def build_cameras(
                     # A written verdict is taken at the PLC's next scan; a write that lands
                     # later still is refused past the PLC's late limit and counted missed.
                     transport_margin_ms=dep.safety.plc_scan_ms,
+                    judge_lag_ms=cam.budget_ms,
                 ),
             )
         )

@@ -18,7 +18,7 @@ class FakePlcLink:
     def __init__(self, log: Any = None, n_ejectors: int = 2, rtt_ms: float = 0.1) -> None:
         self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
         self.writes: list[PlcOutputs] = []
-        self.verdicts: list[tuple[int, int]] = []  # (ejector index, fire count) written
+        self.verdicts: list[tuple[int, ...]] = []  # (ejector, count) or (ejector, start, end)
         self.image = PlcOutputs()
         self.started = self.stopped = False
         self.encoder: int | None = 0
@@ -52,7 +52,7 @@ class FakePlcLink:
         self.writes.append(outputs)
         return self._rtt_ms
 
-    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
+    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
         """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""
         if not self._healthy:
             return False
