@@ -48,6 +48,12 @@ class Segment:
     open: bool = True
     cursors: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def lost_past(self) -> bool:
+        """Start-up or a re-anchored belt: nothing tracked what already reached an ejector
+        (box-timed pushes start at what the coil can still reach, not at a certain miss)."""
+        return self.cause in ("startup", "encoder_discontinuity")
+
 
 @dataclass(frozen=True, slots=True)
 class Piece:
@@ -200,12 +206,9 @@ class BlindSegments:
         self._open(b, cause, now_ns, buf)
 
     def _open(self, b: Stretch, cause: str, now_ns: int, buf: ActionBuffer) -> None:
-        travel_mm = self._belt.position_mm(now_ns)
         s = Segment(self._next_id, b.lo_u_mm, b.hi_u_mm, cause)
         self._next_id += 1
-        for e in self._ejectors:  # start-up: what passed an ejector before any frame is gone
-            top = e.position_mm + (e.reach_mm or 0.0) - travel_mm
-            s.cursors[e.id] = min(b.hi_u_mm, top) if cause == "startup" else b.hi_u_mm
+        s.cursors = {e.id: b.hi_u_mm for e in self._ejectors}
         self.segments.append(s)
         self._cause = "no_decided_frame"
         self._counters.blind_segments += 1
@@ -252,6 +255,11 @@ class BlindSegments:
     def _pieces_at(self, s: Segment, e: EjectorModel, v: float, travel_mm: float,
                    horizon_mm: float, plc: bool, buf: ActionBuffer) -> list[Piece]:  # fmt: skip
         out: list[Piece] = []
+        if s.lost_past and not plc:
+            # Belt within the output and actuator's lead of the line (1 ms spare) is gone.
+            lead_ns = (e.output_latency_ms + e.actuator_response_ms + 1.0) * 1e6
+            top = e.position_mm + (e.reach_mm or 0.0) - travel_mm - v * lead_ns
+            s.cursors[e.id] = min(s.cursors[e.id], top)
         while s.cursors[e.id] >= s.lo_u_mm - EPS_MM:
             cursor = s.cursors[e.id]
             ahead_mm = e.position_mm - cursor - travel_mm  # to its arrival at the line
