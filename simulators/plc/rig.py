@@ -81,6 +81,8 @@ class RigResult:
         out: list[float] = []
         planned = sorted(p for _, p, _ in self.fire_log)
         for p in self.pulses:
+            if "end_count" in p:  # a range over a blind segment begins at once, by design
+                continue
             if p["mode"] == "plc":
                 out.append(p["past_counts"] / p["counts_per_ms"])
             elif planned:
