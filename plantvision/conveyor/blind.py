@@ -105,19 +105,14 @@ class BlindSegments:
         belt: Belt,
         counters: RejectCounters,
         log: Any,
-        judge_lag_ns: int,
     ) -> None:
-        """`judge_lag_ns`: how long after its capture a frame may still be decided (the
-        camera's budget): a centre is judged only once no frame still on its way can prove it."""
         assert cfg.longest_item_mm is not None
         self._cfg, self._belt, self._counters, self._log = cfg, belt, counters, log
         self._half_item_mm = cfg.longest_item_mm / 2
         self._mapping = ImageToBelt(cfg.mapping)
         self._map = CoverageMap(cfg.min_views)
         self._ejectors = needed_ejectors(cfg.ejectors)
-        self._lag_ns = judge_lag_ns
         self._line_mm: float | None = None  # the judging line c1, along_mm
-        self._decided_ns = 0  # placement time of the newest decided frame
         self._cause = "startup"  # what the next segment is blamed on
         self._views: dict[tuple[int, int], tuple[float, float]] = {}
         self._told_short = False
@@ -135,8 +130,10 @@ class BlindSegments:
 
     def undecided(self, cause: str) -> None:
         """A frame came but was not decided (`model_error`, `frozen_frame`, ...): a segment
-        that opens before the next decided frame names it."""
-        self._cause = cause
+        that opens before the next decided frame names it (start-up and a re-anchored belt
+        keep their own cause)."""
+        if self._cause not in ("startup", "encoder_discontinuity"):
+            self._cause = cause
 
     def restart(self, cause: str) -> None:
         """The belt's position was lost (an encoder discontinuity): nothing proven holds, and
@@ -157,7 +154,7 @@ class BlindSegments:
         elif self._cause not in ("startup", "encoder_discontinuity"):
             self._cause = "no_decided_frame"  # an older undecided frame is not to blame
         self._map.add(c0 - travel_mm, c1 - travel_mm)  # a view too short proves nothing
-        self._line_mm, self._decided_ns = c1, max(self._decided_ns, t_place_ns)
+        self._line_mm = c1
         for s in self.segments:
             if s.open and self._map.proven(s.lo_u_mm - 2 * EPS_MM):
                 self._close(s)
@@ -175,14 +172,15 @@ class BlindSegments:
         return self._views[key]
 
     def judge(self, now_ns: int, tracker: ItemTracker, buf: ActionBuffer) -> None:
-        """Move the frontier to where no frame on its way can prove anything beyond, and turn
-        what passed it unproven into segments."""
+        """Move the frontier to the judging line now, and turn what passed it unproven into
+        segments. Judged at once, not when frames still on their way might have proven it: a
+        late proof can only make the box reject belt that was good (the safe side), while
+        waiting for one delays the pushes at an ejector near the camera past their items."""
         line = self._line_mm
         if line is None or not self._belt.placed(now_ns):
             return
-        t_ref_ns = max(self._decided_ns, now_ns - self._lag_ns)
         old = self._map.frontier_u_mm
-        frontier = line - self._belt.position_mm(t_ref_ns)
+        frontier = line - self._belt.position_mm(now_ns)
         blind = self._map.judge(frontier)
         if old is not None and frontier < old:
             blind = _with_thin_items(blind, tracker, frontier, old, self._cfg.min_views)
@@ -237,8 +235,9 @@ class BlindSegments:
 
     def pieces(self, now_ns: int, plc: bool, buf: ActionBuffer) -> list[Piece]:
         """The pushes to plan now (reject policy): box-timed, pulses whose coil-on is within
-        `horizon_ms`; PLC-timed, one range per ejector over what is judged, once its
-        downstream end is within `horizon_ms` or the segment is closed."""
+        `horizon_ms`; PLC-timed, one range per ejector over what was judged since the last
+        (the count is right whatever the belt does, and a range held back for a horizon came
+        too late when a stalled camera stretched the cycle)."""
         reject = self._cfg.no_decision_action == "reject"
         self.segments = [s for s in self.segments if s.open or (reject and _pending(s))]
         v = self._belt.speed_mm_per_ns()
@@ -262,12 +261,11 @@ class BlindSegments:
             s.cursors[e.id] = min(s.cursors[e.id], top)
         while s.cursors[e.id] >= s.lo_u_mm - EPS_MM:
             cursor = s.cursors[e.id]
-            ahead_mm = e.position_mm - cursor - travel_mm  # to its arrival at the line
-            if ahead_mm > horizon_mm and not (plc and not s.open):
-                return out
             if plc:
                 out.append(Piece(e, cursor, cursor - s.lo_u_mm, s.seg_id))
                 s.cursors[e.id] = s.lo_u_mm - 2 * EPS_MM
+                return out
+            if e.position_mm - cursor - travel_mm > horizon_mm:  # not near the line yet
                 return out
             gap_mm = piece_gap_mm(e, v)
             if gap_mm is None:

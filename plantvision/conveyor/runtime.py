@@ -124,13 +124,11 @@ class RejectRuntime:
         counted: bool = False,
         capture_latency_ms: float = 0.0,
         transport_margin_ms: float = 0.0,
-        judge_lag_ms: float = 0.0,
     ) -> None:
         """`counted`: the PLC map has a bin counter per ejector (reject_confirm_counters); the
         level edges handed to `step` are then ignored. `capture_latency_ms`: the camera's
         source.capture_latency_ms (a frame was exposed that long before its stamp).
-        `transport_margin_ms`: PLC-timed, from a verdict's decision to the PLC acting on it;
-        `judge_lag_ms`: the camera's budget, how late a frame may still be decided
+        `transport_margin_ms`: PLC-timed, from a verdict's decision to the PLC acting on it
         (`RejectScheduler`)."""
         self.cfg, self._outputs, self._log = cfg, outputs, log
         self._counters = {i: (e, BinCounter()) for e, i in outputs.items()} if counted else {}
@@ -143,7 +141,6 @@ class RejectRuntime:
             encoder_bits,
             capture_latency_ms=capture_latency_ms,
             transport_margin_ms=transport_margin_ms,
-            judge_lag_ms=judge_lag_ms,
         )
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None

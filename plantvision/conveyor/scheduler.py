@@ -113,15 +113,12 @@ class RejectScheduler:
         *,
         capture_latency_ms: float = 0.0,
         transport_margin_ms: float = 0.0,
-        judge_lag_ms: float = 0.0,
     ) -> None:
         """`encoder_bits`: width of the PLC's encoder register (plc.signals.encoder.width);
         `capture_latency_ms`: how long before its stamp a frame was exposed (the camera's
         source.capture_latency_ms): its items are placed where the belt was then.
         `transport_margin_ms`: PLC mode, from a verdict's decision to the PLC acting on it (the
-        write and a scan); it narrows the reach of ejectors that give `reach_mm`.
-        `judge_lag_ms`: with a coverage map (`longest_item_mm`), how long after its capture a
-        frame may still be decided (the camera's budget): belt is judged blind only then."""
+        write and a scan); it narrows the reach of ejectors that give `reach_mm`."""
         self._cfg = cfg
         self._capture_latency_ns = int(capture_latency_ms * 1e6)
         self._belt = Belt(cfg.belt, encoder_bits)
@@ -142,7 +139,7 @@ class RejectScheduler:
         self._blind = (
             None
             if cfg.longest_item_mm is None
-            else BlindSegments(cfg, self._belt, self.counters, self._log, int(judge_lag_ms * 1e6))
+            else BlindSegments(cfg, self._belt, self.counters, self._log)
         )
         self._next_blind_id = -1  # pushes over blind segments count down from -1
 

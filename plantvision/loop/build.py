@@ -308,7 +308,6 @@ def build_cameras(
                     # A written verdict is taken at the PLC's next scan; a write that lands
                     # later still is refused past the PLC's late limit and counted missed.
                     transport_margin_ms=dep.safety.plc_scan_ms,
-                    judge_lag_ms=cam.budget_ms,
                 ),
             )
         )
