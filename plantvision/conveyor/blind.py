@@ -35,6 +35,8 @@ from plantvision.conveyor.coverage import EPS_MM, CoverageMap, Stretch
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.tracker import ItemTracker
 
+LOST_PAST = ("startup", "encoder_discontinuity")  # causes: nothing saw the belt up to the ejectors
+
 
 @dataclass(slots=True)
 class Segment:
@@ -52,7 +54,7 @@ class Segment:
     def lost_past(self) -> bool:
         """Start-up or a re-anchored belt: nothing tracked what already reached an ejector
         (box-timed pushes start at what the coil can still reach, not at a certain miss)."""
-        return self.cause in ("startup", "encoder_discontinuity")
+        return self.cause in LOST_PAST
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ class BlindSegments:
         """A frame came but was not decided (`model_error`, `frozen_frame`, ...): a segment
         that opens before the next decided frame names it (start-up and a re-anchored belt
         keep their own cause)."""
-        if self._cause not in ("startup", "encoder_discontinuity"):
+        if self._cause not in LOST_PAST:
             self._cause = cause
 
     def restart(self, cause: str) -> None:
@@ -151,7 +153,7 @@ class BlindSegments:
         if not self._map.started:
             far = max(e.position_mm + (e.reach_mm or 0.0) for e in self._cfg.ejectors)
             self._map.start(far - travel_mm)
-        elif self._cause not in ("startup", "encoder_discontinuity"):
+        elif self._cause not in LOST_PAST:
             self._cause = "no_decided_frame"  # an older undecided frame is not to blame
         self._map.add(c0 - travel_mm, c1 - travel_mm)  # a view too short proves nothing
         self._line_mm = c1
@@ -185,6 +187,8 @@ class BlindSegments:
         if old is not None and frontier < old:
             blind = _with_thin_items(blind, tracker, frontier, old, self._cfg.min_views)
         cause = self._cause
+        if old is not None and frontier < old and cause in LOST_PAST:
+            self._cause = "no_decided_frame"  # the start-up belt is judged now, blind or not
         for stretch in blind:
             self._extend_or_open(stretch, cause, now_ns, buf)
         lowest = min((b.lo_u_mm for b in blind), default=None)
