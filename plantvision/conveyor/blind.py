@@ -142,8 +142,10 @@ class BlindSegments:
         the next decided frame judges the belt up to the last ejector again."""
         self._map.restart()
         self._cause = cause
-        for s in self.segments:
-            s.open = False
+        for s in self.segments:  # its pushes in flight are missed; the rest is judged again
+            if s.open:
+                self._close(s)
+            s.cursors = dict.fromkeys(s.cursors, s.lo_u_mm - 2 * EPS_MM)
 
     def prove(self, t_place_ns: int, frame_w: int, frame_h: int) -> None:
         """A placed, decided frame: its view less half the longest item at each end proves the

@@ -186,3 +186,21 @@ def test_a_plc_timed_segment_is_one_range_verdict_from_start_to_end_count() -> N
     assert abs(ends[-1] - 21220) <= 2
     covered = sum((e or 0) - s for s, e in zip(starts, ends, strict=True))
     assert abs(covered - 9040) <= 2 * len(ranges)
+
+
+def test_an_encoder_discontinuity_judges_the_belt_up_to_the_ejector_again() -> None:
+    """A count jump (a PLC restart) re-anchors the belt: nothing proven holds, and the next
+    frame opens a segment from its judging line to the ejector, cause encoder_discontinuity."""
+    sched = RejectScheduler(encoder_cfg(longest_item_mm=40.0))
+    belt = SimBelt(500.0)
+    with capture_logs() as logs:
+        for t_ms in range(0, 1001, 50):
+            count = belt.count_at(t_ms * MS)
+            if t_ms == 500:
+                belt.raw0 -= 4_000_000  # preset: the count jumps back
+                count = belt.count()
+            sched.observe(t_ms * MS, t_ms * MS, frame([]), FRAME_W, FRAME_H, count)
+            sched.update(t_ms * MS, count)
+    causes = [s["cause"] for s in events(logs, "blind_segment")]
+    assert causes == ["startup", "encoder_discontinuity"]
+    assert sched.counters.discontinuities == 1
