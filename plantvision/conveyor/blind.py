@@ -248,8 +248,12 @@ class BlindSegments:
         self.segments = [s for s in self.segments if s.open or (reject and _pending(s))]
         v = self._belt.speed_mm_per_ns()
         out: list[Piece] = []
-        if not reject or not v or v <= 0 or not self._belt.placed(now_ns):
+        # A range's counts hold whatever the belt does: sent on a standing belt too, it is at
+        # the PLC before the belt starts (the box's next update may come a cycle later).
+        moving = v is not None and (v > 0 or plc)
+        if not reject or not moving or not self._belt.placed(now_ns):
             return out
+        assert v is not None
         travel_mm = self._belt.position_mm(now_ns)
         horizon_mm = v * self._cfg.horizon_ms * 1e6
         for s in self.segments:

@@ -1,13 +1,15 @@
-"""A camera that hangs, and the truth of what it showed: for the reject rig's stall runs.
+"""A camera that hangs, and the truth of what it showed: for the reject rig's and the verifier's
+stall runs over the simulator's belt.
 
-`HangingGrabber` blocks its grab while `Hang.until_ns` lies ahead (a dead stream's read does), and
-the rig records the belt travel of every frame grabbed in `Hang.grabbed_mm`; `unseen_items`
-names, from the scene's own truth and those travels only, the items no frame showed whole.
+`HangingGrabber` blocks its grab while its hang lasts (a dead stream's read does); the caller
+records the belt travel of every frame grabbed (`Hang.grabbed_mm`), and `unseen_items` names,
+from the scene's own truth and those travels only, the items no frame showed whole.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from plantvision.frames.grabbers import Grabber
@@ -23,12 +25,15 @@ class Hang:
     until_ns: int = 0
     grabbed_mm: list[float] = field(default_factory=list)
 
+    def left_s(self) -> float:
+        return (self.until_ns - time.monotonic_ns()) / 1e9
+
 
 class HangingGrabber:
-    """A grabber whose grab blocks while the hang lasts (a dead stream's read does)."""
+    """A grabber whose grab blocks while `left_s()` (seconds of hang still ahead) is above 0."""
 
-    def __init__(self, inner: Grabber, hang: Hang) -> None:
-        self._inner, self._hang = inner, hang
+    def __init__(self, inner: Grabber, left_s: Callable[[], float]) -> None:
+        self._inner, self._left_s = inner, left_s
         self.source_id, self.nominal_fps, self.live = inner.source_id, inner.nominal_fps, True
 
     @property
@@ -39,8 +44,8 @@ class HangingGrabber:
         self._inner.open()
 
     def grab(self) -> ImageArray | None:
-        while time.monotonic_ns() < self._hang.until_ns:
-            time.sleep(0.005)
+        while (left_s := self._left_s()) > 0:
+            time.sleep(min(left_s, 0.005))
         return self._inner.grab()
 
     def close(self) -> None:

@@ -231,13 +231,13 @@ def _grabber_factory(
 
     def factory(cam: CameraModel, base: Path, clock_ns: Callable[[], int]) -> Grabber:
         if truth is None:
-            return HangingGrabber(scene_grabber(cam, base, clock_ns, read_belt), hang)
+            return HangingGrabber(scene_grabber(cam, base, clock_ns, read_belt), hang.left_s)
 
         def remember(image: ImageArray, gt: GroundTruth) -> None:
             truth.remember(image, gt.to_detections())
 
         inner = BeltSceneGrabber(renderer, read_belt, cam.source.fps, cam.id, remember)
-        return HangingGrabber(inner, hang)
+        return HangingGrabber(inner, hang.left_s)
 
     return factory
 
