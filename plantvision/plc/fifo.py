@@ -241,7 +241,9 @@ class FifoReader:
     (every scan is fine); `due(ejector, count)` every scan per ejector; `preset()` when the
     encoder count is set (its counts change meaning). `pending` is one table per ejector; the
     entries of different ejectors are not in fire order, so each entry is compared, never only
-    the head of the FIFO.
+    the head of the FIFO. A range (a start entry and its end, the next sequence number) is one
+    pending entry with `end_count`; once due, the PLC holds the coil on until the encoder
+    reaches that count (the simulator's ConveyorModel does).
     """
 
     word_order: WordOrder
