@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plantvision.conveyor.blind import needed_ejectors
-from plantvision.conveyor.config import view_error
+from plantvision.conveyor.blind import VIEW_FIX, needed_ejectors, view_problem
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.errors import ConfigError
 from plantvision.loop.deployment import CameraModel
@@ -31,16 +30,17 @@ def coverage_lines(
             "camera unseen (dropped frames, a stall, a model error, start-up) goes on as good"
         ]
     lo, hi = ImageToBelt(conv.mapping).view_mm(*frame_wh)
-    proof_mm = hi - lo - conv.longest_item_mm
+    view_mm, proof_mm = hi - lo, hi - lo - conv.longest_item_mm
     if proof_mm <= 0:
         raise ConfigError(
             str(dep_file),
             f"cameras[{index}].conveyor.longest_item_mm",
-            view_error(hi - lo, conv.longest_item_mm) + f" (frames {frame_wh[0]}x{frame_wh[1]})",
+            view_problem(view_mm, conv.longest_item_mm) + f" (frames {frame_wh[0]}x{frame_wh[1]})",
+            VIEW_FIX,
         )
     fps = cam.source.fps
     lines = [
-        f"  ok   coverage: each frame proves {proof_mm:g} mm of belt (view {hi - lo:g} mm less "
+        f"  ok   coverage: each frame proves {proof_mm:g} mm of belt (view {view_mm:g} mm less "
         f"the longest item {conv.longest_item_mm:g} mm); belt between frames further apart is "
         f"blind ({conv.no_decision_action}), min_views {conv.min_views}"
         + (

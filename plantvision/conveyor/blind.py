@@ -68,6 +68,17 @@ class Piece:
     seg_id: int
 
 
+VIEW_FIX = "widen the camera's view along the belt, or correct longest_item_mm"
+
+
+def view_problem(view_mm: float, longest_item_mm: float) -> str:
+    """Why such a view cannot prove an item good."""
+    return (
+        f"the view along the belt is {view_mm:g} mm, not longer than longest_item_mm "
+        f"{longest_item_mm:g} mm: no frame holds an item whole, so none is ever proven good"
+    )
+
+
 def coil_max_ns(e: EjectorModel) -> int:
     """The longest the actuator holds one push: `pulse_max_ms` with `pulse_mm`, else its
     fixed `pulse_ms` (repeated, never stretched)."""

@@ -348,32 +348,8 @@ class ConveyorConfig(StrictModel):
                 "pulse_mm needs timing_mode box: in PLC mode the PLC program times the pulse; "
                 "give each ejector pulse_ms (the PLC's pulse, for the blast and cycle checks)"
             )
-        self._view_holds_an_item()
         if self.timing_mode == "plc" and self.belt.encoder is None:
             raise ValueError(
                 "timing_mode plc needs belt.encoder: the PLC fires at an encoder count"
             )
         return self
-
-    def _view_holds_an_item(self) -> None:
-        """With a calibrated image size the view along the belt is known here: one no longer
-        than the longest item holds none whole, so no frame could prove anything (`check`
-        tests the same against the camera's real frame size)."""
-        size = self.mapping.image_size_px
-        if self.longest_item_mm is None or size is None:
-            return
-        # Imported here: mapping.py builds on this module's MappingModel.
-        from plantvision.conveyor.mapping import ImageToBelt
-
-        lo, hi = ImageToBelt(self.mapping).view_mm(*size)
-        if hi - lo <= self.longest_item_mm:
-            raise ValueError(view_error(hi - lo, self.longest_item_mm))
-
-
-def view_error(view_mm: float, longest_item_mm: float) -> str:
-    """Why a view cannot prove an item good, and the fix."""
-    return (
-        f"the view along the belt is {view_mm:g} mm, not longer than longest_item_mm "
-        f"{longest_item_mm:g} mm: no frame holds an item whole, so none is ever proven good; "
-        "widen the camera's view along the belt or correct longest_item_mm"
-    )

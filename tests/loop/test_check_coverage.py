@@ -47,7 +47,7 @@ def test_a_view_no_longer_than_the_longest_item_is_refused(
     assert (
         f"{dep}: cameras[0].conveyor.longest_item_mm: the view along the belt is 636 mm" in err[0]
     )
-    assert "widen the camera's view along the belt or correct longest_item_mm" in err[0]
+    assert "(fix: widen the camera's view along the belt, or correct longest_item_mm)" in err[0]
 
 
 def test_a_calibrated_image_size_refuses_it_when_the_deployment_loads(
@@ -58,5 +58,5 @@ def test_a_calibrated_image_size_refuses_it_when_the_deployment_loads(
     dep = _deployment(tmp_path, sim.port, longest_item_mm=700, mapping=mapping)
     assert main(["run", str(dep)]) == 2
     err = capsys.readouterr().err
-    assert "conveyor" in err
+    assert f"{dep}: cameras[0].conveyor.longest_item_mm: the view along the belt is 636" in err
     assert "not longer than longest_item_mm 700 mm" in err
