@@ -9,7 +9,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from plantvision.conveyor import Actions, RejectScheduler
+from plantvision.conveyor import Actions, EjectorModel, RejectScheduler
 from tests.conveyor.helpers import (
     FRAME_H,
     FRAME_W,
@@ -204,3 +204,32 @@ def test_an_encoder_discontinuity_judges_the_belt_up_to_the_ejector_again() -> N
     causes = [s["cause"] for s in events(logs, "blind_segment")]
     assert causes == ["startup", "encoder_discontinuity"]
     assert sched.counters.discontinuities == 1
+
+
+def test_the_first_ejector_of_each_lane_pushes_a_blind_segment() -> None:
+    """An ejector downstream of one whose lane holds its own never meets blind belt first; a
+    lane-less ejector covers every lane, so only upstream lane-less ones shadow it."""
+    from plantvision.conveyor.blind import needed_ejectors
+
+    def ej(name: str, at: float, lo: float | None = None, hi: float | None = None) -> Any:
+        return EjectorModel(id=name, position_mm=at, pulse_ms=30.0, lane_min_mm=lo,
+                            lane_max_mm=hi)  # fmt: skip
+
+    ejectors = [ej("d", 800, 0, 50), ej("a", 500, 0, 100), ej("b", 600, 100, 200), ej("c", 700)]
+    assert [e.id for e in needed_ejectors(ejectors)] == ["a", "b", "c"]
+    assert [e.id for e in needed_ejectors([ej("x", 900, 0, 10), ej("all", 500)])] == ["all"]
+
+
+def test_consecutive_pushes_leave_no_gap_wider_than_twice_the_reach() -> None:
+    """The belt between two full pushes keeps their starts min_cycle_ms apart; wider than twice
+    the reach, no run of pushes can cover the belt (None)."""
+    from plantvision.conveyor.blind import piece_gap_mm
+
+    v = V_MM_PER_MS / MS  # 0.5 m/s in mm/ns
+    fast = EjectorModel(id="f", position_mm=900, pulse_ms=30.0)
+    slow = EjectorModel(id="s", position_mm=900, pulse_ms=30.0, min_cycle_ms=70.0, reach_mm=10.0)
+    slower = EjectorModel(id="t", position_mm=900, pulse_ms=30.0, min_cycle_ms=80.0,
+                          reach_mm=10.0)  # fmt: skip
+    assert piece_gap_mm(fast, v) == 0.0  # back to back: the coil stays on
+    assert piece_gap_mm(slow, v) == 20.0  # 35 mm cycle less a 15 mm pulse: twice the reach
+    assert piece_gap_mm(slower, v) is None  # 25 mm: a centre there meets neither push
