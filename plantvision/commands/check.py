@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from plantvision.commands.check_coverage import coverage_lines
 from plantvision.commands.check_source import SourceSample, measure_model, sample_source
 from plantvision.commands.quant_report import card_lines
 from plantvision.conveyor import ConveyorConfig
@@ -102,6 +103,10 @@ def check_camera(
     failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
+        frame_wh = (
+            (sample.frames[0].shape[1], sample.frames[0].shape[0]) if sample.frames else size_wh
+        )
+        print("\n".join(coverage_lines(dep_file, i, cam, frame_wh)))
         print(latency_line(cam))
         line, ok = reject_horizon_line(dep_file, i, cam)
         print(line)

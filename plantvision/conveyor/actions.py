@@ -20,12 +20,14 @@ class FirePlan:
 @dataclass(frozen=True, slots=True)
 class PlcVerdict:
     """PLC-timed: the PLC switches `ejector_id` on when its encoder count reaches
-    `fire_at_count` (wrapped 32-bit) and times the pulse itself."""
+    `fire_at_count` (wrapped 32-bit) and times the pulse itself; with `end_count` (a range over
+    a blind segment) it holds the coil on until the count reaches that."""
 
     ejector_id: str
     fire_at_count: int
     item_id: int
     deadline_ns: int | None = None  # the item's estimated fire time; None: belt stopped
+    end_count: int | None = None  # a range (blind segment): the coil stays on until this count
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,8 @@ class MissedReject:
     ejector_id: str | None
     reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
     # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity", "plc_restarted",
-    # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item)
+    # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item); a push
+    # over a blind segment has a negative item_id
     late_ms: float
 
 
@@ -58,11 +61,13 @@ class PushConflict:
 @dataclass(frozen=True, slots=True)
 class Alarm:
     """Raised once per cause; `kind` is "reject_missed", "reject_unconfirmed",
-    "encoder_discontinuity" or "belt_unplaced" (item 0: about the belt, not one item), or a
-    push conflict ("reject_hits_neighbour", "ejector_cycle_short"), which never stops the belt."""
+    "encoder_discontinuity", "belt_unplaced" or "blind_segment" (item 0: about the belt, not one
+    item), or a push conflict ("reject_hits_neighbour", "ejector_cycle_short"), which never
+    stops the belt."""
 
     kind: str
     item_id: int
+    stops: bool = False  # stops the belt whatever missed_action says (cause: `kind`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,8 @@ class RejectCounters:
     fifo_overflow: int = 0  # verdicts overwritten before the PLC read them (its echo)
     neighbour_hits: int = 0  # pushes with a good item inside their blast window
     cycle_short: int = 0  # pushes closer than the actuator's cycle to another (or overlapping)
+    blind_segments: int = 0  # stretches of belt no decided frame proved good: each handled
+    blind_pushes: int = 0  # pushes (PLC-timed: range verdicts) planned over blind segments
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}

@@ -291,6 +291,30 @@ class ConveyorConfig(StrictModel):
         description="box mode: an armed plan is re-sent when its fire time moves more than this; "
         "within this of its fire time it is left to the timer, ms",
     )
+    longest_item_mm: float | None = Field(
+        default=None,
+        gt=0,
+        le=1e5,
+        description="the longest item along the belt, mm; turns on the coverage map (reject "
+        "unless proven good): a decided frame proves only the items it holds whole, its view "
+        "along the belt less this, and belt that no frame proved is a blind segment handled by "
+        "no_decision_action (unset: belt that passes the camera unseen goes on as good, and "
+        "check warns)",
+    )
+    min_views: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="with longest_item_mm: decided frames that must have held a stretch of "
+        "belt, and each item on it, whole before it counts as proven good; fewer is blind",
+    )
+    no_decision_action: Literal["reject", "stop_belt"] = Field(
+        default="reject",
+        description="with longest_item_mm, what a blind segment (belt no decided frame proved: "
+        "dropped frames, a stall, a model error, a frozen or black frame, start-up) does: "
+        "reject: the ejectors fire over it as it passes (PLC-timed: a range verdict); "
+        "stop_belt: the fault blind_segment drops the run permit until a reset press",
+    )
     track_margin_mm: float = Field(
         default=100.0,
         ge=0,

@@ -8,6 +8,7 @@ import numpy.typing as npt
 from plantvision.conveyor.config import MappingModel
 
 F64 = npt.NDArray[np.float64]
+EDGE_PX = 2.0  # a box this close to the frame border is cut by it (the runtime drops it)
 
 
 class ImageToBelt:
@@ -34,3 +35,13 @@ class ImageToBelt:
         along_mm = cfg.direction * (pts[:, along_ax] - cfg.origin_px) * scale
         across_mm = (pts[:, across_ax] - cfg.across_origin_px) * scale
         return along_mm, across_mm
+
+    def view_mm(self, frame_w: int, frame_h: int, inset_px: float = EDGE_PX) -> tuple[float, float]:
+        """The along_mm span every point across the view lies in (the frame less `inset_px` at
+        each border, where boxes are dropped as cut): between the second-lowest and the
+        second-highest along_mm of its four corners, so a homography's tilted view counts only
+        the part it covers across its whole width. Empty (lo >= hi) when none."""
+        x0, y0, x1, y1 = inset_px, inset_px, frame_w - inset_px, frame_h - inset_px
+        along, _ = self.map([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], frame_w, frame_h)
+        ordered = np.sort(along)
+        return float(ordered[1]), float(ordered[2])

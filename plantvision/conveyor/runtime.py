@@ -33,11 +33,11 @@ from typing import Any, Protocol
 
 from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
 from plantvision.conveyor.confirm import BinCounter
+from plantvision.conveyor.mapping import EDGE_PX
 from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
 from plantvision.conveyor.verdicts import Verdict, VerdictSender, VerdictsOut, VerdictWorker
 from plantvision.types import Detections, Frame
 
-EDGE_PX = 2.0  # a box this close to the frame border is cut by it
 SHARP_HALF_RTT_NS = 1_000_000  # encoder readings with a longer half round trip are blurred
 SHARP_GAP_NS = 100_000_000  # but one is taken anyway after this long without a sharp one
 MAX_HALF_RTT_NS = 3_000_000  # unless it is blurred by more than this
@@ -310,7 +310,8 @@ class RejectRuntime:
         for alarm in actions.alarms:
             self._alarm = True
             if self._stop_cause is None and (
-                alarm.kind in ALWAYS_STOP
+                alarm.stops
+                or alarm.kind in ALWAYS_STOP
                 or (alarm.kind in STOP_IF_ASKED and self.cfg.missed_action == "stop_belt")
             ):
                 self._stop_cause = alarm.kind
@@ -320,8 +321,19 @@ class RejectRuntime:
 
     def _held(self) -> bool:
         """The belt stop's cause is still present: a belt_unplaced spell that goes on, with
-        `missed_action: stop_belt` (with alarm, the warning light alone is held)."""
-        return self.scheduler.unplaced_held and self.cfg.missed_action == "stop_belt"
+        `missed_action: stop_belt` (with alarm, the warning light alone is held), or a blind
+        segment that goes on with `no_decision_action: stop_belt`."""
+        return self._held_cause() is not None
+
+    def _held_cause(self) -> str | None:
+        if self.scheduler.unplaced_held and self.cfg.missed_action == "stop_belt":
+            return "belt_unplaced"
+        return "blind_segment" if self.scheduler.blind_held else None
+
+    def undecided(self, cause: str) -> None:
+        """The loop did not decide a frame (`model_error`, `frozen_frame`, `black_frame`): a
+        blind segment that follows names it."""
+        self.scheduler.undecided(cause)
 
     def _fifo_session(self, now_ns: int) -> None:
         """What the PLC's FIFO echo said since the last step: a restart (the link has emptied
@@ -345,9 +357,8 @@ class RejectRuntime:
         that cleared it mid-spell let defects pass unjudged with the permit on (review 6);
         kept, the next step trips the guard again."""
         self.scheduler.clear_stop_belt()
-        unplaced = self.scheduler.unplaced_held
-        self._alarm = unplaced
-        self._stop_cause = "belt_unplaced" if self._held() else None
+        self._alarm = self.scheduler.unplaced_held or self.scheduler.blind_held
+        self._stop_cause = self._held_cause()
 
     def _carry_out(self, now_ns: int, actions: Actions) -> None:
         if self._timer is not None:
@@ -359,9 +370,8 @@ class RejectRuntime:
                     self._planned_ns[plan.item_id] = plan.fire_at_ns
         if actions.verdicts and self._verdicts is not None:
             self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
-            self._verdicts.submit(
-                [
-                    Verdict(self._outputs[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns)
-                    for v in actions.verdicts
-                ]
-            )
+            out = self._outputs
+            self._verdicts.submit([
+                Verdict(out[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns, v.end_count)
+                for v in actions.verdicts
+            ])  # fmt: skip

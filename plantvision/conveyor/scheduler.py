@@ -45,6 +45,7 @@ from plantvision.conveyor.actions import (
 )
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
+from plantvision.conveyor.blind import BlindSegments, coil_max_ns
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.confirm import pick_window
 from plantvision.conveyor.ejector import (
@@ -78,6 +79,13 @@ class _Reject:
     confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
     push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
     neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
+    u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
+    span_mm: float = 0.0  # ... and the belt it covers behind the aim
+    end_mm: float | None = None  # PLC-timed blind range: belt travel where the coil goes off
+
+    @property
+    def blind(self) -> bool:
+        return self.u_mm is not None
 
 
 def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -128,6 +136,12 @@ class RejectScheduler:
         self._unplaced_told = False  # belt_unplaced raised for this spell
         self._log = logger if logger is not None else log.get(room="conveyor")
         self.counters = RejectCounters()
+        self._blind = (
+            None
+            if cfg.longest_item_mm is None
+            else BlindSegments(cfg, self._belt, self.counters, self._log)
+        )
+        self._next_blind_id = -1  # pushes over blind segments count down from -1
 
     @property
     def belt(self) -> Belt:
@@ -150,6 +164,8 @@ class RejectScheduler:
             self._unplaced(t_capture_ns, detections)
             return
         self._unplaced_since_ns, self._unplaced_told = None, False
+        if self._blind is not None:
+            self._blind.prove(t_capture_ns - self._capture_latency_ns, frame_w, frame_h)
         upd = self._tracker.observe(self._on_belt(t_capture_ns, detections, frame_w, frame_h))
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
@@ -170,6 +186,7 @@ class RejectScheduler:
         seen only in a spell shorter than `stale_ms` (review 6): its items are not kept."""
         self.counters.frames_unplaced += 1
         self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
+        self.undecided("belt_unplaced")
         if self._unplaced_since_ns is None:
             self._unplaced_since_ns = t_capture_ns
         cfg = self._cfg
@@ -210,10 +227,18 @@ class RejectScheduler:
         cu, ca = (a.reshape(-1, 4) for a in self._mapping.map(corners, frame_w, frame_h))
         return np.column_stack([np.ptp(cu, axis=1), np.ptp(ca, axis=1)]) / 2
 
+    def undecided(self, cause: str) -> None:
+        """A frame was not decided (`model_error`, `frozen_frame`, `black_frame`, unplaced):
+        a blind segment that opens before the next decided frame names it as its cause."""
+        if self._blind is not None:
+            self._blind.undecided(cause)
+
     def update(self, now_ns: int, encoder_count: int | None) -> Actions:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
+        if self._blind is not None:
+            self._judge_blind(now_ns)
         if self._belt.ready:
             travel_mm = self._belt.position_mm(now_ns)
             for r in list(self._rejects.values()):
@@ -231,6 +256,24 @@ class RejectScheduler:
             tuple(buf.conflicts),
         )
 
+    def _judge_blind(self, now_ns: int) -> None:
+        """Blind segments as the belt passes the camera; with `reject`, their pushes become
+        rejects aimed at belt-fixed points (no track), advanced like any other."""
+        assert self._blind is not None
+        self._blind.judge(now_ns, self._tracker, self._buf)
+        for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._buf):
+            r = _Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
+            self._rejects[r.item_id] = r
+            self._next_blind_id -= 1
+        if any(a.stops for a in self._buf.alarms):
+            self._stop_belt = True
+
+    @property
+    def blind_held(self) -> bool:
+        """A blind segment that stops the belt goes on (no decided frame has proven the belt
+        behind it): its cause is present, so no reset press can clear it."""
+        return self._blind is not None and self._blind.held
+
     def report_fired(self, item_id: int, now_ns: int) -> None:
         """The ejector coil went on for `item_id` (from the timer or the PLC)."""
         r = self._rejects.get(item_id)
@@ -238,7 +281,7 @@ class RejectScheduler:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
             return
         r.fired_reported = True
-        self.counters.fired += 1
+        self.counters.fired += not r.blind
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
             self._commit(r, now_ns)
@@ -276,7 +319,7 @@ class RejectScheduler:
         cannot tell ejectors apart): the oldest fired reject still waiting, as before."""
         waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
         if ejector_id is not None or not waiting:
-            waiting += self._fired_by_plc(now_ns)
+            waiting += [r for r in self._fired_by_plc(now_ns) if not r.blind]
         if ejector_id is not None:
             waiting = [r for r in waiting if r.ejector is not None and r.ejector.id == ejector_id]
             windows = [(r.confirm_open_ns, r.confirm_deadline_ns or 0) for r in waiting]
@@ -335,6 +378,8 @@ class RejectScheduler:
         for r in in_flight:
             self._miss(r, now_ns, "encoder_discontinuity", 0.0)
         self._tracker.forget_beyond(-np.inf)
+        if self._blind is not None:  # the belt up to the last ejector is blind again
+            self._blind.restart("encoder_discontinuity")
 
     def resend_ahead(self, now_ns: int) -> None:
         """The PLC restarted and lost its pending verdicts. Judged on the newest real reading
@@ -352,13 +397,17 @@ class RejectScheduler:
         for r in list(self._rejects.values()):
             if r.state != "sent" or r.ejector is None:
                 continue
-            if r.fire_mm <= measured_mm:
+            last_mm = r.fire_mm if r.end_mm is None else r.end_mm  # a range: its end
+            if last_mm <= measured_mm:
                 self._miss(r, now_ns, "plc_restarted", 0.0)
             else:
                 v = self._belt.speed_mm_per_ns()
-                deadline_ns = now_ns + int((r.fire_mm - travel_mm) / v) if v else None
+                deadline_ns = now_ns + int((last_mm - travel_mm) / v) if v else None
                 count = self._belt.count_at_mm(r.fire_mm)
-                self._buf.verdicts.append(PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns))
+                end = None if r.end_mm is None else self._belt.count_at_mm(r.end_mm)
+                self._buf.verdicts.append(
+                    PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end)
+                )
                 self.counters.fifo_resent += 1
                 self._log.warning("reject_resent", item_id=r.item_id, fire_at_count=count)
 
@@ -381,8 +430,12 @@ class RejectScheduler:
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause), unless its
-        cause is still present: a belt still unplaced with `missed_action: stop_belt`."""
-        self._stop_belt = self.unplaced_held and self._cfg.missed_action == "stop_belt"
+        cause is still present: a belt still unplaced with `missed_action: stop_belt`, or a
+        blind segment still open with `no_decision_action: stop_belt`."""
+        if self._blind is not None:
+            self._blind.clear_stop()
+        unplaced = self.unplaced_held and self._cfg.missed_action == "stop_belt"
+        self._stop_belt = unplaced or self.blind_held
 
     def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
@@ -398,7 +451,7 @@ class RejectScheduler:
             if passed and r.item_id not in self._in_transit:
                 self._commit_plc(r, now_ns)
             return
-        pos = self._tracker.position(r.item_id)
+        pos = (r.u_mm, 0.0) if r.u_mm is not None else self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
             self._miss(r, now_ns, "lost_track", 0.0)
             return
@@ -467,29 +520,35 @@ class RejectScheduler:
             return  # no speed yet to lead the actuator response: decide next cycle
         lead_mm = max(v, 0.0) * _lead_ms(e) * 1e6
         fire_mm = travel_mm + remaining_mm - lead_mm
+        # A blind range (its downstream end first) is on until its end passes: late past that.
+        end_mm = fire_mm + r.span_mm if r.blind else None
         # A verdict acts only once written and scanned; without a reach, as before, not at all.
         margin_ns = self._margin_ns if e.reach_mm is not None else 0
-        late_mm = lateness_mm(travel_mm, fire_mm, e.reach_mm, v, margin_ns)
+        late_mm = lateness_mm(travel_mm, end_mm or fire_mm, e.reach_mm, v, margin_ns)
         if late_mm >= 0:
             self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0)
             return
-        r.state, r.fire_mm = "sent", fire_mm
+        r.state, r.fire_mm, r.end_mm = "sent", fire_mm, end_mm
         # Past this instant the verdict is not worth writing (the writer may be queued): the
         # item would be beyond the reach when the PLC has it (the PLC fires a count already
         # passed at once, and refuses one past its late limit, which must be the reach).
         deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
-        verdict = PlcVerdict(e.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns)
+        end_count = None if end_mm is None else self._belt.count_at_mm(end_mm)
+        verdict = PlcVerdict(
+            e.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns, end_count
+        )
         self._buf.verdicts.append(verdict)
-        self.counters.scheduled += 1
+        self._count_scheduled(r)
         push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
         offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
-        self._check_push(r, now_ns, push_ns, pulse_ns(e, v), v, offset_mm)
+        self._check_push(r, now_ns, push_ns, self._coil_ns(r, v), v, offset_mm)
         self._log.info(
             "reject_scheduled",
             item_id=r.item_id,
             ejector=r.ejector.id,
             mode="plc",
             fire_at_count=verdict.fire_at_count,
+            **({} if end_count is None else {"end_count": end_count}),
         )
 
     def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float) -> None:
@@ -498,9 +557,9 @@ class RejectScheduler:
         assert r.ejector is not None
         retimed = r.armed_once
         if not retimed:
-            self.counters.scheduled += 1
+            self._count_scheduled(r)
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
-        coil_ns = pulse_ns(r.ejector, v)
+        coil_ns = self._coil_ns(r, v)
         self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
         if retimed:
             self._pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
@@ -514,6 +573,22 @@ class RejectScheduler:
             fire_at_ns=fire_at_ns,
             retimed=retimed,
         )
+
+    def _count_scheduled(self, r: _Reject) -> None:
+        if r.blind:
+            self.counters.blind_pushes += 1
+        else:
+            self.counters.scheduled += 1
+
+    @staticmethod
+    def _coil_ns(r: _Reject, v: float) -> int:
+        """A defect's pulse; a push over a blind segment stays on while its span passes, at
+        least a pulse and at most the actuator's longest push (`blind.coil_max_ns`)."""
+        assert r.ejector is not None
+        one_ns = pulse_ns(r.ejector, v)
+        if not r.blind or v <= 0:
+            return one_ns
+        return max(one_ns, min(int(r.span_mm / v), coil_max_ns(r.ejector)))
 
     def _check_push(
         self, r: _Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
@@ -588,7 +663,7 @@ class RejectScheduler:
     def _commit_plc(self, r: _Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
         knowledge; the bin sensor confirms it when configured)."""
-        self.counters.fired += 1
+        self.counters.fired += not r.blind
         self._commit(r, now_ns)
         v = self._belt.speed_mm_per_ns()
         if v:  # the update notices the fire up to a cycle late: the window opens when it fired
@@ -597,7 +672,8 @@ class RejectScheduler:
 
     def _commit(self, r: _Reject, fired_at_ns: int) -> None:
         r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
-        if self._cfg.confirm_window_ms is not None:
+        # A push over a blind segment may meet no item: the bin has nothing to confirm.
+        if self._cfg.confirm_window_ms is not None and not r.blind:
             r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
 
     def _check_confirmation(self, r: _Reject, now_ns: int) -> None:

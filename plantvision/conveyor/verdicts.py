@@ -24,7 +24,8 @@ from typing import Protocol
 
 from plantvision import log
 
-VerdictsOut = Callable[[Sequence[tuple[int, int]]], bool]
+# (ejector index, fire count), or a range (ejector index, start count, end count)
+VerdictsOut = Callable[[Sequence[tuple[int, ...]]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,13 @@ class Verdict:
     fire_count: int
     item_id: int
     deadline_ns: int | None  # the item's estimated fire time; None: no bound (belt stopped)
+    end_count: int | None = None  # a range over a blind segment: the coil holds until this
+
+    def entry(self) -> tuple[int, ...]:
+        """What the FIFO carries for it."""
+        if self.end_count is None:
+            return (self.ejector_index, self.fire_count)
+        return (self.ejector_index, self.fire_count, self.end_count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,7 @@ def deliver(
     live = [v for v in verdicts if not too_late(v)]
     out = [VerdictOutcome(v.item_id, "verdict_too_late") for v in verdicts if too_late(v)]
     if live:
-        ok = write([(v.ejector_index, v.fire_count) for v in live])
+        ok = write([v.entry() for v in live])
         out += [VerdictOutcome(v.item_id, None if ok else "verdict_not_delivered") for v in live]
     return out
 

@@ -39,6 +39,7 @@ REJECT_OUTCOMES = {
     "reject_unconfirmed": "unconfirmed",
     "reject_hits_neighbour": "hits_neighbour",
     "ejector_cycle_short": "cycle_short",
+    "blind_segment": "blind_segment",  # belt no decided frame proved (ejector "-": the belt)
 }
 
 

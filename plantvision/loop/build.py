@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plantvision.conveyor.blind import VIEW_FIX, view_problem
+from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
 from plantvision.detect.model_card import QUANT_KEY, QuantCard, card_quantization, is_quantized_file
@@ -27,6 +29,7 @@ from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
 from plantvision.loop.threads import share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
+from plantvision.plc.fifo import slot_count
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
 
@@ -198,6 +201,20 @@ def ejector_outputs(
     if conv.timing_mode == "plc" and sig.reject_fifo is None:
         raise fail(
             "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
+        )
+    size = conv.mapping.image_size_px
+    if conv.longest_item_mm is not None and size is not None:  # the view is known: judge it now
+        lo, hi = ImageToBelt(conv.mapping).view_mm(*size)
+        if hi - lo <= conv.longest_item_mm:
+            raise fail("longest_item_mm", view_problem(hi - lo, conv.longest_item_mm), VIEW_FIX)
+    ranges = conv.longest_item_mm is not None and conv.no_decision_action == "reject"
+    fifo = sig.reject_fifo
+    if conv.timing_mode == "plc" and ranges and fifo is not None and slot_count(fifo.count) < 2:
+        raise fail(
+            "no_decision_action",
+            f"a blind segment's range verdict takes 2 FIFO slots; plc.signals.reject_fifo has "
+            f"{slot_count(fifo.count)}",
+            "map a reject_fifo of at least 11 registers, or no_decision_action: stop_belt",
         )
     bin_sensor = sig.reject_confirm is not None or bool(sig.reject_confirm_counters)
     if conv.confirm_window_ms is not None and not bin_sensor:

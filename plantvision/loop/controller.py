@@ -71,7 +71,8 @@ from plantvision.zones.geometry import ZoneHits
 SWITCH_INTERVAL_S = 0.0002
 # Reject counters whose rise is a fresh alarm: a press in the same cycle does not clear it.
 ALARM_COUNTERS = (
-    "missed", "unconfirmed", "discontinuities", "belt_unplaced", "neighbour_hits", "cycle_short"
+    "missed", "unconfirmed", "discontinuities", "belt_unplaced", "neighbour_hits", "cycle_short",
+    "blind_segments",
 )  # fmt: skip
 
 _TRIPPED_INTERNAL = GuardOutput(False, False, "internal_error", GuardState.TRIPPED)
@@ -82,6 +83,14 @@ BLIND_FAULTS = frozenset({
     "camera_stalled", "frozen_frame", "black_frame", "model_error", "budget_overrun",
     "loop_stalled", "internal_error", VERDICT_STALE, DECISION_EXPIRED,
 })  # fmt: skip
+
+
+def _undecided(cam: CameraRuntime, faults: set[str], fault: str) -> None:
+    """A frame the loop could not decide on: its fault, and the reject runtime told (the
+    belt it showed stays unproven, and a blind segment over it names this cause)."""
+    faults.add(fault)
+    if cam.reject is not None:
+        cam.reject.undecided(fault)
 
 
 class Controller:
@@ -678,16 +687,16 @@ class Controller:
         self, cam: CameraRuntime, frame: Frame, times: StageTimes, faults: set[str]
     ) -> ZoneHits | None:
         if cam.frozen.update(frame.image, frame.t_capture_ns):
-            faults.add("frozen_frame")
+            _undecided(cam, faults, "frozen_frame")
             return None
         if is_dark(frame.image, cam.dark_max_mean, cam.dark_max_std):
-            faults.add("black_frame")
+            _undecided(cam, faults, "black_frame")
             return None
         try:
             det = cam.last_detections = cam.detector.detect(frame.image, times)
         except Exception as exc:  # any model failure must end in the safe state
             cam.to_tell.append(("error", "model_error", {"seq": frame.seq, "error": repr(exc)}))
-            faults.add("model_error")
+            _undecided(cam, faults, "model_error")
             return None
         t0 = self.clock_ns()
         if cam.reject is not None:

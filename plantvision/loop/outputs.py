@@ -58,6 +58,7 @@ FAULT_CODES: dict[str, int] = {
     STOP_UNCONFIRMED: 21,
     RESET_STUCK: 22,
     "belt_unplaced": 23,
+    "blind_segment": 24,
 }
 
 

@@ -8,11 +8,15 @@ written whole by one FC16 request per batch, so a PLC never sees half an entry):
     offset 1            base: the first sequence number a reader new to this epoch may take
     offset 2            head: sequence number of the newest entry written (0: none yet)
     offset 3 + 4*i      slot i: sequence number (1..65535, wraps to 1; 0 = empty slot)
-    offset 4 + 4*i              ejector index (into `signals.ejectors`, 0-based)
+    offset 4 + 4*i              ejector word: ejector index (into `signals.ejectors`, 0-based,
+                                bits 0-13), bit 15 set: a range's start, bit 14 set: its end
     offset 5 + 4*i, 6 + 4*i     fire count: the 32-bit encoder count at which the PLC switches
-                                the ejector on, in the block's `word_order`
+                                the ejector on (a range's end: off), in the block's `word_order`
 
-Entry n goes to slot (n - 1) mod slots. PLC -> box, the `reject_fifo_echo` block (6 registers
+Entry n goes to slot (n - 1) mod slots. A range (a blind segment: the coil held on from one
+count to another) is two entries with consecutive sequence numbers, its start then its end,
+always written by the same request; a start without its end, or an end without its start, is
+refused. PLC -> box, the `reject_fifo_echo` block (6 registers
 the PLC writes every scan and the box reads with its inputs):
 
     offset 0  epoch the PLC has taken entries of (0: none since it started)
@@ -29,24 +33,33 @@ says it in words); `FifoSession` is the box's reading of the echo.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from plantvision.plc.values import WordOrder, u32_to_words, words_to_u32
 
 HEADER_REGS = 3  # epoch, base, head
 ENTRY_REGS = 4
+RANGE_START = 0x8000  # ejector word flags
+RANGE_END = 0x4000
+EJECTOR_MASK = 0x3FFF
 ECHO_REGS = 6
 SEQ_MODULUS = 0x10000
 COUNT_HALF = 1 << 31
 
 
+FifoVerdict = tuple[int, ...]  # (ejector, count), or a range (ejector, start, end)
+
+
 @dataclass(frozen=True, slots=True)
 class FifoEntry:
-    """One verdict as the PLC sees it."""
+    """One verdict as the PLC sees it: `kind` "pulse", or a range's "start" or "end"; in a
+    pending table a range is its start with `end_count` set."""
 
     seq: int
     ejector_index: int
     fire_count: int
+    kind: str = "pulse"
+    end_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,21 +125,30 @@ class FifoWriter:
     def epoch(self) -> int:
         return self._regs[0]
 
-    def batches(self, entries: Sequence[tuple[int, int]]) -> list[list[int]]:
-        """(ejector index, fire count) pairs -> block images, one per request, at most `slots`
-        new entries each so none overwrites an entry of the same request."""
+    def batches(self, entries: Sequence[FifoVerdict]) -> list[list[int]]:
+        """(ejector index, fire count) pairs, or (ejector index, start, end) ranges -> block
+        images, one per request, at most `slots` new entries each so none overwrites an entry
+        of the same request; a range's two entries always share a request."""
         images: list[list[int]] = []
-        for start in range(0, len(entries), self.slots):
-            for ejector_index, fire_count in entries[start : start + self.slots]:
-                if not 0 <= ejector_index <= 0xFFFF:
-                    raise ValueError(f"ejector index {ejector_index} does not fit a register")
+        used = 0
+        for verdict in entries:
+            slots = _slots_of(verdict)
+            if len(slots) > self.slots:
+                raise ValueError(f"a range needs 2 FIFO slots; the block has {self.slots}")
+            if used + len(slots) > self.slots:
+                self._regs[2] = self._seq
+                images.append(list(self._regs))
+                used = 0
+            for word, count in slots:
                 self._seq = next_seq(self._seq)
                 off = HEADER_REGS + ENTRY_REGS * ((self._seq - 1) % self.slots)
                 self._regs[off : off + ENTRY_REGS] = [
                     self._seq,
-                    ejector_index,
-                    *u32_to_words(fire_count, self._order),
+                    word,
+                    *u32_to_words(count, self._order),
                 ]
+            used += len(slots)
+        if used:
             self._regs[2] = self._seq
             images.append(list(self._regs))
         return images
@@ -148,6 +170,18 @@ class FifoWriter:
         self._regs[1] = next_seq(self._seq)
 
 
+def _slots_of(verdict: FifoVerdict) -> list[tuple[int, int]]:
+    """The (ejector word, count) entries of one verdict: a range is its start and its end."""
+    ejector_index = verdict[0]
+    if not 0 <= ejector_index <= EJECTOR_MASK:
+        raise ValueError(f"ejector index {ejector_index} does not fit a register's 14 bits")
+    if len(verdict) == 2:
+        return [(ejector_index, verdict[1])]
+    if len(verdict) != 3:
+        raise ValueError(f"a verdict is (ejector, count) or (ejector, start, end), not {verdict}")
+    return [(RANGE_START | ejector_index, verdict[1]), (RANGE_END | ejector_index, verdict[2])]
+
+
 def _void(regs: list[int], slots: int, after_seq: int, every: bool = False) -> None:
     for i in range(slots):
         off = HEADER_REGS + ENTRY_REGS * i
@@ -160,9 +194,11 @@ def decode_block(registers: Sequence[int], word_order: WordOrder) -> tuple[int, 
     entries = []
     for i in range(slot_count(len(registers))):
         off = HEADER_REGS + ENTRY_REGS * i
-        seq, eject, *words = registers[off : off + ENTRY_REGS]
+        seq, word, *words = registers[off : off + ENTRY_REGS]
         if seq:
-            entries.append(FifoEntry(seq, eject, words_to_u32(list(words), word_order)))
+            kind = "start" if word & RANGE_START else "end" if word & RANGE_END else "pulse"
+            count = words_to_u32(list(words), word_order)
+            entries.append(FifoEntry(seq, word & EJECTOR_MASK, count, kind))
     return registers[2], entries
 
 
@@ -205,7 +241,9 @@ class FifoReader:
     (every scan is fine); `due(ejector, count)` every scan per ejector; `preset()` when the
     encoder count is set (its counts change meaning). `pending` is one table per ejector; the
     entries of different ejectors are not in fire order, so each entry is compared, never only
-    the head of the FIFO.
+    the head of the FIFO. A range (a start entry and its end, the next sequence number) is one
+    pending entry with `end_count`; once due, the PLC holds the coil on until the encoder
+    reaches that count (the simulator's ConveyorModel does).
     """
 
     word_order: WordOrder
@@ -239,27 +277,43 @@ class FifoReader:
             key=lambda e: (e.seq - self.consumed) % (SEQ_MODULUS - 1),
         )
         taken = []
+        start: FifoEntry | None = None  # a range's start, waiting for its end (the next seq)
         for e in fresh:
             # Numbers skipped between two taken entries were overwritten before this read.
             self.overflow = (self.overflow + seq_gap(e.seq, self.consumed)) % SEQ_MODULUS
             self.consumed = e.seq
+            if start is not None and not _ends(start, e):
+                self._refuse(start)  # its end never came
+                start = None
+            if e.kind == "start":
+                start = e
+                continue
+            if e.kind == "end":
+                if start is None:
+                    self._refuse(e)
+                    continue
+                e, start = replace(start, end_count=e.fire_count), None
             table = self.pending.setdefault(e.ejector_index, [])
             if e.ejector_index >= self.ejectors or len(table) >= self.table_size:
                 self._refuse(e)
             else:
                 table.append(e)
                 taken.append(e)
+        if start is not None:
+            self._refuse(start)
         return taken
 
     def due(self, ejector: int, encoder: int) -> list[FifoEntry]:
         """Entries of `ejector` whose count the encoder has reached, each once; those already
-        past the late limit are refused (they would push the wrong item)."""
+        past the late limit are refused (they would push the wrong item). A range's late limit
+        runs from its end count: begun late, it still holds the coil over the rest."""
         fire, keep = [], []
         for e in self.pending.get(ejector, []):
-            past = (encoder - e.fire_count + COUNT_HALF) % (COUNT_HALF * 2) - COUNT_HALF
+            past = _signed(encoder - e.fire_count)
+            last = past if e.end_count is None else _signed(encoder - e.end_count)
             if past < 0:
                 keep.append(e)
-            elif past > self.late_counts:
+            elif last > self.late_counts:
                 self._refuse(e)
             else:
                 fire.append(e)
@@ -286,3 +340,14 @@ class FifoReader:
     def _refuse(self, e: FifoEntry) -> None:
         self.refused = (self.refused + 1) % SEQ_MODULUS
         self.last_refused = e.seq
+
+
+def _signed(delta_counts: int) -> int:
+    """A 32-bit count difference as a signed number."""
+    return (delta_counts + COUNT_HALF) % (COUNT_HALF * 2) - COUNT_HALF
+
+
+def _ends(start: FifoEntry, e: FifoEntry) -> bool:
+    """`e` is the end of the range `start` begins: the next number, same ejector."""
+    same = e.ejector_index == start.ejector_index
+    return e.kind == "end" and e.seq == next_seq(start.seq) and same

@@ -258,8 +258,9 @@ class PlcLink:
             return False
         return True
 
-    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
-        """PLC-timed rejects: (ejector index, 32-bit fire count) pairs into the reject FIFO
+    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
+        """PLC-timed rejects: (ejector index, 32-bit fire count) pairs, or (ejector index,
+        start count, end count) ranges, into the reject FIFO
         (layout in plantvision.plc.fifo), one whole-block request per batch on the service
         connection. False (and the link dropped) when they may not have reached the PLC."""
         if self._fifo is None or self._sig.reject_fifo is None:

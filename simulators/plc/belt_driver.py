@@ -142,7 +142,7 @@ class BeltDriver:
         scan_s = self.cfg.scan_ms / 1000
         while self._running:
             with self._lock:
-                waiting = bool(self.model.pending)
+                waiting = self.model.busy
                 if waiting:
                     self.model.scan(self.belt_now(self._clock()))
                     self._flush()

@@ -6,7 +6,10 @@ from the machine model (the machine *is* the belt: it moves while the machine ru
 - Box-timed: every rising edge of an ejector coil written by the box is a pulse.
 - PLC-timed: the reject FIFO session is run by plantvision.plc.fifo.FifoReader (the documented
   PLC side: epoch, per-ejector pending tables, late limit, echo); each scan fires an entry's
-  ejector once the encoder has reached its fire count.
+  ejector once the encoder has reached its fire count. A range entry (a blind segment) holds the
+  coil on from its start count until the encoder reaches its end count, scan by scan, so every
+  item whose centre passes within reach meanwhile goes into the bin, and a belt that stops
+  mid-range holds it there.
 
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
 when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
@@ -93,6 +96,7 @@ class ConveyorModel:
         self._bin_edges: dict[int, list[int]] = {}  # ejector -> rising edges still ahead, ns
         self._bin_counts: dict[int, int] = {}  # ejector -> rising edges counted so far
         self._coil_on: dict[int, tuple[BeltNow, int]] = {}  # box: (belt at the edge, record)
+        self._ranges: dict[int, tuple[int, BeltNow, int]] = {}  # plc: (end count, swept to, rec)
 
     def _new_reader(self, n_ejectors: int, boot: int) -> FifoReader:
         late = round(self.cfg.late_limit_mm * self.cfg.counts_per_mm)
@@ -107,6 +111,11 @@ class ConveyorModel:
         return [e for table in self.reader.pending.values() for e in table]
 
     @property
+    def busy(self) -> bool:
+        """Entries wait to fire, or a range holds a coil on: the PLC must keep scanning."""
+        return bool(self.pending or self._ranges)
+
+    @property
     def fifo_overflows(self) -> int:
         return self.reader.overflow
 
@@ -115,6 +124,7 @@ class ConveyorModel:
         and pending tables are gone and its boot number changes (a real restart loses them; the
         simulator must, or no FIFO session is tested)."""
         self._fifo = [0] * len(self._fifo)
+        self._ranges = {}  # the outputs drop with the program
         self.boots += 1
         self.reader = self._new_reader(self.reader.ejectors, self.boots)
 
@@ -141,16 +151,44 @@ class ConveyorModel:
         self.reader.on_block(self._fifo)
 
     def scan(self, belt: BeltNow) -> None:
-        """One PLC scan: fire every pending entry whose count the encoder has reached."""
+        """One PLC scan: hold every range on, and fire every pending entry whose count the
+        encoder has reached."""
+        for index in list(self._ranges):
+            self._hold(index, belt)
         for ejector in sorted(self.reader.pending):
             for e in self.reader.due(ejector, belt.encoder):
                 self._pulse("plc", e.ejector_index, belt, e)
+                if e.end_count is not None:
+                    self.pulses[-1]["end_count"] = e.end_count
+                    self._ranges[e.ejector_index] = (e.end_count, belt, len(self.pulses) - 1)
+                    self._hold(e.ejector_index, belt)
+                    continue
                 site = self._site(e.ejector_index)
                 if site is not None:  # the PLC holds the coil for its pulse: sweep it now
                     end_ns = belt.t_ns + int(site.pulse_ms * 1e6)
                     end_mm = belt.travel_mm + belt.speed_mm_per_ns * site.pulse_ms * 1e6
                     end = BeltNow(end_ns, belt.encoder, end_mm, belt.speed_mm_per_ns)
                     self._sweep(e.ejector_index, belt, end, self.pulses[-1])
+
+    def _hold(self, index: int, belt: BeltNow) -> None:
+        """A range's coil stays on: sweep the belt since the last scan, up to its end count
+        (there the coil drops). The record's pulse and swept length grow with it."""
+        end_count, since, i = self._ranges[index]
+        rec = self.pulses[i]
+        left_mm = wrap_delta(end_count, belt.encoder) / self.cfg.counts_per_mm
+        to = belt
+        if left_mm <= 0:  # the end passed during this scan: the sweep stops there
+            v = belt.speed_mm_per_ns
+            back_ns = int(-left_mm / v) if v > 0 else 0
+            to = BeltNow(belt.t_ns - back_ns, end_count, belt.travel_mm + left_mm, v)
+            del self._ranges[index]
+        else:
+            self._ranges[index] = (end_count, belt, i)
+        before = rec.get("swept", [])
+        self._sweep(index, since, to, rec, {int(s["item"]) for s in before})
+        rec["swept"] = before + rec["swept"]
+        rec["pulse_ms"] = round((to.t_ns - rec["t_ns"]) / 1e6, 3)
+        rec["swept_mm"] = round(to.travel_mm - rec["belt_mm"], 3)
 
     # -- the bin -----------------------------------------------------------------------------
 
@@ -192,11 +230,19 @@ class ConveyorModel:
     def _site(self, index: int) -> EjectorSite | None:
         return self.cfg.ejectors[index] if index < len(self.cfg.ejectors) else None
 
-    def _sweep(self, index: int, start: BeltNow, end: BeltNow, rec: dict[str, Any]) -> None:
+    def _sweep(
+        self,
+        index: int,
+        start: BeltNow,
+        end: BeltNow,
+        rec: dict[str, Any],
+        binned: set[int] | None = None,
+    ) -> None:
         """Every item, besides the one binned at the push, whose centre comes within reach of
         the ejector line while the paddle is out (from `start` to `end`, each shifted by the
         actuator's response) goes into the bin; recorded in `rec["swept"]`. The belt is
-        stepped at most 1 mm (and at most the reach) at a time, so no centre slips through."""
+        stepped at most 1 mm (and at most the reach) at a time, so no centre slips through.
+        `binned`: items this push already put in the bin (a range swept scan by scan)."""
         site = self._site(index)
         if site is None or self.truth is None:
             return
@@ -205,7 +251,8 @@ class ConveyorModel:
         p1 = end.travel_mm + end.speed_mm_per_ns * response_ns
         rec["pulse_ms"] = round((end.t_ns - start.t_ns) / 1e6, 3)
         rec["swept_mm"] = round(p1 - p0, 3)
-        seen = {rec.get("item")} if rec.get("binned") else set()
+        seen: set[Any] = {rec.get("item")} if rec.get("binned") else set()
+        seen |= binned or set()
         swept: list[dict[str, Any]] = []
         n = max(1, int((p1 - p0) / max(min(site.reach_mm, 1.0), 0.05)) + 1)
         for i in range(n + 1):

@@ -9,6 +9,11 @@ end-to-end tests and by `python -m simulators.plc.pulse_bench`.
 With `network`, the camera is a network camera (simulators.scene.mjpeg: MJPEG over HTTP on
 loopback, exposed at the belt's true position) that the box reads through its own `stream`
 source, so every millisecond from exposure to the frame's stamp is real, not simulated.
+
+With `stall_s` the camera hangs (its grab blocks, as a dead stream's read does) `stall_at_s`
+after the belt started; after it the operator presses reset and start again and the belt runs
+`after_s` more. The belt travel of every frame the camera grabbed comes back, so a judge can
+tell from the scene's own truth which items no frame showed whole (`unseen_items`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from plantvision.loop.deployment import CameraModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
+from simulators.plc.hang import Hang, HangingGrabber, unseen_items
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt
@@ -70,6 +76,14 @@ class RigSpec:
     # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
+    # Reject unless proven good: the deployment's coverage map (unset: none, as before).
+    budget_ms: float = 500.0  # the camera's: a longer one lets the belt run blind longer
+    horizon_ms: float = 100.0  # box: at least the longest update gap (check's rule)
+    longest_item_mm: float | None = None
+    no_decision_action: str = "reject"
+    stall_at_s: float = 0.0  # the camera hangs this long after the belt starts ...
+    stall_s: float = 0.0  # ... for this long (0: never)
+    after_s: float = 0.0  # then reset and start again, and run this long
 
 
 @dataclass
@@ -82,6 +96,14 @@ class RigResult:
     counters: dict[str, int]
     timer_errors_ns: list[int] = field(default_factory=list)
     fire_log: list[tuple[int, int, int]] = field(default_factory=list)  # item, planned, actual
+    grabbed_mm: list[float] = field(default_factory=list)  # belt travel of every frame grabbed
+    start_mm: float = 0.0  # belt travel when the box started, and when the run ended
+    end_mm: float = 0.0
+    permit_writes: list[tuple[int, int]] = field(default_factory=list)  # (t_ns, permit)
+    fault_writes: list[tuple[int, int]] = field(default_factory=list)  # (t_ns, fault code)
+    unseen: set[int] = field(default_factory=set)  # passed the ejector, never shown whole
+    start_centre_mm: dict[int, float] = field(default_factory=dict)  # binned: where at start
+    hang_ns: tuple[int, int] = (0, 0)  # when the camera hung, and until when
 
     def timing_errors_ms(self) -> list[float]:
         """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
@@ -89,6 +111,8 @@ class RigResult:
         out: list[float] = []
         planned = sorted(p for _, p, _ in self.fire_log)
         for p in self.pulses:
+            if "end_count" in p:  # a range over a blind segment begins at once, by design
+                continue
             if p["mode"] == "plc":
                 out.append(p["past_counts"] / p["counts_per_ms"])
             elif planned:
@@ -104,6 +128,11 @@ class RigResult:
     @property
     def binned(self) -> set[int]:
         return {int(p["item"]) for p in self.pulses if p.get("binned")}
+
+    @property
+    def in_bin(self) -> set[int]:
+        """Every item in the bin: pushed, or swept by a long push (a range)."""
+        return in_bin(self.pulses)
 
     @property
     def missed(self) -> set[int]:
@@ -161,13 +190,13 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
     source["capture_latency_ms"] = spec.capture_ms if spec.told else 0.0
     encoder = {"signal": "encoder", "counts_per_mm": 10}
     encoder["latency_ms"] = spec.encoder_ms if spec.told else 0.0
-    camera = {
+    camera: dict[str, Any] = {
         "id": "belt",
         "source": source,
         # No conf_threshold / nms_iou: the detector runs at the model card's (cell model: 0.55).
         "model": {"path": str(model), "family": "yolov8", "intra_op_threads": 1},
         "zones": "zones.yaml",
-        "budget_ms": 500,
+        "budget_ms": spec.budget_ms,
         "overrun_policy": "warn",
         "stall_ms": 3000,
         "conveyor": {
@@ -176,8 +205,14 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
             "gate_mm": 30,
             "ejectors": [ejector],
             "timing_mode": spec.mode,
+            "horizon_ms": spec.horizon_ms,
         },
     }
+    if spec.longest_item_mm is not None:
+        camera["conveyor"] |= {
+            "longest_item_mm": spec.longest_item_mm,
+            "no_decision_action": spec.no_decision_action,
+        }
     plc = {
         "host": "127.0.0.1",
         "allowed_hosts": ["127.0.0.1"],
@@ -189,23 +224,30 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
 
 
 def _grabber_factory(
-    sim: PlcSimulator, renderer: SceneRenderer, truth: TruthDetector | None, capture_ms: float
+    sim: PlcSimulator,
+    renderer: SceneRenderer,
+    truth: TruthDetector | None,
+    capture_ms: float,
+    hang: Hang,
 ) -> Callable[[CameraModel, Path, Callable[[], int]], Grabber]:
     belt = sim.belt
     assert belt is not None
     age_ns = int(capture_ms * 1e6)
 
     def read_belt() -> tuple[int, float]:  # the scene as it was age_ns before the stamp
-        return belt.read(age_ns)
+        t_ns, travel_mm = belt.read(age_ns)
+        hang.grabbed_mm.append(travel_mm)
+        return t_ns, travel_mm
 
     def factory(cam: CameraModel, base: Path, clock_ns: Callable[[], int]) -> Grabber:
         if truth is None:
-            return scene_grabber(cam, base, clock_ns, read_belt)
+            return HangingGrabber(scene_grabber(cam, base, clock_ns, read_belt), hang.left_s)
 
         def remember(image: ImageArray, gt: GroundTruth) -> None:
             truth.remember(image, gt.to_detections())
 
-        return BeltSceneGrabber(renderer, read_belt, cam.source.fps, cam.id, remember)
+        inner = BeltSceneGrabber(renderer, read_belt, cam.source.fps, cam.id, remember)
+        return HangingGrabber(inner, hang.left_s)
 
     return factory
 
@@ -281,18 +323,23 @@ def _run(
     truth = TruthDetector() if spec.model is None else None
     renderer = SceneRenderer(load_scenario(dep_file.parent / "scenario.yaml"))
     detectors: dict[str, Any] = {} if truth is None else {"belt": truth}
-    cams = build_cameras(
-        dep, dep_file, log=log, simulated=_grabber_factory(sim, renderer, truth, spec.capture_ms),
-        detectors=detectors,
-    )  # fmt: skip
+    hang = Hang()
+    grabbers = _grabber_factory(sim, renderer, truth, spec.capture_ms, hang)
+    cams = build_cameras(dep, dep_file, log=log, simulated=grabbers, detectors=detectors)
     link = PlcLink(dep.plc.model_copy(update={"port": port}), log)
     controller = Controller(cams, link, log=log, input_poll_ms=10)
     assert sim.belt is not None
     start_mm = sim.belt.belt_mm()
     link.start()
     controller.start()
+    hang_from_ns = 0
     try:
-        _run_belt(sim, spec.belt_s)
+        _run_belt(sim, spec.stall_at_s if spec.stall_s else spec.belt_s)
+        if spec.stall_s:
+            hang_from_ns = time.monotonic_ns()
+            hang.until_ns = hang_from_ns + int(spec.stall_s * 1e9)
+            time.sleep(spec.stall_s + 0.5)  # the camera back, frames decided again
+            _run_belt(sim, spec.after_s)
     finally:
         controller.stop()
         link.stop()
@@ -301,13 +348,32 @@ def _run(
     assert reject is not None
     defective, good = items_passed(belt, start_mm, end_mm, site.x_mm + site.reach_mm, FRAME_W)
     timer = reject.timer
+    size_mm = belt.conv.item_size_mm  # the scene's truth: where an item lies whole in view
+    whole_mm = (2 * belt.mm_per_px + size_mm / 2, (FRAME_W - 2) * belt.mm_per_px - size_mm / 2)
+    past = site.x_mm
+    unseen = unseen_items(belt, hang.grabbed_mm, (start_mm, end_mm), whole_mm, past)
+    permits, faults = (
+        [(int(w["t_mono_ns"]), int(w["signals"][name])) for w in sim.write_log
+         if name in w["signals"]]
+        for name in ("permit", "fault_code")
+    )  # fmt: skip
+    pulses = sim.belt.pulses()
+    at_start = {k: belt.centre_mm(k, start_mm) for k in in_bin(pulses)}
     return RigResult(
-        sim.belt.pulses(),
+        pulses,
         defective,
         good,
         reject.counters,
         [] if timer is None else list(timer.on_errors_ns),
         list(reject.fire_log),
+        list(hang.grabbed_mm),
+        start_mm,
+        end_mm,
+        permits,
+        faults,
+        unseen,
+        at_start,
+        (hang_from_ns, hang.until_ns),
     )
 
 
@@ -350,3 +416,9 @@ def items_passed(
         if belt.centre_mm(k, start_mm) < view_mm and belt.centre_mm(k, end_mm) > past_mm:
             (defective if belt.look(k).defect is not None else good).add(k)
     return defective, good
+
+
+def in_bin(pulses: list[dict[str, Any]]) -> set[int]:
+    """Items a pulse pushed, and items its paddle swept while out."""
+    pushed = {int(p["item"]) for p in pulses if p.get("binned")}
+    return pushed | {int(s["item"]) for p in pulses for s in p.get("swept", [])}

@@ -8,7 +8,8 @@ passed camera and ejector are judged by simulators.verify.rejects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +20,7 @@ from plantvision.errors import ConfigError
 from plantvision.loop.deployment import CameraModel
 from simulators.demo import BeltSceneGrabber, conveyor_sim_config
 from simulators.plc import PlcSimulator
+from simulators.plc.hang import HangingGrabber, unseen_items
 from simulators.plc.rig import items_passed
 from simulators.scene import SceneRenderer, SceneScenario
 from simulators.scene.items import Belt
@@ -44,9 +46,10 @@ def reject_bounds(sc: VerifyScenario, path: Path, cam: CameraModel) -> tuple[Rej
                               "conveyor", "remove them or use a conveyor deployment")  # fmt: skip
         return ()
     for i, f in enumerate(sc.faults):
-        if f.kind in CAMERA_FAULTS or f.kind in BOX_FAULTS:
+        if (f.kind in CAMERA_FAULTS and f.kind != "camera_stall") or f.kind in BOX_FAULTS:
             raise ConfigError(str(path), f"faults[{i}].kind", f"{f.kind} is not supported on a "
-                              "conveyor camera yet", "use PLC or model faults")  # fmt: skip
+                              "conveyor camera yet",
+                              "use camera_stall, PLC or model faults")  # fmt: skip
     bounds = []
     for i, r in enumerate(sc.deadlines.rejects):
         index = output_of(conv, r.ejector)
@@ -93,9 +96,25 @@ def sim_parts(cam: CameraModel, base: Path, plant: PlantDraw = RATED) -> dict[st
     }
 
 
-def belt_grabber(sim: PlcSimulator, scene: SceneScenario, cam: CameraModel) -> BeltSceneGrabber:
-    assert sim.belt is not None
-    return BeltSceneGrabber(SceneRenderer(scene), sim.belt.read, cam.source.fps, cam.id)
+def belt_grabber(
+    sim: PlcSimulator,
+    scene: SceneScenario,
+    cam: CameraModel,
+    grabbed_mm: list[float],
+    stall_left_s: Callable[[], float],
+) -> HangingGrabber:
+    """The camera over the simulator's belt; each grab's belt travel goes to `grabbed_mm` (the
+    truth of what it showed), and a grab blocks while `stall_left_s()` is above 0."""
+    belt = sim.belt
+    assert belt is not None
+
+    def read() -> tuple[int, float]:
+        t_ns, travel_mm = belt.read()
+        grabbed_mm.append(travel_mm)
+        return t_ns, travel_mm
+
+    inner = BeltSceneGrabber(SceneRenderer(scene), read, cam.source.fps, cam.id)
+    return HangingGrabber(inner, stall_left_s)
 
 
 @dataclass
@@ -106,6 +125,7 @@ class BeltWatch:
     belt: Belt
     width_px: int
     start_mm: float = 0.0
+    grabbed_mm: list[float] = field(default_factory=list)  # belt travel of every frame grabbed
 
     @classmethod
     def of(cls, sim: PlcSimulator, width_px: int) -> BeltWatch:
@@ -118,11 +138,16 @@ class BeltWatch:
         self.start_mm = self.sim.belt.belt_mm()
 
     def judge(
-        self, bounds: tuple[RejectBound, ...], false_max: int, announced: int | None = None
+        self,
+        bounds: tuple[RejectBound, ...],
+        false_max: int,
+        announced: int | None = None,
+        unjudged: bool = False,
     ) -> tuple[list[Verdict], dict[str, Any]]:
         """Reject verdicts and report figures; call after the run, before `sim.stop()`.
         `announced`: the neighbours the box's reject_hits_neighbour alarms named (None: the
-        scenario does not judge it)."""
+        scenario does not judge it); `unjudged`: judge that items no grabbed frame showed
+        whole are in the bin."""
         belt_drv = self.sim.belt
         assert belt_drv is not None
         end_mm = belt_drv.belt_mm()
@@ -137,4 +162,17 @@ class BeltWatch:
             "pulses": len(pulses),
             "pulse_error_max_ms": round(errors[-1], 2) if errors else None,
         }
-        return analyse_rejects(pulses, defective, bounds, false_max, announced), info
+        unseen = None
+        if unjudged:
+            unseen = self.unseen(end_mm, far)
+            info["unjudged_passed"] = len(unseen)
+        return analyse_rejects(pulses, defective, bounds, false_max, announced, unseen), info
+
+    def unseen(self, end_mm: float, past_mm: float) -> set[int]:
+        """Items past `past_mm` by `end_mm` that no grabbed frame showed whole: their centre at
+        least half an item inside the frame, less the 2 px at each border where a box touches
+        the frame's edge."""
+        b = self.belt
+        half_mm = b.conv.item_size_mm / 2
+        whole_mm = (2 * b.mm_per_px + half_mm, (self.width_px - 2) * b.mm_per_px - half_mm)
+        return unseen_items(b, self.grabbed_mm, (self.start_mm, end_mm), whole_mm, past_mm)

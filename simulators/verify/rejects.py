@@ -14,6 +14,12 @@ the error of the nearest pulse that met it, if any. A good item in the bin is a 
 whether the paddle met it at the push or swept it while it was out (`swept`). An item that
 more than one pulse met was pushed twice (the same item seen in several frames, or one verdict
 written twice, must still be rejected once).
+
+With `unjudged` (the items that passed the ejector but that no grabbed frame showed whole: a
+camera stall), every one of them must be in the bin, good or not (reject unless proven good),
+and the good ones are no false rejects. A range pulse (PLC-timed, the coil held from one count to
+another over a blind segment: the log's `end_count`) aims at belt, not at an item: what it bins,
+the item it met at its start included, counts as swept in (no timing error, no second push).
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ def defect_outcomes(
     swept: dict[int, int] = {}  # defect -> the output whose paddle, held out, swept it in
     for p in pulses:
         item = p.get("item")
-        if item is not None and int(item) in defective:
+        if _is_range(p) and p.get("binned") and item is not None:
+            swept.setdefault(int(item), int(p["ejector"]))
+        elif item is not None and int(item) in defective:
             met.setdefault(int(item), []).append(p)
         for sw in p.get("swept", ()):
             swept.setdefault(int(sw["item"]), int(p["ejector"]))
@@ -69,6 +77,10 @@ def defect_outcomes(
         best = min(near, key=lambda p: abs(_err(p)))
         out.append(DefectOutcome(item, int(best["ejector"]), bool(hits), _err(best)))
     return out
+
+
+def _is_range(p: Mapping[str, Any]) -> bool:
+    return p.get("end_count") is not None
 
 
 def _err(p: Mapping[str, Any]) -> float:
@@ -123,7 +135,7 @@ def pushed_twice(pulses: Sequence[Mapping[str, Any]]) -> dict[int, int]:
     """Items (sorted) that more than one pulse met, with how many pulses met each."""
     counts: dict[int, int] = {}
     for p in pulses:
-        if p.get("item") is not None:
+        if p.get("item") is not None and not _is_range(p):
             counts[int(p["item"])] = counts.get(int(p["item"]), 0) + 1
     return {i: n for i, n in sorted(counts.items()) if n > 1}
 
@@ -150,19 +162,41 @@ def announced_verdict(pulses: Sequence[Mapping[str, Any]], announced: int) -> Ve
                    exercised=bool(bad))  # fmt: skip
 
 
+def in_bin(pulses: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Every item in the bin: pushed, or swept while the paddle was out."""
+    pushed = {int(p["item"]) for p in pulses if p.get("binned") and p.get("item") is not None}
+    return pushed | {int(s["item"]) for p in pulses for s in p.get("swept", ())}
+
+
+def unjudged_verdict(pulses: Sequence[Mapping[str, Any]], unjudged: Set[int]) -> Verdict:
+    """Every item no frame showed whole, that passed the ejector, is in the bin."""
+    left = sorted(set(unjudged) - in_bin(pulses))
+    detail = f"{len(unjudged)} items passed unseen, all in the bin"
+    if left:
+        detail = (
+            f"PASSED UNJUDGED: {len(left)} of {len(unjudged)} (items "
+            + ", ".join(str(i) for i in left)
+            + ")"
+        )
+    return Verdict("unjudged items rejected", "unjudged", 0.0, float(len(left)), not left,
+                   detail, exercised=bool(unjudged))  # fmt: skip
+
+
 def analyse_rejects(
     pulses: Sequence[Mapping[str, Any]],
     defective: Set[int],
     bounds: Sequence[RejectBound],
     false_rejects_max: int,
     announced: int | None = None,
+    unjudged: Set[int] | None = None,
 ) -> list[Verdict]:
     """One verdict per ejector bound, the false-reject count (every good item binned), with
     any bound, each item pushed at most once, and with `announced` (the neighbours the box's
-    alarms named), that no false reject went unannounced."""
+    alarms named), that no false reject went unannounced; with `unjudged`, that each of those
+    is in the bin (and none of them counts as a false reject)."""
     outcomes = defect_outcomes(pulses, defective)
     out = [reject_verdict(outcomes, b) for b in bounds]
-    bad = false_rejects(pulses)
+    bad = sorted(set(false_rejects(pulses)) - set(unjudged or ()))
     detail = "none" if not bad else "items " + ", ".join(str(i) for i in bad)
     out.append(
         Verdict(
@@ -178,4 +212,6 @@ def analyse_rejects(
         out.append(pushes_verdict(pulses))
     if announced is not None:
         out.append(announced_verdict(pulses, announced))
+    if unjudged is not None:
+        out.append(unjudged_verdict(pulses, unjudged))
     return out

@@ -7,6 +7,7 @@ real PlcLink talking Modbus TCP to the PLC simulator. The box-process variant li
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,9 +269,22 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     plant = opts.plant()
     sim, machine = start_simulator(p, plant)
 
+    grabbed_mm: list[float] = []  # the belt camera's frames: the truth of what it showed
+    released = threading.Event()  # the run is over: no stall holds a grab any longer
+
+    def stall_left_s(cam_id: str) -> Callable[[], float]:
+        stalls = windows(sc.faults, ("camera_stall",), cam_id)
+
+        def left_s() -> float:
+            t = clock.now_s()
+            now = [w.end_s - t for w in stalls if w.active(t)]
+            return 0.0 if released.is_set() or not now else max(now)
+
+        return left_s
+
     def simulated(cam: CameraModel, _base: Path, _clock: Callable[[], int]) -> Grabber:
         if cam.conveyor is not None:
-            return belt_grabber(sim, p.scene, cam)
+            return belt_grabber(sim, p.scene, cam, grabbed_mm, stall_left_s(cam.id))
         render = renderers[cam.id].render
         g = FaultyGrabber(lambda t: render(t)[0], cam.source.fps, clock,
                           windows(sc.faults, CAMERA_FAULTS, cam.id), cam.id)  # fmt: skip
@@ -290,6 +304,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     watch = None
     if sim.belt is not None:
         watch = BeltWatch.of(sim, p.scene.width_px)
+        watch.grabbed_mm = grabbed_mm
         watch.start()
     link = PlcLink(p.dep.plc.model_copy(update={"port": sim.port}), log)
     safety = p.dep.safety
@@ -315,6 +330,7 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
     finally:
         t_end_ns = time.monotonic_ns()
         loop_faults.finish()
+        released.set()
         for g in grabbers:
             g.release()
         for d in dets.values():
@@ -325,7 +341,8 @@ def run_in_process(p: Prepared, opts: RunOptions, progress: Progress | None = No
         _ = sim.machine_running  # let the machine catch up to now (a pending watchdog trip)
         if watch is not None:
             announced = neighbours_announced(log) if sc.deadlines.false_rejects_announced else None
-            rejects = watch.judge(p.rejects, sc.deadlines.false_rejects_max, announced)
+            rejects = watch.judge(p.rejects, sc.deadlines.false_rejects_max, announced,
+                                  sc.deadlines.unjudged_rejected)  # fmt: skip
         sim.stop()
     assert clock.epoch_ns is not None
     epoch = clock.epoch_ns

@@ -150,6 +150,12 @@ class Deadlines(StrictModel):
         description="every good item in the reject bin (pushed or swept by a held paddle) was "
         "announced: the box's reject_hits_neighbour alarms named at least as many neighbours",
     )
+    unjudged_rejected: bool = Field(
+        default=False,
+        description="reject unless proven good: every item that passed the ejector but that no "
+        "frame the camera grabbed showed whole (a camera stall) is in the bin, good or not; "
+        "those are no false rejects",
+    )
     false_trip_tolerance_ms: float = Field(
         default=250.0,
         ge=0,

@@ -78,6 +78,8 @@ def test_defective_item_fires_at_arrival_minus_response() -> None:
         "fifo_overflow": 0,
         "neighbour_hits": 0,
         "cycle_short": 0,
+        "blind_segments": 0,
+        "blind_pushes": 0,
     }
 
 

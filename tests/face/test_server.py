@@ -248,3 +248,15 @@ def test_stuck_clients_hold_up_nobody(served: tuple[Rig, FaceServer]) -> None:
     finally:
         greedy.close()
         slow.close()
+
+
+def test_a_blind_segment_is_a_reject_outcome_of_the_belt(tmp_path: Path) -> None:
+    """Each `blind_segment` event counts in plantvision_rejects_total, ejector "-" (the belt
+    that no decided frame proved, not one ejector's push)."""
+    rig, inbox = _tapped_rig(tmp_path)
+    obs = Observer(rig.ctl, inbox)
+    for segment in (1, 2):
+        inbox.put("warning", "blind_segment", {"camera": "belt", "segment": segment})
+    obs.drain()
+    labels = {"camera": "belt", "ejector": "-", "outcome": "blind_segment"}
+    assert obs.registry.get_sample_value("plantvision_rejects_total", labels) == 2

@@ -19,7 +19,7 @@ class FakePlcLink:
         self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
         self.writes: list[PlcOutputs] = []
         self.ejector_writes: list[tuple[int, bool]] = []  # (ejector index, on) acknowledged
-        self.verdicts: list[tuple[int, int]] = []  # (ejector index, fire count) written
+        self.verdicts: list[tuple[int, ...]] = []  # (ejector, count) or (ejector, start, end)
         self.image = PlcOutputs()
         self.started = self.stopped = False
         self.encoder: int | None = 0
@@ -61,7 +61,7 @@ class FakePlcLink:
         self.ejector_writes.append((index, on))
         return True
 
-    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool:
+    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
         """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""
         if not self._healthy:
             return False

@@ -122,3 +122,31 @@ def test_good_items_swept_into_the_bin_must_each_have_been_announced(
     assert announced_row.deadline == "false rejects announced (reject_hits_neighbour)"
     assert announced_row.passed == passed
     assert words in announced_row.detail
+
+
+def range_pulse(item: int, error_ms: float, swept: list[tuple[int, bool]]) -> dict[str, Any]:
+    """A PLC-timed range over a blind segment: the item met at its start, and those swept."""
+    p = pulse(item, error_ms, True) | {"mode": "plc", "end_count": 9000}
+    return p | {"swept": [{"item": i, "defective": d} for i, d in swept]}
+
+
+def test_items_that_passed_unseen_must_be_in_the_bin_and_are_no_false_rejects() -> None:
+    """Unjudged items 7, 8 (good) and 9 (defective): a range binned 7 and 9, so 8 passed
+    unjudged: FAIL naming it; the good item 7 in the bin is no false reject."""
+    log = [range_pulse(7, 80.0, [(9, True)])]
+    *_, unjudged = analyse_rejects(log, set(), [], 0, unjudged={7, 8, 9})
+    assert (unjudged.passed, unjudged.measured) == (False, 1.0)
+    assert "PASSED UNJUDGED: 1 of 3 (items 8)" in unjudged.detail
+    false = next(v for v in analyse_rejects(log, set(), [], 0, unjudged={7, 8, 9})
+                 if v.kind == "false_rejects")  # fmt: skip
+    assert false.passed
+
+
+def test_a_range_pulse_carries_no_timing_error_and_is_no_second_push() -> None:
+    """The defect a range met at its start, 80 ms off its centre, counts as swept in (no
+    timing error against the window), and its own pulse is not a push twice."""
+    log = [pulse(4, 2.0, True), range_pulse(4, 80.0, []), range_pulse(5, 80.0, [])]
+    reject, _, pushes = analyse_rejects(log, {4, 5}, [KICKER], 0)
+    assert reject.passed, reject.detail
+    assert reject.measured == 2.0
+    assert pushes.passed, pushes.detail
