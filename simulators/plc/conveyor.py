@@ -58,6 +58,7 @@ class ConveyorSimConfig:
 
     counts_per_mm: float = 10.0
     belt_speed_mm_s: float = 500.0
+    ramp_ms: float = 0.0  # a start accelerates to belt_speed_mm_s over this (0: a step)
     ejectors: tuple[EjectorSite, ...] = ()
     scan_ms: float = 1.0  # PLC-timed: the PLC's scan period
     late_limit_mm: float = 20.0  # PLC-timed: an entry found this far past its count is refused

@@ -45,6 +45,7 @@ class MachineParams:
     stopping_ns: int
     counts_per_s: float
     reset_pulse_ns: int
+    ramp_ns: int = 0  # a start accelerates linearly to full speed over this (0: a step)
 
 
 class Machine:
@@ -63,6 +64,8 @@ class Machine:
         self.ignore_permit = False  # fault injection: the program never sees a permit OFF
         self._t_ns = now_ns
         self._stop_start_ns = now_ns
+        self._run_start_ns = now_ns  # the last start: the ramp counts from here
+        self._stop_v0 = 0.0  # counts/ns when the stop in progress began
         self._stop_ns = params.stopping_ns  # the stop in progress: its length
         self._hb_value: int | None = None
         self._hb_change_ns: int | None = None
@@ -122,6 +125,7 @@ class Machine:
         self.advance(now_ns)
         if self.phase is Phase.STOPPED and self.ready(now_ns):
             self.phase, self.trip_cause = Phase.RUNNING, None
+            self._run_start_ns = self._t_ns
             self._on_start()
         return self.phase is Phase.RUNNING
 
@@ -183,21 +187,36 @@ class Machine:
         return p0 if t1 <= t0 else p0 + (p1 - p0) * (t_ns - t0) / (t1 - t0)
 
     def speed_counts_per_ns(self, now_ns: int) -> float:
-        """Current belt speed: full while running, falling linearly while coasting, else 0."""
+        """Current belt speed: rising linearly over the ramp after a start, then full while
+        running, falling linearly while coasting, else 0."""
         self.advance(now_ns)
-        v = self.p.counts_per_s / 1e9
         if self.phase is Phase.RUNNING:
-            return v
+            return self._run_speed(self._t_ns)
         if self.phase is Phase.STOPPING:
-            return v * max(0.0, 1 - (self._t_ns - self._stop_start_ns) / max(self._stop_ns, 1))
+            left = 1 - (self._t_ns - self._stop_start_ns) / max(self._stop_ns, 1)
+            return self._stop_v0 * max(0.0, left)
         return 0.0
+
+    def _run_speed(self, t_ns: int) -> float:
+        v = self.p.counts_per_s / 1e9
+        ramp = self.p.ramp_ns
+        return v if ramp <= 0 else v * min(1.0, (t_ns - self._run_start_ns) / ramp)
+
+    def _run_distance(self, t_ns: int) -> float:
+        """Counts travelled since the last start, at `t_ns` (a ramp, then full speed)."""
+        v, ramp, s = self.p.counts_per_s / 1e9, self.p.ramp_ns, t_ns - self._run_start_ns
+        if ramp <= 0:
+            return v * s
+        if s <= ramp:
+            return v * s * s / (2 * ramp)
+        return v * (ramp / 2 + (s - ramp))
 
     def set_counts_per_s(self, counts_per_s: float, now_ns: int) -> None:
         """Change the belt's running speed from `now_ns` on (a coast in progress restarts its
         deceleration from the new speed)."""
         self.advance(now_ns)
         if self.phase is Phase.STOPPING:
-            self._stop_start_ns = self._t_ns
+            self._stop_start_ns, self._stop_v0 = self._t_ns, counts_per_s / 1e9
         self.p = replace(self.p, counts_per_s=counts_per_s)
 
     def emergency_stop(self, now_ns: int) -> None:
@@ -228,9 +247,8 @@ class Machine:
         self._move_to(now_ns)
 
     def _move_to(self, t_ns: int) -> None:
-        v = self.p.counts_per_s / 1e9
         if self.phase is Phase.RUNNING:
-            self._pos += v * (t_ns - self._t_ns)
+            self._pos += self._run_distance(t_ns) - self._run_distance(self._t_ns)
         elif self.phase is Phase.STOPPING:
             end = self._stop_start_ns + self._stop_ns
             b = min(t_ns, end)
@@ -244,7 +262,7 @@ class Machine:
         """Distance since the stop began, decelerating linearly to zero over the stop."""
         s = t_ns - self._stop_start_ns
         stop_ns = max(self._stop_ns, 1)
-        return self.p.counts_per_s / 1e9 * (s - s * s / (2 * stop_ns))
+        return self._stop_v0 * (s - s * s / (2 * stop_ns))
 
     def _heartbeat_fresh(self) -> bool:
         hb = self._hb_change_ns
@@ -256,6 +274,7 @@ class Machine:
         if self.phase is not Phase.RUNNING:
             return  # a ready machine that never started: latched, nothing to stop
         self._stop_ns = self.p.stopping_ns + self.coast_extra_ns
+        self._stop_v0 = self._run_speed(t_ns)
         self.phase, self._stop_start_ns = Phase.STOPPING, t_ns
         if self._stop_ns == 0:
             self.phase = Phase.STOPPED

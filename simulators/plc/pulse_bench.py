@@ -16,6 +16,9 @@ frame stamped after its exposure, an encoder register behind the counter, a push
 coil), and each mode runs twice: with the deployment not told of them (all 0, as before issue 15
 item 4) and told (source.capture_latency_ms, encoder.latency_ms, output_latency_ms).
 
+With `--ramp-ms` the belt accelerates linearly to its speed after each start (a real drive does),
+and the figures add the pushes made while it still ramped up.
+
 With `--loaded DELAY_MS` it measures box-timed pulses under a loaded loop instead: the belt
 camera writes its image every cycle at `--fps` and the PLC answers each image write DELAY_MS
 late (simulators.plc.pulse_loaded); `--compare-with CHECKOUT` runs the same measurement on
@@ -64,10 +67,12 @@ def timing_figures(
     model: Path | None,
     defect_rate: float,
     latencies: dict[str, Any] | None = None,
+    ramp_ms: float = 0.0,
 ) -> list[str]:
     """`latencies`: RigSpec's capture_ms, encoder_ms, output_ms and told, if any."""
     lat = latencies or {}
-    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate, **lat)  # type: ignore[arg-type]
+    spec = RigSpec(speed_mm_s, mode, belt_s=belt_s, model=model, defect_rate=defect_rate,  # type: ignore[arg-type]
+                   ramp_ms=ramp_ms, **lat)  # fmt: skip
     res = _run(spec)
     told = "" if not lat else (" (latencies told)" if lat.get("told") else " (latencies NOT told)")
     lines = [
@@ -76,6 +81,10 @@ def timing_figures(
         "  " + stats("pulse timing error at the simulator", res.timing_errors_ms()),
         "  " + stats("item position error at the push", res.position_errors_ms()),
     ]
+    if ramp_ms > 0:
+        rising = [p["error_ms"] for p in res.pulses if p.get("error_ms") is not None
+                  and p.get("speed_mm_s", speed_mm_s) < 0.99 * speed_mm_s]  # fmt: skip
+        lines.append("  " + stats("  of which pushed while the belt still ramped up", rising))
     if res.timer_errors_ns:
         lines.append(
             "  " + stats("ejector timer switch-on error", [e / 1e6 for e in res.timer_errors_ns])
@@ -137,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--capture-ms", type=float, default=0.0, help="simulated capture latency")
     p.add_argument("--encoder-ms", type=float, default=0.0, help="simulated encoder latency")
     p.add_argument("--output-ms", type=float, default=0.0, help="simulated output latency")
+    p.add_argument(
+        "--ramp-ms", type=float, default=0.0, help="the belt accelerates to speed over this"
+    )
     p.add_argument("--loaded", type=float, metavar="DELAY_MS", help="loaded-loop mode (above)")
     p.add_argument("--fps", type=float, default=50.0, help="--loaded: belt camera rate")
     p.add_argument("--rounds", type=int, default=3, help="--loaded: runs per checkout")
@@ -168,10 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"output {args.output_ms:g} ms"
         )
         runs = [sim | {"told": False}, sim | {"told": True}]
+    if args.ramp_ms:
+        print(f"the belt ramps up to speed over {args.ramp_ms:g} ms after each start")
     for mode in ("box", "plc"):
         for lat in runs:
             for line in timing_figures(
-                mode, args.speed_mm_s, args.belt_s, args.model, args.defect_rate, lat
+                mode,
+                args.speed_mm_s,
+                args.belt_s,
+                args.model,
+                args.defect_rate,
+                lat,
+                args.ramp_ms,
             ):
                 print(line, flush=True)
     if not args.no_sweep:

@@ -73,6 +73,7 @@ class RigSpec:
     encoder_ms: float = 0.0
     output_ms: float = 0.0
     told: bool = False
+    ramp_ms: float = 0.0  # the belt accelerates to speed_mm_s over this after each start
     # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
@@ -281,7 +282,8 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
                  for e in conveyor.ejectors)  # fmt: skip
     sim = PlcSimulator(
         SimConfig(
-            signals=dep.plc.signals, conveyor=replace(conveyor, ejectors=late), item_truth=belt,
+            signals=dep.plc.signals, item_truth=belt,
+            conveyor=replace(conveyor, ejectors=late, ramp_ms=spec.ramp_ms),
             stopping_ms=50, watchdog_ms=1000, encoder_age_ms=spec.encoder_ms,
         )
     )  # fmt: skip

@@ -121,6 +121,7 @@ class PlcSimulator:
             if cfg.conveyor is None
             else cfg.conveyor.belt_speed_mm_s * cfg.conveyor.counts_per_mm,
             reset_pulse_ns=cfg.reset_pulse_ms * 1_000_000,
+            ramp_ns=0 if cfg.conveyor is None else int(cfg.conveyor.ramp_ms * 1_000_000),
         )
         self.machine = Machine(params, self._clock())
         self.belt: BeltDriver | None = None

@@ -260,3 +260,29 @@ def test_the_belt_can_be_looked_back_on_and_an_encoder_register_read_behind_it()
     assert m.position_counts(200 * MS) == 125.0
     assert m.position_counts_at(130 * MS) == 121.0
     assert m.position_counts_at(95 * MS) == 95.0
+
+
+def test_a_start_ramps_up_to_full_speed_and_a_stop_mid_ramp_coasts_from_the_speed_reached() -> None:
+    """A real belt accelerates after a start (issue 17: PLC-timed leads fixed from a speed still
+    rising landed late); travel is the integral of the ramp, with no jump."""
+    from dataclasses import replace
+
+    m = Machine(replace(P, watchdog_ns=10**12, ramp_ns=100 * MS), 0)
+    assert m.press_reset(0)
+    m.on_heartbeat(1, 0)
+    m.on_permit(True, 0)
+    assert m.press_start(0)
+    assert m.speed_counts_per_ns(50 * MS) == 0.5 * 1000 / 1e9
+    assert abs(m.position_counts(50 * MS) - 1000 * 0.1 / 8) < 1e-9  # v R / 8 at half the ramp
+    assert abs(m.position_counts(100 * MS) - 1000 * 0.1 / 2) < 1e-9
+    assert m.speed_counts_per_ns(150 * MS) == 1000 / 1e9
+    assert abs(m.position_counts(200 * MS) - (50 + 100)) < 1e-9  # full speed after the ramp
+    n = Machine(replace(P, watchdog_ns=10**12, ramp_ns=100 * MS), 0)
+    assert n.press_reset(0)
+    n.on_heartbeat(1, 0)
+    n.on_permit(True, 0)
+    assert n.press_start(0)
+    n.on_permit(False, 50 * MS)  # a stop at half speed coasts from half speed
+    assert n.speed_counts_per_ns(50 * MS) == 0.5 * 1000 / 1e9
+    coast = n.position_counts(200 * MS) - 1000 * 0.1 / 8
+    assert abs(coast - 0.5 * 1000 / 1e9 * 50 * MS / 2) < 1e-9  # (v0 / 2) x the 50 ms stop
