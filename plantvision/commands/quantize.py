@@ -1,13 +1,16 @@
 """`plantvision quantize MODEL --calibration SOURCE --out OUT.onnx`: an INT8 model and its proof.
 
-Calibrates on frames from SOURCE through the detector's own pre-processing, searches which conv
-blocks to keep in float (the decode head always is) until the INT8 model decides like the FP32
-one on the calibration frames, then measures on held-out frames, side by side in one run: the
-speed ratio (bare `session.run`, interleaved, per thread count), per-class precision and recall
-against FP32 at the deployment's threshold, and zone-decision agreement. The figures, the
-calibration set's hash and the command go into the output model's card (its ONNX metadata).
-Exit 0: written and within the targets; 1: written but under them (check and run will refuse
-it under the deployment's zone-agreement threshold); 2: invalid input.
+Calibrates on frames from SOURCE through the detector's own pre-processing, places the Q/DQ
+pairs for the runtime the model is made for (`--backend`: onnxruntime or openvino), searches which
+conv blocks to keep in float (the decode head always is) until the INT8 model decides like the
+FP32 one on the calibration frames, then measures on held-out frames, side by side in one run and
+per backend (onnxruntime always, the one it is made for, or both with --compare-backends): the
+speed (bare inference calls, every backend's FP32 and INT8 interleaved, per thread count),
+per-class precision and recall against FP32 on onnxruntime at the deployment's threshold, and
+zone-decision agreement. The figures, the calibration set's hash and the command go into the
+output model's card (its ONNX metadata). Exit 0: written and within the targets on the backend
+it is made for; 1: written but under them (check and run will refuse it under the deployment's
+zone-agreement threshold); 2: invalid input.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ beside onnxruntime; `check` and `run` judge the figures of the backend the camer
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,16 @@ def test_the_gate_judges_the_backend_in_use(
     on_ort = deployment(tmp_path, model, sim.port, backend="onnxruntime")
     assert main(["check", str(on_ort), "--runs", "3"]) in (0, 1)
     assert "int8_min_zone_agreement_pct" not in capsys.readouterr().err
+
+
+def test_quantize_for_openvino_without_the_package_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--backend openvino without the package fails at once, naming the extra."""
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
+    out = tmp_path / "never.onnx"
+    argv = ["quantize", str(CELL), "--calibration", str(DEMO), "--out", str(out), *SMALL,
+            "--backend", "openvino"]  # fmt: skip
+    assert main(argv) == 2
+    assert "pip install 'plantvision[openvino]'" in capsys.readouterr().err
+    assert not out.exists()
