@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,16 @@ def shared_data() -> Path:
             pytest.fail(f"CI must have the shared data at {SHARED_DATA}")
         pytest.skip(f"no shared data at {SHARED_DATA} (set PLANTVISION_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def openvino() -> None:
+    """The openvino package (the `dev` and `openvino` extras), or a skip with the reason. CI
+    installs `.[dev]`, so there its absence is a failure, not a skip."""
+    if importlib.util.find_spec("openvino") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs .[dev], which includes openvino; it is missing")
+        pytest.skip("the openvino package is not installed (pip install -e '.[openvino]')")
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ PURE_MODULES = [
     "zones.geometry", "zones.model", "zones.config", "zones.checks", "guard", "guard.iso13855",
     "plc", "plc.values", "plc.config", "plc.fifo", "conveyor", "loop.outputs",
 ]  # fmt: skip
-IO_LIBS = ("cv2", "onnxruntime", "pymodbus")
+IO_LIBS = ("cv2", "onnxruntime", "openvino", "pymodbus")
 
 
 @pytest.mark.parametrize("name", PURE_MODULES)

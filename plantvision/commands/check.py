@@ -23,12 +23,7 @@ from plantvision.commands.quant_report import card_lines
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import load_detector
 from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
-from plantvision.loop.build import (
-    check_camera_files,
-    check_quantized,
-    check_zone_classes,
-    ejector_outputs,
-)
+from plantvision.loop.build import check_camera_files, check_zone_classes, ejector_outputs
 from plantvision.loop.deployment import (
     CameraModel,
     DeploymentModel,
@@ -36,6 +31,7 @@ from plantvision.loop.deployment import (
     load_deployment,
 )
 from plantvision.loop.edm import stop_bounds
+from plantvision.loop.int8_gate import check_quantized
 from plantvision.loop.supervisor import (
     SERVICE_STALE_MS,
     SUPERVISE_PERIOD_MS,
@@ -77,7 +73,8 @@ def check_camera(
         f"sha256 {files.zones.sha256[:12]})"
     )
     print(
-        f"  model {files.model.path.name}: {detector.family}, provider {detector.provider}, "
+        f"  model {files.model.path.name}: {detector.family}, backend {files.model.backend} "
+        f"({detector.provider}), "
         f"input {detector.input_size}, {files.model.intra_op_threads} intra-op thread(s)"
         + (
             ""
@@ -86,7 +83,7 @@ def check_camera(
         )
     )
     if quant is not None:
-        print("\n".join(card_lines(quant, "    ")))
+        print("\n".join(card_lines(quant[0], "    ", backend=files.model.backend)))
     print(
         f"  detect stage: median {lat.median_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
         f"max {lat.max_ms:.1f} ms (n={lat.n}), "

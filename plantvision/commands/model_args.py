@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from plantvision.configio import load_model, validation_error
 from plantvision.detect import ModelSpec
-from plantvision.detect.spec import FAMILIES
+from plantvision.detect.spec import BACKENDS, FAMILIES
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +24,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nms-iou", type=float, help="NMS IoU threshold (0..1]")
     parser.add_argument("--names", type=Path, help="class names file, one per line")
     parser.add_argument("--threads", type=int, help="onnxruntime intra-op threads (0: auto)")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, help="inference runtime (default: onnxruntime)"
+    )
     parser.add_argument(
         "--provider",
         action="append",
@@ -49,6 +52,7 @@ def spec_from_args(args: argparse.Namespace, **extra: Any) -> ModelSpec:
         "names_file": args.names,
         "intra_op_threads": args.threads,
         "providers": tuple(args.provider) if args.provider else None,
+        "backend": args.backend,
         **extra,
     }
     data = {**base, **{k: v for k, v in overrides.items() if v is not None}}

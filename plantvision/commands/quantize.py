@@ -1,13 +1,16 @@
 """`plantvision quantize MODEL --calibration SOURCE --out OUT.onnx`: an INT8 model and its proof.
 
-Calibrates on frames from SOURCE through the detector's own pre-processing, searches which conv
-blocks to keep in float (the decode head always is) until the INT8 model decides like the FP32
-one on the calibration frames, then measures on held-out frames, side by side in one run: the
-speed ratio (bare `session.run`, interleaved, per thread count), per-class precision and recall
-against FP32 at the deployment's threshold, and zone-decision agreement. The figures, the
-calibration set's hash and the command go into the output model's card (its ONNX metadata).
-Exit 0: written and within the targets; 1: written but under them (check and run will refuse
-it under the deployment's zone-agreement threshold); 2: invalid input.
+Calibrates on frames from SOURCE through the detector's own pre-processing, places the Q/DQ
+pairs for the runtime the model is made for (`--backend`: onnxruntime or openvino), searches which
+conv blocks to keep in float (the decode head always is) until the INT8 model decides like the
+FP32 one on the calibration frames, then measures on held-out frames, side by side in one run and
+per backend (onnxruntime always, the one it is made for, or both with --compare-backends): the
+speed (bare inference calls, every backend's FP32 and INT8 interleaved, per thread count),
+per-class precision and recall against FP32 on onnxruntime at the deployment's threshold, and
+zone-decision agreement. The figures, the calibration set's hash and the command go into the
+output model's card (its ONNX metadata). Exit 0: written and within the targets on the backend
+it is made for; 1: written but under them (check and run will refuse it under the deployment's
+zone-agreement threshold); 2: invalid input.
 """
 
 from __future__ import annotations
@@ -15,35 +18,28 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from plantvision.commands.model_args import spec_from_args
-from plantvision.commands.quant_frames import deployment_camera, read_frames, split
+from plantvision.commands.quant_frames import deployment_camera
 from plantvision.commands.quant_report import card_lines
-from plantvision.detect import Detector, ModelSpec, load_detector
-from plantvision.detect.agreement import AgreementTally
-from plantvision.detect.model_card import (
-    ClassAgreementFigures,
-    QuantCard,
-    quantization_metadata,
+from plantvision.commands.quant_workshop import (
+    IOU_MATCH,
+    REFERENCE_BACKEND,
+    Workshop,
+    measure,
+    run_search,
 )
-from plantvision.detect.preprocess import Preprocessor
-from plantvision.detect.quantize import graph, tools
-from plantvision.detect.quantize.measure import interleaved_speed
-from plantvision.detect.quantize.search import Attempt, Targets, ladder, search
-from plantvision.detect.spec import FAMILIES
+from plantvision.detect import ModelSpec
+from plantvision.detect.ov_session import require_openvino
+from plantvision.detect.quant_card import BackendFigures, QuantCard, quantization_metadata
+from plantvision.detect.quantize import tools
+from plantvision.detect.quantize.search import Attempt, Targets
+from plantvision.detect.spec import BACKENDS, FAMILIES, Backend
 from plantvision.errors import ConfigError
-from plantvision.progress import ProgressBar
-from plantvision.types import ImageArray
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
-
-IOU_MATCH = 0.5
 
 
 def register(sub: Any) -> None:
@@ -88,6 +84,18 @@ def register(sub: Any) -> None:
         default=95.0,
         help="per-class precision and recall target in %% (default 95)",
     )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="runtime the INT8 model is made for: where its Q/DQ pairs go and what the search "
+        "times (default: the camera's model.backend, else onnxruntime)",
+    )
+    p.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="measure the INT8 model on every backend side by side (default: onnxruntime and "
+        "the one it is made for)",
+    )
     p.add_argument("--family", choices=("auto", *FAMILIES), help="output layout")
     p.add_argument("--conf", type=float, help="confidence threshold (default: the camera's)")
     p.add_argument("--names", type=Path, help="class names file, one per line")
@@ -100,7 +108,7 @@ def _spec(args: argparse.Namespace) -> tuple[ModelSpec, CompiledZones]:
     base: ModelSpec | None = None if cam is None else cam.files.model
     ns = argparse.Namespace(
         model=args.model, family=args.family, conf=args.conf, nms_iou=None, names=args.names,
-        threads=1, provider=None,
+        threads=1, provider=None, backend=None,
     )  # fmt: skip
     spec = spec_from_args(ns, warmup_runs=0)
     if base is not None:
@@ -116,102 +124,13 @@ def _spec(args: argparse.Namespace) -> tuple[ModelSpec, CompiledZones]:
     return spec, cam.files.zones
 
 
-def _detector(spec: ModelSpec, path: Path, threads: int = 1) -> Detector:
-    return load_detector(spec.model_copy(update={"path": path, "intra_op_threads": threads}))
-
-
-def agreement(
-    fp32: Detector, int8: Detector, images: Sequence[ImageArray], zones: CompiledZones
-) -> AgreementTally:
-    """Both models on every image: detections matched per class, zone verdicts compared."""
-    tally = AgreementTally(IOU_MATCH)
-    for image in images:
-        h, w = image.shape[:2]
-        a, b = fp32.detect(image), int8.detect(image)
-        za = zones.evaluate(a, w, h).occupied_by_zone()
-        tally.add(a, b, za, zones.evaluate(b, w, h).occupied_by_zone())
-    return tally
-
-
-class _Workshop:
-    """The quantization work of one command: the prepared model, calibration, the attempts."""
-
-    def __init__(self, args: argparse.Namespace, spec: ModelSpec, zones: CompiledZones) -> None:
-        self.args, self.spec, self.zones = args, spec, zones
-        self.dir = Path(tempfile.mkdtemp(prefix="plantvision-quantize-"))
-        self.fp32 = _detector(spec, spec.path)
-        pre = Preprocessor(self.fp32.input_size, self.fp32.preprocessing, np.float32)
-        frames = read_frames(
-            args.calibration, args.frames + (0 if args.holdout else args.holdout_frames)
-        )
-        self.calib, held = split(frames, args.frames) if not args.holdout else (frames, [])
-        self.held = held if not args.holdout else read_frames(args.holdout, args.holdout_frames)
-        self.tensors = [pre(f)[0].copy() for f in self.calib]
-        self.prepared = self.dir / "prepared.onnx"
-        tools.prepare(spec.path, self.prepared)
-        g = tools.load_graph(self.prepared)
-        self.input_name: str = g.input[0].name
-        self.head = graph.head_nodes(g)
-        self.blocks = graph.conv_blocks(g, self.head)
-        self.cache = self.dir / "calibration.json"
-        # Detection targets are judged on the classes the zones act on (rare classes no zone
-        # watches would otherwise decide the search on a handful of boxes).
-        self.judged = frozenset(c for z in zones.zones for c in z.classes)
-
-    def quantize(self, excluded: Sequence[str], name: str) -> Path:
-        out = self.dir / f"{name}.onnx"
-        tools.quantize(self.prepared, out, self.input_name, self.tensors, excluded, self.cache)
-        return out
-
-    def attempt(self, order: str, k: int, excluded: tuple[str, ...], bar: ProgressBar) -> Attempt:
-        path = self.quantize(excluded, f"{order}-{k}")
-        int8 = _detector(self.spec, path)
-        tally = agreement(self.fp32, int8, self.calib, self.zones)
-        speed = interleaved_speed(self.fp32, int8, self.calib, self.args.search_runs)
-        bar.update()
-        return Attempt(order, k, excluded, tally.worst_class(self.judged), tally.zone_agreement_pct,
-                       speed.ratio_median)  # fmt: skip
-
-
-def _search(ws: _Workshop, targets: Targets) -> tuple[Attempt, list[Attempt]]:
-    args = ws.args
-    steps = 1 + 2 * len(ladder(len(ws.blocks), args.max_float_blocks)) - 1
-    with ProgressBar(steps, "calibrate + search") as bar:
-        base = ws.quantize(ws.head, "base")
-        orders: list[tuple[str, Sequence[graph.Block]]] = [("graph-order", ws.blocks)]
-        if args.max_float_blocks > 0:  # the loss debugger ranks blocks only if some may go float
-            ranked = tools.rank_by_loss(
-                ws.prepared, base, ws.input_name, ws.tensors[:4], ws.blocks, ws.dir
-            )
-            orders.append(("loss-debugger", ranked))
-        bar.update()
-        return search(ws.head, orders, args.max_float_blocks, targets,
-                      lambda o, k, ex: ws.attempt(o, k, ex, bar))  # fmt: skip
-
-
-def _measure(ws: _Workshop, path: Path, threads: list[int]) -> QuantCard:
-    args = ws.args
-    with ProgressBar(len(threads) * args.runs + 1, "measure on held-out frames") as bar:
-        tally = agreement(ws.fp32, _detector(ws.spec, path), ws.held, ws.zones)
-        bar.update()
-        speed = []
-        for t in threads:
-            fp32, int8 = _detector(ws.spec, ws.spec.path, t), _detector(ws.spec, path, t)
-            speed.append(interleaved_speed(fp32, int8, ws.held, args.runs, on_run=bar.update))
-    classes = tuple(
-        ClassAgreementFigures(name=n, precision=c.precision, recall=c.recall,
-                              fp32_detections=c.reference, int8_detections=c.candidate)
-        for n, c in sorted(tally.classes.items())
-    )  # fmt: skip
-    return QuantCard(
-        scheme=tools.SCHEME, backend=ws.fp32.provider,
-        calibration_sha256=tools.calibration_sha256(ws.tensors),
-        calibration_frames=len(ws.calib), holdout_frames=len(ws.held),
-        conf_threshold=ws.spec.conf_threshold, iou_match=IOU_MATCH, speed=tuple(speed),
-        detection_agreement=classes, zone_agreement_pct=tally.zone_agreement_pct,
-        zones_sha256=ws.zones.sha256, excluded_nodes=(),
-        command=_command(args),
-    )  # fmt: skip
+def _backends(args: argparse.Namespace, made_for: Backend) -> list[Backend]:
+    """The reference backend always; the one the model is made for; every one when compared."""
+    wanted = BACKENDS if args.compare_backends else (REFERENCE_BACKEND, made_for)
+    backends = list(dict.fromkeys(wanted))
+    if "openvino" in backends:
+        require_openvino()  # one clear error naming the extra, before any work
+    return backends
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -221,7 +140,8 @@ def _command(args: argparse.Namespace) -> str:
     options = {
         "--holdout": args.holdout, "--holdout-frames": args.holdout_frames, "--zones": args.zones,
         "--threads": args.threads, "--runs": args.runs, "--search-runs": args.search_runs,
-        "--max-float-blocks": args.max_float_blocks, "--family": args.family,
+        "--max-float-blocks": args.max_float_blocks, "--backend": args.backend,
+        "--family": args.family,
         "--conf": args.conf, "--names": args.names,
         "--min-zone-agreement": args.min_zone_agreement,
         "--min-class-agreement": args.min_class_agreement,
@@ -248,12 +168,21 @@ def run(args: argparse.Namespace) -> int:
     threads = _threads(args.threads)
     tools.require_onnx()
     spec, zones = _spec(args)
+    made_for: Backend = args.backend or spec.backend
+    backends = _backends(args, made_for)
     targets = Targets(args.min_class_agreement / 100, args.min_zone_agreement)
-    ws = _Workshop(args, spec, zones)
+    ws = Workshop(args, spec, zones, made_for)
     try:
-        chosen, tried = _search(ws, targets)
+        chosen, tried = run_search(ws, targets)
         path = ws.dir / f"{chosen.order}-{chosen.blocks_in_float}.onnx"
-        card = _measure(ws, path, threads).model_copy(update={"excluded_nodes": chosen.excluded})
+        card = QuantCard(
+            scheme=tools.SCHEMES[made_for], made_for=made_for,
+            calibration_sha256=tools.calibration_sha256(ws.tensors),
+            calibration_frames=len(ws.calib), holdout_frames=len(ws.held),
+            conf_threshold=ws.fp32.conf_threshold, iou_match=IOU_MATCH,
+            figures=measure(ws, path, threads, backends),
+            zones_sha256=zones.sha256, excluded_nodes=chosen.excluded, command=_command(args),
+        )  # fmt: skip
         args.out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, args.out)
         tools.write_metadata(args.out, {**ws.fp32.metadata, **quantization_metadata(card)})
@@ -266,7 +195,10 @@ def _report(
     args: argparse.Namespace, card: QuantCard, chosen: Attempt, tried: list[Attempt],
     targets: Targets, zones: CompiledZones,
 ) -> int:  # fmt: skip
-    print(f"search on the {card.calibration_frames} calibration frames (head always float):")
+    print(
+        f"search on the {card.calibration_frames} calibration frames, INT8 on {card.made_for} "
+        "(head always float; speed against FP32 on onnxruntime):"
+    )
     for a in tried:
         mark = "*" if a is chosen else " "
         print(
@@ -277,14 +209,22 @@ def _report(
     print(f"{args.out}:")
     print("\n".join(card_lines(card)))
     judged = {c for z in zones.zones for c in z.classes}
+    print(f"targets judged on the classes the zones watch: {', '.join(sorted(judged))}")
+    verdicts = {f.backend: _within(f, judged, targets) for f in card.figures}
+    for backend, ok in verdicts.items():
+        print(f"  {backend}: {'within targets' if ok else 'UNDER TARGETS'}")
+    ok = verdicts[card.made_for]
+    print(f"WITHIN TARGETS on {card.made_for}" if ok else f"UNDER TARGETS on {card.made_for}: "
+          "check and run refuse it below their int8_min_zone_agreement_pct")  # fmt: skip
+    return 0 if ok else 1
+
+
+def _within(f: BackendFigures, judged: set[str], targets: Targets) -> bool:
+    """Whether one backend's held-out figures meet the agreement targets."""
     worst = min(
-        (min(c.precision, c.recall) for c in card.detection_agreement if c.name in judged),
+        (min(c.precision, c.recall) for c in f.detection_agreement if c.name in judged),
         default=1.0,
     )
-    print(f"targets judged on the classes the zones watch: {', '.join(sorted(judged))}")
-    ok = worst >= targets.min_class_agreement and (
-        card.zone_agreement_pct >= targets.min_zone_agreement_pct
+    return worst >= targets.min_class_agreement and (
+        f.zone_agreement_pct >= targets.min_zone_agreement_pct
     )
-    print("WITHIN TARGETS" if ok else "UNDER TARGETS: check and run refuse it below their "
-          "int8_min_zone_agreement_pct")  # fmt: skip
-    return 0 if ok else 1

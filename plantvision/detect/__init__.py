@@ -1,4 +1,5 @@
-"""The detector stage: ONNX Runtime session, pre-processing, per-family decoders, NMS.
+"""The detector stage: an inference session (onnxruntime, or OpenVINO), pre-processing,
+per-family decoders, NMS.
 
 `load_detector(ModelSpec(path=...))` returns a `Detector` whose `detect(image)` gives
 `Detections` in original-image pixels.

@@ -21,7 +21,7 @@ from plantvision.detect.model_card import (
 )
 from plantvision.detect.names import resolve_names
 from plantvision.detect.preprocess import InputTransform, Preprocessor
-from plantvision.detect.session import Session
+from plantvision.detect.runtime import ModelSession, open_session
 from plantvision.detect.spec import ModelSpec, family_preprocessing
 from plantvision.errors import ModelError
 from plantvision.types import Detections, ImageArray, StageTimes
@@ -30,7 +30,8 @@ from plantvision.types import Detections, ImageArray, StageTimes
 class Detector:
     """Runs one ONNX detector on BGR frames. Build it with `load_detector(spec)`.
 
-    `provider` is the execution provider actually running, `family` the decoder in use,
+    `provider` is what actually runs the model (an onnxruntime execution provider, or
+    OpenVINO: `spec.backend`; decoding is the same code whichever), `family` the decoder in use,
     `input_size` the model's (height, width), `class_names` the names in id order,
     `conf_threshold` / `nms_iou` the values in use (config, else the model card, else defaults).
     """
@@ -38,7 +39,7 @@ class Detector:
     def __init__(
         self,
         spec: ModelSpec,
-        session: Session,
+        session: ModelSession,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.spec = spec
@@ -107,7 +108,7 @@ class Detector:
         self._session.run(self._pre.tensor)
 
 
-def _input_size(spec: ModelSpec, session: Session) -> tuple[int, int]:
+def _input_size(spec: ModelSpec, session: ModelSession) -> tuple[int, int]:
     """The model's fixed (h, w); config may only repeat it. Dynamic models need it in config."""
     fixed_h, fixed_w = session.input_shape[2], session.input_shape[3]
     if fixed_h is not None and fixed_w is not None:
@@ -146,4 +147,4 @@ def _metadata_imgsz(metadata: dict[str, str]) -> tuple[int, int] | None:
 
 def load_detector(spec: ModelSpec) -> Detector:
     """Open the model and build its Detector; any problem is a ModelError/ConfigError."""
-    return Detector(spec, Session(spec))
+    return Detector(spec, open_session(spec))

@@ -1,20 +1,19 @@
-"""The only module that knows onnxruntime: open a model, pick providers, run it.
+"""The only module that knows onnxruntime's inference API: open a model, pick providers, run it.
 
-Everything above this works on numpy arrays and plain shapes, so decoders and tests of them do
-not need onnxruntime.
+The default backend behind `runtime.ModelSession`. Everything above this works on numpy arrays
+and plain shapes, so decoders and tests of them do not need onnxruntime.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
 from plantvision import log
+from plantvision.detect.runtime import OutputInfo, checked_input, dims, inference_error
 from plantvision.detect.spec import ModelSpec
 from plantvision.errors import ModelError
 
@@ -24,22 +23,7 @@ _OPT_LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-_DTYPES: dict[str, type[np.floating[Any]]] = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class OutputInfo:
-    """One model output: its name and shape, with symbolic dimensions as None."""
-
-    name: str
-    shape: tuple[int | None, ...]
-
-
-def _dims(shape: list[Any]) -> tuple[int | None, ...]:
-    return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
+_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 
 
 def available_providers() -> list[str]:
@@ -47,15 +31,14 @@ def available_providers() -> list[str]:
 
 
 class Session:
-    """An `InferenceSession` opened from a ModelSpec, on the first provider that starts.
+    """An `InferenceSession` opened from a ModelSpec, on the first provider that starts
+    (a `runtime.ModelSession`).
 
     `provider` names the provider actually running. `run(tensor)` returns the outputs in order.
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         path = spec.path
-        if not Path(path).is_file():
-            raise ModelError(f"{path}: model file not found (check the path)")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = spec.intra_op_threads
         opts.inter_op_num_threads = 1
@@ -64,21 +47,14 @@ class Session:
         self._session = _open(path, spec.providers, opts)
         self.provider: str = self._session.get_providers()[0]
         inputs = self._session.get_inputs()
-        if len(inputs) != 1:
-            names = ", ".join(i.name for i in inputs)
-            raise ModelError(f"{path}: expected one image input, the model has {names}")
-        self.input_name: str = inputs[0].name
-        self.input_shape: tuple[int | None, ...] = _dims(inputs[0].shape)
-        if len(self.input_shape) != 4 or self.input_shape[1] not in (3, None):
-            raise ModelError(
-                f"{path}: input {self.input_name} has shape {inputs[0].shape}, "
-                "expected NCHW with 3 channels"
-            )
-        if inputs[0].type not in _DTYPES:
-            raise ModelError(f"{path}: input type {inputs[0].type} unsupported (float32/float16)")
-        self.input_dtype: type[np.floating[Any]] = _DTYPES[inputs[0].type]
+        self.input_name, self.input_shape, self.input_dtype = checked_input(
+            path,
+            [i.name for i in inputs],
+            inputs[0].shape,
+            _DTYPES.get(inputs[0].type, inputs[0].type),
+        )
         self.outputs: tuple[OutputInfo, ...] = tuple(
-            OutputInfo(o.name, _dims(o.shape)) for o in self._session.get_outputs()
+            OutputInfo(o.name, dims(o.shape)) for o in self._session.get_outputs()
         )
         self._output_names = [o.name for o in self.outputs]
         self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
@@ -90,8 +66,7 @@ class Session:
                 self._output_names, {self.input_name: tensor}
             )
         except Exception as exc:  # onnxruntime raises its own unexported exception classes
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelError(f"inference failed: {first}") from exc
+            raise inference_error(exc) from exc
         return out
 
 

@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 from plantvision.configio import StrictModel
 
 Family = Literal["auto", "yolox", "grid", "yolov5", "yolov8", "end2end", "detr"]
+Backend = Literal["onnxruntime", "openvino"]
+BACKENDS: tuple[Backend, ...] = ("onnxruntime", "openvino")
 FAMILIES: tuple[str, ...] = ("yolox", "grid", "yolov5", "yolov8", "end2end", "detr")
 
 
@@ -152,20 +154,26 @@ class ModelSpec(StrictModel):
         default_factory=lambda: Preprocessing(),
         description="overrides of the family's pre-processing",
     )
+    backend: Backend = Field(
+        default="onnxruntime",
+        description="inference runtime: onnxruntime, or openvino (OpenVINO's own runtime on the "
+        "CPU, the `openvino` extra); decoding and zones are the same whichever runs the model",
+    )
     providers: tuple[str, ...] = Field(
         default=("CPUExecutionProvider",),
         min_length=1,
-        description="onnxruntime execution providers, tried in order",
+        description="onnxruntime execution providers, tried in order (onnxruntime backend only)",
     )
     intra_op_threads: int = Field(
         default=0,
         ge=0,
         le=256,
-        description="onnxruntime intra-op threads; 0: a deployment shares the box's cores evenly "
-        "among its cameras (at least 1 each), a bare model command lets onnxruntime choose",
+        description="inference threads (onnxruntime intra-op, openvino INFERENCE_NUM_THREADS); "
+        "0: a deployment shares the box's cores evenly among its cameras (at least 1 each), a "
+        "bare model command lets the runtime choose",
     )
     graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
-        default="all", description="onnxruntime graph optimisation level"
+        default="all", description="onnxruntime graph optimisation level (onnxruntime backend only)"
     )
     warmup_runs: int = Field(
         default=3, ge=0, le=100, description="inference runs at start, not timed"

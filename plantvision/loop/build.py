@@ -18,7 +18,7 @@ from plantvision.conveyor.blind import VIEW_FIX, view_problem
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
-from plantvision.detect.model_card import QUANT_KEY, QuantCard, card_quantization, is_quantized_file
+from plantvision.detect.ov_session import INSTALL_HINT, openvino_installed
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
@@ -27,6 +27,7 @@ from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
+from plantvision.loop.int8_gate import check_quantized
 from plantvision.loop.threads import share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
 from plantvision.plc.fifo import slot_count
@@ -97,6 +98,10 @@ def check_camera_files(
     if problem is not None:
         raise ConfigError(str(dep_file), "safety.approach", problem,
                           "use approach: floor (S = 1600 T + 1200 + Z)")  # fmt: skip
+    if cam.model.backend == "openvino" and not openvino_installed():
+        raise ConfigError(str(dep_file), f"{where}.model.backend",
+                          "'openvino' needs the openvino package, which is not installed",
+                          f"{INSTALL_HINT}, or set backend: onnxruntime")  # fmt: skip
     update: dict[str, Any] = {
         "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path),
         "intra_op_threads": share_threads(
@@ -130,34 +135,6 @@ def check_zone_classes(zones: CompiledZones, class_names: Sequence[str], model: 
                 f"classes: {', '.join(class_names)}), so it could never trip",
                 f"{hint}use the model's class names",
             )
-
-
-def check_quantized(
-    dep_file: Path, index: int, cam: CameraModel, detector: Detector
-) -> QuantCard | None:
-    """An INT8 model's card, or a ConfigError when it has none or decides zones too differently
-    from its FP32 original for this camera; None for a float model."""
-    path = detector.spec.path
-    card = card_quantization(detector.metadata, str(path))
-    if card is None:
-        if not is_quantized_file(path):
-            return None
-        raise ConfigError(
-            str(path), f"metadata.{QUANT_KEY}",
-            "an INT8 model without the figures that show it decides like its FP32 original",
-            "make it with `plantvision quantize FP32.onnx --calibration SOURCE --out OUT.onnx`, "
-            "or use the FP32 model",
-        )  # fmt: skip
-    floor = cam.int8_min_zone_agreement_pct
-    if card.zone_agreement_pct < floor:
-        raise ConfigError(
-            str(dep_file), f"cameras[{index}].int8_min_zone_agreement_pct",
-            f"INT8 model {path} gives the FP32 zone verdict on {card.zone_agreement_pct:.1f} % "
-            f"of held-out frames, under this camera's {floor:g} %",
-            "use the FP32 model, or re-quantize (more calibration frames, "
-            "--max-float-blocks) until it reaches the threshold",
-        )  # fmt: skip
-    return card
 
 
 def ejector_outputs(

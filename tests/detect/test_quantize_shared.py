@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from plantvision.cli import main
-from plantvision.detect.model_card import QUANT_KEY, QuantCard
+from plantvision.detect.quant_card import QUANT_KEY, QuantCard
 from plantvision.detect.quantize import tools
 
 ZONES = """

@@ -1,7 +1,8 @@
-"""Speed of an INT8 model against its FP32 original: bare `session.run`, interleaved.
+"""Speed of INT8 models against their FP32 original: bare inference calls, interleaved.
 
-Both models run on the same frame in each round, in alternating order, so both see the same
-machine load and neither always runs on a cache the other warmed.
+Every model runs on the same frame in each round, in an order that rotates from round to round,
+so all see the same machine load and none always runs on a cache another warmed. One run can
+hold several backends' FP32 and INT8 sessions side by side.
 """
 
 from __future__ import annotations
@@ -10,45 +11,48 @@ import time
 from collections.abc import Callable, Sequence
 
 from plantvision.detect.detector import Detector
-from plantvision.detect.model_card import SpeedFigures
-from plantvision.timing import summarize_ns
+from plantvision.detect.quant_card import SpeedFigures
+from plantvision.timing import Summary, summarize_ns
 from plantvision.types import ImageArray
 
 # A new frame every this many rounds: the tensor changes without a detect in every round.
 _FRAME_EVERY = 10
 
 
-def interleaved_speed(
-    fp32: Detector,
-    int8: Detector,
+def interleaved_times(
+    models: Sequence[Detector],
     images: Sequence[ImageArray],
     runs: int,
     warmup: int = 5,
     on_run: Callable[[], None] = lambda: None,
     clock_ns: Callable[[], int] = time.monotonic_ns,
-) -> SpeedFigures:
-    """Median and p99 of each model's `session.run` over `runs` interleaved rounds."""
-    samples: tuple[list[int], list[int]] = ([], [])
-    pair = (fp32, int8)
+) -> list[Summary]:
+    """Each model's bare `session.run` times over `runs` interleaved rounds, in `models` order."""
+    samples: list[list[int]] = [[] for _ in models]
+    n = len(models)
     for i in range(warmup + runs):
         if i % _FRAME_EVERY == 0:
             image = images[(i // _FRAME_EVERY) % len(images)]
-            fp32.detect(image)
-            int8.detect(image)
-        order = (0, 1) if i % 2 == 0 else (1, 0)
-        for side in order:
+            for m in models:
+                m.detect(image)
+        for k in range(n):
+            side = (i + k) % n
             t0 = clock_ns()
-            pair[side].session_run_once()
+            models[side].session_run_once()
             if i >= warmup:
                 samples[side].append(clock_ns() - t0)
         if i >= warmup:
             on_run()
-    a, b = summarize_ns(samples[0]), summarize_ns(samples[1])
+    return [summarize_ns(s) for s in samples]
+
+
+def speed_figures(fp32: Summary, int8: Summary, threads: int, runs: int) -> SpeedFigures:
+    """One backend's FP32 and INT8 times, from the same interleaved run, as card figures."""
     return SpeedFigures(
-        threads=max(fp32.spec.intra_op_threads, 1),
+        threads=threads,
         runs=runs,
-        fp32_median_ms=a.median_ms,
-        fp32_p99_ms=a.p99_ms,
-        int8_median_ms=b.median_ms,
-        int8_p99_ms=b.p99_ms,
+        fp32_median_ms=fp32.median_ms,
+        fp32_p99_ms=fp32.p99_ms,
+        int8_median_ms=int8.median_ms,
+        int8_p99_ms=int8.p99_ms,
     )
