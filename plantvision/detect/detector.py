@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from plantvision.detect.backends import open_session
 from plantvision.detect.boxes import nms, to_original
 from plantvision.detect.decoders import Candidates
 from plantvision.detect.families import Decoder, make_decoder
@@ -21,7 +22,7 @@ from plantvision.detect.model_card import (
 )
 from plantvision.detect.names import resolve_names
 from plantvision.detect.preprocess import InputTransform, Preprocessor
-from plantvision.detect.runtime import ModelSession, open_session
+from plantvision.detect.runtime import ModelSession
 from plantvision.detect.spec import ModelSpec, family_preprocessing
 from plantvision.errors import ModelError
 from plantvision.types import Detections, ImageArray, StageTimes

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from plantvision.detect.spec import ModelSpec
 from plantvision.errors import ModelError
 
 _DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float16": np.float16}
@@ -71,16 +70,3 @@ def inference_error(exc: Exception) -> ModelError:
     """A runtime's failure during a run, as one line (both raise their own classes)."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ModelError(f"inference failed: {first}")
-
-
-def open_session(spec: ModelSpec) -> ModelSession:
-    """The session of the spec's backend; only the chosen runtime's library is imported."""
-    if not Path(spec.path).is_file():
-        raise ModelError(f"{spec.path}: model file not found (check the path)")
-    if spec.backend == "openvino":
-        from plantvision.detect.ov_session import OpenVinoSession
-
-        return OpenVinoSession(spec)
-    from plantvision.detect.session import Session
-
-    return Session(spec)

@@ -13,7 +13,7 @@ import yaml
 
 from plantvision.cli import main
 from plantvision.detect import ModelSpec, load_detector
-from plantvision.detect.runtime import open_session
+from plantvision.detect.backends import open_session
 from plantvision.detect.spec import Backend
 from plantvision.errors import ModelError
 from plantvision.types import ImageArray
