@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from plantvision import log as pvlog
 from plantvision.commands import cameras_bench, user_pipeline
 from plantvision.commands.http_bench import run_with_clients
@@ -159,8 +162,10 @@ def run(args: argparse.Namespace) -> int:
     assert isinstance(cam.detector, Detector)
     user = _reference(args, dep, cam, cfg) if args.reference else None
     checkpoints = {int(x) for x in args.rss_at.split(",") if x.strip()}
-    loop_ns: list[int] = []
-    bare_ns: list[int] = []
+    # Preallocated: Python lists of ints grow ~72 bytes a frame, which a long run would show as
+    # the loop's memory growing (7.8 MiB over 100,000 frames, all of it the bench's own lists).
+    loop_ns = np.zeros(args.frames, dtype=np.int64)
+    bare_ns = np.zeros(args.frames, dtype=np.int64)
     rss: dict[int, Footprint] = {}
     link.start()
     cam.source.start()
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             run_with_clients(ctl, cam, dep.name, dep.http, args.http_clients, args.http_seconds)
             return 0
         with ProgressBar(args.frames, "loop-bench") as bar:
-            _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar, user)
+            done = _frames(ctl, cam, args.frames, checkpoints, loop_ns, bare_ns, rss, bar, user)
     finally:
         if user is not None:
             user.pipeline.close()
@@ -180,9 +185,10 @@ def run(args: argparse.Namespace) -> int:
         if proc is not None:
             with proc:  # closes its pipe too
                 proc.terminate()
-    _print(dep.name, cam, loop_ns, bare_ns, rss)
+    loops, bares = loop_ns[:done].tolist(), bare_ns[:done].tolist()
+    _print(dep.name, cam, loops, bares, rss)
     if user is not None:
-        user.print(summarize_ns(loop_ns), summarize_ns(bare_ns))
+        user.print(summarize_ns(loops), summarize_ns(bares))
     return 0
 
 
@@ -217,28 +223,30 @@ def _frames(
     cam: Any,
     n: int,
     checkpoints: set[int],
-    loop_ns: list[int],
-    bare_ns: list[int],
+    loop_ns: npt.NDArray[np.int64],
+    bare_ns: npt.NDArray[np.int64],
     rss: dict[int, Footprint],
     bar: ProgressBar,
     user: Reference | None,
-) -> None:
+) -> int:
+    """Cycle frame by frame; the number of frames done (fewer when the source ends)."""
     for i in range(1, n + 1):
         frame = cam.source.read(5.0)
         if frame is None:
-            return
+            return i - 1
         t0 = time.perf_counter_ns()
         ctl.cycle(cam, frame)
         t1 = time.perf_counter_ns()
         cam.detector.session_run_once()
         t2 = time.perf_counter_ns()
-        loop_ns.append(t1 - t0)
-        bare_ns.append(t2 - t1)
+        loop_ns[i - 1] = t1 - t0
+        bare_ns[i - 1] = t2 - t1
         if user is not None:
             user.run(frame.image, ctl, cam)
         if i in checkpoints:
             rss[i] = Footprint.now()
         bar.update()
+    return n
 
 
 def _print(
