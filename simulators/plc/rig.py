@@ -19,9 +19,10 @@ source, so every millisecond from exposure to the frame's stamp is real, not sim
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -261,6 +262,7 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
         SimConfig(
             signals=dep.plc.signals, conveyor=replace(conveyor, ejectors=late), item_truth=belt,
             stopping_ms=50, watchdog_ms=1000, encoder_age_ms=spec.encoder_ms,
+            log_path=folder / "plc_writes.jsonl", pulse_log_path=folder / "pulses.jsonl",
         )
     )  # fmt: skip
     port = sim.start()
@@ -349,6 +351,12 @@ def _run(
     reach_ns = int(site.reach_mm / spec.speed_mm_s * 1e9)
     missed = list(reject.missed_log)
     excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns)
+    record = {
+        "fire_log": list(reject.fire_log), "missed": [asdict(m) for m in missed],
+        "counters": reject.counters, "excused_items": sorted(excuses.items),
+        "excused_pulses": sorted(excuses.pulses), "stalls_ns": witness.stalls(reach_ns),
+    }  # fmt: skip
+    (dep_file.parent / "run.json").write_text(json.dumps(record))  # next to the pulse log
     return RigResult(
         pulses,
         defective,

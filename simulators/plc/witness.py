@@ -11,6 +11,7 @@ the product's missed rejects into those (excused) and the rest.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,11 @@ class BeltWitness:
     def travel_at(self, t_ns: int) -> float:
         """The belt's travel at `t_ns` (between two samples: linear, as the belt runs)."""
         return float(np.interp(t_ns, self._t, self._mm))
+
+    def stalls(self, min_ns: int) -> list[tuple[int, int]]:
+        """Every gap of at least `min_ns` between two samples: (before, after) ns."""
+        t = self._t
+        return [(a, b) for a, b in itertools.pairwise(t) if b - a >= min_ns]
 
     def stalled(self, t0_ns: int, t1_ns: int, min_ns: int) -> bool:
         """The process got no CPU for at least `min_ns` at some time in [t0_ns, t1_ns]."""
