@@ -32,15 +32,19 @@ class PlcVerdict:
 
 @dataclass(frozen=True, slots=True)
 class MissedReject:
-    """A defective item that will not be pushed off: its fire time passed before it could be."""
+    """A defective item that will not be pushed off: its fire time passed before it could be.
+
+    `due_ns`: when the item was due at the ejector line (monotonic), where the scheduler knows
+    it (`late`, `fired_late`), else 0; a record for matching with the belt, not compared."""
 
     item_id: int
     ejector_id: str | None
-    reason: str  # "late", "passed_while_stopped", "no_ejector_for_lane", "coil_not_written",
-    # "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity", "plc_restarted",
-    # "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no item); a push
-    # over a blind segment has a negative item_id
+    reason: str  # "late", "fired_late", "passed_while_stopped", "no_ejector_for_lane",
+    # "coil_not_written", "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity",
+    # "plc_restarted", "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no
+    # item); a push over a blind segment has a negative item_id
     late_ms: float
+    due_ns: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

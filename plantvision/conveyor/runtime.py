@@ -5,7 +5,8 @@ pure `RejectScheduler` decides and this module carries its actions out:
 - box-timed: fire plans are armed on this camera's `EjectorTimer`, whose thread switches the
   coil through `ejector_out(index, on)` (the loop writes the whole output image); the timer's
   switch-on reports come back to the scheduler in the camera thread;
-- box-timed pulses whose coil write did not reach the PLC (link down) are missed rejects;
+- box-timed pulses whose coil write did not reach the PLC (link down) are missed rejects, and so
+  are those the timer switched on too late to meet the item (a starved thread: `fired_late`);
 - PLC-timed: verdicts go to the link's reject FIFO through a `VerdictWorker` (its own thread, so
   a slow verdict write never delays the cycle's permit write); its outcomes come back at the next
   step, and one that was not delivered in time is a missed reject like any other;
@@ -31,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from plantvision.conveyor import Actions, ConveyorConfig, RejectScheduler
+from plantvision.conveyor import Actions, ConveyorConfig, FirePlan, RejectScheduler
+from plantvision.conveyor.actions import MissedReject
 from plantvision.conveyor.confirm import BinCounter
 from plantvision.conveyor.mapping import EDGE_PX
 from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
@@ -144,16 +146,16 @@ class RejectRuntime:
         )
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
-        self._fired: deque[tuple[int, int, bool]] = deque()  # appended by the timer thread
+        self._fired: deque[tuple[FirePlan, int, bool]] = deque()  # by the timer thread
         self._offered: deque[EncoderReading] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
         self._fifo_seen = [0, 0, 0]  # restarts, refused, overflow: the newest counts read
         self._fifo_done = [0, 0, 0]  # ... and those the scheduler has been told of
         self._alarm = False
         self._stop_cause: str | None = None
-        self._planned_ns: dict[int, int] = {}  # item -> fire time of its last armed plan
         # (item, planned, actual switch-on) ns of recent box-timed pulses, for benchmarks
         self.fire_log: deque[tuple[int, int, int]] = deque(maxlen=10_000)
+        self.missed_log: deque[MissedReject] = deque(maxlen=10_000)  # ... and missed rejects
 
     @property
     def counters(self) -> dict[str, int]:
@@ -178,7 +180,7 @@ class RejectRuntime:
             index = self._outputs
             self._timer = EjectorTimer(
                 lambda ejector_id, on: ejector_out(index[ejector_id], on),
-                lambda item_id, t_ns, reached: self._fired.append((item_id, t_ns, reached)),
+                lambda plan, t_ns, reached: self._fired.append((plan, t_ns, reached)),
                 # The scheduler stops re-timing a plan this close to its fire time; the timer
                 # must not be committed to it (spinning) any earlier.
                 spin_ns=min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
@@ -286,13 +288,14 @@ class RejectRuntime:
         if reset:
             self.acknowledge()
         while self._fired:
-            item_id, t_ns, reached = self._fired.popleft()
+            plan, t_ns, reached = self._fired.popleft()
             if not reached:  # the coil never got to the PLC: nothing pushed the item
-                self._planned_ns.pop(item_id, None)
-                sched.report_lost(item_id, t_ns, "coil_not_written")
+                sched.report_lost(plan.item_id, t_ns, "coil_not_written")
                 continue
-            sched.report_fired(item_id, t_ns)
-            self.fire_log.append((item_id, self._planned_ns.pop(item_id, t_ns), t_ns))
+            # Judged against the plan the timer carried out: a starved timer thread switches
+            # on late, and the paddle then meets the belt behind the item.
+            sched.report_fired(plan.item_id, t_ns, plan.fire_at_ns)
+            self.fire_log.append((plan.item_id, plan.fire_at_ns, t_ns))
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
             sched.verdict_settled(outcome.item_id)
             if outcome.reason is not None:
@@ -306,6 +309,7 @@ class RejectRuntime:
             if checked:
                 sched.report_confirm(min(at_ns, now_ns), ejector_id, since_ns)
         actions = sched.update(now_ns, None)
+        self.missed_log.extend(actions.missed)
         self._carry_out(now_ns, actions)
         for alarm in actions.alarms:
             self._alarm = True
@@ -364,10 +368,8 @@ class RejectRuntime:
         if self._timer is not None:
             for item_id in actions.cancels:
                 self._timer.cancel(item_id)
-                self._planned_ns.pop(item_id, None)
             for plan in actions.plans:
-                if self._timer.arm(plan):
-                    self._planned_ns[plan.item_id] = plan.fire_at_ns
+                self._timer.arm(plan)
         if actions.verdicts and self._verdicts is not None:
             self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
             out = self._outputs

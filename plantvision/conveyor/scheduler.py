@@ -15,7 +15,11 @@ A reject is a missed reject when, decided, its item will be beyond its ejector's
 time the push can happen (box: the coil on now; PLC: the verdict at the PLC after the transport
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
-configured, the belt is stopped. A reject decided late but within reach fires at once.
+configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
+the timer's switch-on is judged too (`report_fired`): one so late after its plan that the item
+is beyond the reach (without a reach: past the re-time tolerance) is a missed reject
+(`fired_late`: a timer thread the machine gave no CPU), and a reject is kept until its switch-on
+is reported, so a late report is judged, never taken for a stray.
 
 Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
 every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
@@ -62,6 +66,9 @@ from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
 
 State = Literal["pending", "armed", "sent", "committed"]
+# Box mode: a committed plan whose switch-on the timer has not reported this long after its fire
+# time is a missed reject (the timer thread is stuck or dead; a starved one reports late).
+REPORT_WAIT_NS = 2_000_000_000
 
 
 @dataclass(slots=True)
@@ -78,6 +85,7 @@ class _Reject:
     confirm_deadline_ns: int | None = None
     confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
     push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
+    plan_offset_mm: float = 0.0  # box: ... at the fire time of the plan armed last
     neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
     u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
     span_mm: float = 0.0  # ... and the belt it covers behind the aim
@@ -244,7 +252,7 @@ class RejectScheduler:
             for r in list(self._rejects.values()):
                 self._advance(r, now_ns, travel_mm)
             if self._belt.placed(now_ns):  # a stale projection would drop tracks still in view
-                self._forget(travel_mm)
+                self._forget(travel_mm, now_ns)
         buf, self._buf = self._buf, ActionBuffer()
         return Actions(
             tuple(buf.plans),
@@ -274,13 +282,19 @@ class RejectScheduler:
         behind it): its cause is present, so no reset press can clear it."""
         return self._blind is not None and self._blind.held
 
-    def report_fired(self, item_id: int, now_ns: int) -> None:
-        """The ejector coil went on for `item_id` (from the timer or the PLC)."""
+    def report_fired(self, item_id: int, now_ns: int, planned_ns: int | None = None) -> None:
+        """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on of
+        the plan for `planned_ns`; judged against it: too late to meet the item, a missed
+        reject `fired_late`)."""
         r = self._rejects.get(item_id)
         if r is None or r.fired_reported:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
             return
         r.fired_reported = True
+        late = self._switch_on_late(r, now_ns, planned_ns)
+        if late is not None:
+            self._miss(r, now_ns, "fired_late", _ms(late[0]), late[1])
+            return
         self.counters.fired += not r.blind
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
@@ -291,6 +305,22 @@ class RejectScheduler:
             r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
         ejector = r.ejector.id if r.ejector else None
         self._log.info("reject_fired", item_id=item_id, ejector=ejector, t_ns=now_ns)
+
+    def _switch_on_late(
+        self, r: _Reject, on_ns: int, planned_ns: int | None
+    ) -> tuple[int, int] | None:
+        """(ns beyond the reach, when the item was due at the line) of a switch-on at `on_ns`
+        for the plan of `planned_ns` that came too late to meet the item, else None. The plan
+        itself may have aimed late within reach (`plan_offset_mm`); the timer is allowed the
+        re-time tolerance, as an armed plan is."""
+        v = self._belt.speed_mm_per_ns()
+        if planned_ns is None or r.ejector is None or v is None or v <= 0:
+            return None
+        ideal_ns = planned_ns - int(r.plan_offset_mm / v)
+        late_ns = lateness_ns(on_ns, ideal_ns, r.ejector.reach_mm, v)
+        if late_ns <= self._cfg.retime_tolerance_ms * 1e6:
+            return None
+        return late_ns, ideal_ns + int(_lead_ms(r.ejector) * 1e6)
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
@@ -490,7 +520,8 @@ class RejectScheduler:
         # The timer is in this process: the coil can go on now (no transport margin here).
         late_ns = lateness_ns(now_ns, fire_at_ns, r.ejector.reach_mm, v)
         if late_ns > (tol_ns if r.state == "armed" else 0):
-            self._miss(r, now_ns, "late", _ms(late_ns))
+            due_ns = fire_at_ns + int(_lead_ms(r.ejector) * 1e6)
+            self._miss(r, now_ns, "late", _ms(late_ns), due_ns)
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
             if r.state == "armed":  # the belt slowed: wait until the item is near again
                 self._unarm(r)
@@ -526,7 +557,8 @@ class RejectScheduler:
         margin_ns = self._margin_ns if e.reach_mm is not None else 0
         late_mm = lateness_mm(travel_mm, end_mm or fire_mm, e.reach_mm, v, margin_ns)
         if late_mm >= 0:
-            self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0)
+            due_ns = now_ns + int((fire_mm + lead_mm - travel_mm) / v) if v > 0 else 0
+            self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0, due_ns)
             return
         r.state, r.fire_mm, r.end_mm = "sent", fire_mm, end_mm
         # Past this instant the verdict is not worth writing (the writer may be queued): the
@@ -559,6 +591,7 @@ class RejectScheduler:
         if not retimed:
             self._count_scheduled(r)
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
+        r.plan_offset_mm = offset_mm
         coil_ns = self._coil_ns(r, v)
         self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
         if retimed:
@@ -687,14 +720,14 @@ class RejectScheduler:
             "reject_unconfirmed", item_id=r.item_id, window_ms=self._cfg.confirm_window_ms
         )
 
-    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float) -> None:
+    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0) -> None:
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
         self._rejects.pop(r.item_id, None)
         self._pushes.withdraw(r.item_id)
         ejector = r.ejector.id if r.ejector else None
         self.counters.missed += 1
-        self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms))
+        self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms, due_ns))
         self._buf.alarms.append(Alarm("reject_missed", r.item_id))
         if self._cfg.missed_action == "stop_belt":
             self._stop_belt = True
@@ -706,6 +739,7 @@ class RejectScheduler:
             late_ms=late_ms,
             action=self._cfg.missed_action,
             t_ns=now_ns,
+            **({"due_ns": due_ns} if due_ns else {}),  # when the item was at the line
         )
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
@@ -716,13 +750,21 @@ class RejectScheduler:
                 return e
         return None
 
-    def _forget(self, travel_mm: float) -> None:
-        """Drop tracks well past the last ejector, and rejects that are settled."""
+    def _forget(self, travel_mm: float, now_ns: int) -> None:
+        """Drop tracks well past the last ejector, and rejects that are settled. Box mode, a
+        reject is settled once the timer has reported its switch-on (a starved timer reports
+        it late, and it is judged then); one never reported within `REPORT_WAIT_NS` of its fire
+        time is a missed reject (`fire_unreported`), never dropped silently."""
         limit_mm = self._ejectors[-1].position_mm + self._cfg.track_margin_mm
         self._tracker.forget_beyond(limit_mm - travel_mm)
+        box = self._cfg.timing_mode == "box"
         for item_id, r in list(self._rejects.items()):
-            settled = r.state == "committed" and r.confirm_deadline_ns is None
-            if settled and self._tracker.position(item_id) is None:
+            if r.state != "committed" or self._tracker.position(item_id) is not None:
+                continue
+            if box and not r.fired_reported:
+                if now_ns - r.fire_at_ns > REPORT_WAIT_NS:
+                    self._miss(r, now_ns, "fire_unreported", 0.0)
+            elif r.confirm_deadline_ns is None:
                 del self._rejects[item_id]
 
 

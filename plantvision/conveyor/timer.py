@@ -47,16 +47,17 @@ class EjectorTimer:
     Plans may arrive in any order; a plan for an item already armed replaces it; `cancel`
     withdraws it. An item whose coil went on is never fired again. Overlapping pulses on one
     ejector keep its coil on until the last one ends. `fire(ejector_id, on)` returns whether the
-    coil write reached the PLC (an exception counts as not). `on_fired(item_id, t_ns, reached)`
-    reports each switch-on from the timer thread, `reached` False when the coil never got to the
-    PLC (link down): the loop queues it and calls `RejectScheduler.report_fired` (or
-    `report_lost`) from its own thread. `close()` switches every coil off.
+    coil write reached the PLC (an exception counts as not). `on_fired(plan, t_ns, reached)`
+    reports each switch-on (the plan it carried out, at `t_ns`) from the timer thread, `reached`
+    False when the coil never got to the PLC (link down): the loop queues it and calls
+    `RejectScheduler.report_fired` (or `report_lost`) from its own thread, which judges `t_ns`
+    against the plan (a starved thread switches on late). `close()` switches every coil off.
     """
 
     def __init__(
         self,
         fire: Callable[[str, bool], bool],
-        on_fired: Callable[[int, int, bool], None] | None = None,
+        on_fired: Callable[[FirePlan, int, bool], None] | None = None,
         clock: Clock = time.monotonic_ns,
         spin_ns: int = DEFAULT_SPIN_NS,
     ) -> None:
@@ -153,7 +154,7 @@ class EjectorTimer:
             with self._cond:
                 self._push(actual_ns + plan.pulse_ns, plan.item_id, 0, False, plan)
             if self._on_fired is not None:
-                self._on_fired(plan.item_id, actual_ns, self._coil_reached.get(eid, False))
+                self._on_fired(plan, actual_ns, self._coil_reached.get(eid, False))
         elif before == 1:
             self._safe_fire(eid, False)
 
@@ -180,7 +181,7 @@ def bench(n: int, spacing_ms: float, spin_us: float) -> tuple[float, float, floa
     done = threading.Event()
     count = [0]
 
-    def on_fired(_item: int, _t: int, _reached: bool) -> None:
+    def on_fired(_plan: FirePlan, _t: int, _reached: bool) -> None:
         count[0] += 1
         if count[0] == n:
             done.set()

@@ -6,6 +6,12 @@ belt as its item truth, presses reset and then start until the belt runs, lets i
 seconds, and returns the simulator's pulse log with the truth to judge it by. Used by the
 end-to-end tests and by `python -m simulators.plc.pulse_bench`.
 
+The deployment is one `plantvision check` passes (its box-timed reject horizon covers the
+camera's longest update gap) and tells the product the simulated paddle's reach. A witness
+thread (simulators.plc.witness) reads the belt every millisecond while it runs: a missed reject
+the product counted for an item due while the machine held the process off the CPU is excused
+(`RigResult.excuses`); every other outcome is judged as it is.
+
 With `network`, the camera is a network camera (simulators.scene.mjpeg: MJPEG over HTTP on
 loopback, exposed at the belt's true position) that the box reads through its own `stream`
 source, so every millisecond from exposure to the frame's stamp is real, not simulated.
@@ -18,15 +24,17 @@ tell from the scene's own truth which items no frame showed whole (`unseen_items
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import structlog
 import yaml
 
+from plantvision.conveyor.actions import MissedReject
 from plantvision.frames.grabbers import Grabber
 from plantvision.loop.build import build_cameras
 from plantvision.loop.controller import Controller
@@ -36,11 +44,19 @@ from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
 from simulators.plc.hang import Hang, HangingGrabber, unseen_items
 from simulators.plc.server import PlcSimulator, SimConfig
+from simulators.plc.witness import BeltWitness, Excuses, judge
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt
 from simulators.scene.mjpeg import MjpegCamera
 
 FRAME_W, FRAME_H = 640, 480
+BUDGET_MS = 500
+# Box-timed plans are armed in camera cycles this long before their fire time: at least the
+# longest update gap `plantvision check` asks for, budget + min(stall, budget) / 4 = 625 ms (the
+# default 100 ms lost items in 150-300 ms stalls of a loaded machine: decided after their fire
+# time, reject_missed reason=late).
+HORIZON_MS = 650.0
+REACH_MM = 20.0  # the simulated paddle's (simulators.demo: item_size_mm / 3 = 60 / 3)
 ZONES = {
     "version": 1,
     "camera": "belt",
@@ -78,8 +94,8 @@ class RigSpec:
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
     # Reject unless proven good: the deployment's coverage map (unset: none, as before).
-    budget_ms: float = 500.0  # the camera's: a longer one lets the belt run blind longer
-    horizon_ms: float = 100.0  # box: at least the longest update gap (check's rule)
+    budget_ms: float = BUDGET_MS  # the camera's: a longer one lets the belt run blind longer
+    horizon_ms: float = HORIZON_MS  # box: at least the longest update gap (check's rule)
     longest_item_mm: float | None = None
     no_decision_action: str = "reject"
     stall_at_s: float = 0.0  # the camera hangs this long after the belt starts ...
@@ -105,6 +121,8 @@ class RigResult:
     unseen: set[int] = field(default_factory=set)  # passed the ejector, never shown whole
     start_centre_mm: dict[int, float] = field(default_factory=dict)  # binned: where at start
     hang_ns: tuple[int, int] = (0, 0)  # when the camera hung, and until when
+    missed_rejects: list[MissedReject] = field(default_factory=list)  # the product's
+    excuses: Excuses = field(default_factory=Excuses)
 
     def timing_errors_ms(self) -> list[float]:
         """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
@@ -128,7 +146,14 @@ class RigResult:
 
     @property
     def binned(self) -> set[int]:
-        return {int(p["item"]) for p in self.pulses if p.get("binned")}
+        """Items in the bin: pushed, or swept by a paddle that stayed out."""
+        pushed = {int(p["item"]) for p in self.pulses if p.get("binned")}
+        return pushed | {int(s["item"]) for p in self.pulses for s in p.get("swept", ())}
+
+    @property
+    def judged_pulses(self) -> list[dict[str, Any]]:
+        """The pulse log less the late switch-ons a starved process excuses."""
+        return [p for i, p in enumerate(self.pulses) if i not in self.excuses.pulses]
 
     @property
     def in_bin(self) -> set[int]:
@@ -142,8 +167,9 @@ class RigResult:
 
     @property
     def good_rejected(self) -> set[int]:
-        """Good items in the bin (any, judged set or not)."""
-        return {int(p["item"]) for p in self.pulses if p.get("binned") and not p["defective"]}
+        """Good items pushed into the bin by a judged pulse (any, judged set or not)."""
+        pulses = self.judged_pulses
+        return {int(p["item"]) for p in pulses if p.get("binned") and not p["defective"]}
 
 
 class TruthDetector:
@@ -184,6 +210,7 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
         "pulse_ms": 30,
         "output": 0,
         "output_latency_ms": spec.output_ms if spec.told else 0.0,
+        "reach_mm": REACH_MM,
     }
     source: dict[str, Any] = {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps}
     if url:
@@ -256,19 +283,12 @@ def _grabber_factory(
 def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     """Run one cell as described; `folder` receives the deployment and scenario files."""
     log = log if log is not None else structlog.get_logger("rig")
-    folder.mkdir(parents=True, exist_ok=True)
-    scenario = _scenario(spec)
-    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
     if spec.network and spec.model is None:
         raise ValueError("a network camera needs a real detector (RigSpec.model)")
-    model = spec.model or folder / "unused.onnx"
-    model.touch(exist_ok=True)
+    dep_file = write_cell(spec, folder)
     netcam = _network_camera(spec, folder)
-    # Only a warning zone: a detector's stray "person" must not stop the belt under test.
-    (folder / "zones.yaml").write_text(yaml.safe_dump(ZONES))
-    dep_file = folder / "deployment.yaml"
-    url = "" if netcam is None else netcam.url
-    dep_file.write_text(yaml.safe_dump(_deployment(spec, folder, model, url)))
+    if netcam is not None:
+        dep_file = write_cell(spec, folder, netcam.url)
     dep = load_deployment(dep_file)
     cam = dep.cameras[0]
     # The belt's truth comes from the scenario, which a network camera's source does not name.
@@ -285,6 +305,7 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
             signals=dep.plc.signals, item_truth=belt,
             conveyor=replace(conveyor, ejectors=late, ramp_ms=spec.ramp_ms),
             stopping_ms=50, watchdog_ms=1000, encoder_age_ms=spec.encoder_ms,
+            log_path=folder / "plc_writes.jsonl", pulse_log_path=folder / "pulses.jsonl",
         )
     )  # fmt: skip
     port = sim.start()
@@ -297,6 +318,21 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
         if netcam is not None:
             netcam.stop()
         sim.stop()
+
+
+def write_cell(spec: RigSpec, folder: Path, url: str = "") -> Path:
+    """Write `spec`'s scenario, zones and deployment (a stream source at `url`, if given)
+    into `folder`; returns the deployment file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario = _scenario(spec)
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    model = spec.model or folder / "unused.onnx"
+    model.touch(exist_ok=True)
+    # Only a warning zone: a detector's stray "person" must not stop the belt under test.
+    (folder / "zones.yaml").write_text(yaml.safe_dump(ZONES))
+    dep_file = folder / "deployment.yaml"
+    dep_file.write_text(yaml.safe_dump(_deployment(spec, folder, model, url)))
+    return dep_file
 
 
 def _network_camera(spec: RigSpec, folder: Path) -> MjpegCamera | None:
@@ -332,6 +368,8 @@ def _run(
     controller = Controller(cams, link, log=log, input_poll_ms=10)
     assert sim.belt is not None
     start_mm = sim.belt.belt_mm()
+    witness = BeltWitness(sim.belt.read)
+    witness.start()
     link.start()
     controller.start()
     hang_from_ns = 0
@@ -345,6 +383,7 @@ def _run(
     finally:
         controller.stop()
         link.stop()
+        witness.stop()
     end_mm = sim.belt.belt_mm()
     reject = cams[0].reject
     assert reject is not None
@@ -361,6 +400,21 @@ def _run(
     )  # fmt: skip
     pulses = sim.belt.pulses()
     at_start = {k: belt.centre_mm(k, start_mm) for k in in_bin(pulses)}
+
+    def nearest(travel_mm: float) -> int:
+        found = belt.nearest_item(travel_mm, site.x_mm)
+        assert found is not None
+        return found[0]
+
+    reach_ns = int(site.reach_mm / spec.speed_mm_s * 1e9)
+    missed = list(reject.missed_log)
+    excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns)
+    record = {
+        "fire_log": list(reject.fire_log), "missed": [asdict(m) for m in missed],
+        "counters": reject.counters, "excused_items": sorted(excuses.items),
+        "excused_pulses": sorted(excuses.pulses), "stalls_ns": witness.stalls(reach_ns),
+    }  # fmt: skip
+    (dep_file.parent / "run.json").write_text(json.dumps(record))  # next to the pulse log
     return RigResult(
         pulses,
         defective,
@@ -376,6 +430,8 @@ def _run(
         unseen,
         at_start,
         (hang_from_ns, hang.until_ns),
+        missed,
+        excuses,
     )
 
 

@@ -39,15 +39,20 @@ def run(
     step_ms: int = 50,
     items: Any = None,
 ) -> list[Actions]:
-    """A frame every `step_ms` (none while stalled), an update every 10 ms; returns the
+    """A frame every `step_ms` (none while stalled), an update every 10 ms, and a timer that
+    switches each armed plan on at its time and reports it, as the runtime's does; returns the
     actions of every update. `items(t_ms)` gives a frame's boxes (default: none)."""
     out = []
+    timer = FakeTimer(sched)
     for t_ms in range(0, until_ms + 1, 10):
+        timer.run_until(t_ms * MS)
         stalled = stall_ms[0] <= t_ms < stall_ms[1]
         if t_ms % step_ms == 0 and not stalled:
             boxes = items(t_ms) if items is not None else []
             sched.observe(t_ms * MS, t_ms * MS, frame(boxes), FRAME_W, FRAME_H, None)
-        out.append(sched.update(t_ms * MS, None))
+        acts = sched.update(t_ms * MS, None)
+        timer.apply(acts)
+        out.append(acts)
     return out
 
 

@@ -25,9 +25,9 @@ class Recorder:
             self._cond.notify_all()
         return True
 
-    def on_fired(self, item_id: int, _t_ns: int, _reached: bool) -> None:
+    def on_fired(self, plan: FirePlan, _t_ns: int, _reached: bool) -> None:
         with self._cond:
-            self.fired.append(item_id)
+            self.fired.append(plan.item_id)
             self._cond.notify_all()
 
     def wait_switches(self, n: int, timeout_s: float = 5.0) -> None:

@@ -44,20 +44,36 @@ def test_a_reject_whose_track_is_lost_is_missed_with_its_id_ejector_and_reason()
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("lost_at_ms", "ejector"), [(1990, "ej1"), (2010, None)])
-def test_a_fired_reject_is_remembered_while_its_item_is_on_the_belt_then_forgotten(
-    lost_at_ms: int, ejector: str | None
+@pytest.mark.parametrize("lost_at_ms", [1990, 2010, 3770])
+def test_a_committed_reject_waits_for_its_switch_on_report_even_past_the_belt(
+    lost_at_ms: int,
 ) -> None:
-    """Fired at 1780 ms, the item stays tracked until it is track_margin_mm (100 mm) past the
-    last ejector (2000 ms): a loss report until then names its ejector; after that the reject
-    is forgotten (memory stays bounded) and the report is still a miss, for no ejector."""
+    """Committed at 1780 ms, the item's track is dropped once it is track_margin_mm (100 mm)
+    past the last ejector (2000 ms); the reject itself waits for the timer's report (a starved
+    timer reports late): a loss report up to REPORT_WAIT_NS (2 s) after the fire time still
+    names its ejector."""
     sched = RejectScheduler(make_cfg())
     sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     for t in range(0, (lost_at_ms + 10) * MS, 10 * MS):
-        sched.update(t, None)
+        assert sched.update(t, None).missed == ()
     sched.report_lost(1, lost_at_ms * MS, "coil_not_written")
     acts = sched.update((lost_at_ms + 10) * MS, None)
-    assert acts.missed == (MissedReject(1, ejector, "coil_not_written", 0.0),)
+    assert acts.missed == (MissedReject(1, "ej1", "coil_not_written", 0.0),)
+
+
+def test_a_switch_on_never_reported_is_a_missed_reject_then_forgotten() -> None:
+    """No report REPORT_WAIT_NS after the fire time (a dead or stuck timer): a missed reject
+    (`fire_unreported`), and the reject is forgotten (memory stays bounded): a report after
+    that is a miss for no ejector, and a fire after that a stray."""
+    sched = RejectScheduler(make_cfg())
+    sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
+    missed = [m for t in range(0, 3800 * MS, 10 * MS) for m in sched.update(t, None).missed]
+    assert missed == [MissedReject(1, "ej1", "fire_unreported", 0.0)]
+    sched.report_fired(1, 3800 * MS, 1780 * MS)
+    sched.report_lost(1, 3800 * MS, "coil_not_written")
+    acts = sched.update(3810 * MS, None)
+    assert acts.missed == (MissedReject(1, None, "coil_not_written", 0.0),)
+    assert (sched.counters.fired, sched.counters.missed) == (0, 2)
 
 
 def encoder_jump(sched: RejectScheduler, sim: SimBelt, t_ns: int, where: str) -> Any:

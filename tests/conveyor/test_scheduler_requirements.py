@@ -66,7 +66,7 @@ def test_a_late_reject_is_a_record_an_alarm_and_an_error_naming_everything() -> 
     assert sched.counters.missed == 2
     assert events(logs, "reject_missed")[0] == {
         "item_id": 1, "ejector": "ej1", "reason": "late", "late_ms": 5.0, "action": "alarm",
-        "t_ns": 5 * MS, "log_level": "error",
+        "t_ns": 5 * MS, "due_ns": 20 * MS, "log_level": "error",  # due: at the line, 10 mm on
     }  # fmt: skip
 
 

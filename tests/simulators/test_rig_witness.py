@@ -1,0 +1,61 @@
+"""The rig's witness: it sees a process held off the CPU, and excuses only the missed rejects
+whose item was due inside such a stall, for a reason a starved process gives."""
+
+from __future__ import annotations
+
+import time
+
+from plantvision.conveyor.actions import MissedReject
+from simulators.plc.witness import BeltWitness, judge
+from tests.reject.test_timer_starved import _hold_the_interpreter_until
+
+MS = 1_000_000
+
+
+def _belt() -> tuple[int, float]:
+    t = time.monotonic_ns()
+    return t, t / 1e6  # 1 m/s: 1 mm per ms
+
+
+def test_the_witness_sees_a_stall_and_excuses_only_misses_due_inside_it() -> None:
+    """The witness reads the belt; the test holds every other thread off for 80 ms. A `late`
+    miss due in that stall is excused (its truth item found at the belt's travel then); one due
+    30 ms before it, a `late` without a due time, and a link loss in the stall are not."""
+    witness = BeltWitness(_belt)
+    witness.start()
+    time.sleep(0.05)
+    t0 = time.monotonic_ns()
+    _hold_the_interpreter_until(t0 + 80 * MS)
+    time.sleep(0.05)
+    witness.stop()
+    in_stall, before = t0 + 30 * MS, t0 - 30 * MS
+    assert witness.stalled(in_stall, in_stall + 20 * MS, 20 * MS)
+    assert not witness.stalled(before, before + 20 * MS, 20 * MS)
+    assert abs(witness.travel_at(in_stall) - in_stall / 1e6) < 1.0
+    missed = [
+        MissedReject(1, "k", "late", 5.0, in_stall),
+        MissedReject(2, "k", "late", 5.0, before),
+        MissedReject(3, "k", "late", 5.0),
+        MissedReject(4, "k", "coil_not_written", 0.0, in_stall),
+    ]
+    excuses = judge(witness, missed, [], [], lambda mm: round(mm), 20 * MS)
+    assert excuses.items == {round(witness.travel_at(in_stall))}
+    assert [m.item_id for m in excuses.unexplained] == [2, 3, 4]
+
+
+def test_a_fired_late_miss_excuses_the_pulse_its_late_switch_on_made() -> None:
+    """The late switch-on's pulse (the first in the log within 100 ms after the timer's stamp)
+    is excused with its miss; another pulse is not."""
+    witness = BeltWitness(_belt)
+    witness.start()
+    time.sleep(0.02)
+    t0 = time.monotonic_ns()
+    _hold_the_interpreter_until(t0 + 80 * MS)
+    time.sleep(0.02)
+    witness.stop()
+    due = t0 + 30 * MS
+    missed = [MissedReject(7, "k", "fired_late", 50.0, due)]
+    fire_log = [(7, due - 5 * MS, t0 + 81 * MS)]
+    pulses = [{"t_ns": t0 - 100 * MS}, {"t_ns": t0 + 83 * MS}, {"t_ns": t0 + 300 * MS}]
+    excuses = judge(witness, missed, fire_log, pulses, lambda mm: round(mm), 20 * MS)
+    assert (excuses.pulses, excuses.unexplained) == ({1}, ())
