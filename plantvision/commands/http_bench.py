@@ -156,7 +156,7 @@ def run_with_clients(
         for ph in phases:
             if ph.clients is not None:
                 ph.clients.send_signal(signal.SIGSTOP)
-        cpu0 = face.cpu_seconds()
+        cpu0 = face.cpu_seconds(), face.page_cpu_seconds()
         for r in range(rounds):
             for ph in phases if r % 2 == 0 else phases[::-1]:
                 if ph.clients is not None:
@@ -164,7 +164,7 @@ def run_with_clients(
                 _block(ctl, cam, seconds / rounds, ph, clock, probe)
                 if ph.clients is not None:
                     ph.clients.send_signal(signal.SIGSTOP)
-        cpu_s = face.cpu_seconds() - cpu0
+        cpu_s = face.cpu_seconds() - cpu0[0], face.page_cpu_seconds() - cpu0[1]
         for ph in phases:
             if ph.clients is not None:
                 ph.counts = _counts(ph.clients)
@@ -186,7 +186,7 @@ def _report(
     rounds: int,
     phases: list[Phase],
     face: FaceServer,
-    cpu_s: float,
+    cpu_s: tuple[float, float],
     probe: CopyProbe,
     load0: tuple[float, float, float],
 ) -> None:
@@ -218,12 +218,12 @@ def _report(
     print(
         f"  client requests by status: page {phases[1].counts}, copy {phases[2].counts}; "
         f"refused at accept: {face.refused}, over the rate: {face.limited}; JPEG encodes: "
-        f"{sum(v.encodes for v in face.views.values())}"
+        f"{face.encodes}"
     )
-    per_k = 1000 * cpu_s / served if served else float("nan")
+    per_k = 1000 * cpu_s[1] / served if served else float("nan")
     print(
-        f"  the page's threads used {cpu_s:.1f} s of CPU over {3 * seconds:g} s "
-        f"({per_k:.2f} s per 1000 requests)"
+        f"  over {3 * seconds:g} s the face's thread in the box used {cpu_s[0]:.1f} s of CPU, "
+        f"the page process {cpu_s[1]:.1f} s ({per_k:.2f} s per 1000 requests)"
     )
     c = summarize_ns(probe.ns)
     print(

@@ -170,7 +170,7 @@ def test_connections_over_the_bound_are_refused(tmp_path: Path) -> None:
         assert wait_for(lambda: face.connections == 2, 10)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
             assert third.recv(64).startswith(b"HTTP/1.1 503")
-        assert face.refused == 1
+        assert wait_for(lambda: face.refused == 1, 10)  # told by the page process
     finally:
         for s in idle:
             s.close()
