@@ -1,7 +1,7 @@
 """`plantvision loop-bench --http-clients N`: the loop's latency with and without page clients.
 
 The status page is served (on a free loopback port) over the bench's own loop throughout. Three
-phases alternate in rounds of short blocks (so a shared machine's changing load falls on all
+phases take turns in rounds of short blocks (so a shared machine's changing load falls on all
 alike) until each has run `--http-seconds`:
 - nobody looking;
 - N clients in another process polling the page, /api/state, the image and /metrics
@@ -157,8 +157,10 @@ def run_with_clients(
             if ph.clients is not None:
                 ph.clients.send_signal(signal.SIGSTOP)
         cpu0 = face.cpu_seconds(), face.page_cpu_seconds()
-        for r in range(rounds):
-            for ph in phases if r % 2 == 0 else phases[::-1]:
+        for _ in range(rounds):
+            # Always the same order: every client process is paused for exactly two blocks
+            # (a reversed order would pause one for four, past its 10 s request timeout).
+            for ph in phases:
                 if ph.clients is not None:
                     ph.clients.send_signal(signal.SIGCONT)
                 _block(ctl, cam, seconds / rounds, ph, clock, probe)
@@ -193,8 +195,8 @@ def _report(
     load1 = os.getloadavg()
     print(
         f"loop-bench '{name}' camera {cam.id}: page served at {url}; {seconds:g} s per phase "
-        f"in {rounds} rounds of alternating blocks; load average {load0[0]:.2f} at the start, "
-        f"{load1[0]:.2f} at the end (1 min), on {os.cpu_count()} CPUs"
+        f"in {rounds} rounds of {BLOCK_S:g} s blocks taking turns; load average "
+        f"{load0[0]:.2f} at the start, {load1[0]:.2f} at the end (1 min), on {os.cpu_count()} CPUs"
     )
     print("  frame in hand -> permit write acknowledged:")
     sums = [summarize_ns(ph.split.wall) for ph in phases]
