@@ -7,10 +7,11 @@ alike) until each has run `--http-seconds`:
 - N clients in another process polling the page, /api/state, the image and /metrics
   (plantvision/face/hammer.py);
 - the same N clients polling a copy of the page's answers served from a third process
-  (plantvision/face/replica.py, same rate bound and priority): the clients' and a server's CPU
-  on this machine, with nothing in the box's process. The page's own cost to the loop is the
-  difference between the page and the copy; the copy is the floor for a page in a process of
-  its own, which would also pay a copy of every published frame (measured here too).
+  (plantvision/face/replica.py, same rate bound and priority): what clients and a bare server
+  cost on this machine, with nothing asked of the box. The page's own cost to the loop (its
+  process, its thread in the box) is the difference between the page and the copy.
+Also timed: copying a frame into shared memory, what handing every published frame to another
+process would cost the loop (the page process is handed JPEGs at view_fps instead).
 The idle client processes are paused with SIGSTOP. Clients run at nice 19: they stand in for
 browsers and scrapers on other machines, whose own CPU is not what should be measured on a small
 box. Each phase prints frame in hand -> permit write acknowledged (median, p99, max) and where
@@ -26,36 +27,28 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
 
-from plantvision.commands.cpu_split import Split, ThreadTimes
+from plantvision.commands.cpu_split import ThreadTimes
+from plantvision.commands.http_report import BenchRun, Phase, report
 from plantvision.face.events import EventInbox
-from plantvision.face.server import FACE_NICE, FaceServer
+from plantvision.face.server import FACE_NICE, FaceServer, proc_cpu_seconds
 from plantvision.face.state import RunInfo
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel
-from plantvision.timing import Summary, summarize_ns
 from plantvision.types import ImageArray
 
 BLOCK_S = 2.5
 COPY_EVERY = 10  # frames between two timed copies into shared memory
 
 
-@dataclass
-class Phase:
-    label: str
-    clients: subprocess.Popen[str] | None = None
-    split: Split = field(default_factory=Split)
-    counts: dict[str, int] = field(default_factory=dict)
-
-
 class CopyProbe:
-    """Times copying a frame into shared memory: what a page in its own process would cost
-    the loop per publish (the loop hands frames over by reference today)."""
+    """Times copying a frame into shared memory: what handing every published frame to another
+    process would cost the loop (it publishes by reference)."""
 
     def __init__(self) -> None:
         self.ns: list[int] = []
@@ -156,7 +149,8 @@ def run_with_clients(
         for ph in phases:
             if ph.clients is not None:
                 ph.clients.send_signal(signal.SIGSTOP)
-        cpu0 = face.cpu_seconds(), face.page_cpu_seconds()
+        copy_stat = Path(f"/proc/{replica.pid}/stat")
+        cpu0 = face.cpu_seconds(), face.page_cpu_seconds(), proc_cpu_seconds(copy_stat)
         for _ in range(rounds):
             # Always the same order: every client process is paused for exactly two blocks
             # (a reversed order would pause one for four, past its 10 s request timeout).
@@ -166,70 +160,15 @@ def run_with_clients(
                 _block(ctl, cam, seconds / rounds, ph, clock, probe)
                 if ph.clients is not None:
                     ph.clients.send_signal(signal.SIGSTOP)
-        cpu_s = face.cpu_seconds() - cpu0[0], face.page_cpu_seconds() - cpu0[1]
+        cpu = {
+            "the face's thread in the box": face.cpu_seconds() - cpu0[0],
+            "the page process": face.page_cpu_seconds() - cpu0[1],
+            "the copy": proc_cpu_seconds(copy_stat) - cpu0[2],
+        }
         for ph in phases:
             if ph.clients is not None:
+                ph.cpu_s = proc_cpu_seconds(Path(f"/proc/{ph.clients.pid}/stat"))
                 ph.counts = _counts(ph.clients)
-    _report(name, cam, url, seconds, rounds, phases, face, cpu_s, probe, load0)
-
-
-def _line(label: str, s: Summary) -> str:
-    return (
-        f"  {label:<34} median {s.median_ms:6.2f} ms  p99 {s.p99_ms:6.2f} ms  "
-        f"max {s.max_ms:7.2f} ms  (n={s.n})"
-    )
-
-
-def _report(
-    name: str,
-    cam: CameraRuntime,
-    url: str,
-    seconds: float,
-    rounds: int,
-    phases: list[Phase],
-    face: FaceServer,
-    cpu_s: tuple[float, float],
-    probe: CopyProbe,
-    load0: tuple[float, float, float],
-) -> None:
-    load1 = os.getloadavg()
-    print(
-        f"loop-bench '{name}' camera {cam.id}: page served at {url}; {seconds:g} s per phase "
-        f"in {rounds} rounds of {BLOCK_S:g} s blocks taking turns; load average "
-        f"{load0[0]:.2f} at the start, {load1[0]:.2f} at the end (1 min), on {os.cpu_count()} CPUs"
-    )
-    print("  frame in hand -> permit write acknowledged:")
-    sums = [summarize_ns(ph.split.wall) for ph in phases]
-    for ph, s in zip(phases, sums, strict=True):
-        print(_line(ph.label, s))
-        parts = ph.split.parts()
-        means = ph.split.means_ms()
-        print("      " + "; ".join(
-            f"{k} {v.median_ms:.2f}/{v.p99_ms:.2f}/{means[k]:.2f}" for k, v in parts.items()
-        ) + "  (median/p99/mean ms)")  # fmt: skip
-    quiet, page, copy = sums
-
-    def ratio(a: Summary, b: Summary) -> str:
-        p99 = a.p99_ms / b.p99_ms if b.p99_ms > 0 else float("inf")
-        return f"{p99:.3f}x (median {a.ratio_to(b):.3f}x)"
-
-    print(f"  p99 with / without clients: {ratio(page, quiet)}")
-    print(f"  p99 clients of a copy elsewhere / without: {ratio(copy, quiet)}")
-    print(f"  p99 page / copy elsewhere (the page's own cost): {ratio(page, copy)}")
-    served = sum(phases[1].counts.values())
-    print(
-        f"  client requests by status: page {phases[1].counts}, copy {phases[2].counts}; "
-        f"refused at accept: {face.refused}, over the rate: {face.limited}; JPEG encodes: "
-        f"{face.encodes}"
-    )
-    per_k = 1000 * cpu_s[1] / served if served else float("nan")
-    print(
-        f"  over {3 * seconds:g} s the face's thread in the box used {cpu_s[0]:.1f} s of CPU, "
-        f"the page process {cpu_s[1]:.1f} s ({per_k:.2f} s per 1000 requests)"
-    )
-    c = summarize_ns(probe.ns)
-    print(
-        f"  one frame {probe.shape} copied into shared memory: median {c.median_ms:.3f} ms, "
-        f"p99 {c.p99_ms:.3f} ms (n={c.n}): the loop's cost per publish to a page in its own "
-        "process"
-    )
+    title = f"loop-bench '{name}' camera {cam.id}: page served at {url}"
+    run = BenchRun(title, seconds, rounds, BLOCK_S, phases, load0, cpu, probe.ns, probe.shape)
+    report(run, face.refused, face.limited, face.encodes)
