@@ -42,7 +42,9 @@ from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel
 from plantvision.types import ImageArray
 
-BLOCK_S = 2.5
+# Each client process is paused for two blocks: 4 s, under the page's 5 s keep-alive, so no
+# connection is closed under a paused client (a close raced with its next request on waking).
+BLOCK_S = 2.0
 COPY_EVERY = 10  # frames between two timed copies into shared memory
 
 
@@ -153,7 +155,7 @@ def run_with_clients(
         cpu0 = face.cpu_seconds(), face.page_cpu_seconds(), proc_cpu_seconds(copy_stat)
         for _ in range(rounds):
             # Always the same order: every client process is paused for exactly two blocks
-            # (a reversed order would pause one for four, past its 10 s request timeout).
+            # (a reversed order would pause one for four, past its request timeout).
             for ph in phases:
                 if ph.clients is not None:
                     ph.clients.send_signal(signal.SIGCONT)

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import hmac
 import os
+import signal
 import socket
 import sys
 import threading
@@ -232,6 +233,9 @@ class PageProcess:
 
 
 def main(argv: list[str]) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the box stops first and this
+    # process follows when the box's end of the pair closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=int(argv[0]))
     conn = Connection(int(argv[1]))
     config, _ = unpack(conn.recv_bytes())

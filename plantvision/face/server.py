@@ -181,7 +181,11 @@ class FaceServer:
             "view_fps": self.cfg.view_fps, "max_clients": self.cfg.max_clients,
             "max_requests_per_s": self.cfg.max_requests_per_s,
         }))  # fmt: skip
-        if not conn.poll(START_S) or unpack(conn.recv_bytes(MAX_MESSAGE))[0].get("kind") != "ready":
+        try:
+            ready = conn.poll(START_S) and unpack(conn.recv_bytes(MAX_MESSAGE))[0]["kind"]
+        except (EOFError, OSError, ValueError, KeyError):
+            ready = False
+        if ready != "ready":
             raise RuntimeError(f"status page process did not start (exit {self._proc.poll()})")
         self._thread = threading.Thread(target=self._run, name="face", daemon=True)
         self._thread.start()
@@ -243,14 +247,14 @@ class FaceServer:
                     self._fault("face_error", exc)
 
     def _fault(self, event: str, exc: BaseException) -> None:
+        """Log, then count (a reader of the count finds the line written)."""
+        if self.log is not None:
+            code = None
+            if self._proc is not None and event == "http_stopped":
+                with contextlib.suppress(subprocess.TimeoutExpired):  # it follows the pair's end
+                    code = self._proc.wait(2.0)
+            self.log.error(event, error=repr(exc), exit_code=code)
         self.failures += 1
-        if self.log is None:
-            return
-        code = None
-        if self._proc is not None and event == "http_stopped":
-            with contextlib.suppress(subprocess.TimeoutExpired):  # it follows its end of the pair
-                code = self._proc.wait(2.0)
-        self.log.error(event, error=repr(exc), exit_code=code)
 
     def _on_message(self, conn: Connection, msg: bytes) -> None:
         header, _ = unpack(msg)
