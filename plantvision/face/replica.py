@@ -21,6 +21,8 @@ import urllib.request
 
 from aiohttp import web
 
+from plantvision.face.web import RateBound
+
 
 def fetch(url: str) -> dict[str, tuple[bytes, str]]:
     """path -> (body, content type) for every path the bench's clients poll."""
@@ -36,15 +38,11 @@ def fetch(url: str) -> dict[str, tuple[bytes, str]]:
 
 
 def app(answers: dict[str, tuple[bytes, str]], rate: float) -> web.Application:
-    bucket = [rate, time.monotonic()]
+    bound = RateBound(rate, time.monotonic())
 
     async def serve(request: web.Request) -> web.Response:
-        now = time.monotonic()
-        bucket[0] = min(rate, bucket[0] + (now - bucket[1]) * rate)
-        bucket[1] = now
-        if bucket[0] < 1.0:
+        if not bound.take(time.monotonic()):
             return web.Response(status=429, headers={"Retry-After": "1"}, text="too many\n")
-        bucket[0] -= 1.0
         body, ctype = answers[request.path]
         return web.Response(body=body, headers={"Content-Type": ctype})
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from plantvision.face.web import asset, no_icon
+from plantvision.face.web import RateBound, asset, no_icon
 from plantvision.face.wire import pack, unpack
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -78,8 +78,7 @@ class PageProcess:
         self.answers = {"state": Answer(STATE_TTL_S), "metrics": Answer(METRICS_TTL_S)}
         self.answers |= {f"view/{c}": Answer(view_s) for c in self.cameras}
         self.static = {name: asset(name) for name in ("index.html", "app.js", "style.css")}
-        rate = float(config["max_requests_per_s"])
-        self.rate, self.bucket, self.bucket_t = rate, rate, time.monotonic()
+        self.bound = RateBound(float(config["max_requests_per_s"]), time.monotonic())
         self.refused = self.limited = 0
         self.handler: web.Server | None = None
         self.stop: asyncio.Event | None = None
@@ -187,7 +186,7 @@ class PageProcess:
                 headers={"Allow": ", ".join(READ_ONLY)},
                 text="read-only: GET and HEAD only\n",
             )
-        if not self._take_token():
+        if not self.bound.take(time.monotonic()):
             self.limited += 1
             return web.Response(status=429, headers={"Retry-After": "1"}, text="too many\n")
         if self.token is not None and request.path not in PUBLIC:
@@ -195,15 +194,6 @@ class PageProcess:
             if not hmac.compare_digest(sent.encode(), f"Bearer {self.token}".encode()):
                 return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.bucket = min(self.rate, self.bucket + (now - self.bucket_t) * self.rate)
-        self.bucket_t = now
-        if self.bucket < 1.0:
-            return False
-        self.bucket -= 1.0
-        return True
 
     async def _page(self, request: web.Request) -> web.Response:
         name = request.path.lstrip("/") or "index.html"
