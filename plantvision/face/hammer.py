@@ -33,8 +33,8 @@ async def _client(
                     c[str(r.status)] += 1
                     if r.status in (429, 503):  # as the page does: wait as told
                         await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
-            except (aiohttp.ClientError, TimeoutError):
-                c["error"] += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                c[f"error {type(exc).__name__}"] += 1  # named, so a report says what failed
         first = False
         await asyncio.sleep(pause)
 

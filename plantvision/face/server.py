@@ -1,28 +1,32 @@
-"""The status page, /api/state and /metrics: an aiohttp server in its own thread and event loop.
+"""The status page, /api/state and /metrics: served by a process of its own, fed by the box.
 
-Read-only by design: GET and HEAD only (any other method gets 405); no endpoint resets, changes
-outputs or edits zones. Bounded: at most `max_clients` open connections (more are refused with
-503 at accept), at most `max_requests_per_s` requests a second for all clients together (429),
-idle connections closed after a few seconds, one JPEG encode per camera per view period, and
-/metrics and /api/state built at most a few times a second whatever the number of clients. The
-loop is never waited on: everything here reads the loop's published snapshots by reference.
+The page's clients never run Python in the loop's process. The box binds the port (a busy one
+is a ConfigError before anything is energised) and starts the page process
+(plantvision/face/serve.py) with the socket and one end of a socket pair. In the box one niced
+thread (`FaceServer`) drains the loop's tapes and events into the metrics every 0.1 s and
+answers the page process's wants: /api/state at most every 0.1 s, /metrics every 0.5 s, each
+camera's annotated JPEG at most `view_fps` times a second, whatever the page process asks
+(face/wire.py: it can ask for nothing else). The loop is never waited on: everything here reads
+the loop's published snapshots by reference. A page process that dies is logged
+(`http_stopped`) and counted, and the box runs on; the page process ends when the box does.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
+import contextlib
+import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
@@ -31,27 +35,22 @@ from plantvision.errors import ConfigError
 from plantvision.face.events import EventInbox
 from plantvision.face.metrics import Observer
 from plantvision.face.state import RunInfo, state_json
-from plantvision.face.view import ViewEncoder
-from plantvision.face.web import asset, bind, no_icon
+from plantvision.face.view import ViewCache
+from plantvision.face.web import bind
+from plantvision.face.wire import MAX_MESSAGE, Want, counters_of, pack, unpack, want_of
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel, is_loopback
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-READ_ONLY = ("GET", "HEAD")
 DRAIN_S = 0.1  # how often the face drains the loop's tapes and events
 STATE_TTL_S = 0.1
 METRICS_TTL_S = 0.5
-KEEPALIVE_S = 5.0
-# A Python thread keeps the GIL up to the switch interval (5 ms by default) while another waits:
-# the loop, back from inference or a socket, must not wait that long behind a busy page.
-SWITCH_INTERVAL_S = 0.0005
-# And the page's threads run at a lower CPU priority than the loop (Linux: per thread).
+START_S = 30.0  # the page process's start (an interpreter and aiohttp) on a loaded machine
+# The box's thread (draining, building answers) runs at a lower CPU priority than the loop
+# (Linux: per thread), and so does the page process.
 FACE_NICE = 10
-PUBLIC = frozenset({"/", "/app.js", "/style.css", "/favicon.ico"})
-_REFUSE = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
-    b"Connection: close\r\n\r\n"
-)
+# A Python thread keeps the GIL up to the switch interval (5 ms by default) while another waits:
+# the loop, back from inference or a socket, must not wait that long behind the face's thread.
+SWITCH_INTERVAL_S = 0.0005
 
 
 def http_override(cfg: HttpModel, arg: str | None) -> HttpModel:
@@ -95,32 +94,32 @@ def lower_priority() -> None:
         pass
 
 
-class _Refuse(asyncio.Protocol):
-    """Over the connection bound: a 503 and close, before reading anything."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_REFUSE)
-        transport.close()
-
-
 class _Cache:
-    """One value rebuilt at most every `ttl_s` (single-threaded: the face's event loop)."""
+    """One answer rebuilt at most every `ttl_s` (the face's thread only)."""
 
-    def __init__(self, ttl_s: float, build: Callable[[], Any]) -> None:
+    def __init__(self, ttl_s: float, build: Callable[[], bytes]) -> None:
         self._ttl_s, self._build = ttl_s, build
-        self._value: Any = None
+        self._value = b""
         self._t = -1e9
 
-    def get(self) -> Any:
+    def get(self) -> bytes:
         now = time.monotonic()
         if now - self._t >= self._ttl_s:
             self._value, self._t = self._build(), now
         return self._value
 
 
+def proc_cpu_seconds(stat_path: Path) -> float:
+    """user + system CPU seconds from a /proc .../stat file (NaN when unreadable)."""
+    try:
+        fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class FaceServer:
-    """Serve the page for `controller` on `cfg.host:cfg.port` from a thread of its own."""
+    """Serve the page for `controller` on `cfg.host:cfg.port` from a process of its own."""
 
     def __init__(
         self,
@@ -134,183 +133,161 @@ class FaceServer:
     ) -> None:
         self.cfg, self.info, self.token, self.log = cfg, info, token, log
         self.observer = Observer(controller, inbox)
-        self._tids: list[int] = []  # native ids of the page's threads
-        self._pool = ThreadPoolExecutor(
-            1, thread_name_prefix="face-encode", initializer=self._own_thread
+        self.cameras = {c.id: c for c in controller.cameras}
+        self.views = {c.id: ViewCache(cfg.jpeg_quality) for c in controller.cameras}
+        self._view_s = 1.0 / cfg.view_fps
+        self._view_t = dict.fromkeys(self.cameras, -1e9)
+        self._state = _Cache(
+            STATE_TTL_S, lambda: json.dumps(state_json(self.observer, info)).encode()
         )
-        self.views = {
-            c.id: ViewEncoder(self._pool, cfg.view_fps, cfg.jpeg_quality)
-            for c in controller.cameras
-        }
-        self._state = _Cache(STATE_TTL_S, lambda: state_json(self.observer, info))
         self._metrics = _Cache(METRICS_TTL_S, lambda: generate_latest(self.observer.registry))
-        self._bucket, self._bucket_t = cfg.max_requests_per_s, time.monotonic()
-        self._static = {name: asset(name) for name in ("index.html", "app.js", "style.css")}
+        self._tid: int | None = None  # native id of the face's thread
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._stopping = threading.Event()
         self.url = ""
-        self.refused = self.limited = 0
-        self._handler: web.Server | None = None
+        self.refused = self.limited = self.connections = 0
+        self.failures = 0  # page process deaths and faults of the face's thread, each logged
+        self.answered: Counter[str] = Counter()  # answers built for the page process, by kind
 
     @property
-    def connections(self) -> int:
-        """Connections open now."""
-        return 0 if self._handler is None else len(self._handler.connections)
+    def pid(self) -> int:
+        """The page process's id (0 before start)."""
+        return 0 if self._proc is None else self._proc.pid
+
+    @property
+    def encodes(self) -> int:
+        return sum(v.encodes for v in self.views.values())
 
     # -- life cycle (caller's thread) --------------------------------------------------------
 
     def start(self) -> str:
-        """Bind (a busy port is a ConfigError, before anything is energised), serve, return
-        the page's address."""
+        """Bind, start the page process and the face's thread, return the page's address."""
         sock = bind(self.cfg.host, self.cfg.port)
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}/"
-        self._thread = threading.Thread(target=self._run, args=(sock,), name="face", daemon=True)
+        ours, theirs = socket.socketpair()
+        with sock, theirs:
+            fds = (sock.fileno(), theirs.fileno())
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "plantvision.face.serve", *map(str, fds)], pass_fds=fds
+            )
+        conn = self._conn = Connection(ours.detach())
+        conn.send_bytes(pack({
+            "cameras": list(self.cameras), "token": self.token, "nice": FACE_NICE,
+            "view_fps": self.cfg.view_fps, "max_clients": self.cfg.max_clients,
+            "max_requests_per_s": self.cfg.max_requests_per_s,
+        }))  # fmt: skip
+        try:
+            ready = conn.poll(START_S) and unpack(conn.recv_bytes(MAX_MESSAGE))[0]["kind"]
+        except (EOFError, OSError, ValueError, KeyError):
+            ready = False
+        if ready != "ready":
+            raise RuntimeError(f"status page process did not start (exit {self._proc.poll()})")
+        self._thread = threading.Thread(target=self._run, name="face", daemon=True)
         self._thread.start()
-        if not self._ready.wait(10.0) or self._failed is not None:
-            raise RuntimeError(f"status page failed to start: {self._failed!r}")
         if self.log is not None:
-            self.log.info("http_started", url=self.url, clients=self.cfg.max_clients)
+            self.log.info(
+                "http_started", url=self.url, clients=self.cfg.max_clients, pid=self._proc.pid
+            )
             if not is_loopback(self.cfg.host):
                 self.log.warning("http_exposed", host=self.cfg.host, token_env=self.cfg.token_env)
         return self.url
 
     def stop(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
+        """Stop the face's thread, close the pair (the page process ends on it), reap it."""
+        self._stopping.set()
         if self._thread is not None:
             self._thread.join(5.0)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._conn is not None:
+            self._conn.close()
+        if self._proc is not None:
+            try:
+                self._proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5.0)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the face's thread in the box has used (Linux; NaN elsewhere)."""
+        if self._tid is None:
+            return 0.0
+        return proc_cpu_seconds(Path(f"/proc/self/task/{self._tid}/stat"))
+
+    def page_cpu_seconds(self) -> float:
+        """CPU time the page process has used (Linux; NaN elsewhere)."""
+        if self._proc is None:
+            return 0.0
+        return proc_cpu_seconds(Path(f"/proc/{self._proc.pid}/stat"))
 
     # -- the face's thread -----------------------------------------------------------------
 
-    def _own_thread(self) -> None:
-        self._tids.append(threading.get_native_id())
+    def _run(self) -> None:
+        self._tid = threading.get_native_id()
         lower_priority()
-
-    def cpu_seconds(self) -> float:
-        """CPU time the page's threads have used (Linux; NaN elsewhere)."""
-        total = 0.0
-        for tid in self._tids:
+        conn = self._conn
+        assert conn is not None
+        drained = 0.0
+        while not self._stopping.is_set():
             try:
-                stat = Path(f"/proc/self/task/{tid}/stat").read_text()
-            except OSError:
-                return float("nan")
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+                if conn.poll(DRAIN_S):
+                    self._on_message(conn, conn.recv_bytes(MAX_MESSAGE))
+            except (EOFError, OSError) as exc:
+                if not self._stopping.is_set():
+                    self._fault("http_stopped", exc)
+                return
+            if time.monotonic() - drained >= DRAIN_S:
+                drained = time.monotonic()
+                try:
+                    self.observer.drain()
+                except Exception as exc:  # a bug here must not end the page
+                    self._fault("face_error", exc)
 
-    def _run(self, sock: socket.socket) -> None:
-        self._own_thread()
+    def _fault(self, event: str, exc: BaseException) -> None:
+        """Log, then count (a reader of the count finds the line written)."""
+        if self.log is not None:
+            code = None
+            if self._proc is not None and event == "http_stopped":
+                with contextlib.suppress(subprocess.TimeoutExpired):  # it follows the pair's end
+                    code = self._proc.wait(2.0)
+            self.log.error(event, error=repr(exc), exit_code=code)
+        self.failures += 1
+
+    def _on_message(self, conn: Connection, msg: bytes) -> None:
+        header, _ = unpack(msg)
+        counters = counters_of(header)
+        if counters is not None:
+            self.refused, self.limited = counters["refused"], counters["limited"]
+            self.connections = counters["connections"]
+            return
+        want = want_of(header, frozenset(self.cameras))
+        if want is None:
+            return  # the page process can ask for nothing else
         try:
-            asyncio.run(self._serve(sock))
-        except BaseException as exc:  # reported to start(); never reaches the loop
-            self._failed = exc
-            self._ready.set()
+            head, body = self._answer(want)
+        except Exception as exc:  # a bug here must not end the page: that answer is a 500
+            self._fault("face_error", exc)
+            head, body = {"error": repr(exc)}, b""
+        conn.send_bytes(pack({"key": want.key, **head}, body))
 
-    async def _serve(self, sock: socket.socket) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        runner = web.AppRunner(
-            self._app(), handle_signals=False, access_log=None, keepalive_timeout=KEEPALIVE_S
-        )
-        await runner.setup()
-        handler = self._handler = runner.server
-        assert handler is not None
-
-        def factory() -> asyncio.Protocol:
-            if len(handler.connections) >= self.cfg.max_clients:
-                self.refused += 1
-                return _Refuse()
-            return handler()
-
-        server = await self._loop.create_server(factory, sock=sock)
-        drain = asyncio.create_task(self._drain())
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            drain.cancel()
-            server.close()
-            await runner.cleanup()
-
-    async def _drain(self) -> None:
-        while True:
-            try:
-                self.observer.drain()
-            except Exception as exc:  # a bug here must not end the page
-                if self.log is not None:
-                    self.log.error("face_error", error=repr(exc))
-            await asyncio.sleep(DRAIN_S)
-
-    def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard])
-        app.router.add_get("/", self._page)
-        app.router.add_get("/app.js", self._page)
-        app.router.add_get("/style.css", self._page)
-        app.router.add_get("/favicon.ico", no_icon)
-        app.router.add_get("/api/state", self._api_state)
-        app.router.add_get("/metrics", self._api_metrics)
-        app.router.add_get("/camera/{camera}/frame.jpg", self._frame)
-        return app
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Read-only, bounded, and behind the token when there is one."""
-        if request.method not in READ_ONLY:
-            return web.Response(
-                status=405,
-                headers={"Allow": ", ".join(READ_ONLY)},
-                text="read-only: GET and HEAD only\n",
-            )
-        if not self._take_token():
-            self.limited += 1
-            return web.Response(status=429, headers={"Retry-After": "1"}, text="too many\n")
-        if self.token is not None and request.path not in PUBLIC:
-            sent = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(sent.encode(), f"Bearer {self.token}".encode()):
-                return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    def _take_token(self) -> bool:
+    def _answer(self, want: Want) -> tuple[dict[str, Any], bytes]:
+        """Built at most once per period whatever the page process asks."""
+        self.observer.drain()
+        self.answered[want.kind] += 1
+        if want.kind == "state":
+            return {}, self._state.get()
+        if want.kind == "metrics":
+            return {"type": CONTENT_TYPE_LATEST}, self._metrics.get()
         now = time.monotonic()
-        rate = self.cfg.max_requests_per_s
-        self._bucket = min(rate, self._bucket + (now - self._bucket_t) * rate)
-        self._bucket_t = now
-        if self._bucket < 1.0:
-            return False
-        self._bucket -= 1.0
-        return True
-
-    async def _page(self, request: web.Request) -> web.Response:
-        name = request.path.lstrip("/") or "index.html"
-        body, ctype = self._static[name]
-        return web.Response(body=body, content_type=ctype, headers={"Cache-Control": "no-cache"})
-
-    async def _api_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self._state.get(), headers={"Cache-Control": "no-store"})
-
-    async def _api_metrics(self, request: web.Request) -> web.Response:
-        body: bytes = self._metrics.get()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def _frame(self, request: web.Request) -> web.Response:
-        cam_id = request.match_info["camera"]
-        view = self.views.get(cam_id)
-        if view is None:
-            raise web.HTTPNotFound(text=f"no camera {cam_id!r}\n")
-        cam = next(c for c in self.observer.controller.cameras if c.id == cam_id)
-        jpeg = await view.get(cam.published)
-        return web.Response(
-            body=jpeg.data,
-            content_type="image/jpeg",
-            headers={"Cache-Control": "no-store", "X-Frame-Seq": str(jpeg.seq)},
-        )
+        snap = None
+        if now - self._view_t[want.camera] >= self._view_s:
+            self._view_t[want.camera] = now
+            snap = self.cameras[want.camera].published
+        jpeg = self.views[want.camera].get(snap)
+        return {"seq": jpeg.seq}, jpeg.data
 
 
 def start_face(

@@ -1,16 +1,13 @@
 """The annotated live view: the newest frame with its boxes (class and score, coloured by what
-they did), encoded as JPEG in the face's encoder thread, at most `view_fps` times a second per
-camera however many clients ask. Zones and masks are drawn by the page (SVG) over the image.
+they did), encoded as JPEG in the face's thread, at most `view_fps` times a second per camera
+however many clients ask. Zones and masks are drawn by the page (SVG) over the image.
 
 The frame is the loop's own array, taken by reference from the snapshot: it is copied here, in
-the encoder thread, before anything is drawn on it.
+the face's thread, before anything is drawn on it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import cv2
@@ -97,39 +94,24 @@ def placeholder(quality: int) -> Jpeg:
     return Jpeg(encode(img, quality), -1)
 
 
-class ViewEncoder:
-    """One camera's view: a cached JPEG, re-encoded at most `fps` times a second, one encode in
-    flight at a time shared by every waiting client (asyncio side: the face's event loop)."""
+class ViewCache:
+    """One camera's view: the last JPEG, encoded again only for a newer frame or other
+    detections (the page process asks at most `view_fps` times a second; the box's own
+    bound on asking is in face/server.py)."""
 
-    def __init__(self, pool: Executor, fps: float, quality: int) -> None:
-        self._pool, self._period_s, self._quality = pool, 1.0 / fps, quality
+    def __init__(self, quality: int) -> None:
+        self._quality = quality
         self._cached = placeholder(quality)
-        self._cached_key: tuple[int, int] = (-1, 0)
-        self._last_s = 0.0
-        self._inflight: asyncio.Future[Jpeg] | None = None
+        self._key: tuple[int, int] = (-1, 0)
         self.encodes = 0
 
-    async def get(self, snap: CameraSnapshot | None) -> Jpeg:
+    def get(self, snap: CameraSnapshot | None) -> Jpeg:
+        """The view of `snap` (None: the last one)."""
         if snap is None or snap.frame is None:
             return self._cached
         key = (snap.frame.seq, id(snap.detections))
-        now = time.monotonic()
-        if key == self._cached_key or now - self._last_s < self._period_s:
-            return self._cached
-        if self._inflight is None:
-            self._last_s = now
-            self._inflight = asyncio.get_running_loop().run_in_executor(
-                self._pool, self._encode, snap
-            )
-            try:
-                self._cached = await self._inflight
-                self._cached_key = key
-            finally:
-                self._inflight = None
-            return self._cached
-        return await asyncio.shield(self._inflight)
-
-    def _encode(self, snap: CameraSnapshot) -> Jpeg:
-        assert snap.frame is not None
-        self.encodes += 1
-        return Jpeg(encode(annotate(snap), self._quality), snap.frame.seq)
+        if key != self._key:
+            self._cached = Jpeg(encode(annotate(snap), self._quality), snap.frame.seq)
+            self._key = key
+            self.encodes += 1
+        return self._cached

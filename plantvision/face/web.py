@@ -1,4 +1,5 @@
-"""Small helpers both pages share: a listening socket with a clear error, packaged assets."""
+"""Small helpers the pages share: a listening socket with a clear error, packaged assets, and
+the request-rate bound."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def bind(host: str, port: int) -> socket.socket:
 async def no_icon(request: web.Request) -> web.Response:
     """Browsers ask for one; an empty answer keeps their consoles clean."""
     return web.Response(status=204)
+
+
+class RateBound:
+    """A token bucket: at most `rate_per_s` requests a second on average, bursts up to one
+    second's worth. `now_s` is passed in (monotonic seconds)."""
+
+    def __init__(self, rate_per_s: float, now_s: float) -> None:
+        self.rate = rate_per_s
+        self._tokens, self._t = rate_per_s, now_s
+
+    def take(self, now_s: float) -> bool:
+        self._tokens = min(self.rate, self._tokens + (now_s - self._t) * self.rate)
+        self._t = now_s
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True

@@ -23,6 +23,7 @@ from plantvision.face.events import EventInbox, EventTap
 from plantvision.face.metrics import Observer
 from plantvision.face.server import FaceServer, bearer_token, http_override
 from plantvision.face.state import RunInfo
+from plantvision.face.web import RateBound
 from plantvision.guard.latch import Guard, GuardConfig
 from plantvision.loop.deployment import HttpModel
 from tests.loop.rig import INSIDE, OUTSIDE, Rig
@@ -170,7 +171,7 @@ def test_connections_over_the_bound_are_refused(tmp_path: Path) -> None:
         assert wait_for(lambda: face.connections == 2, 10)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
             assert third.recv(64).startswith(b"HTTP/1.1 503")
-        assert face.refused == 1
+        assert wait_for(lambda: face.refused == 1, 10)  # told by the page process
     finally:
         for s in idle:
             s.close()
@@ -186,6 +187,14 @@ def test_requests_over_the_rate_get_429(tmp_path: Path) -> None:
         assert (status, headers.get("Retry-After")) == (429, "1")
     finally:
         face.stop()
+
+
+def test_the_rate_bound_allows_a_second_of_burst_then_the_rate() -> None:
+    bound = RateBound(2.0, now_s=0.0)
+    assert [bound.take(0.0) for _ in range(3)] == [True, True, False]
+    assert not bound.take(0.4)  # 0.8 of a token back
+    assert bound.take(0.5)
+    assert [bound.take(100.0) for _ in range(3)] == [True, True, False]  # never more than 2
 
 
 def test_http_option_and_exposure_rules(monkeypatch: pytest.MonkeyPatch) -> None:
