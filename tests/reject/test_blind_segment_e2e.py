@@ -27,13 +27,25 @@ def run(spec: RigSpec, tmp_path: Path) -> tuple[RigResult, list[dict[str, Any]]]
     return result, logs
 
 
-def only_start_up_misses(logs: list[dict[str, Any]]) -> None:
+def only_start_up_misses(result: RigResult, logs: list[dict[str, Any]]) -> None:
     """A belt standing at start-up starts at full speed: the blind belt within one camera
     cycle of the ejector line has passed it before the box's next update (counted missed,
-    never silent). Nothing else is missed."""
+    never silent). Nothing else is missed but what a starved process explains: a miss the
+    product counted while the witness saw the whole process held off the CPU at its due time
+    (simulators.plc.witness, as in test_reject_e2e)."""
     missed = [e for e in logs if e["event"] == "reject_missed"]
-    assert all(e["item_id"] < 0 for e in missed), missed
-    assert len(missed) <= 2, missed
+    blind = [e for e in missed if e["item_id"] < 0]
+    assert len(blind) <= 2, blind
+    seen = [e for e in missed if e["item_id"] >= 0]
+    assert len(seen) <= len(result.excuses.items), (seen, result.excuses)
+    unexplained = [m for m in result.excuses.unexplained if m.item_id >= 0]
+    assert unexplained == [], unexplained
+
+
+def every_defect_binned(result: RigResult) -> None:
+    """Every defective item that passed is in the bin, or its miss is excused (above)."""
+    missing = result.defective_passed - result.in_bin
+    assert missing <= result.excuses.items, (sorted(missing), result.missed_rejects)
 
 
 @pytest.mark.slow
@@ -60,8 +72,8 @@ def test_a_three_second_stall_puts_every_item_that_passed_unseen_in_the_bin(
         # Box-timed, a defect's pulse armed before the stale verdict stopped the belt can fire
         # at air: with the camera hung the loop updates every 250 ms, too late to unarm it (a
         # limit of plans armed in camera cycles, not of blind segments; PLC counts are immune).
-        assert result.defective_passed <= result.in_bin
-    only_start_up_misses(logs)
+        every_defect_binned(result)
+    only_start_up_misses(result, logs)
 
 
 @pytest.mark.slow
@@ -97,5 +109,5 @@ def test_a_healthy_run_with_overlapping_frames_rejects_no_good_item(tmp_path: Pa
         # Good items only from the start-up stretch (and its edge, within the paddle's reach).
         assert defective or at_start >= judging_line_mm - REACH_MM - 2, (item, at_start)
     assert result.unseen <= result.in_bin
-    assert result.defective_passed <= result.in_bin
-    only_start_up_misses(logs)
+    every_defect_binned(result)
+    only_start_up_misses(result, logs)
