@@ -35,6 +35,9 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _fix_for(err: ErrorDetails) -> str:
+    fix = (err.get("ctx") or {}).get("fix")  # a validator's own (PydanticCustomError context)
+    if fix:
+        return str(fix)
     kind = str(err.get("type", ""))
     if kind == "extra_forbidden":
         return "remove this key or check its spelling"

@@ -76,10 +76,10 @@ class RigSpec:
     # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
-    # Reject unless proven good: the deployment's coverage map (unset: none, as before).
+    # Reject unless proven good: the deployment's coverage map (always on, as every deployment's).
     budget_ms: float = 500.0  # the camera's: a longer one lets the belt run blind longer
     horizon_ms: float = 100.0  # box: at least the longest update gap (check's rule)
-    longest_item_mm: float | None = None
+    longest_item_mm: float | None = None  # None: the scene's own item size (its truth)
     no_decision_action: str = "reject"
     stall_at_s: float = 0.0  # the camera hangs this long after the belt starts ...
     stall_s: float = 0.0  # ... for this long (0: never)
@@ -208,11 +208,15 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
             "horizon_ms": spec.horizon_ms,
         },
     }
-    if spec.longest_item_mm is not None:
-        camera["conveyor"] |= {
-            "longest_item_mm": spec.longest_item_mm,
-            "no_decision_action": spec.no_decision_action,
-        }
+    longest = spec.longest_item_mm
+    if longest is None:  # the scene's real longest item: every item is that square
+        scene = _scenario(spec).conveyor
+        assert scene is not None
+        longest = scene.item_size_mm
+    camera["conveyor"] |= {
+        "longest_item_mm": longest,
+        "no_decision_action": spec.no_decision_action,
+    }
     plc = {
         "host": "127.0.0.1",
         "allowed_hosts": ["127.0.0.1"],
