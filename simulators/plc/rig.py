@@ -34,6 +34,7 @@ from plantvision.loop.deployment import CameraModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
+from simulators.plc.conveyor import EjectorSite
 from simulators.plc.hang import Hang, HangingGrabber, unseen_items
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
@@ -104,6 +105,16 @@ class RigResult:
     unseen: set[int] = field(default_factory=set)  # passed the ejector, never shown whole
     start_centre_mm: dict[int, float] = field(default_factory=dict)  # binned: where at start
     hang_ns: tuple[int, int] = (0, 0)  # when the camera hung, and until when
+    site: EjectorSite | None = None  # the simulator's ejector (its true response)
+    whole_mm: tuple[float, float] = (0.0, 0.0)  # along the view: where an item lies whole
+
+    def aims_unseen(self, pulse: dict[str, Any]) -> bool:
+        """The belt the paddle met at `pulse` lay whole in no grabbed frame (the scene's truth,
+        as `unseen`): a push over blind belt (start-up, a stall), which may meet no item."""
+        assert self.site is not None
+        push_mm = pulse["belt_mm"] + pulse["speed_mm_s"] * self.site.response_ms / 1000
+        lo, hi = self.whole_mm
+        return not any(lo <= self.site.x_mm - push_mm + t <= hi for t in self.grabbed_mm)
 
     def timing_errors_ms(self) -> list[float]:
         """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
@@ -378,6 +389,8 @@ def _run(
         unseen,
         at_start,
         (hang_from_ns, hang.until_ns),
+        sim.belt.cfg.ejectors[0],
+        whole_mm,
     )
 
 

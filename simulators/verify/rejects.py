@@ -18,9 +18,10 @@ written twice, must still be rejected once).
 `unseen`: the items that passed the ejector but that no grabbed frame showed whole (a camera
 stall; at start-up, the belt between camera and ejector). Reject unless proven good: the box
 must bin them, good or not, so a good one in the bin is no false reject (nor one to announce);
-with `unjudged_rejected`, every one of them must be in the bin. A range pulse (PLC-timed, the coil held from one count to
-another over a blind segment: the log's `end_count`) aims at belt, not at an item: what it bins,
-the item it met at its start included, counts as swept in (no timing error, no second push).
+with `unjudged_rejected`, every one of them must be in the bin. A range pulse (PLC-timed, the
+coil held from one count to another over a blind segment: the log's `end_count`) aims at belt,
+not at an item: what it bins, the item it met at its start included, counts as swept in (no
+timing error, no second push).
 """
 
 from __future__ import annotations
