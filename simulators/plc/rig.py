@@ -14,6 +14,10 @@ With `stall_s` the camera hangs (its grab blocks, as a dead stream's read does) 
 after the belt started; after it the operator presses reset and start again and the belt runs
 `after_s` more. The belt travel of every frame the camera grabbed comes back, so a judge can
 tell from the scene's own truth which items no frame showed whole (`unseen_items`).
+
+The deployment always has a coverage map (`longest_item_mm`, by default the scene's own item
+size), so at start-up the box pushes over the belt between view and ejector: good items there
+are binned rightly (`unseen`), and pushes aimed at blind belt (`aims_unseen`) may meet none.
 """
 
 from __future__ import annotations
@@ -111,7 +115,8 @@ class RigResult:
     def aims_unseen(self, pulse: dict[str, Any]) -> bool:
         """The belt the paddle met at `pulse` lay whole in no grabbed frame (the scene's truth,
         as `unseen`): a push over blind belt (start-up, a stall), which may meet no item."""
-        assert self.site is not None
+        if self.site is None:
+            return False
         push_mm = pulse["belt_mm"] + pulse["speed_mm_s"] * self.site.response_ms / 1000
         lo, hi = self.whole_mm
         return not any(lo <= self.site.x_mm - push_mm + t <= hi for t in self.grabbed_mm)
@@ -132,9 +137,11 @@ class RigResult:
         return out
 
     def position_errors_ms(self) -> list[float]:
-        """Per pulse: the item's true offset from the ejector at the push, as time at belt
-        speed (actual minus ideal, positive: late)."""
-        return [p["error_ms"] for p in self.pulses if p.get("error_ms") is not None]
+        """Per pulse aimed at an item (not at blind belt, `aims_unseen`): the item's true offset
+        from the ejector at the push, as time at belt speed (actual minus ideal, positive: late).
+        """
+        return [p["error_ms"] for p in self.pulses
+                if p.get("error_ms") is not None and not self.aims_unseen(p)]  # fmt: skip
 
     @property
     def binned(self) -> set[int]:
@@ -152,8 +159,11 @@ class RigResult:
 
     @property
     def good_rejected(self) -> set[int]:
-        """Good items in the bin (any, judged set or not)."""
-        return {int(p["item"]) for p in self.pulses if p.get("binned") and not p["defective"]}
+        """Good items pushed into the bin that some grabbed frame showed whole (judged set or
+        not): proven good, never to be binned. A good item no frame showed whole (`unseen`:
+        start-up, a stall) is binned rightly (reject unless proven good)."""
+        pushed = {int(p["item"]) for p in self.pulses if p.get("binned") and not p["defective"]}
+        return pushed - self.unseen
 
 
 class TruthDetector:

@@ -34,7 +34,7 @@ def _judge(spec: RigSpec, tmp_path: Path) -> None:
     # Reject unless proven good: at start-up the belt between the view and the ejector was
     # shown whole by no frame, and the box pushes over it, good items there included (the
     # scene's truth, `unseen`). A good item a frame did show whole never goes in the bin.
-    assert result.good_rejected - result.unseen == set(), (result.unseen, result.pulses)
+    assert result.good_rejected == set(), (result.unseen, result.pulses)  # less the unseen
     missed = [e for e in logs if e["event"] == "reject_missed"]
     assert all(e["item_id"] < 0 for e in missed), missed  # only pushes over blind belt ...
     assert result.counters["missed"] == len(missed) <= 2, missed  # ... as the belt starts
