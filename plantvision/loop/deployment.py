@@ -94,11 +94,12 @@ def _longest_item_required(schema: dict[str, Any]) -> None:
     schema["required"] = sorted({*schema.get("required", ()), "longest_item_mm"})
 
 
+# The rule lives here, not in ConveyorConfig: the pure scheduler still takes a config without
+# longest_item_mm (its unit tests' map off), while every deployment file validates through this.
 class DeployedConveyor(ConveyorConfig):
     """A conveyor in a deployment file: reject unless proven good is the rule, not an option,
     so the coverage map is always on and `longest_item_mm` must be stated (DESIGN.md, "Defect
-    rejection semantics"). There is no safe default: too small calls half-seen items proven.
-    The pure scheduler still takes a ConveyorConfig without it (its unit tests' map off)."""
+    rejection semantics"). There is no safe default: too small calls half-seen items proven."""
 
     model_config = ConfigDict(json_schema_extra=_longest_item_required)
 
