@@ -154,16 +154,20 @@ class RigResult:
 
     @property
     def missed(self) -> set[int]:
-        """Defective items that passed the ejector and are not in the bin."""
-        return self.defective_passed - self.binned
+        """Defective items that passed the ejector and are not in the bin (pushed, or swept by
+        a long push: a range over blind belt)."""
+        return self.defective_passed - self.in_bin
 
     @property
     def good_rejected(self) -> set[int]:
-        """Good items pushed into the bin that some grabbed frame showed whole (judged set or
-        not): proven good, never to be binned. A good item no frame showed whole (`unseen`:
-        start-up, a stall) is binned rightly (reject unless proven good)."""
+        """Good items in the bin (pushed, or swept by a long push) that some grabbed frame
+        showed whole (judged set or not): proven good, never to be binned. A good item no frame
+        showed whole (`unseen`: start-up, a stall) is binned rightly (reject unless proven good).
+        """
         pushed = {int(p["item"]) for p in self.pulses if p.get("binned") and not p["defective"]}
-        return pushed - self.unseen
+        swept = {int(s["item"]) for p in self.pulses for s in p.get("swept", [])
+                 if not s["defective"]}  # fmt: skip
+        return (pushed | swept) - self.unseen
 
 
 class TruthDetector:
