@@ -30,7 +30,8 @@ def _judge(spec: RigSpec, tmp_path: Path) -> None:
     assert result.defective_passed, "the run carried no defective item past the ejector"
     assert result.good_passed, "the run carried no good item past the ejector"
     pushes = [(p.get("item"), p.get("offset_mm"), p.get("binned")) for p in result.pulses]
-    assert result.missed == set(), (result.missed, "pushes (item, offset mm, binned):", pushes)
+    why = (result.counters, "pushes (item, offset mm, binned):", pushes)
+    assert result.missed == set(), (result.missed, *why)
     # Reject unless proven good: at start-up the belt between the view and the ejector was
     # shown whole by no frame, and the box pushes over it, good items there included (the
     # scene's truth, `unseen`). A good item a frame did show whole never goes in the bin.
