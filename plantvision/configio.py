@@ -2,7 +2,8 @@
 
 Config models follow one convention (STYLE.md, 7): `StrictModel` subclasses, `extra="forbid"`,
 frozen, a `description` on every field. Validators raise ValueError with a message that says how
-to fix the value; this module prefixes the file and the dotted field path.
+to fix the value (or a PydanticCustomError whose context carries the `fix`); this module prefixes
+the file and the dotted field path.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _fix_for(err: ErrorDetails) -> str:
+    fix = (err.get("ctx") or {}).get("fix")  # a validator's own (PydanticCustomError context)
+    if fix:
+        return str(fix)
     kind = str(err.get("type", ""))
     if kind == "extra_forbidden":
         return "remove this key or check its spelling"

@@ -87,6 +87,18 @@ def test_a_broken_deployment_is_flagged_where_it_is_wrong(edit: Any, flagged: st
     assert any(flagged in e for e in errors), errors
 
 
+def test_a_conveyor_without_its_longest_item_is_flagged() -> None:
+    """An editor flags a conveyor without longest_item_mm as `run` refuses it (required: reject
+    unless proven good is the rule, and no default is safe)."""
+    data = yaml.safe_load((REPO / "deployments" / "demo-conveyor.yaml").read_text("utf-8"))
+    conveyor = data["cameras"][0]["conveyor"]
+    validator = _validator("deployment.schema.json", "DeployedConveyor")
+    assert _errors(validator, conveyor) == []
+    conveyor.pop("longest_item_mm")
+    assert _errors(validator, conveyor) == [": 'longest_item_mm' is a required property"]
+    assert _errors(_validator("deployment.schema.json"), data)  # the whole file, too
+
+
 def test_a_broken_zone_file_is_flagged() -> None:
     """An unknown zone kind and a misspelt key in a zone are both flagged."""
     data = yaml.safe_load((REPO / "zones" / "simcell.yaml").read_text(encoding="utf-8"))

@@ -1,9 +1,9 @@
 """What `check` says about a conveyor camera's coverage map (reject unless proven good).
 
 Each decided frame proves the belt its view holds whole: the view along the belt less the
-longest item. A view no longer than the longest item proves nothing (refused, naming the file,
-the field and the fix); a conveyor without `longest_item_mm` has no coverage map (warned); an
-ejector whose line lies before the view's judging line meets blind belt before it is judged.
+longest item (every deployment's conveyor states it: loop/deployment.py). A view no longer than
+the longest item proves nothing (refused, naming the file, the field and the fix); an ejector
+whose line lies before the view's judging line meets blind belt before it is judged.
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ def coverage_lines(
     conv = cam.conveyor
     if conv is None:
         return []
-    if conv.longest_item_mm is None:
-        return [
-            "  WARNING conveyor.longest_item_mm not set: no coverage map; belt that passes the "
-            "camera unseen (dropped frames, a stall, a model error, start-up) goes on as good"
-        ]
     lo, hi = ImageToBelt(conv.mapping).view_mm(*frame_wh)
     view_mm, proof_mm = hi - lo, hi - lo - conv.longest_item_mm
     if proof_mm <= 0:

@@ -298,8 +298,8 @@ class ConveyorConfig(StrictModel):
         description="the longest item along the belt, mm; turns on the coverage map (reject "
         "unless proven good): a decided frame proves only the items it holds whole, its view "
         "along the belt less this, and belt that no frame proved is a blind segment handled by "
-        "no_decision_action (unset: belt that passes the camera unseen goes on as good, and "
-        "check warns)",
+        "no_decision_action (unset: no coverage map, only for unit tests of the pure "
+        "scheduler; a deployment file must state it, loop/deployment.py DeployedConveyor)",
     )
     min_views: int = Field(
         default=1,

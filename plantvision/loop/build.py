@@ -180,11 +180,11 @@ def ejector_outputs(
             "timing_mode", "PLC-timed rejects need a reject FIFO", "map plc.signals.reject_fifo"
         )
     size = conv.mapping.image_size_px
-    if conv.longest_item_mm is not None and size is not None:  # the view is known: judge it now
+    if size is not None:  # the view is known: judge it now
         lo, hi = ImageToBelt(conv.mapping).view_mm(*size)
         if hi - lo <= conv.longest_item_mm:
             raise fail("longest_item_mm", view_problem(hi - lo, conv.longest_item_mm), VIEW_FIX)
-    ranges = conv.longest_item_mm is not None and conv.no_decision_action == "reject"
+    ranges = conv.no_decision_action == "reject"
     fifo = sig.reject_fifo
     if conv.timing_mode == "plc" and ranges and fifo is not None and slot_count(fifo.count) < 2:
         raise fail(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from plantvision.configio import StrictModel, load_model
 from plantvision.conveyor import ConveyorConfig
@@ -80,6 +81,53 @@ class DarkModel(StrictModel):
     max_std: float = Field(default=4.0, ge=0, le=128, description="and spread at or below")
 
 
+LONGEST_ITEM_FIX = (
+    "set conveyor.longest_item_mm to the longest item the belt carries, in mm; every item must "
+    "be seen whole in min_views decided frames to pass as good"
+)
+
+
+def _longest_item_required(schema: dict[str, Any]) -> None:
+    # The field's default (None) exists only so the validator below can answer its absence
+    # with the fix; editors must flag it as required.
+    schema["properties"]["longest_item_mm"].pop("default", None)
+    schema["required"] = sorted({*schema.get("required", ()), "longest_item_mm"})
+
+
+# The rule lives here, not in ConveyorConfig: the pure scheduler still takes a config without
+# longest_item_mm (its unit tests' map off), while every deployment file validates through this.
+class DeployedConveyor(ConveyorConfig):
+    """A conveyor in a deployment file: reject unless proven good is the rule, not an option,
+    so the coverage map is always on and `longest_item_mm` must be stated (DESIGN.md, "Defect
+    rejection semantics"). There is no safe default: too small calls half-seen items proven."""
+
+    model_config = ConfigDict(json_schema_extra=_longest_item_required)
+
+    longest_item_mm: float = Field(
+        default=None,
+        validate_default=True,
+        gt=0,
+        le=1e5,
+        description="the longest item along the belt, mm (required): a decided frame proves "
+        "only the items it holds whole, its view along the belt less this, and belt that no "
+        "frame proved is a blind segment handled by no_decision_action; no safe default: too "
+        "small would call half-seen items proven",
+    )
+
+    @field_validator("longest_item_mm", mode="before")
+    @classmethod
+    def _stated(cls, v: object) -> object:
+        if v is None:
+            raise PydanticCustomError(
+                "longest_item_required",
+                "not set: without it no item is ever judged blind, and belt that passes the "
+                "camera unseen (dropped frames, a stall, a model error, start-up) would go on "
+                "as good",
+                {"fix": LONGEST_ITEM_FIX},
+            )
+        return v
+
+
 class CameraModel(StrictModel):
     """One camera: its source, model, zones, and timing limits."""
 
@@ -113,7 +161,7 @@ class CameraModel(StrictModel):
         description="removed: frozen detection is in milliseconds now (frozen_ms); refused",
     )
     dark: DarkModel = Field(default_factory=DarkModel, description="covered-lens thresholds")
-    conveyor: ConveyorConfig | None = Field(
+    conveyor: DeployedConveyor | None = Field(
         default=None, description="defect rejection on the belt this camera watches (optional)"
     )
     int8_min_zone_agreement_pct: float = Field(

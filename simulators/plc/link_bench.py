@@ -136,6 +136,7 @@ def _deployment(folder: Path) -> Path:
             "mapping": {"mm_per_px": 1.0},
             "ejectors": [ejector],
             "timing_mode": "plc",
+            "longest_item_mm": 40.0,  # _boxes: 40 px at 1 mm/px
         },
     }
     plc = {

@@ -20,6 +20,10 @@ With `stall_s` the camera hangs (its grab blocks, as a dead stream's read does) 
 after the belt started; after it the operator presses reset and start again and the belt runs
 `after_s` more. The belt travel of every frame the camera grabbed comes back, so a judge can
 tell from the scene's own truth which items no frame showed whole (`unseen_items`).
+
+The deployment always has a coverage map (`longest_item_mm`, by default the scene's own item
+size), so at start-up the box pushes over the belt between view and ejector: good items there
+are binned rightly (`unseen`), and pushes aimed at blind belt (`aims_unseen`) may meet none.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from plantvision.loop.deployment import CameraModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
 from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
+from simulators.plc.conveyor import EjectorSite
 from simulators.plc.hang import Hang, HangingGrabber, unseen_items
 from simulators.plc.server import PlcSimulator, SimConfig
 from simulators.plc.witness import BeltWitness, Excuses, judge
@@ -93,10 +98,10 @@ class RigSpec:
     # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
-    # Reject unless proven good: the deployment's coverage map (unset: none, as before).
+    # Reject unless proven good: the deployment's coverage map (always on, as every deployment's).
     budget_ms: float = BUDGET_MS  # the camera's: a longer one lets the belt run blind longer
     horizon_ms: float = HORIZON_MS  # box: at least the longest update gap (check's rule)
-    longest_item_mm: float | None = None
+    longest_item_mm: float | None = None  # None: the scene's own item size (its truth)
     no_decision_action: str = "reject"
     stall_at_s: float = 0.0  # the camera hangs this long after the belt starts ...
     stall_s: float = 0.0  # ... for this long (0: never)
@@ -123,6 +128,17 @@ class RigResult:
     hang_ns: tuple[int, int] = (0, 0)  # when the camera hung, and until when
     missed_rejects: list[MissedReject] = field(default_factory=list)  # the product's
     excuses: Excuses = field(default_factory=Excuses)
+    site: EjectorSite | None = None  # the simulator's ejector (its true response)
+    whole_mm: tuple[float, float] = (0.0, 0.0)  # along the view: where an item lies whole
+
+    def aims_unseen(self, pulse: dict[str, Any]) -> bool:
+        """The belt the paddle met at `pulse` lay whole in no grabbed frame (the scene's truth,
+        as `unseen`): a push over blind belt (start-up, a stall), which may meet no item."""
+        if self.site is None:
+            return False
+        push_mm = pulse["belt_mm"] + pulse["speed_mm_s"] * self.site.response_ms / 1000
+        lo, hi = self.whole_mm
+        return not any(lo <= self.site.x_mm - push_mm + t <= hi for t in self.grabbed_mm)
 
     def timing_errors_ms(self) -> list[float]:
         """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
@@ -140,9 +156,11 @@ class RigResult:
         return out
 
     def position_errors_ms(self) -> list[float]:
-        """Per pulse: the item's true offset from the ejector at the push, as time at belt
-        speed (actual minus ideal, positive: late)."""
-        return [p["error_ms"] for p in self.pulses if p.get("error_ms") is not None]
+        """Per pulse aimed at an item (not at blind belt, `aims_unseen`): the item's true offset
+        from the ejector at the push, as time at belt speed (actual minus ideal, positive: late).
+        """
+        return [p["error_ms"] for p in self.pulses
+                if p.get("error_ms") is not None and not self.aims_unseen(p)]  # fmt: skip
 
     @property
     def binned(self) -> set[int]:
@@ -162,14 +180,21 @@ class RigResult:
 
     @property
     def missed(self) -> set[int]:
-        """Defective items that passed the ejector and are not in the bin."""
-        return self.defective_passed - self.binned
+        """Defective items that passed the ejector and are not in the bin (pushed, or swept by
+        a long push: a range over blind belt)."""
+        return self.defective_passed - self.in_bin
 
     @property
     def good_rejected(self) -> set[int]:
-        """Good items pushed into the bin by a judged pulse (any, judged set or not)."""
+        """Good items in the bin (pushed by a judged pulse, or swept by a long push) that some
+        grabbed frame showed whole (judged set or not): proven good, never to be binned. A good
+        item no frame showed whole (`unseen`: start-up, a stall) is binned rightly (reject
+        unless proven good)."""
         pulses = self.judged_pulses
-        return {int(p["item"]) for p in pulses if p.get("binned") and not p["defective"]}
+        pushed = {int(p["item"]) for p in pulses if p.get("binned") and not p["defective"]}
+        swept = {int(s["item"]) for p in self.pulses for s in p.get("swept", [])
+                 if not s["defective"]}  # fmt: skip
+        return (pushed | swept) - self.unseen
 
 
 class TruthDetector:
@@ -236,11 +261,15 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
             "horizon_ms": spec.horizon_ms,
         },
     }
-    if spec.longest_item_mm is not None:
-        camera["conveyor"] |= {
-            "longest_item_mm": spec.longest_item_mm,
-            "no_decision_action": spec.no_decision_action,
-        }
+    longest = spec.longest_item_mm
+    if longest is None:  # the scene's real longest item: every item is that square
+        scene = _scenario(spec).conveyor
+        assert scene is not None
+        longest = scene.item_size_mm
+    camera["conveyor"] |= {
+        "longest_item_mm": longest,
+        "no_decision_action": spec.no_decision_action,
+    }
     plc = {
         "host": "127.0.0.1",
         "allowed_hosts": ["127.0.0.1"],
@@ -432,6 +461,8 @@ def _run(
         (hang_from_ns, hang.until_ns),
         missed,
         excuses,
+        sim.belt.cfg.ejectors[0],
+        whole_mm,
     )
 
 

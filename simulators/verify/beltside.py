@@ -25,7 +25,7 @@ from simulators.plc.rig import items_passed
 from simulators.scene import SceneRenderer, SceneScenario
 from simulators.scene.items import Belt
 from simulators.verify.analysis import Verdict
-from simulators.verify.rejects import RejectBound, analyse_rejects
+from simulators.verify.rejects import RejectBound, analyse_rejects, in_bin
 from simulators.verify.scenario import BOX_FAULTS, CAMERA_FAULTS, VerifyScenario
 
 
@@ -146,8 +146,8 @@ class BeltWatch:
     ) -> tuple[list[Verdict], dict[str, Any]]:
         """Reject verdicts and report figures; call after the run, before `sim.stop()`.
         `announced`: the neighbours the box's reject_hits_neighbour alarms named (None: the
-        scenario does not judge it); `unjudged`: judge that items no grabbed frame showed
-        whole are in the bin."""
+        scenario does not judge it). Items no grabbed frame showed whole (the scene's truth)
+        are never false rejects; `unjudged`: judge that each of them is in the bin."""
         belt_drv = self.sim.belt
         assert belt_drv is not None
         end_mm = belt_drv.belt_mm()
@@ -162,11 +162,12 @@ class BeltWatch:
             "pulses": len(pulses),
             "pulse_error_max_ms": round(errors[-1], 2) if errors else None,
         }
-        unseen = None
-        if unjudged:
-            unseen = self.unseen(end_mm, far)
-            info["unjudged_passed"] = len(unseen)
-        return analyse_rejects(pulses, defective, bounds, false_max, announced, unseen), info
+        unseen = self.unseen(end_mm, far)
+        info["unjudged_passed"] = len(unseen)
+        info["unjudged_binned"] = len(unseen & in_bin(pulses))
+        verdicts = analyse_rejects(pulses, defective, bounds, false_max, announced, unseen,
+                                   unjudged)  # fmt: skip
+        return verdicts, info
 
     def unseen(self, end_mm: float, past_mm: float) -> set[int]:
         """Items past `past_mm` by `end_mm` that no grabbed frame showed whole: their centre at

@@ -15,11 +15,13 @@ whether the paddle met it at the push or swept it while it was out (`swept`). An
 more than one pulse met was pushed twice (the same item seen in several frames, or one verdict
 written twice, must still be rejected once).
 
-With `unjudged` (the items that passed the ejector but that no grabbed frame showed whole: a
-camera stall), every one of them must be in the bin, good or not (reject unless proven good),
-and the good ones are no false rejects. A range pulse (PLC-timed, the coil held from one count to
-another over a blind segment: the log's `end_count`) aims at belt, not at an item: what it bins,
-the item it met at its start included, counts as swept in (no timing error, no second push).
+`unseen`: the items that passed the ejector but that no grabbed frame showed whole (a camera
+stall; at start-up, the belt between camera and ejector). Reject unless proven good: the box
+must bin them, good or not, so a good one in the bin is no false reject (nor one to announce);
+with `unjudged_rejected`, every one of them must be in the bin. A range pulse (PLC-timed, the
+coil held from one count to another over a blind segment: the log's `end_count`) aims at belt,
+not at an item: what it bins, the item it met at its start included, counts as swept in (no
+timing error, no second push).
 """
 
 from __future__ import annotations
@@ -149,11 +151,14 @@ def pushes_verdict(pulses: Sequence[Mapping[str, Any]]) -> Verdict:
                    not twice, detail, exercised=bool(pulses))  # fmt: skip
 
 
-def announced_verdict(pulses: Sequence[Mapping[str, Any]], announced: int) -> Verdict:
-    """No silent false reject: the good items in the bin (the simulator's truth) are no more
-    than the neighbours the box named in its `reject_hits_neighbour` alarms (a count: the box's
-    item ids are its own). Not exercised when no good item went into the bin."""
-    bad = false_rejects(pulses)
+def announced_verdict(
+    pulses: Sequence[Mapping[str, Any]], announced: int, unseen: Set[int] = frozenset()
+) -> Verdict:
+    """No silent false reject: the good items in the bin (the simulator's truth), less the
+    `unseen` ones, are no more than the neighbours the box named in its `reject_hits_neighbour`
+    alarms (a count: the box's item ids are its own). Not exercised when no such item went into
+    the bin."""
+    bad = sorted(set(false_rejects(pulses)) - unseen)
     detail = f"{len(bad)} good items in the bin, {announced} neighbours announced by the box"
     if len(bad) > announced:
         detail = f"SILENT: {detail}"
@@ -188,15 +193,16 @@ def analyse_rejects(
     bounds: Sequence[RejectBound],
     false_rejects_max: int,
     announced: int | None = None,
-    unjudged: Set[int] | None = None,
+    unseen: Set[int] = frozenset(),
+    unjudged_rejected: bool = False,
 ) -> list[Verdict]:
-    """One verdict per ejector bound, the false-reject count (every good item binned), with
-    any bound, each item pushed at most once, and with `announced` (the neighbours the box's
-    alarms named), that no false reject went unannounced; with `unjudged`, that each of those
-    is in the bin (and none of them counts as a false reject)."""
+    """One verdict per ejector bound, the false-reject count (every good item binned but the
+    `unseen` ones), with any bound, each item pushed at most once, and with `announced` (the
+    neighbours the box's alarms named), that no false reject went unannounced; with
+    `unjudged_rejected`, that each unseen item is in the bin."""
     outcomes = defect_outcomes(pulses, defective)
     out = [reject_verdict(outcomes, b) for b in bounds]
-    bad = sorted(set(false_rejects(pulses)) - set(unjudged or ()))
+    bad = sorted(set(false_rejects(pulses)) - unseen)
     detail = "none" if not bad else "items " + ", ".join(str(i) for i in bad)
     out.append(
         Verdict(
@@ -211,7 +217,7 @@ def analyse_rejects(
     if bounds:  # judged with the reject deadlines (a scenario about something else skips it)
         out.append(pushes_verdict(pulses))
     if announced is not None:
-        out.append(announced_verdict(pulses, announced))
-    if unjudged is not None:
-        out.append(unjudged_verdict(pulses, unjudged))
+        out.append(announced_verdict(pulses, announced, unseen))
+    if unjudged_rejected:
+        out.append(unjudged_verdict(pulses, unseen))
     return out

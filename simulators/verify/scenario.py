@@ -143,7 +143,11 @@ class Deadlines(StrictModel):
         default_factory=list, description="per ejector pulse timing bounds (conveyor cameras)"
     )
     false_rejects_max: int = Field(
-        default=0, ge=0, le=10_000, description="tolerated good items in the reject bin"
+        default=0,
+        ge=0,
+        le=10_000,
+        description="tolerated good items in the reject bin that a grabbed frame showed whole "
+        "(one no frame showed whole is rejected rightly: reject unless proven good)",
     )
     false_rejects_announced: bool = Field(
         default=False,
@@ -153,8 +157,8 @@ class Deadlines(StrictModel):
     unjudged_rejected: bool = Field(
         default=False,
         description="reject unless proven good: every item that passed the ejector but that no "
-        "frame the camera grabbed showed whole (a camera stall) is in the bin, good or not; "
-        "those are no false rejects",
+        "frame the camera grabbed showed whole (a camera stall) is in the bin, good or not "
+        "(never false rejects, with or without this)",
     )
     false_trip_tolerance_ms: float = Field(
         default=250.0,

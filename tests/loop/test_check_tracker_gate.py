@@ -17,15 +17,18 @@ from tests.loop.test_bad_deployments import base
 
 
 def _deployment(tmp_path: Path, port: int, **conveyor: Any) -> Path:
+    """A folder camera over a conveyor section with `conveyor`'s fields (None: left out)."""
     data = base(tmp_path, port)
     write_frames(tmp_path / "frames")
     data["cameras"][0]["source"] = {"kind": "folder", "uri": "frames", "fps": 10}
-    data["cameras"][0]["conveyor"] = {
+    section = {
         "belt": {"speed_mm_s": 300},
         "mapping": {"mm_per_px": 1.0},
         "ejectors": [{"id": "kicker", "position_mm": 800, "pulse_ms": 40}],
+        "longest_item_mm": 60,  # the project's scenes: 60 mm items
         **conveyor,
     }
+    data["cameras"][0]["conveyor"] = {k: v for k, v in section.items() if v is not None}
     dep = tmp_path / "dep.yaml"
     dep.write_text(yaml.safe_dump(data))
     return dep

@@ -220,6 +220,7 @@ def conveyor_section(**over: Any) -> dict[str, Any]:
         "ejectors": [_ejector(300.0) | {"output": 1}],
         "timing_mode": "plc",
         "missed_action": "stop_belt",
+        "longest_item_mm": 40.0,  # frame()'s boxes: 40 px at 1 mm/px
     }
     return base | over
 
@@ -276,7 +277,7 @@ def test_a_missed_reject_drops_the_permit_with_its_fault_code_until_reset(tmp_pa
             "heartbeat": {"type": "holding_register", "address": 0},
             "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
             "encoder": {"type": "input_register", "address": 0, "width": 32},
-            "reject_fifo": {"type": "holding_register", "address": 16, "count": 9}},
+            "reject_fifo": {"type": "holding_register", "address": 16, "count": 11}},
             "confirm_window_ms"),
         ({}, {"permit": {"type": "coil", "address": 0},
             "heartbeat": {"type": "holding_register", "address": 0},

@@ -61,6 +61,7 @@ def write_deployment(tmp_path: Path) -> Path:
             {"id": "kicker", "position_mm": 3000.0, "pulse_ms": 30, "output": 0},
         ],
         "timing_mode": "plc",
+        "longest_item_mm": 40.0,  # frame()'s boxes: 40 px at 1 mm/px
     }
     camera = {
         "id": "belt",
