@@ -43,11 +43,6 @@ def test_a_jump_seen_with_a_frame_is_judged_again() -> None:
     assert rejudged_mm(500, frameless=False) == pytest.approx(382.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review7: judge() starts a restarted coverage map at the camera's line when the "
-    "jump is noticed on a cycle with no frame; the belt up to the ejectors is never re-judged",
-)
 def test_a_jump_seen_on_a_frameless_cycle_is_judged_again() -> None:
     """Found: only the 25 mm the belt moved between two frames is judged blind."""
     assert rejudged_mm(500, frameless=True) >= 382.0
