@@ -152,6 +152,9 @@ class BlindSegments:
         """The belt's position was lost (an encoder discontinuity): nothing proven holds, and
         the next decided frame judges the belt up to the last ejector again."""
         self._map.restart()
+        # No judging line until that frame: `judge` would start the map at the old line, and
+        # the belt up to the ejectors would never be judged (a jump seen on a frameless cycle).
+        self._line_mm = None
         self._cause = cause
         for s in self.segments:  # its pushes in flight are missed; the rest is judged again
             if s.open:

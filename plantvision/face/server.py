@@ -239,6 +239,8 @@ class FaceServer:
                 if not self._stopping.is_set():
                     self._fault("http_stopped", exc)
                 return
+            except ValueError as exc:  # a malformed message (not a JSON object): ignored
+                self._fault("face_error", exc)
             if time.monotonic() - drained >= DRAIN_S:
                 drained = time.monotonic()
                 try:
