@@ -312,15 +312,32 @@ class RejectScheduler:
         """(ns beyond the reach, when the item was due at the line) of a switch-on at `on_ns`
         for the plan of `planned_ns` that came too late to meet the item, else None. The plan
         itself may have aimed late within reach (`plan_offset_mm`); the timer is allowed the
-        re-time tolerance, as an armed plan is."""
+        re-time tolerance, as an armed plan is. With a reach, judged by the belt's travel
+        between the planned and the actual push (the encoder history): the starvation that
+        delays the timer also stops the belt (the PLC's watchdog), so the speed at the report
+        may be 0 or a coast, which made a push 65 mm beyond the reach look in time (review 7)."""
+        if planned_ns is None or r.ejector is None:
+            return None
+        lead_ns = int(_lead_ms(r.ejector) * 1e6)
+        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
+        reach_mm = r.ejector.reach_mm
+        if reach_mm is not None and on_ns > planned_ns and self._belt.placed(on_ns + lead_ns):
+            moved_mm = self._belt.position_mm(on_ns + lead_ns) - self._belt.position_mm(
+                planned_ns + lead_ns
+            )
+            beyond_mm = r.plan_offset_mm + moved_mm - reach_mm
+            v_avg = moved_mm / (on_ns - planned_ns)
+            if beyond_mm <= 0 or v_avg <= 0 or beyond_mm / v_avg <= tol_ns:
+                return None
+            return int(beyond_mm / v_avg), planned_ns - int(r.plan_offset_mm / v_avg) + lead_ns
         v = self._belt.speed_mm_per_ns()
-        if planned_ns is None or r.ejector is None or v is None or v <= 0:
+        if v is None or v <= 0:
             return None
         ideal_ns = planned_ns - int(r.plan_offset_mm / v)
-        late_ns = lateness_ns(on_ns, ideal_ns, r.ejector.reach_mm, v)
-        if late_ns <= self._cfg.retime_tolerance_ms * 1e6:
+        late_ns = lateness_ns(on_ns, ideal_ns, reach_mm, v)
+        if late_ns <= tol_ns:
             return None
-        return late_ns, ideal_ns + int(_lead_ms(r.ejector) * 1e6)
+        return late_ns, ideal_ns + lead_ns
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,

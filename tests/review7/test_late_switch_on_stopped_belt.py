@@ -55,11 +55,6 @@ def test_a_late_switch_on_on_a_running_belt_is_missed() -> None:
     assert (sched.counters.fired, sched.counters.missed) == (0, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review7: _switch_on_late judges with the speed at report time; a belt stopped by "
-    "then (0, or slow: the reach divided by it) books a switch-on 65 mm beyond the reach as a fire",
-)
 @pytest.mark.parametrize("coast_mm_s", [0.0, 20.0])
 def test_a_late_switch_on_reported_after_the_belt_stopped_is_missed(coast_mm_s: float) -> None:
     """Stopped (v == 0: not judged at all) or coasting at 20 mm/s (the 10 mm reach then
