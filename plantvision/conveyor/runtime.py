@@ -147,6 +147,7 @@ class RejectRuntime:
         self._timer: EjectorTimer | None = None
         self._verdicts: VerdictSender | None = None
         self._fired: deque[tuple[FirePlan, int, bool]] = deque()  # by the timer thread
+        self._overlong_told = False  # item_longer_than_declared logged for this spell
         self._offered: deque[EncoderReading] = deque(maxlen=OFFERED_MAX)  # by the input poller
         self._encoder_t_ns = -1
         self._fifo_seen = [0, 0, 0]  # restarts, refused, overflow: the newest counts read
@@ -268,6 +269,11 @@ class RejectRuntime:
         are left out: their centre is not the item's, and every item on a belt crosses the view,
         so it is seen whole in other frames."""
         self.feed()  # place the frame with every reading in so far
+        overlong = self.scheduler.overlong_mm(detections, frame.width, frame.height)
+        if overlong is not None and not self._overlong_told:
+            self._log.error("item_longer_than_declared", length_mm=round(overlong, 1),
+                            longest_item_mm=self.cfg.longest_item_mm, seq=frame.seq)  # fmt: skip
+        self._overlong_told = overlong is not None
         xy = detections.xyxy
         inside = (
             (xy[:, 0] > EDGE_PX)
@@ -275,9 +281,12 @@ class RejectRuntime:
             & (xy[:, 2] < frame.width - EDGE_PX)
             & (xy[:, 3] < frame.height - EDGE_PX)
         )
+        # A frame showing an item longer than declared proves no belt: the map's gaps then
+        # make its belt a blind segment, rejected or stopped for, never passed as good.
         self.scheduler.observe(
-            now_ns, frame.t_capture_ns, detections.select(inside), frame.width, frame.height, None
-        )
+            now_ns, frame.t_capture_ns, detections.select(inside), frame.width, frame.height,
+            None, proves=overlong is None,
+        )  # fmt: skip
 
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
         """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of

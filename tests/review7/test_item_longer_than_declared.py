@@ -12,14 +12,14 @@ ejector with no reject, no missed reject and no blind segment.
 The pure runtime (frames and detections by hand, the fixed 500 mm/s belt of tests/conveyor):
 1 px = 1 mm, a 640 px view, one ejector 1000 mm downstream, a frame every 50 ms; the item is a
 560 mm "defect" box (the detector marks the whole item), whole in view only while its centre
-lies between 282 and 358 mm (64..216 ms), and the camera drops the 3 frames of 100..200 ms (a
-200 ms gap, inside the default stall_ms of 500 ms).
+lies between 282 and 358 mm (1364..1516 ms), and the camera drops the 3 frames of 1400..1500 ms
+(a 200 ms gap, inside the default stall_ms of 500 ms). Empty frames before it prove the belt, so
+the start-up segment has closed before the item comes.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.log import get
@@ -27,11 +27,13 @@ from plantvision.types import Detections, Frame
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, NAMES, make_cfg
 
 LENGTH_MM = 560.0
-DROPPED_MS = (100, 150, 200)
+DROPPED_MS = (1400, 1450, 1500)
 
 
 def centre_at(t_ms: int) -> float:
-    return 250.0 + 0.5 * t_ms  # along_mm, 500 mm/s downstream
+    """Upstream of the view at first (empty frames prove the belt, start-up closes), then in
+    view: whole only while its centre lies between 282 and 358 mm (1364..1516 ms)."""
+    return -400.0 + 0.5 * t_ms  # along_mm, 500 mm/s downstream
 
 
 def run(length_mm: float) -> tuple[dict[str, int], list[int]]:
@@ -39,7 +41,7 @@ def run(length_mm: float) -> tuple[dict[str, int], list[int]]:
     became missed rejects. No timer runs, so the start-up segment's pushes go unreported."""
     rt = RejectRuntime(make_cfg(longest_item_mm=40.0), {"ej1": 0}, get(room="conveyor"))
     image = np.zeros((FRAME_H, FRAME_W, 3), np.uint8)
-    for t_ms in range(0, 3001, 10):
+    for t_ms in range(0, 4001, 10):
         if t_ms % 50 == 0 and t_ms not in DROPPED_MS:
             x = centre_at(t_ms)
             lo, hi = max(x - length_mm / 2, 0.0), min(x + length_mm / 2, FRAME_W)  # the border
@@ -56,11 +58,6 @@ def test_an_item_as_long_as_declared_is_rejected() -> None:
     assert (counters["defective"], counters["scheduled"]) == (1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review7: longest_item_mm is never checked at run time; a longer defective item "
-    "seen only cut by the border passes with no reject, miss, blind segment or alarm",
-)
 def test_an_item_longer_than_declared_is_never_passed_silently() -> None:
     counters, missed = run(LENGTH_MM)
     # Rejected, or missed, or the belt it was on judged blind beyond the start-up segment.
