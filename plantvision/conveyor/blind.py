@@ -161,10 +161,16 @@ class BlindSegments:
                 self._close(s)
             s.cursors = dict.fromkeys(s.cursors, s.lo_u_mm - 2 * EPS_MM)
 
-    def prove(self, t_place_ns: int, frame_w: int, frame_h: int) -> None:
+    def prove(
+        self, t_place_ns: int, frame_w: int, frame_h: int, longest_seen_mm: float = 0.0
+    ) -> None:
         """A placed, decided frame: its view less half the longest item at each end proves the
-        centres in it; an open segment closes once the centre just upstream of it is proven."""
+        centres in it; an open segment closes once the centre just upstream of it is proven.
+        `longest_seen_mm`: the longest box the frame showed along the belt; an item longer than
+        declared is whole in less of the view, so the frame proves that much less."""
         c0, c1 = self._view(frame_w, frame_h)
+        extra = max(longest_seen_mm / 2 - self._half_item_mm, 0.0)
+        c0, c1 = c0 + extra, c1 - extra
         travel_mm = self._belt.position_mm(t_place_ns)
         if not self._map.started:
             far = max(e.position_mm + (e.reach_mm or 0.0) for e in self._cfg.ejectors)

@@ -269,11 +269,12 @@ class RejectRuntime:
         are left out: their centre is not the item's, and every item on a belt crosses the view,
         so it is seen whole in other frames."""
         self.feed()  # place the frame with every reading in so far
-        overlong = self.scheduler.overlong_mm(detections, frame.width, frame.height)
-        if overlong is not None and not self._overlong_told:
-            self._log.error("item_longer_than_declared", length_mm=round(overlong, 1),
+        longest_mm = self.scheduler.longest_box_mm(detections, frame.width, frame.height)
+        overlong = self.scheduler.overlong(longest_mm)
+        if overlong and not self._overlong_told:
+            self._log.error("item_longer_than_declared", length_mm=round(longest_mm, 1),
                             longest_item_mm=self.cfg.longest_item_mm, seq=frame.seq)  # fmt: skip
-        self._overlong_told = overlong is not None
+        self._overlong_told = overlong
         xy = detections.xyxy
         inside = (
             (xy[:, 0] > EDGE_PX)
@@ -281,11 +282,11 @@ class RejectRuntime:
             & (xy[:, 2] < frame.width - EDGE_PX)
             & (xy[:, 3] < frame.height - EDGE_PX)
         )
-        # A frame showing an item longer than declared proves no belt: the map's gaps then
-        # make its belt a blind segment, rejected or stopped for, never passed as good.
+        # A frame showing an item longer than declared proves that much less of its view: the
+        # map's gaps then make the rest a blind segment, never passed as good.
         self.scheduler.observe(
             now_ns, frame.t_capture_ns, detections.select(inside), frame.width, frame.height,
-            None, proves=overlong is None,
+            None, longest_seen_mm=longest_mm,
         )  # fmt: skip
 
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
