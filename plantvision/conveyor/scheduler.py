@@ -69,9 +69,9 @@ State = Literal["pending", "armed", "sent", "committed"]
 # Box mode: a committed plan whose switch-on the timer has not reported this long after its fire
 # time is a missed reject (the timer thread is stuck or dead; a starved one reports late).
 REPORT_WAIT_NS = 2_000_000_000
-# A box this much longer than longest_item_mm is told as an item longer than declared (detector
-# boxes are a little loose: the scene's 60 mm items box at up to 72 mm). The proof shrinks with
-# any box longer than declared, told or not.
+# A box this much longer than longest_item_mm shows an item longer than declared (detector boxes
+# are a little loose: the scenes' 60 mm items box at up to 72 mm): it is told, and the frame
+# proves that much less of its view.
 OVERLONG_SLACK = 1.25
 
 
