@@ -199,11 +199,8 @@ class RejectScheduler:
         whole in fewer frames than it assumes."""
         if len(detections) == 0:
             return 0.0
-        xy = np.asarray(detections.xyxy, np.float64)
-        corners = xy[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)
-        along, _ = self._mapping.map(corners, frame_w, frame_h)
-        spans = along.reshape(-1, 4)
-        return float((spans.max(axis=1) - spans.min(axis=1)).max())
+        half = self._half_mm(detections.xyxy.astype(np.float64), frame_w, frame_h)
+        return float(2 * half[:, 0].max())
 
     def overlong(self, length_mm: float) -> bool:
         """A box this long shows an item longer than declared (OVERLONG_SLACK for the
