@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
-from plantvision.plc.config import PlcConfig
 from plantvision.plc.fifo import (
     RANGE_END,
     RANGE_START,
@@ -17,9 +15,10 @@ from plantvision.plc.fifo import (
     FifoWriter,
     decode_block,
 )
-from plantvision.plc.link import PlcLink, PlcOutputs
+from plantvision.plc.link import PlcLink
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
+from tests.reject.running_belt import running_link
 from tests.waiting import wait_for
 
 MS = 1_000_000
@@ -107,19 +106,7 @@ def running() -> Iterator[tuple[PlcSimulator, PlcLink]]:
                              ejectors=(site,))  # fmt: skip
     sim = PlcSimulator(SimConfig(conveyor=conv, item_truth=EveryFifty(), watchdog_ms=2000,
                                  stopping_ms=0))  # fmt: skip
-    port = sim.start()
-    cfg = PlcConfig(
-        host="127.0.0.1", port=port, allowed_hosts=("127.0.0.1",), heartbeat_period_ms=20
-    )
-    link = PlcLink(cfg, structlog.get_logger())
-    link.start()
-    assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
-    sim.press_reset()
-    link.write(PlcOutputs(permit=True))
-    assert wait_for(sim.press_start), (sim.machine.trip_cause, sim.values)
-    yield sim, link
-    link.stop()
-    sim.stop()
+    yield from running_link(sim)
 
 
 def test_a_range_verdict_over_tcp_holds_the_ejector_over_its_counts(

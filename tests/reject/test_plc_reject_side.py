@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
-from plantvision.plc.config import PlcConfig
 from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
 from simulators.plc.machine import Machine, MachineParams
 from simulators.verify.rejects import false_rejects
+from tests.reject.running_belt import running_link
 from tests.waiting import wait_for
 
 MS = 1_000_000
@@ -26,19 +25,7 @@ def running() -> Iterator[tuple[PlcSimulator, PlcLink]]:
     """A belt at 1 m/s behind a running machine, and the box's link to it."""
     conv = ConveyorSimConfig(counts_per_mm=CPM, belt_speed_mm_s=SPEED_MM_S, scan_ms=1.0)
     sim = PlcSimulator(SimConfig(conveyor=conv, watchdog_ms=2000, stopping_ms=0))
-    port = sim.start()
-    cfg = PlcConfig(
-        host="127.0.0.1", port=port, allowed_hosts=("127.0.0.1",), heartbeat_period_ms=20
-    )
-    link = PlcLink(cfg, structlog.get_logger())
-    link.start()
-    assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
-    sim.press_reset()  # monitored restart: the permit must rise after the press
-    link.write(PlcOutputs(permit=True))
-    assert wait_for(sim.press_start), (sim.machine.trip_cause, sim.values)
-    yield sim, link
-    link.stop()
-    sim.stop()
+    yield from running_link(sim)
 
 
 def test_plc_timed_entries_fire_when_the_encoder_reaches_their_count(

@@ -3,6 +3,9 @@ through the permit and comes back with a reset press. No sockets, no threads, th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -359,25 +362,35 @@ def test_plc_timed_rejects_refuse_a_16_bit_encoder_naming_the_field(tmp_path: Pa
         _cameras_with_map(tmp_path, _map_with_encoder(16), timing_mode="plc")
 
 
+@contextmanager
+def armed_runtime(path: Path, link: FakePlcLink) -> Iterator[tuple[RejectRuntime, int]]:
+    """The belt camera's runtime of `path`, wired as Controller.start wires it, on the real
+    clock with its real timer thread: a 500 mm/s belt, and a defect 35 mm before the 300 mm
+    ejector (20 ms actuator) seen at t0, so its plan fires 50 ms after the first step."""
+    cams = belt_cameras(path)
+    ctl = Controller(cams, link, log=structlog.get_logger())
+    rt = cams[0].reject
+    assert rt is not None
+    rt.start(ctl._set_ejector, link.write_verdicts)
+    try:
+        t0 = time.monotonic_ns()
+        rt.feed(encoder_at(t0 - 10 * MS, 0))
+        rt.feed(encoder_at(t0, 50))
+        see(rt, t0, 270.0)
+        yield rt, t0
+    finally:
+        rt.close()
+
+
 def test_a_box_timed_pulse_whose_coil_never_reached_the_plc_is_a_missed_reject(
     tmp_path: Path,
 ) -> None:
     """Link down when the ejector timer fires: the coil write goes nowhere, so the item passes.
     The timer reports it, and the next step counts a missed reject with its action (logged,
     alarm, belt stopped), not a fired one. Real timer thread, real clock."""
-    import time
-
-    cams = belt_cameras(deployment(tmp_path, conveyor_section(timing_mode="box")))
     link = FakePlcLink()
-    ctl = Controller(cams, link, log=structlog.get_logger())
-    rt = cams[0].reject
-    assert rt is not None
-    rt.start(ctl._set_ejector, link.write_verdicts)  # as Controller.start wires it
-    try:
-        t0 = time.monotonic_ns()
-        rt.feed(encoder_at(t0 - 10 * MS, 0))
-        rt.feed(encoder_at(t0, 50))  # 500 mm/s; ejector 300 mm downstream, 20 ms actuator
-        see(rt, t0, 270.0)  # 35 mm to go: fires in 50 ms
+    path = deployment(tmp_path, conveyor_section(timing_mode="box"))
+    with armed_runtime(path, link) as (rt, t0):
         assert rt.step(t0, 0, False).alarm is False
         assert rt.counters["scheduled"] == 1
         link.set_healthy(False)
@@ -386,8 +399,6 @@ def test_a_box_timed_pulse_whose_coil_never_reached_the_plc_is_a_missed_reject(
         assert wait_for(lambda: len(timer.on_errors_ns) > 0, 5.0)  # the timer has switched
         with capture_logs() as logs:
             status = rt.step(time.monotonic_ns(), 0, False)
-    finally:
-        rt.close()
     assert (rt.counters["missed"], rt.counters["fired"]) == (1, 0)
     assert (status.fault, status.alarm) == ("reject_missed", True)
     missed = [e for e in logs if e["event"] == "reject_missed"]

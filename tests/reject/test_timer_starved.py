@@ -14,18 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-import structlog
 from structlog.testing import capture_logs
 
-from plantvision.loop.controller import Controller
 from tests.fakes.plc import FakePlcLink
 from tests.reject.test_reject_runtime import (
     _ejector,
-    belt_cameras,
+    armed_runtime,
     conveyor_section,
     deployment,
     encoder_at,
-    see,
 )
 from tests.waiting import wait_for
 
@@ -51,17 +48,7 @@ def test_a_switch_on_the_starved_timer_made_beyond_the_reach_is_a_missed_reject(
     reach. The next step counts a missed reject (`fired_late`), not a fire."""
     ejector = _ejector(300.0) | {"output": 1, "reach_mm": 10.0}
     path = deployment(tmp_path, conveyor_section(timing_mode="box", ejectors=[ejector]))
-    cams = belt_cameras(path)
-    link = FakePlcLink()
-    ctl = Controller(cams, link, log=structlog.get_logger())
-    rt = cams[0].reject
-    assert rt is not None
-    rt.start(ctl._set_ejector, link.write_verdicts)  # as Controller.start wires it
-    try:
-        t0 = time.monotonic_ns()
-        rt.feed(encoder_at(t0 - 10 * MS, 0))
-        rt.feed(encoder_at(t0, 50))  # 500 mm/s; ejector 300 mm downstream, 20 ms actuator
-        see(rt, t0, 270.0)  # 35 mm to go: fires in 50 ms
+    with armed_runtime(path, FakePlcLink()) as (rt, t0):
         rt.step(t0, 0, False)
         assert rt.counters["scheduled"] == 1
         _hold_the_interpreter_until(t0 + 150 * MS)
@@ -73,8 +60,6 @@ def test_a_switch_on_the_starved_timer_made_beyond_the_reach_is_a_missed_reject(
         rt.feed(encoder_at(now, (now - t0) // MS * 5 + 50))
         with capture_logs() as logs:
             status = rt.step(now, 0, False)
-    finally:
-        rt.close()
     assert (rt.counters["missed"], rt.counters["fired"]) == (1, 0)
     assert (status.fault, status.alarm) == ("reject_missed", True)
     assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["fired_late"]

@@ -17,17 +17,24 @@ def _belt() -> tuple[int, float]:
     return t, t / 1e6  # 1 m/s: 1 mm per ms
 
 
+def _witnessed_stall(margin_s: float) -> tuple[BeltWitness, int]:
+    """A witness that ran `margin_s` before and after an 80 ms stall of every other thread
+    beginning at the returned instant."""
+    witness = BeltWitness(_belt)
+    witness.start()
+    time.sleep(margin_s)
+    t0 = time.monotonic_ns()
+    _hold_the_interpreter_until(t0 + 80 * MS)
+    time.sleep(margin_s)
+    witness.stop()
+    return witness, t0
+
+
 def test_the_witness_sees_a_stall_and_excuses_only_misses_due_inside_it() -> None:
     """The witness reads the belt; the test holds every other thread off for 80 ms. A `late`
     miss due in that stall is excused (its truth item found at the belt's travel then); one due
     30 ms before it, a `late` without a due time, and a link loss in the stall are not."""
-    witness = BeltWitness(_belt)
-    witness.start()
-    time.sleep(0.05)
-    t0 = time.monotonic_ns()
-    _hold_the_interpreter_until(t0 + 80 * MS)
-    time.sleep(0.05)
-    witness.stop()
+    witness, t0 = _witnessed_stall(0.05)
     in_stall, before = t0 + 30 * MS, t0 - 30 * MS
     assert witness.stalled(in_stall, in_stall + 20 * MS, 20 * MS)
     assert not witness.stalled(before, before + 20 * MS, 20 * MS)
@@ -46,13 +53,7 @@ def test_the_witness_sees_a_stall_and_excuses_only_misses_due_inside_it() -> Non
 def test_a_fired_late_miss_excuses_the_pulse_its_late_switch_on_made() -> None:
     """The late switch-on's pulse (the first in the log within 100 ms after the timer's stamp)
     is excused with its miss; another pulse is not."""
-    witness = BeltWitness(_belt)
-    witness.start()
-    time.sleep(0.02)
-    t0 = time.monotonic_ns()
-    _hold_the_interpreter_until(t0 + 80 * MS)
-    time.sleep(0.02)
-    witness.stop()
+    witness, t0 = _witnessed_stall(0.02)
     due = t0 + 30 * MS
     missed = [MissedReject(7, "k", "fired_late", 50.0, due)]
     fire_log = [(7, due - 5 * MS, t0 + 81 * MS)]
