@@ -342,7 +342,7 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
         if netcam is not None:
             assert sim.belt is not None
             netcam.start(sim.belt.read)  # exposed where the belt truly is, at that instant
-        return _run(spec, sim, port, dep, dep_file, belt, conveyor.ejectors[0], log)
+        return _run(spec, sim, port, dep, dep_file, belt, conveyor.ejectors[0], log, netcam)
     finally:
         if netcam is not None:
             netcam.stop()
@@ -386,11 +386,14 @@ def _run(
     belt: Belt,
     site: Any,
     log: Any,
+    netcam: MjpegCamera | None = None,
 ) -> RigResult:
     truth = TruthDetector() if spec.model is None else None
     renderer = SceneRenderer(load_scenario(dep_file.parent / "scenario.yaml"))
     detectors: dict[str, Any] = {} if truth is None else {"belt": truth}
     hang = Hang()
+    if netcam is not None:  # the box grabs what the camera sends it, never more
+        netcam.on_sent = hang.grabbed_mm.append
     grabbers = _grabber_factory(sim, renderer, truth, spec.capture_ms, hang)
     cams = build_cameras(dep, dep_file, log=log, simulated=grabbers, detectors=detectors)
     link = PlcLink(dep.plc.model_copy(update={"port": port}), log)

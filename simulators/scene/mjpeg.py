@@ -57,7 +57,10 @@ class MjpegCamera:
                  host: str = "127.0.0.1", quality: int = 90) -> None:  # fmt: skip
         self._render, self._period_ns, self._quality = render, int(1e9 / fps), quality
         self._cond = threading.Condition()
-        self._latest: tuple[int, int, bytes] | None = None  # (number, exposure ns, jpeg)
+        self._latest: tuple[int, int, bytes, float] | None = None  # number, exposure, jpeg, mm
+        # Called with the belt travel of each frame a client was sent: the frames the box can
+        # have grabbed (its reader keeps the newest), for a judge of which belt it ever saw.
+        self.on_sent: Callable[[float], None] | None = None
         self._exposures: dict[int, int] = {}  # frame number (16 bits) -> exposure ns, recent
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -106,10 +109,10 @@ class MjpegCamera:
             with self._cond:
                 self._exposures[number] = t_ns
                 self._exposures.pop((number - 1000) & 0xFFFF, None)
-                self._latest = (number, t_ns, jpeg.tobytes())
+                self._latest = (number, t_ns, jpeg.tobytes(), travel_mm)
                 self._cond.notify_all()
 
-    def _next(self, after: int | None) -> tuple[int, int, bytes] | None:
+    def _next(self, after: int | None) -> tuple[int, int, bytes, float] | None:
         """The newest frame other than `after`, waiting for one; None once stopped."""
         with self._cond:
             while not self._stop.is_set():
@@ -132,7 +135,7 @@ class MjpegCamera:
                 self.end_headers()
                 sent = None
                 while (frame := camera._next(sent)) is not None:
-                    sent, t_ns, jpeg = frame
+                    sent, t_ns, jpeg, travel_mm = frame
                     head = (
                         f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                         f"Content-Length: {len(jpeg)}\r\nX-Frame: {sent}\r\n"
@@ -143,6 +146,8 @@ class MjpegCamera:
                         self.wfile.flush()
                     except OSError:
                         return  # the client went away
+                    if camera.on_sent is not None:
+                        camera.on_sent(travel_mm)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # no access log on stderr
