@@ -225,7 +225,12 @@ class RejectScheduler:
         seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
         defect = bool(detections.class_mask([cfg.defect_class]).any())
         unplaced_ns = t_capture_ns - self._unplaced_since_ns
-        if self._unplaced_told or not (defect or (seen and unplaced_ns >= self._belt.stale_ns)):
+        # Before the belt's first reading the coverage map holds the whole belt up to the
+        # ejectors blind (start-up), so a defect there is pushed anyway: the first frames of
+        # every box start come before the first input poll, and alarmed at each power-up.
+        defect_alarms = defect and (self._blind is None or self._belt.measured_mm() is not None)
+        long_spell = seen and unplaced_ns >= self._belt.stale_ns
+        if self._unplaced_told or not (defect_alarms or long_spell):
             return
         self._unplaced_told = True
         self.counters.belt_unplaced += 1

@@ -238,3 +238,48 @@ def test_consecutive_pushes_leave_no_gap_wider_than_twice_the_reach() -> None:
     assert piece_gap_mm(fast, v) == 0.0  # back to back: the coil stays on
     assert piece_gap_mm(slow, v) == 20.0  # 35 mm cycle less a 15 mm pulse: twice the reach
     assert piece_gap_mm(slower, v) is None  # 25 mm: a centre there meets neither push
+
+
+def _start_before_the_first_reading(first_reading_ms: int) -> tuple[RejectScheduler, Any, Any]:
+    """The box starts while a defect (belt-fixed u = 100 mm) is in view and the belt runs at
+    500 mm/s; the first encoder reading comes `first_reading_ms` in (the first input poll).
+    A frame every 20 ms, an update every 10 ms; returns scheduler, logs, every plan's last."""
+    sched = RejectScheduler(encoder_cfg(longest_item_mm=40.0))
+    belt, timer, acts = SimBelt(500.0), FakeTimer(sched), []
+    with capture_logs() as logs:
+        for t_ms in range(0, 3001, 10):
+            timer.run_until(t_ms * MS)
+            count = belt.count_at(t_ms * MS) if t_ms >= first_reading_ms else None
+            if t_ms % 20 == 0:
+                x = 100.0 + belt.travel_mm
+                boxes = [(x, 240.0, "item"), (x, 240.0, "defect")] if x < 620 else []
+                sched.observe(t_ms * MS, t_ms * MS, frame(boxes), FRAME_W, FRAME_H, count)
+            a = sched.update(t_ms * MS, count)
+            timer.apply(a)
+            acts.append(a)
+    return sched, logs, final_plans(acts)
+
+
+def test_a_defect_in_view_before_the_first_reading_is_no_alarm_and_is_still_rejected() -> None:
+    """Every box start with a defect in view raised `belt_unplaced` (an alarm latched on the
+    warning light at each power-up): the first frames come before the first input poll. The
+    coverage map already makes that belt blind (start-up), so the defect is rejected either
+    way; only a spell of stale_ms with items is the fault before the first reading."""
+    sched, logs, plans = _start_before_the_first_reading(30)
+    assert events(logs, "belt_unplaced") == []
+    assert sched.counters.belt_unplaced == 0
+    assert sched.counters.frames_unplaced == 2
+    assert sched.counters.missed == 0
+    assert any(p.item_id >= 0 for p in plans)  # its own reject, once placed frames show it
+
+
+def test_a_defect_that_leaves_the_view_before_the_first_reading_is_pushed_as_blind_belt() -> None:
+    """No reading until the defect has left the view (1.1 s at 500 mm/s): never placed, it is
+    pushed by the start-up segment's pushes; the unplaced spell with items is the fault."""
+    sched, logs, plans = _start_before_the_first_reading(1100)
+    assert sched.counters.belt_unplaced == 1
+    assert [e["unplaced_ms"] for e in events(logs, "belt_unplaced")] == [260.0]  # > stale_ms
+    assert sched.counters.missed == 0
+    # The defect is at the ejector line at travel 900 mm; the plans are in time from t = 0,
+    # the belt's travel at 500 mm/s: pushed() takes belt-fixed u and the 0.5 mm/ms belt.
+    assert pushed(100.0, [p for p in plans if p.item_id < 0])
