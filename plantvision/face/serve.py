@@ -31,16 +31,13 @@ from typing import Any
 from aiohttp import web
 
 from plantvision.face.web import RateBound, asset, no_icon
-from plantvision.face.wire import pack, unpack
+from plantvision.face.wire import COUNTERS_S, METRICS_TTL_S, STATE_TTL_S, pack, unpack
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READ_ONLY = ("GET", "HEAD")
 PUBLIC = frozenset({"/", "/app.js", "/style.css", "/favicon.ico"})
 KEEPALIVE_S = 5.0
-STATE_TTL_S = 0.1
-METRICS_TTL_S = 0.5
 ANSWER_TIMEOUT_S = 5.0  # the box answers within a drain period; this bounds a hung box
-COUNTERS_S = 0.1
 _REFUSE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
     b"Connection: close\r\n\r\n"

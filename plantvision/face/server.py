@@ -37,13 +37,22 @@ from plantvision.face.metrics import Observer
 from plantvision.face.state import RunInfo, state_json
 from plantvision.face.view import ViewCache
 from plantvision.face.web import bind
-from plantvision.face.wire import MAX_MESSAGE, Want, counters_of, pack, unpack, want_of
+from plantvision.face.wire import (
+    COUNTERS_S,
+    MAX_MESSAGE,
+    METRICS_TTL_S,
+    STATE_TTL_S,
+    MessageBudget,
+    Want,
+    counters_of,
+    pack,
+    unpack,
+    want_of,
+)
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import HttpModel, is_loopback
 
 DRAIN_S = 0.1  # how often the face drains the loop's tapes and events
-STATE_TTL_S = 0.1
-METRICS_TTL_S = 0.5
 START_S = 30.0  # the page process's start (an interpreter and aiohttp) on a loaded machine
 # The box's thread (draining, building answers) runs at a lower CPU priority than the loop
 # (Linux: per thread), and so does the page process.
@@ -149,6 +158,8 @@ class FaceServer:
         self.url = ""
         self.refused = self.limited = self.connections = 0
         self.failures = 0  # page process deaths and faults of the face's thread, each logged
+        self.floods = 0  # spells of the page process asking faster than it honestly can
+        self._flood_told = False
         self.answered: Counter[str] = Counter()  # answers built for the page process, by kind
 
     @property
@@ -231,10 +242,17 @@ class FaceServer:
         conn = self._conn
         assert conn is not None
         drained = 0.0
+        budget = MessageBudget(self.message_rate_per_s, time.monotonic())
         while not self._stopping.is_set():
+            wait_s = budget.take(time.monotonic())
+            if wait_s > 0:  # flooded: leave the rest in the pair (the page process waits)
+                self._flooded(wait_s)
+                continue
             try:
                 if conn.poll(DRAIN_S):
                     self._on_message(conn, conn.recv_bytes(MAX_MESSAGE))
+                else:  # nothing waiting: any flood is over
+                    self._flood_told = False
             except (EOFError, OSError) as exc:
                 if not self._stopping.is_set():
                     self._fault("http_stopped", exc)
@@ -247,6 +265,22 @@ class FaceServer:
                     self.observer.drain()
                 except Exception as exc:  # a bug here must not end the page
                     self._fault("face_error", exc)
+
+    @property
+    def message_rate_per_s(self) -> float:
+        """Twice what an honest page process can ask for: state, metrics and its counters at
+        most once per period, each camera's view at `view_fps`."""
+        honest = 1 / STATE_TTL_S + 1 / METRICS_TTL_S + 1 / COUNTERS_S
+        return 2 * (honest + len(self.cameras) * self.cfg.view_fps)
+
+    def _flooded(self, wait_s: float) -> None:
+        """Over budget: logged and counted once per spell, then wait for the bucket."""
+        if not self._flood_told:
+            self._flood_told = True
+            self.floods += 1
+            if self.log is not None:
+                self.log.error("face_flooded", rate_per_s=round(self.message_rate_per_s, 1))
+        self._stopping.wait(min(wait_s, DRAIN_S))
 
     def _fault(self, event: str, exc: BaseException) -> None:
         """Log, then count (a reader of the count finds the line written)."""

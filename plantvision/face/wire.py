@@ -14,6 +14,10 @@ from typing import Any
 
 KINDS = ("state", "metrics", "view")
 MAX_MESSAGE = 1 << 20  # from the page process: a want or counters are a few dozen bytes
+# How old an answer may be: the page process asks again only after, the box rebuilds only after.
+STATE_TTL_S = 0.1
+METRICS_TTL_S = 0.5
+COUNTERS_S = 0.1  # the page process tells its counters at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,26 @@ def want_of(header: dict[str, Any], cameras: frozenset[str]) -> Want | None:
     if (kind == "view") != (camera in cameras):
         return None  # a view names a known camera; nothing else names one
     return Want(kind, camera)
+
+
+class MessageBudget:
+    """How many messages the box reads from the page process: a token bucket of `rate_per_s`
+    holding one second's worth. A page process asks at most for each answer once per period
+    (its own caches), so a budget of twice that is never met by an honest one; one taken over
+    could otherwise keep the box's face thread (and its share of the interpreter lock) busy."""
+
+    def __init__(self, rate_per_s: float, now_s: float) -> None:
+        self.rate_per_s = rate_per_s
+        self._tokens, self._t = rate_per_s, now_s
+
+    def take(self, now_s: float) -> float:
+        """0 and one message taken, or the seconds to wait before one may be."""
+        self._tokens = min(self.rate_per_s, self._tokens + (now_s - self._t) * self.rate_per_s)
+        self._t = now_s
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate_per_s
 
 
 def counters_of(header: dict[str, Any]) -> dict[str, int] | None:
