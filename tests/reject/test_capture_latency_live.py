@@ -3,9 +3,9 @@ loopback TCP (its encoder read by the command's read-only probe, the permit held
 link, as the running service holds it on site), the scene camera rendering the belt `capture_ms`
 before each frame's stamp (the rig's simulated capture latency: BeltSceneGrabber stamps the
 frame at the instant it reads the belt, so that is the true latency to the millisecond), and the
-project's ONNX cell detector boxing the items. The belt stands, the command says so, the test
-starts it (a step to 500 mm/s, as an integrator's start button does), and the figure it gives
-must be the injected latency.
+project's ONNX cell detector boxing the items (tests.reject.latency_cell). The belt stands, the
+command says so, the test starts it (a step to 500 mm/s, as an integrator's start button does),
+and the figure it gives must be the injected latency.
 
 Tolerance, 5 ms (2.5 mm of belt at 500 mm/s): each encoder reading is stamped at the middle of
 its round trip, so up to half of it off (the probe keeps readings whose half trip is at most
@@ -17,92 +17,32 @@ alias is a pitch (150 mm, 300 ms) off, a frame period is 50 ms.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from plantvision.cli import main
-from plantvision.commands.latency_record import measure_camera
-from plantvision.conveyor.latency import Limits, estimate
-from plantvision.frames.grabbers import Grabber
-from plantvision.loop.deployment import CameraModel, load_deployment
-from plantvision.plc.link import PlcLink, PlcOutputs
-from simulators.demo import conveyor_sim_config, scene_grabber
-from simulators.plc import PlcSimulator, SimConfig
-from simulators.plc.rig import RigSpec, write_cell
-from tests.reject.running_belt import running_link
+from plantvision.conveyor.latency import Limits
+from tests.reject.latency_cell import REPO, LatencyCell, latency_cell
 
-REPO = Path(__file__).resolve().parents[2]
-CELL_MODEL = REPO / "plantvision" / "models" / "cell_detector.onnx"
-SPEED_MM_S = 500.0
 TOLERANCE_MS = 5.0
 
 
-def _hold_permit(link: PlcLink, stop: threading.Event) -> None:
-    """What the running service does for the cell: keep the permit and heartbeat going."""
-    while not stop.wait(0.1):
-        link.write(PlcOutputs(permit=True))
-
-
 @pytest.fixture
-def cell(tmp_path: Path) -> Iterator[tuple[Path, PlcSimulator, PlcLink]]:
-    """The rig's reject cell (scene, deployment with the cell detector), its PLC simulator
-    with the belt standing behind a running machine, and the box's link holding the permit."""
-    dep_file = write_cell(RigSpec(SPEED_MM_S, "box", model=CELL_MODEL, fps=20.0), tmp_path)
-    conveyor, belt = conveyor_sim_config(load_deployment(dep_file).cameras[0], tmp_path)
-    sim = PlcSimulator(SimConfig(conveyor=conveyor, item_truth=belt, watchdog_ms=2000))
-    assert sim.belt is not None
-    sim.belt.set_speed(0.0)  # running, standing: the start is the integrator's, later
-    running = running_link(sim)
-    _, link = next(running)
-    stop = threading.Event()
-    keeper = threading.Thread(target=_hold_permit, args=(link, stop), daemon=True)
-    keeper.start()
-    yield dep_file, sim, link
-    stop.set()
-    keeper.join()
-    next(running, None)
-
-
-def _camera(
-    sim: PlcSimulator, capture_ms: float
-) -> Callable[[CameraModel, Path, Callable[[], int]], Grabber]:
-    """The scene camera over the simulator's belt, showing it `capture_ms` before the stamp."""
-    belt = sim.belt
-    assert belt is not None
-    return lambda cam, base, clock: scene_grabber(
-        cam, base, clock, lambda: belt.read(int(capture_ms * 1e6))
-    )
+def cell(tmp_path: Path) -> Iterator[LatencyCell]:
+    with latency_cell(tmp_path, speed_mm_s=500.0) as c:
+        yield c
 
 
 @pytest.mark.parametrize("capture_ms", [0.0, 80.0])
-def test_the_measured_capture_latency_is_the_cameras(
-    cell: tuple[Path, PlcSimulator, PlcLink], capture_ms: float
-) -> None:
+def test_the_measured_capture_latency_is_the_cameras(cell: LatencyCell, capture_ms: float) -> None:
     """A camera that shows the belt 0 or 80 ms before its stamp measures 0 or 80 ms, within
     5 ms, from a belt that stood with items in view and then started."""
-    dep_file, sim, _ = cell
-    dep = load_deployment(dep_file)
-    dep = dep.model_copy(update={"plc": dep.plc.model_copy(update={"port": sim.port})})
-    started: list[int] = []
-
-    def start_belt(items: int) -> None:
-        started.append(items)
-        assert sim.belt is not None
-        sim.belt.set_speed(SPEED_MM_S)
-
-    limits = Limits()
-    rec = measure_camera(
-        dep, dep_file, 0, seconds=30, limits=limits, on_standing=start_belt,
-        simulated=_camera(sim, capture_ms), logger=structlog.get_logger(),
-    )  # fmt: skip
-    assert started, "the command never saw the belt stand with items in view"
-    est = estimate(rec.track, rec.frames, limits)
+    est = cell.measure(capture_ms)
+    assert cell.started == 1, "the command never saw the belt stand with items in view"
     assert est.median_ms == pytest.approx(capture_ms, abs=TOLERANCE_MS), est
-    assert len(est.frames) >= limits.min_frames
+    assert len(est.frames) >= Limits().min_frames
 
 
 @pytest.mark.parametrize(
