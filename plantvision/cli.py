@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "schema",
     "quantize",
     "fleet",
+    "capture-latency",
 )
 
 

@@ -83,6 +83,11 @@ class Belt:
         """Travel at the newest encoder reading, never projected; None without one."""
         return self._samples[-1][1] if self._samples else None
 
+    def newest(self) -> tuple[int, float] | None:
+        """The newest encoder reading as taken: (when the count was true, dated back by the
+        encoder's latency, ns; travel mm); None without one."""
+        return self._samples[-1] if self._samples else None
+
     def sample(self, now_ns: int, encoder_count: int | None) -> None:
         """Record a reading taken at `now_ns`. Fixed-speed belts ignore the count. The count
         is the belt's position `encoder.latency_ms` before `now_ns` (a PLC scan, an encoder

@@ -11,6 +11,17 @@ F64 = npt.NDArray[np.float64]
 EDGE_PX = 2.0  # a box this close to the frame border is cut by it (the runtime drops it)
 
 
+def whole(xyxy: npt.NDArray[np.floating], frame_w: int, frame_h: int) -> npt.NDArray[np.bool_]:
+    """Which boxes (N x 4 pixels) the frame's border does not cut: a cut box's centre is not
+    its item's."""
+    return (
+        (xyxy[:, 0] > EDGE_PX)
+        & (xyxy[:, 1] > EDGE_PX)
+        & (xyxy[:, 2] < frame_w - EDGE_PX)
+        & (xyxy[:, 3] < frame_h - EDGE_PX)
+    )
+
+
 class ImageToBelt:
     """Maps pixel points of a frame to (along_mm, across_mm) at the frame's capture instant."""
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from plantvision.conveyor import Actions, ConveyorConfig, FirePlan, RejectScheduler
 from plantvision.conveyor.actions import MissedReject
 from plantvision.conveyor.confirm import BinCounter
-from plantvision.conveyor.mapping import EDGE_PX
+from plantvision.conveyor.mapping import whole
 from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
 from plantvision.conveyor.verdicts import Verdict, VerdictSender, VerdictsOut, VerdictWorker
 from plantvision.types import Detections, Frame
@@ -275,13 +275,7 @@ class RejectRuntime:
             self._log.error("item_longer_than_declared", length_mm=round(longest_mm, 1),
                             longest_item_mm=self.cfg.longest_item_mm, seq=frame.seq)  # fmt: skip
         self._overlong_told = overlong
-        xy = detections.xyxy
-        inside = (
-            (xy[:, 0] > EDGE_PX)
-            & (xy[:, 1] > EDGE_PX)
-            & (xy[:, 2] < frame.width - EDGE_PX)
-            & (xy[:, 3] < frame.height - EDGE_PX)
-        )
+        inside = whole(detections.xyxy, frame.width, frame.height)
         # A frame showing an item longer than declared (beyond the detector's loose boxes)
         # proves that much less of its view: the map's gaps make the rest a blind segment,
         # never passed as good. Within the slack the declared length stands (the scenes' 60 mm

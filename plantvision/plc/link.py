@@ -82,8 +82,9 @@ class LinkError(Exception):
     """A request failed: no connection, timeout, or a Modbus exception response."""
 
 
-class _Conn:
-    """One Modbus TCP connection with its own lock and bounded timeouts."""
+class Connection:
+    """One Modbus TCP connection with its own lock and bounded timeouts (also the encoder
+    probe's: plantvision.plc.probe)."""
 
     def __init__(self, cfg: PlcConfig, name: str, on_fail: Callable[[], None]) -> None:
         self._cfg, self._on_fail = cfg, on_fail
@@ -128,6 +129,22 @@ class _Conn:
         self.client.close()  # type: ignore[no-untyped-call]
 
 
+def read_registers(conn: Connection, table: str, address: int, count: int) -> list[int]:
+    """`count` holding or input registers (`table`) from `address`; the caller holds the lock."""
+    client = conn.client
+    op = (
+        client.read_holding_registers
+        if table == "holding_register"
+        else client.read_input_registers
+    )
+    return list(conn.call(op, address, count=count).registers)
+
+
+def encoder_count(enc: SignalModel, words: list[int]) -> int:
+    """The count in the encoder signal's words (16 or 32 bits, in its word order)."""
+    return words_to_u32(words, enc.word_order) if enc.width == 32 else int(words[0])
+
+
 class PlcLink:
     """The real PLC link. The loop calls write/read_inputs; a thread beats and heals."""
 
@@ -138,9 +155,9 @@ class PlcLink:
         self._sig = config.signals
         self._coils = CoilLayout.of(self._sig)
         # Lock order: safety, ejector, service (a reconnect holds them all).
-        self._safety = _Conn(config, "safety", self._mark_lost)
-        self._ejector = _Conn(config, "ejector", self._mark_lost)
-        self._service = _Conn(config, "service", self._mark_lost)
+        self._safety = Connection(config, "safety", self._mark_lost)
+        self._ejector = Connection(config, "ejector", self._mark_lost)
+        self._service = Connection(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
         # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
         # otherwise drop this boot's entries 1..20 as already taken.
@@ -357,7 +374,7 @@ class PlcLink:
             conn.close()
 
     @property
-    def _conns(self) -> tuple[_Conn, _Conn, _Conn]:
+    def _conns(self) -> tuple[Connection, Connection, Connection]:
         return self._safety, self._ejector, self._service
 
     # -- internals -------------------------------------------------------------------------
@@ -420,13 +437,8 @@ class PlcLink:
             merged = hi - lo <= 16
             if not merged:
                 lo, hi = enc.address, enc.address + enc.span
-        client = self._service.client
-        op = client.read_input_registers
-        if enc.type == "holding_register":
-            op = client.read_holding_registers
-        regs = list(self._service.call(op, lo, count=hi - lo).registers)
-        words = regs[enc.address - lo : enc.address - lo + enc.span]
-        count = words_to_u32(words, enc.word_order) if enc.width == 32 else int(words[0])
+        regs = read_registers(self._service, enc.type, lo, hi - lo)
+        count = encoder_count(enc, regs[enc.address - lo : enc.address - lo + enc.span])
         if echo is None or not merged:
             return count, None
         return count, regs[echo.address - lo : echo.address - lo + ECHO_REGS]
