@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from plantvision.conveyor import RejectScheduler
-from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, FakeTimer, events, frame, make_cfg
+from tests.conveyor.helpers import (
+    FRAME_H,
+    FRAME_W,
+    MS,
+    FakeTimer,
+    SimBelt,
+    encoder_cfg,
+    events,
+    frame,
+    make_cfg,
+)
 
 D_U_MM, G_U_MM = 250.0, 300.0
 
@@ -143,3 +154,48 @@ def test_the_shared_level_input_gives_an_edge_to_the_blind_push_first() -> None:
     assert events(logs, "reject_confirmed") == []
     assert alarms == [f"reject_unconfirmed:{d_id}"]
     assert events(logs, "reject_unconfirmed")[0]["cause"] == "ambiguous_with_blind_push"
+
+
+def plc_start_up(pulses_ms: list[int], **over: Any) -> list[dict[str, Any]]:
+    """PLC-timed, a healthy camera: the start-up segment (the 382 mm between the judging line
+    and the ejector) goes out as one range, on from ~20 ms until the belt passes its end at
+    744 ms (the first update to see it: 750 ms). Bin counter pulses at `pulses_ms` (each seen in
+    the 10 ms before); returns the log."""
+    cfg = encoder_cfg(timing_mode="plc", longest_item_mm=40.0, confirm_window_ms=100.0, **over)
+    sched, belt = RejectScheduler(cfg), SimBelt(500.0)
+    with capture_logs() as logs:
+        for t_ms in range(0, 1200, 10):
+            count = belt.count_at(t_ms * MS)
+            if t_ms % 50 == 0:
+                sched.observe(t_ms * MS, t_ms * MS, frame([]), FRAME_W, FRAME_H, count)
+            if t_ms in pulses_ms:
+                sched.report_confirm(t_ms * MS, "ej1", (t_ms - 10) * MS)
+            sched.update(t_ms * MS, count)
+    assert len(events(logs, "blind_segment")) == 1
+    return logs
+
+
+def test_a_plc_range_may_explain_pulses_until_a_window_after_its_end() -> None:
+    """The range is on for 724 ms: an item it meets late reaches the bin long after its start
+    plus a pulse plus the window (150 ms). Pulses at 400 ms (mid-range) and 840 ms (within the
+    window after its end) are its own; one seen in 860..870 ms, past that, is unexpected."""
+    logs = plc_start_up([400, 840, 870])
+    assert [e["after_ms"] for e in events(logs, "reject_confirm_blind")] == [380.0, 820.0]
+    assert [e["t_ns"] // MS for e in events(logs, "reject_confirm_unexpected")] == [870]
+
+
+@pytest.mark.parametrize(
+    ("over", "items"),
+    [
+        ({"min_item_pitch_mm": 100.0}, 4),  # 382 mm of belt, items 100 mm apart: 3 gaps, 4
+        ({}, 10),  # no pitch given: twice gate_mm (20 mm), 40 mm apart
+    ],
+)
+def test_a_plc_range_explains_at_most_the_items_its_belt_can_hold(
+    over: dict[str, Any], items: int
+) -> None:
+    """13 pulses while the range is on: as many as items fit on the belt it sweeps are its
+    own, the rest unexpected (no window, real or blind, can explain them)."""
+    logs = plc_start_up(list(range(250, 750, 40)), **over)
+    assert len(events(logs, "reject_confirm_blind")) == items
+    assert len(events(logs, "reject_confirm_unexpected")) == 13 - items
