@@ -21,12 +21,12 @@ import structlog
 from structlog.testing import capture_logs
 
 from plantvision.conveyor.runtime import RejectRuntime
-from plantvision.plc.config import DEFAULT_SIGNAL_MAP, PlcConfig, SignalMap, SignalModel
-from plantvision.plc.link import PlcLink, PlcOutputs
+from plantvision.plc.config import DEFAULT_SIGNAL_MAP, SignalMap, SignalModel
+from plantvision.plc.link import PlcLink
 from plantvision.types import Frame
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
-from tests.waiting import wait_for
+from tests.reject.running_belt import running_link
 
 D_U_MM, G_U_MM = 250.0, 300.0
 SIGNALS = SignalMap.model_validate(
@@ -54,20 +54,7 @@ def cell() -> Iterator[tuple[PlcSimulator, PlcLink]]:
     )
     sim = PlcSimulator(SimConfig(conveyor=conv, signals=SIGNALS, item_truth=OnlyG(),
                                  watchdog_ms=60000))  # fmt: skip
-    port = sim.start()
-    cfg = PlcConfig(host="127.0.0.1", port=port, allowed_hosts=("127.0.0.1",), signals=SIGNALS,
-                    heartbeat_period_ms=20)  # fmt: skip
-    link = PlcLink(cfg, structlog.get_logger())
-    link.start()
-    try:
-        assert wait_for(lambda: sim.values.get("heartbeat", 0) > 0)
-        sim.press_reset()
-        link.write(PlcOutputs(permit=True))
-        assert wait_for(sim.press_start), (sim.machine.trip_cause, sim.values)
-        yield sim, link
-    finally:
-        link.stop()
-        sim.stop()
+    yield from running_link(sim, SIGNALS)
 
 
 def test_a_blind_push_binning_an_item_does_not_confirm_a_real_reject_that_missed(
