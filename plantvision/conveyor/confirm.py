@@ -16,7 +16,7 @@ can explain, or by one that only real windows hold. Otherwise a real reject whos
 the bin would be credited with the pulse of an item a blind push binned, and its miss would go
 silent. A real reject left unconfirmed after passing a pulse over to a blind push is still
 unconfirmed (the safe side); `BlindBook` remembers which blind pushes took its pulses, so its
-cause reads `ambiguous_with_blind_push` (a likely nuisance) rather than a plain miss.
+cause reads `ambiguous_with_blind_push` (its item may be in the bin) rather than `no_pulse`.
 """
 
 from __future__ import annotations
