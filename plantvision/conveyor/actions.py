@@ -99,6 +99,7 @@ class RejectCounters:
     missed: int = 0
     confirmed: int = 0
     unconfirmed: int = 0
+    unconfirmed_ambiguous: int = 0  # of those, a blind push took a pulse its window held
     frames_unplaced: int = 0
     belt_unplaced: int = 0  # spells of frames with items the belt could not place: each a fault
     discontinuities: int = 0  # encoder jumps (PLC restart, preset): each a fault

@@ -7,11 +7,23 @@ into confirmations for that ejector. A reading can come late or be skipped: the 
 holds every pulse. A change larger than any bin can make between two readings (a PLC restart
 that zeroed the counter, a wrong register) is a jump: it confirms nothing (the rejects it may
 have held stay unconfirmed, the safe side) and the counter is re-anchored there.
+
+A push over a blind segment (reject unless proven good) may meet an item or air, so its window
+is a "may" window: it may explain pulses, at most `items_met` of them, and owes none. A pulse
+goes first to a blind push whose window holds it and that can still explain one (`explain`);
+a real reject is confirmed only by a pulse beyond what the blind pushes whose windows hold it
+can explain, or by one that only real windows hold. Otherwise a real reject whose item missed
+the bin would be credited with the pulse of an item a blind push binned, and its miss would go
+silent. A real reject left unconfirmed after passing a pulse over to a blind push is still
+unconfirmed (the safe side); `BlindBook` remembers which blind pushes took its pulses, so its
+cause reads `ambiguous_with_blind_push` (its item may be in the bin) rather than `no_pulse`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 COUNTER_MODULUS = 1 << 16
 # More bin pulses between two readings than any ejector can make: at 20 ms polls, 100 pulses
@@ -53,13 +65,69 @@ class BinCounter:
         return CounterStep(delta)
 
 
-def pick_window(windows: list[tuple[int, int]], seen_from_ns: int, seen_to_ns: int) -> int | None:
-    """Index of the window (open ns, deadline ns) a pulse seen in [seen_from_ns, seen_to_ns]
-    belongs to: one that overlaps that span, the earliest deadline first (items reach the bin
-    in the order they were pushed); None when no window can hold it."""
-    fits = [
-        (deadline, i)
-        for i, (open_ns, deadline) in enumerate(windows)
-        if open_ns <= seen_to_ns and seen_from_ns <= deadline
+def items_met(swept_mm: float, reach_mm: float | None, pitch_mm: float) -> int:
+    """The most items a push can bin: centres from `reach_mm` downstream of the line at coil-on
+    to `reach_mm` upstream of it at coil-off (the belt swept in between, `swept_mm`), one after
+    another at least `pitch_mm` apart along the belt (one file per ejector's lane)."""
+    return math.floor((max(swept_mm, 0.0) + 2 * (reach_mm or 0.0)) / pitch_mm) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A push's confirmation window, open ns .. deadline ns; `may`: a push over blind belt that
+    can still explain a pulse (it owes none: it may have met air)."""
+
+    open_ns: int
+    deadline_ns: int
+    may: bool = False
+
+
+def explain(
+    windows: Sequence[Window], seen_from_ns: int, seen_to_ns: int
+) -> tuple[int | None, tuple[int, ...]]:
+    """Which of `windows` (in the order their items reach the bin: the earliest first) a pulse
+    seen in [seen_from_ns, seen_to_ns] goes to, None when none holds it; and the real windows
+    that held it too but were passed over for a blind push's (they stay waiting)."""
+    holds = [
+        i
+        for i, w in enumerate(windows)
+        if w.open_ns <= seen_to_ns and seen_from_ns <= w.deadline_ns
     ]
-    return min(fits)[1] if fits else None
+    real = tuple(i for i in holds if not windows[i].may)
+    blind = [i for i in holds if windows[i].may]
+    if blind:
+        return blind[0], real
+    return (real[0] if real else None), ()
+
+
+@dataclass(slots=True)
+class BlindBook:
+    """Per blind push (by item id), the pulses it may still explain; per real reject, the blind
+    pushes that took a pulse its window held."""
+
+    _spare: dict[int, int] = field(default_factory=dict)
+    _took: dict[int, list[int]] = field(default_factory=dict)
+
+    def open(self, blind_id: int, items: int) -> None:
+        self._spare[blind_id] = items
+
+    def may(self, blind_id: int) -> bool:
+        return self._spare.get(blind_id, 0) > 0
+
+    def take(self, blind_id: int, passed_over: Iterable[int]) -> None:
+        """One pulse explained by `blind_id`, which the real rejects `passed_over` held too."""
+        self._spare[blind_id] -= 1
+        for item_id in passed_over:
+            self._took.setdefault(item_id, []).append(blind_id)
+
+    def settle(self, item_id: int) -> list[int]:
+        """Forget `item_id` (its window closed, or it was confirmed); the blind pushes that took
+        pulses its window held."""
+        self._spare.pop(item_id, None)
+        return self._took.pop(item_id, [])
+
+    def keep(self, item_ids: Iterable[int]) -> None:
+        """Forget every push but `item_ids` (the rest were settled some other way: missed)."""
+        live = set(item_ids)
+        self._spare = {k: v for k, v in self._spare.items() if k in live}
+        self._took = {k: v for k, v in self._took.items() if k in live}

@@ -26,6 +26,13 @@ every cycle until it fires: a good item inside its blast window (`reject_hits_ne
 start closer than the actuator's cycle to another push on the same ejector, or inside its pulse
 (`ejector_cycle_short`), is counted, logged and alarmed, once per push, and the push still
 fires (see `_check_push`).
+
+With `confirm_window_ms` every push opens a bin window when it fires: a defect's push must be
+seen in the bin within it, a push over blind belt may be (it may meet items or air). Each bin
+pulse goes to a blind push whose window holds it first, up to the items that push can meet
+(confirm.py), so a real reject is never credited with a pulse a blind push can explain; one
+left unconfirmed stops the belt (`reject_unconfirmed`, its cause `no_pulse`, or
+`ambiguous_with_blind_push` when a blind push took a pulse its window held).
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.blind import BlindSegments, coil_max_ns
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
-from plantvision.conveyor.confirm import pick_window
+from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
     Push,
     PushBook,
@@ -154,6 +161,7 @@ class RejectScheduler:
             else BlindSegments(cfg, self._belt, self.counters, self._log)
         )
         self._next_blind_id = -1  # pushes over blind segments count down from -1
+        self._bin = BlindBook()  # what blind pushes may still explain in the bin, and took
 
     @property
     def belt(self) -> Belt:
@@ -389,24 +397,40 @@ class RejectScheduler:
     ) -> None:
         """The bin sensor saw an item at `now_ns` (or somewhere in [`since_ns`, `now_ns`]).
 
-        With `ejector_id` (a bin counter of that ejector): it confirms a fired reject of that
+        With `ejector_id` (a bin counter of that ejector): it belongs to a fired push of that
         ejector whose window (fire time .. confirm deadline) holds the pulse, the earliest
-        deadline first, and never another ejector's. Without (the shared level input, which
-        cannot tell ejectors apart): the oldest fired reject still waiting, as before."""
-        waiting = [r for r in self._rejects.values() if r.confirm_deadline_ns is not None]
-        if ejector_id is not None or not waiting:
-            waiting += [r for r in self._fired_by_plc(now_ns) if not r.blind]
-        if ejector_id is not None:
-            waiting = [r for r in waiting if r.ejector is not None and r.ejector.id == ejector_id]
-            windows = [(r.confirm_open_ns, r.confirm_deadline_ns or 0) for r in waiting]
-            i = pick_window(windows, now_ns if since_ns is None else since_ns, now_ns)
-            waiting = [] if i is None else [waiting[i]]
-        which = {} if ejector_id is None else {"ejector": ejector_id}
-        if not waiting:
+        deadline first, and never to another ejector's. Without (the shared level input, which
+        cannot tell ejectors apart): to the oldest fired push still waiting, as before. Either
+        way a push over blind belt whose window holds it, and that can still explain a pulse,
+        takes it first (confirm.py): a real reject is confirmed only by a pulse no blind push
+        can explain."""
+        self._fired_by_plc(now_ns)
+        self._bin.keep(self._rejects)
+        level = ejector_id is None
+        waiting = sorted(
+            (r for r in self._rejects.values() if r.confirm_deadline_ns is not None
+             and (not r.blind or self._bin.may(r.item_id))
+             and (level or (r.ejector is not None and r.ejector.id == ejector_id))),
+            key=lambda r: r.fire_at_ns if level else r.confirm_deadline_ns or 0,
+        )  # fmt: skip
+        # The level input: an edge since the last cycle, which every window still waiting held.
+        windows = [Window(r.confirm_open_ns, now_ns if level else r.confirm_deadline_ns or 0,
+                          r.blind) for r in waiting]  # fmt: skip
+        seen_from_ns = now_ns if since_ns is None else since_ns
+        i, passed_over = explain(windows, seen_from_ns, now_ns)
+        which = {} if level else {"ejector": ejector_id}
+        if i is None:
             self._log.warning("reject_confirm_unexpected", t_ns=now_ns, **which)
             return
-        r = min(waiting, key=lambda w: w.fire_at_ns)
+        r = waiting[i]
+        if r.blind:
+            ids = [waiting[k].item_id for k in passed_over]
+            self._bin.take(r.item_id, ids)
+            self._log.info("reject_confirm_blind", item_id=r.item_id, ambiguous_ids=ids,
+                           after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
+            return
         r.confirm_deadline_ns = None
+        self._bin.settle(r.item_id)
         self.counters.confirmed += 1
         self._log.info("reject_confirmed", item_id=r.item_id,
                        after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
@@ -751,20 +775,57 @@ class RejectScheduler:
 
     def _commit(self, r: _Reject, fired_at_ns: int) -> None:
         r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
-        # A push over a blind segment may meet no item: the bin has nothing to confirm.
-        if self._cfg.confirm_window_ms is not None and not r.blind:
-            r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
+        if self._cfg.confirm_window_ms is None:
+            return
+        r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
+        if r.blind:  # may meet items or air: a window that may explain pulses, owes none
+            self._open_blind_window(r)
+
+    def _open_blind_window(self, r: _Reject) -> None:
+        """A blind push's window stays open until its coil goes off (box: the pulse; PLC: the
+        range's end, see `_check_confirmation`) plus the confirm window, and explains at most
+        the items the belt it sweeps can hold: `min_item_pitch_mm` apart, or without it twice
+        `gate_mm` (closer items would share one track)."""
+        assert r.ejector is not None
+        assert r.confirm_deadline_ns is not None
+        v = max(self._belt.speed_mm_per_ns() or 0.0, 0.0)
+        coil_ns = self._coil_ns(r, v)
+        r.confirm_deadline_ns += coil_ns
+        pitch_mm = self._cfg.min_item_pitch_mm or 2 * self._cfg.gate_mm
+        swept_mm = max(r.span_mm, v * coil_ns)
+        self._bin.open(r.item_id, items_met(swept_mm, r.ejector.reach_mm, pitch_mm))
 
     def _check_confirmation(self, r: _Reject, now_ns: int) -> None:
-        if r.confirm_deadline_ns is None or now_ns <= r.confirm_deadline_ns:
+        """A real reject whose window closed unconfirmed stops the belt; its cause says whether
+        a blind push took a pulse its window held (`ambiguous_with_blind_push`: its item may be
+        in the bin) or none was left for it (`no_pulse`). A blind push's window closes quietly,
+        a PLC range's only a confirm window after the belt passed its end."""
+        if r.confirm_deadline_ns is None:
+            return
+        if r.end_mm is not None:  # a PLC range, on until a reading passes its end, and then off
+            assert self._cfg.confirm_window_ms is not None
+            window_ns = int(self._cfg.confirm_window_ms * 1e6)
+            r.confirm_deadline_ns = max(r.confirm_deadline_ns, now_ns + window_ns)
+            measured_mm = self._belt.measured_mm()
+            if measured_mm is not None and measured_mm >= r.end_mm:
+                r.end_mm = None  # the window runs from the first update that saw it off
+        if now_ns <= r.confirm_deadline_ns:
+            return
+        if r.blind:
+            r.confirm_deadline_ns = None
+            self._bin.settle(r.item_id)
             return
         r.confirm_deadline_ns = None
+        blind_ids = self._bin.settle(r.item_id)
         self.counters.unconfirmed += 1
+        self.counters.unconfirmed_ambiguous += bool(blind_ids)
         self._buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
         self._stop_belt = True
-        self._log.error(
-            "reject_unconfirmed", item_id=r.item_id, window_ms=self._cfg.confirm_window_ms
-        )
+        cause: dict[str, Any] = {"cause": "no_pulse"}
+        if blind_ids:  # its item may be in the bin: a pulse a blind push took may be its own
+            cause = {"cause": "ambiguous_with_blind_push", "blind_ids": blind_ids}
+        self._log.error("reject_unconfirmed", item_id=r.item_id,
+                        window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
 
     def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0) -> None:
         if r.state == "armed":

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plantvision.conveyor.confirm import COUNTER_MODULUS, BinCounter, CounterStep
+from plantvision.conveyor.confirm import COUNTER_MODULUS, BinCounter, CounterStep, items_met
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,21 @@ def test_pulses_add_up_whatever_the_wraps(start: int, steps: list[int]) -> None:
         raw = (raw + n) % COUNTER_MODULUS
         total += counter.update(raw).pulses
     assert total == sum(steps)
+
+
+@pytest.mark.parametrize(
+    ("swept_mm", "reach_mm", "pitch_mm", "items"),
+    [
+        (0.0, None, 40.0, 1),  # a blind point, no reach: the one centre at the line
+        (15.0, None, 40.0, 1),  # a 30 ms pulse at 0.5 m/s: closer than two items can lie
+        (40.0, None, 40.0, 2),  # one pitch: a centre at each end
+        (15.0, 20.0, 40.0, 2),  # the reach widens it on both sides: 55 mm
+        (382.0, 0.0, 100.0, 4),  # a start-up range
+    ],
+)
+def test_a_push_bins_at_most_the_items_its_swept_belt_can_hold(
+    swept_mm: float, reach_mm: float | None, pitch_mm: float, items: int
+) -> None:
+    """Centres from the reach ahead of the line at coil-on to the reach behind it at coil-off,
+    one pitch apart at least."""
+    assert items_met(swept_mm, reach_mm, pitch_mm) == items

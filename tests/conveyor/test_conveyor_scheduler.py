@@ -70,6 +70,7 @@ def test_defective_item_fires_at_arrival_minus_response() -> None:
         "missed": 0,
         "confirmed": 0,
         "unconfirmed": 0,
+        "unconfirmed_ambiguous": 0,
         "frames_unplaced": 0,
         "belt_unplaced": 0,
         "discontinuities": 0,

@@ -186,7 +186,7 @@ def test_the_confirm_window_runs_from_its_planned_fire_to_the_nanosecond() -> No
         acts = sched.update(1980 * MS + 1, None)
     assert acts.alarms == (Alarm("reject_unconfirmed", 1),)
     assert events(logs, "reject_unconfirmed") == [
-        {"item_id": 1, "window_ms": 200.0, "log_level": "error"}
+        {"item_id": 1, "window_ms": 200.0, "cause": "no_pulse", "log_level": "error"}
     ]
 
 
