@@ -1,14 +1,62 @@
-"""How many onnxruntime intra-op threads each camera's session gets.
+"""How the box's cores run its cameras' models: per-camera sessions or shared workers, and how
+many onnxruntime intra-op threads each session gets.
 
 Left at 0 in a deployment, onnxruntime sizes every session's pool to all cores: N cameras then run
 N pools of that width on the same cores, and their spinning threads starve each other (8 cameras
-on 2 cores overran a 150 ms budget ~990 times in 30 s). The box shares the cores instead.
+on 2 cores overran a 150 ms budget ~990 times in 30 s). The box shares the cores instead. With
+more cameras than cores, even one thread each runs N inferences at once on the cores, each N times
+slower: shared inference workers (detect/shared.py) run them one at a time per worker instead.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from plantvision.configio import StrictModel
+
+Sharing = Literal["auto", "per_camera", "shared"]
+
+
+class InferenceModel(StrictModel):
+    """A deployment's choice between a session per camera and shared inference workers."""
+
+    sharing: Sharing = Field(
+        default="auto",
+        description="per_camera: each camera runs its own session on its own thread; shared: "
+        "the cameras whose model.intra_op_threads is 0 hand their tensors to shared workers, "
+        "one session per model, one run per worker at a time, earliest deadline first; auto: "
+        "shared when the box has more cameras than cores",
+    )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="shared inference workers, each one run at a time on one intra-op thread; "
+        "0: the box chooses (its cores less one for capture, pre-processing and the PLC link, "
+        "at least 1)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InferencePlan:
+    """What runs: `workers` shared workers (0: a session per camera)."""
+
+    workers: int
+
+    @property
+    def shared(self) -> bool:
+        return self.workers > 0
+
+
+def plan_inference(model: InferenceModel, cameras: int, cores: int) -> InferencePlan:
+    """Shared workers when asked, or (auto) when the cameras outnumber the cores."""
+    if model.sharing == "per_camera" or (model.sharing == "auto" and cameras <= cores):
+        return InferencePlan(0)
+    return InferencePlan(model.workers or max(1, cores - 1))
 
 
 def usable_cores() -> int:
@@ -19,11 +67,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def share_threads(requested: int, cameras: int, cores: int) -> int:
-    """`requested` if the deployment set one; else the cores shared evenly, at least 1 each."""
+def share_threads(requested: int, cameras: int, cores: int, shared: bool = False) -> int:
+    """`requested` if the deployment set one; else 1 on shared workers (a worker runs one
+    thread), else the cores shared evenly, at least 1 each."""
     if requested > 0:
         return requested
-    return max(1, cores // max(cameras, 1))
+    return 1 if shared else max(1, cores // max(cameras, 1))
 
 
 @dataclass(frozen=True, slots=True)
