@@ -61,13 +61,6 @@ def box_plan(dep: DeploymentModel, cores: int | None = None) -> InferencePlan:
     )
 
 
-def joins_shared(plan: InferencePlan, cam: CameraModel) -> bool:
-    """A camera runs on the shared workers when the box shares them and the deployment left its
-    threads to the box; an explicit `intra_op_threads` keeps its own session. OpenVINO runs
-    one request at a time per session, so its cameras keep theirs."""
-    return plan.shared and cam.model.intra_op_threads == 0 and cam.model.backend == "onnxruntime"
-
-
 def _existing(
     dep_file: Path, field: str, what: str, path: str | Path, folder: bool = False
 ) -> Path:
@@ -121,7 +114,7 @@ def check_camera_files(
         raise ConfigError(str(dep_file), f"{where}.model.backend",
                           "'openvino' needs the openvino package, which is not installed",
                           f"{INSTALL_HINT}, or set backend: onnxruntime")  # fmt: skip
-    shared = plan is not None and joins_shared(plan, cam)
+    shared = plan is not None and plan.runs(cam.model)
     update: dict[str, Any] = {
         "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path),
         "intra_op_threads": share_threads(
@@ -279,12 +272,13 @@ def build_cameras(
     cams = []
     for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
         detector = (detectors or {}).get(cam.id)
+        on_pool = pool if detector is None and f.shared else None
         if detector is None:  # an injected detector is a test double or the caller's own
             detector = (
                 load_detector(f.model)
-                if pool is None or not f.shared
+                if on_pool is None
                 # A camera waits for its result at most its budget, then trips (model_error).
-                else pool.detector(f.model, int(cam.budget_ms * 1e6))
+                else on_pool.detector(f.model, int(cam.budget_ms * 1e6))
             )
             check_quantized(dep_file, dep.cameras.index(cam), cam, detector)
         names = getattr(detector, "class_names", None)  # injected test detectors may have none
@@ -311,7 +305,7 @@ def build_cameras(
                 frozen=FrozenDetector(cam.frozen_ms),
                 dark_max_mean=cam.dark.max_mean,
                 dark_max_std=cam.dark.max_std,
-                inference=pool.workers if pool is not None and f.shared else None,
+                inference=None if on_pool is None else on_pool.workers,
                 capture_latency_ns=int(cam.source.capture_latency_ms * 1e6),
                 reject=None
                 if cam.conveyor is None or outs is None

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from plantvision.configio import StrictModel
+from plantvision.detect.spec import ModelSpec
 
 Sharing = Literal["auto", "per_camera", "shared"]
 
@@ -49,6 +50,12 @@ class InferencePlan:
     @property
     def shared(self) -> bool:
         return self.workers > 0
+
+    def runs(self, model: ModelSpec) -> bool:
+        """Whether a camera's model runs on the shared workers: only if the deployment left its
+        threads to the box (an explicit `intra_op_threads` keeps its own session) and it runs on
+        onnxruntime (OpenVINO runs one request at a time per compiled model)."""
+        return self.shared and model.intra_op_threads == 0 and model.backend == "onnxruntime"
 
 
 def plan_inference(model: InferenceModel, cameras: int, cores: int) -> InferencePlan:
