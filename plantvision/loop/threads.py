@@ -4,8 +4,8 @@ many onnxruntime intra-op threads each session gets.
 Left at 0 in a deployment, onnxruntime sizes every session's pool to all cores: N cameras then run
 N pools of that width on the same cores, and their spinning threads starve each other (8 cameras
 on 2 cores overran a 150 ms budget ~990 times in 30 s). The box shares the cores instead. With
-more cameras than cores, even one thread each runs N inferences at once on the cores, each N times
-slower: shared inference workers (detect/shared.py) run them one at a time per worker instead.
+many more cameras than cores, even one thread each runs N inferences at once on the cores, each N
+times slower: shared inference workers (detect/shared.py) run them one at a time per worker.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class InferenceModel(StrictModel):
         description="per_camera: each camera runs its own session on its own thread; shared: "
         "the cameras whose model.intra_op_threads is 0 hand their tensors to shared workers, "
         "one session per model, one run per worker at a time, earliest deadline first; auto: "
-        "shared when the box has more cameras than cores",
+        "shared when the box has more than two cameras per core",
     )
     workers: int = Field(
         default=0,
@@ -59,8 +59,10 @@ class InferencePlan:
 
 
 def plan_inference(model: InferenceModel, cameras: int, cores: int) -> InferencePlan:
-    """Shared workers when asked, or (auto) when the cameras outnumber the cores."""
-    if model.sharing == "per_camera" or (model.sharing == "auto" and cameras <= cores):
+    """Shared workers when asked, or (auto) with more than two cameras per core."""
+    # At 2 per core (4 cameras on 2 cores) sessions of their own overran less in both 60 s runs
+    # back to back; at 3 and 4 per core the shared workers cut p99 (README, measured table).
+    if model.sharing == "per_camera" or (model.sharing == "auto" and cameras <= 2 * cores):
         return InferencePlan(0)
     # One per core: on 2 cores, 8 cameras overran 1157 times in 40 s on 2 workers, 1502 on 1
     # (one worker leaves a core idle while camera threads wait on it).

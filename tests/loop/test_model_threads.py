@@ -83,9 +83,11 @@ def test_check_refuses_a_box_that_cannot_keep_up() -> None:
     ("sharing", "workers", "cameras", "cores", "planned"),
     [
         ("auto", 0, 2, 2, 0),  # as many cameras as cores: a session each, no queue
-        ("auto", 0, 8, 2, 2),  # more cameras than cores: shared, a worker per core
-        ("auto", 0, 8, 1, 1),
-        ("auto", 0, 6, 4, 4),
+        ("auto", 0, 4, 2, 0),  # two per core: still a session each
+        ("auto", 0, 5, 2, 2),  # more than two per core: shared, a worker per core
+        ("auto", 0, 8, 2, 2),
+        ("auto", 0, 3, 1, 1),
+        ("auto", 0, 12, 4, 4),
         ("auto", 2, 8, 2, 2),  # a figure in the file is the integrator's, kept
         ("per_camera", 0, 8, 2, 0),
         ("shared", 0, 1, 2, 2),
