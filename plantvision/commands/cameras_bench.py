@@ -8,7 +8,9 @@ own frame rate), so a camera that falls behind skips frames and its latencies sh
 camera and for all cameras together: capture -> permit write acknowledged (median, p99, max),
 frames decided and skipped, budget overruns (the loop's own `budget_overrun` events), trips. A
 list of counts (`--cameras 1,2,4,8`) runs each in turn and ends with the most cameras whose p99 held
-the budget with no overrun.
+the budget with no overrun. `--sharing per_camera,shared` runs each count both ways in turn
+(a session per camera, or the box's shared inference workers; loop/threads.py), so the two are
+measured back to back under the same load.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +28,14 @@ import yaml
 from plantvision import log as pvlog
 from plantvision.commands.seam import scene_grabber, spawn_plc_simulator
 from plantvision.detect import Detector
+from plantvision.errors import ConfigError
 from plantvision.face.events import EventInbox, EventTap
 from plantvision.loop.build import build_cameras, resolve
 from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import DeploymentModel, load_deployment
 from plantvision.loop.edm import stop_bounds
 from plantvision.loop.stats import LatencyWindow
+from plantvision.loop.threads import Sharing
 from plantvision.plc.link import PlcLink
 from plantvision.timing import Summary, summarize_ns
 
@@ -62,6 +67,7 @@ class CameraFigures:
 class RunFigures:
     cameras: int
     threads: int
+    workers: int  # shared inference workers; 0: a session per camera
     budget_ms: float
     seconds: float
     per_camera: list[CameraFigures]
@@ -77,11 +83,17 @@ class RunFigures:
 
 
 def copies(
-    dep: DeploymentModel, dep_file: Path, n: int, threads: int, tmp: Path
+    dep: DeploymentModel,
+    dep_file: Path,
+    n: int,
+    threads: int,
+    tmp: Path,
+    sharing: Sharing | None = None,
 ) -> DeploymentModel:
     """The deployment with its first camera N times (ids `<id>-1` ...), `threads` intra-op
-    threads each (0: the box shares its cores among them, as `run` does). Each copy gets a copy
-    of the zone file that names it (a zone file names the one camera it is for)."""
+    threads each (0: the box shares its cores among them, as `run` does), and `inference.sharing`
+    set to `sharing` when given. Each copy gets a copy of the zone file that names it (a zone
+    file names the one camera it is for)."""
     first = dep.cameras[0]
     model = first.model.model_copy(update={"intra_op_threads": threads})
     zones = yaml.safe_load(resolve(dep_file.parent, first.zones).read_text())
@@ -91,12 +103,17 @@ def copies(
         path = tmp / f"{cid}.yaml"
         path.write_text(yaml.safe_dump({**zones, "camera": cid}))
         cams.append(first.model_copy(update={"id": cid, "model": model, "zones": str(path)}))
-    return dep.model_copy(update={"cameras": cams})
+    inference = dep.inference
+    if sharing is not None:
+        inference = inference.model_copy(update={"sharing": sharing})
+    return dep.model_copy(update={"cameras": cams, "inference": inference})
 
 
-def run_cameras(dep_file: Path, n: int, seconds: float, threads: int) -> RunFigures:
+def run_cameras(
+    dep_file: Path, n: int, seconds: float, threads: int, sharing: Sharing | None = None
+) -> RunFigures:
     with tempfile.TemporaryDirectory(prefix="pv-cameras-") as tmp:
-        dep = copies(load_deployment(dep_file), dep_file, n, threads, Path(tmp))
+        dep = copies(load_deployment(dep_file), dep_file, n, threads, Path(tmp), sharing)
         return _run(dep, dep_file, n, seconds)
 
 
@@ -131,14 +148,20 @@ def _run(dep: DeploymentModel, dep_file: Path, n: int, seconds: float) -> RunFig
             cam.id, summarize_ns(samples), cam.frames, cam.source.stats().skipped,
             counts.counts[("budget_overrun", cam.id)], cam.trips,
         ))  # fmt: skip
-    det = cams[0].detector
+    det, pool = cams[0].detector, cams[0].inference
     used = det.spec.intra_op_threads if isinstance(det, Detector) else 0
-    return RunFigures(n, used, cams[0].budget_ns / 1e6, seconds, per, summarize_ns(every))
+    workers = 0 if pool is None else pool.workers
+    return RunFigures(n, used, workers, cams[0].budget_ns / 1e6, seconds, per, summarize_ns(every))
 
 
 def print_run(fig: RunFigures) -> None:
+    how = (
+        f"{fig.workers} shared inference worker(s) x {fig.threads} intra-op thread(s)"
+        if fig.workers
+        else f"a session per camera, {fig.threads} intra-op thread(s) each"
+    )
     print(
-        f"{fig.cameras} camera(s), {fig.threads} intra-op thread(s) each, {fig.seconds:.0f} s, "
+        f"{fig.cameras} camera(s), {how}, {fig.seconds:.0f} s, "
         f"budget {fig.budget_ms:.0f} ms: capture -> permit write acknowledged"
     )
     for c in fig.per_camera:
@@ -154,14 +177,43 @@ def print_run(fig: RunFigures) -> None:
     )
 
 
-def run(dep_file: Path, counts: list[int], seconds: float, threads: int) -> int:
+def parse_sharings(text: str | None) -> list[Sharing | None]:
+    """`--sharing per_camera,shared` as a list; [None] (the deployment's own) when absent."""
+    if text is None:
+        return [None]
+    known: dict[str, Sharing] = {"auto": "auto", "per_camera": "per_camera", "shared": "shared"}
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    bad = [w for w in words if w not in known]
+    if bad or not words:
+        raise ConfigError(
+            "command line",
+            "--sharing",
+            f"{text!r} is not a list of per_camera, shared, auto",
+            "such as --sharing per_camera,shared",
+        )
+    return [known[w] for w in words]
+
+
+def run(
+    dep_file: Path,
+    counts: list[int],
+    seconds: float,
+    threads: int,
+    sharings: Sequence[Sharing | None] = (None,),
+) -> int:
+    """Each count, each sharing in turn (None: the deployment's own); prints every run and,
+    per sharing, the most cameras that held the budget."""
     pvlog.configure(json=True, level=40)  # errors only: the figures are the output
-    held = 0
+    held: dict[Sharing | None, int] = dict.fromkeys(sharings, 0)
     for n in counts:
-        fig = run_cameras(dep_file, n, seconds, threads)
-        print_run(fig)
-        if fig.holds:
-            held = max(held, n)
+        for sharing in sharings:
+            fig = run_cameras(dep_file, n, seconds, threads, sharing)
+            print_run(fig)
+            if fig.holds:
+                held[sharing] = max(held[sharing], n)
     if len(counts) > 1:
-        print(f"most cameras tried whose p99 held the budget with no overrun: {held or 'none'}")
+        for sharing, most in held.items():
+            label = f" ({sharing})" if sharing else ""
+            print(f"most cameras tried whose p99 held the budget with no overrun{label}: "
+                  f"{most or 'none'}")  # fmt: skip
     return 0

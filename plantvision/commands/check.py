@@ -23,7 +23,12 @@ from plantvision.commands.quant_report import card_lines
 from plantvision.conveyor import ConveyorConfig
 from plantvision.detect import load_detector
 from plantvision.guard.iso13855 import ResponseTimeParts, check_zones
-from plantvision.loop.build import check_camera_files, check_zone_classes, ejector_outputs
+from plantvision.loop.build import (
+    box_plan,
+    check_camera_files,
+    check_zone_classes,
+    ejector_outputs,
+)
 from plantvision.loop.deployment import (
     CameraModel,
     DeploymentModel,
@@ -59,7 +64,10 @@ def check_camera(
     dep: DeploymentModel, dep_file: Path, i: int, runs: int, loads: list[CameraLoad]
 ) -> int:
     cam = dep.cameras[i]
-    files = check_camera_files(dep_file, i, cam, safety=dep.safety, cameras=len(dep.cameras))
+    plan = box_plan(dep)
+    files = check_camera_files(
+        dep_file, i, cam, safety=dep.safety, cameras=len(dep.cameras), plan=plan
+    )
     ejector_outputs(dep_file, i, cam, dep.plc)  # the conveyor against the PLC map
     detector = load_detector(files.model)
     check_zone_classes(files.zones, detector.class_names, files.model.path.name)
@@ -76,11 +84,7 @@ def check_camera(
         f"  model {files.model.path.name}: {detector.family}, backend {files.model.backend} "
         f"({detector.provider}), "
         f"input {detector.input_size}, {files.model.intra_op_threads} intra-op thread(s)"
-        + (
-            ""
-            if cam.model.intra_op_threads
-            else f" (auto: {usable_cores()} cores shared by {len(dep.cameras)} camera(s))"
-        )
+        + threads_note(dep, cam, files.shared, plan.workers)
     )
     if quant is not None:
         print("\n".join(card_lines(quant[0], "    ", backend=files.model.backend)))
@@ -96,7 +100,7 @@ def check_camera(
     )
     _waivers(files.zones)
     loads.append(CameraLoad(cam.id, 1000 / sample.period_ms, lat.median_ms,
-                            files.model.intra_op_threads))  # fmt: skip
+                            files.model.intra_op_threads, files.shared))  # fmt: skip
     failed = 0
     if cam.conveyor is not None:
         print(tracker_gate_line(cam.conveyor))
@@ -123,14 +127,31 @@ def check_camera(
     return failed
 
 
-def load_line(loads: list[CameraLoad], cores: int) -> tuple[str, bool]:
-    """The box's cores against every camera's frames: a box that cannot keep up skips frames
-    and overruns its budgets however fast each camera's model is alone."""
+def threads_note(dep: DeploymentModel, cam: CameraModel, shared: bool, workers: int) -> str:
+    """Where a camera's thread count came from: the deployment, the box's share, or the
+    shared inference workers it runs on."""
+    cameras = f"{usable_cores()} cores, {len(dep.cameras)} camera(s)"
+    if shared:
+        return (
+            f" on {workers} shared inference worker(s) (inference.sharing "
+            f"{dep.inference.sharing}: {cameras})"
+        )
+    if cam.model.intra_op_threads:
+        return ""
+    return f" (auto: {usable_cores()} cores shared by {len(dep.cameras)} camera(s))"
+
+
+def load_line(
+    loads: list[CameraLoad], cores: int, what: tuple[str, str] = ("box", "core(s)")
+) -> tuple[str, bool]:
+    """The box's cores (or its shared inference workers: `what`) against every camera's frames:
+    a box that cannot keep up skips frames and overruns its budgets however fast each camera's
+    model is alone."""
     share, verdict = box_load(loads, cores)
     need = " + ".join(
         f"{c.id} {c.fps:.0f} fps x {c.detect_ms:.1f} ms x {c.threads} thread(s)" for c in loads
     )
-    head = f"box: {need} = {100 * share:.0f} % of {cores} core(s)"
+    head = f"{what[0]}: {need} = {100 * share:.0f} % of {cores} {what[1]}"
     if verdict == "over":
         return (
             f"  FAIL {head}: it cannot keep up (frames skipped, every budget at risk); use fewer "
@@ -361,5 +382,11 @@ def run(args: argparse.Namespace) -> int:
     line, ok = load_line(loads, usable_cores())
     print(line)
     failed += not ok
+    plan = box_plan(dep)
+    shared = [c for c in loads if c.shared]
+    if shared:  # they queue for the workers, not the cores: each worker runs one at a time
+        line, ok = load_line(shared, plan.workers, ("shared inference", "worker(s)"))
+        print(line)
+        failed += not ok
     print("READY" if not failed else f"NOT READY: {failed} check(s) failed")
     return 1 if failed else 0

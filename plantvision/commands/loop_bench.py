@@ -80,6 +80,13 @@ def register(sub: Any) -> None:
         default=0,
         help="intra-op threads per camera with --cameras (default 0: the box shares its cores)",
     )
+    p.add_argument(
+        "--sharing",
+        default=None,
+        metavar="S[,S...]",
+        help="with --cameras: per_camera, shared and/or auto, each run in turn for every count "
+        "(default: the deployment's inference.sharing)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -141,7 +148,8 @@ class Footprint:
 def run(args: argparse.Namespace) -> int:
     if args.cameras is not None:
         counts = [int(x) for x in args.cameras.split(",") if x.strip()]
-        return cameras_bench.run(args.deployment, counts, args.seconds, args.threads)
+        sharings = cameras_bench.parse_sharings(args.sharing)
+        return cameras_bench.run(args.deployment, counts, args.seconds, args.threads, sharings)
     dep = load_deployment(args.deployment)
     pvlog.configure(json=True, level=40)  # errors only: the figures are the output
     log = pvlog.get(deployment=dep.name)

@@ -34,7 +34,8 @@ class Detector:
     `provider` is what actually runs the model (an onnxruntime execution provider, or
     OpenVINO: `spec.backend`; decoding is the same code whichever), `family` the decoder in use,
     `input_size` the model's (height, width), `class_names` the names in id order,
-    `conf_threshold` / `nms_iou` the values in use (config, else the model card, else defaults).
+    `conf_threshold` / `nms_iou` the values in use (config, else the model card, else defaults),
+    `session` what runs the model (its own, or a camera's view of shared workers, shared.py).
     """
 
     def __init__(
@@ -44,7 +45,7 @@ class Detector:
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.spec = spec
-        self._session = session
+        self.session = session
         self._clock_ns = clock_ns
         self.provider = session.provider
         self.input_size = _input_size(spec, session)
@@ -65,7 +66,7 @@ class Detector:
         )
         self.metadata: dict[str, str] = session.metadata  # the model card, for deployment checks
         for _ in range(spec.warmup_runs):
-            self._session.run(self._pre.tensor)
+            self.session.run(self._pre.tensor)
 
     def detect(self, image: ImageArray, times: StageTimes | None = None) -> Detections:
         """Detections in `image` (HxWx3 uint8 BGR), in its pixels, best score first.
@@ -75,7 +76,7 @@ class Detector:
         t0 = self._clock_ns()
         tensor, transform = self._pre(image)
         t1 = self._clock_ns()
-        outputs = self._session.run(tensor)
+        outputs = self.session.run(tensor)
         t2 = self._clock_ns()
         dets = self.decode(outputs, transform)
         if times is not None:
@@ -106,7 +107,7 @@ class Detector:
 
     def session_run_once(self) -> None:
         """One bare `session.run` on the current input tensor: the benchmark's reference."""
-        self._session.run(self._pre.tensor)
+        self.session.run(self._pre.tensor)
 
 
 def _input_size(spec: ModelSpec, session: ModelSession) -> tuple[int, int]:

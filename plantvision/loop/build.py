@@ -19,6 +19,7 @@ from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.detect import Detector, ModelSpec, load_detector
 from plantvision.detect.ov_session import INSTALL_HINT, openvino_installed
+from plantvision.detect.shared import InferenceWorkers, SharedModels
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
@@ -28,7 +29,7 @@ from plantvision.guard.latch import Guard
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyModel
 from plantvision.loop.int8_gate import check_quantized
-from plantvision.loop.threads import share_threads, usable_cores
+from plantvision.loop.threads import InferencePlan, plan_inference, share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
 from plantvision.plc.fifo import slot_count
 from plantvision.zones.config import load_zone_file
@@ -45,10 +46,19 @@ def resolve(base: Path, path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class CameraFiles:
-    """The checked files one camera refers to."""
+    """The checked files one camera refers to; `shared`: its model runs on the box's shared
+    inference workers (loop/threads.py)."""
 
     zones: CompiledZones
     model: ModelSpec
+    shared: bool = False
+
+
+def box_plan(dep: DeploymentModel, cores: int | None = None) -> InferencePlan:
+    """Per-camera sessions or shared workers, for this deployment on this box's cores."""
+    return plan_inference(
+        dep.inference, len(dep.cameras), usable_cores() if cores is None else cores
+    )
 
 
 def _existing(
@@ -70,10 +80,12 @@ def check_camera_files(
     safety: SafetyModel,
     cameras: int = 1,
     cores: int | None = None,
+    plan: InferencePlan | None = None,
 ) -> CameraFiles:
     """Every file a camera names exists and validates, its zone file is this camera's, and the
     safety case fits its zones; errors name the deployment field or the zone file's. The model's
-    thread count 0 becomes this camera's share of `cores` among `cameras` (loop/threads.py)."""
+    thread count 0 becomes this camera's share of `cores` among `cameras`, or 1 on the shared
+    workers of `plan` (loop/threads.py)."""
     where = f"cameras[{index}]"
     zones_path = _existing(dep_file, f"{where}.zones", "zone file", cam.zones)
     zones = load_zone_file(zones_path)  # raises its own ConfigError naming the zone file
@@ -102,12 +114,14 @@ def check_camera_files(
         raise ConfigError(str(dep_file), f"{where}.model.backend",
                           "'openvino' needs the openvino package, which is not installed",
                           f"{INSTALL_HINT}, or set backend: onnxruntime")  # fmt: skip
+    shared = plan is not None and plan.runs(cam.model)
     update: dict[str, Any] = {
         "path": _existing(dep_file, f"{where}.model.path", "model", cam.model.path),
         "intra_op_threads": share_threads(
-            cam.model.intra_op_threads, cameras, usable_cores() if cores is None else cores
+            cam.model.intra_op_threads, cameras, usable_cores() if cores is None else cores,
+            shared,
         ),
-    }
+    }  # fmt: skip
     if cam.model.names_file is not None:
         update["names_file"] = resolve(dep_file.parent, cam.model.names_file)
     src = cam.source
@@ -115,7 +129,7 @@ def check_camera_files(
         _existing(dep_file, f"{where}.source.uri", src.kind, src.uri, folder=src.kind == "folder")
     if src.kind == "simulated":
         _existing(dep_file, f"{where}.source.scenario", "scenario", src.scenario)
-    return CameraFiles(zones, cam.model.model_copy(update=update))
+    return CameraFiles(zones, cam.model.model_copy(update=update), shared)
 
 
 def check_zone_classes(zones: CompiledZones, class_names: Sequence[str], model: str) -> None:
@@ -234,12 +248,18 @@ def build_cameras(
     simulated: SimulatedGrabber | None = None,
     detectors: dict[str, Detector] | None = None,
 ) -> list[CameraRuntime]:
-    """Check every camera's files, load its detector (with warm-up), and wire its runtime."""
-    n = len(dep.cameras)
+    """Check every camera's files, load its detector (with warm-up), and wire its runtime.
+    Cameras on shared inference workers (loop/threads.py) share them and one session a model;
+    the workers start here (warm-up runs on this thread)."""
+    n, plan = len(dep.cameras), box_plan(dep)
     files = [
-        check_camera_files(dep_file, i, c, safety=dep.safety, cameras=n)
+        check_camera_files(dep_file, i, c, safety=dep.safety, cameras=n, plan=plan)
         for i, c in enumerate(dep.cameras)
     ]
+    pool = None
+    if any(f.shared for f in files):
+        pool = SharedModels(InferenceWorkers(plan.workers))
+        pool.workers.start()
     outputs = [ejector_outputs(dep_file, i, c, dep.plc) for i, c in enumerate(dep.cameras)]
     used = [i for o in outputs if o for i in o.values()]
     if len(set(used)) != len(used):
@@ -252,8 +272,14 @@ def build_cameras(
     cams = []
     for cam, f, outs in zip(dep.cameras, files, outputs, strict=True):
         detector = (detectors or {}).get(cam.id)
+        on_pool = pool if detector is None and f.shared else None
         if detector is None:  # an injected detector is a test double or the caller's own
-            detector = load_detector(f.model)
+            detector = (
+                load_detector(f.model)
+                if on_pool is None
+                # A camera waits for its result at most its budget, then trips (model_error).
+                else on_pool.detector(f.model, int(cam.budget_ms * 1e6))
+            )
             check_quantized(dep_file, dep.cameras.index(cam), cam, detector)
         names = getattr(detector, "class_names", None)  # injected test detectors may have none
         if names:
@@ -279,6 +305,7 @@ def build_cameras(
                 frozen=FrozenDetector(cam.frozen_ms),
                 dark_max_mean=cam.dark.max_mean,
                 dark_max_std=cam.dark.max_std,
+                inference=None if on_pool is None else on_pool.workers,
                 capture_latency_ns=int(cam.source.capture_latency_ms * 1e6),
                 reject=None
                 if cam.conveyor is None or outs is None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plantvision.conveyor.runtime import RejectRuntime
+from plantvision.detect.shared import InferenceWorkers
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
 from plantvision.guard.latch import Guard, GuardEvent, GuardOutput
@@ -102,6 +103,7 @@ class CameraRuntime:
     plc_losses_seen: int = 0
     output_losses: int = 0  # the losses seen when the output now in the image was decided
     reject: RejectRuntime | None = None
+    inference: InferenceWorkers | None = None  # the shared workers its detector waits on
     to_tell: list[Note] = field(default_factory=list)  # this cycle's events, told after the write
     last_verdict_ns: int = 0  # capture time of the frame behind last_hits
     capture_latency_ns: int = 0  # exposure precedes a frame's stamp by this (source config)

@@ -206,6 +206,8 @@ class Controller:
             cam.source.stop()
             if cam.reject is not None:
                 cam.reject.close()
+            if cam.inference is not None:
+                cam.inference.close()
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -373,6 +375,10 @@ class Controller:
             out.append(Watched(f"capture-{cam.id}", cam.source.alive or cam.source.ended))
             if cam.reject is not None:  # its ejector timer and verdict writer
                 out.append(Watched(f"reject-{cam.id}", cam.reject.alive()))
+        # Shared inference workers: a dead one holds every camera off. A stuck one needs no
+        # entry: each camera waiting on it gives up within its budget and trips (model_error).
+        for workers in {id(c.inference): c.inference for c in self.cameras if c.inference}.values():
+            out.append(Watched("inference-workers", workers.alive()))
         poller = by_name.get("plc-inputs")
         alive = poller is not None and poller.is_alive()
         out.append(Watched("plc-inputs", alive, self._poll_ns, self._service_stale_ns))

@@ -19,6 +19,7 @@ from plantvision.detect import ModelSpec
 from plantvision.guard.iso13855 import MinDistance, Supplement, min_distance
 from plantvision.guard.latch import GuardConfig
 from plantvision.loop.supervisor import SUPERVISE_PERIOD_MS, expiry_ns, read_wait_ns
+from plantvision.loop.threads import InferenceModel
 from plantvision.loop.voices_config import MqttModel, OpcuaModel, UdpModel
 from plantvision.loop.voices_config import is_loopback as is_loopback  # re-exported: the page's
 from plantvision.plc.config import PlcConfig
@@ -329,6 +330,10 @@ class DeploymentModel(StrictModel):
 
     name: str = Field(description="deployment name, used in events and reports")
     cameras: list[CameraModel] = Field(min_length=1, description="one or more cameras")
+    inference: InferenceModel = Field(
+        default_factory=lambda: InferenceModel(),
+        description="a session per camera, or shared inference workers (README, Multi-camera)",
+    )
     plc: PlcConfig = Field(description="the PLC link and its signal map")
     guard: GuardConfig = Field(
         default_factory=lambda: GuardConfig(), description="trip/release timing"

@@ -11,7 +11,14 @@ import pytest
 from plantvision.commands.check import load_line
 from plantvision.loop.build import check_camera_files
 from plantvision.loop.deployment import load_deployment
-from plantvision.loop.threads import CameraLoad, box_load, share_threads
+from plantvision.loop.threads import (
+    CameraLoad,
+    InferenceModel,
+    Sharing,
+    box_load,
+    plan_inference,
+    share_threads,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,3 +77,50 @@ def test_check_refuses_a_box_that_cannot_keep_up() -> None:
     line, ok = load_line(_cams(8, 10, 22.0), 2)
     assert ok
     assert "loop-bench --cameras 8" in line
+
+
+@pytest.mark.parametrize(
+    ("sharing", "workers", "cameras", "cores", "planned"),
+    [
+        ("auto", 0, 2, 2, 0),  # as many cameras as cores: a session each, no queue
+        ("auto", 0, 4, 2, 0),  # two per core: still a session each
+        ("auto", 0, 5, 2, 2),  # more than two per core: shared, a worker per core
+        ("auto", 0, 8, 2, 2),
+        ("auto", 0, 3, 1, 1),
+        ("auto", 0, 12, 4, 4),
+        ("auto", 2, 8, 2, 2),  # a figure in the file is the integrator's, kept
+        ("per_camera", 0, 8, 2, 0),
+        ("shared", 0, 1, 2, 2),
+    ],
+)
+def test_the_box_chooses_shared_workers_from_cameras_and_cores(
+    sharing: Sharing, workers: int, cameras: int, cores: int, planned: int
+) -> None:
+    plan = plan_inference(InferenceModel(sharing=sharing, workers=workers), cameras, cores)
+    assert plan.workers == planned
+    assert plan.shared == (planned > 0)
+
+
+def test_a_camera_on_shared_workers_runs_one_thread_unless_the_file_says() -> None:
+    """Shared workers run one thread each; an explicit intra_op_threads keeps the camera's own
+    session with that many."""
+    dep_file = REPO / "deployments" / "demo.yaml"
+    dep = load_deployment(dep_file)
+    plan = plan_inference(InferenceModel(sharing="shared"), 1, 8)
+    first = dep.cameras[0]
+    for requested, threads, shared in ((0, 1, True), (3, 3, False)):
+        model = first.model.model_copy(update={"intra_op_threads": requested})
+        cam = first.model_copy(update={"model": model})
+        files = check_camera_files(dep_file, 0, cam, safety=dep.safety, cores=8, plan=plan)
+        assert (files.model.intra_op_threads, files.shared) == (threads, shared)
+
+
+def test_check_judges_shared_cameras_against_the_workers() -> None:
+    """8 cameras x 10 fps x 12.5 ms fit 2 cores (50 %) but not 1 worker (100 %: busy)."""
+    cams = [CameraLoad(f"c{k}", 10, 12.5, 1, shared=True) for k in range(8)]
+    assert load_line(cams, 2)[0].lstrip().startswith("ok")
+    line, ok = load_line(cams, 1, ("shared inference", "worker(s)"))
+    assert ok
+    assert line.lstrip().startswith("warn")
+    assert "shared inference:" in line
+    assert "100 % of 1 worker(s)" in line
