@@ -4,7 +4,8 @@ Call `observe` with each frame's detections and `update` every cycle (after `obs
 there is a frame). Fire times follow the belt, not the wall clock: every `update` re-predicts
 them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
 before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
-stopped belt does not fire at an empty spot. In PLC mode the verdict carries an encoder count,
+stopped belt does not fire at an empty spot; `retime` does that for armed plans on each encoder
+reading between cycles. In PLC mode the verdict carries an encoder count,
 which is right whatever the belt does afterwards.
 
 Items are placed where the belt was when their frame was exposed (the stamp less the camera's
@@ -16,10 +17,12 @@ time the push can happen (box: the coil on now; PLC: the verdict at the PLC afte
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
 configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
-the timer's switch-on is judged too (`report_fired`): one so late after its plan that the item
-is beyond the reach (without a reach: past the re-time tolerance) is a missed reject
-(`fired_late`: a timer thread the machine gave no CPU), and a reject is kept until its switch-on
-is reported, so a late report is judged, never taken for a stray.
+the timer's switch-on is judged too (`report_fired`, `_judge_push`): by where the belt's real
+readings say the item was at the push, against the travel at which it is at the line (stored
+when the plan was armed); beyond the reach short of it (the belt slowed or stopped after the
+plan: `fired_short`) or past it (a starved timer thread: `fired_late`) it is a missed reject
+(without a reach: beyond the re-time tolerance at the plan's speed). A reject is kept until its
+switch-on is reported and judged, so a late report is judged, never taken for a stray.
 
 Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
 every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
@@ -304,6 +307,24 @@ class RejectScheduler:
             self._next_blind_id -= 1
         if any(a.stops for a in self._buf.alarms):
             self._stop_belt = True
+
+    def retime(self, now_ns: int) -> tuple[tuple[FirePlan, ...], tuple[int, ...]]:
+        """Box-timed, between camera cycles (each encoder reading, from the input poller): the
+        armed plans re-timed or withdrawn on the freshest reading, as `update` would, returned
+        as (plans, cancels) for the timer. In camera cycles alone (every budget / 4 while the
+        camera hangs) a belt the PLC stopped on the stale verdict was seen standing only after
+        plans armed before the stop had fired at air (issue 15). Nothing is armed here, and
+        what else the pass decides (a miss, an alarm, the belt stop) waits for `update`."""
+        if self._cfg.timing_mode != "box" or not self._belt.ready:
+            return (), ()
+        self._check_jump(now_ns)
+        travel_mm = self._belt.position_mm(now_ns)
+        for r in [r for r in self._rejects.values() if r.state == "armed"]:
+            self._advance(r, now_ns, travel_mm)
+        plans, cancels = tuple(self._buf.plans), tuple(self._buf.cancels)
+        self._buf.plans.clear()
+        self._buf.cancels.clear()
+        return plans, cancels
 
     @property
     def blind_held(self) -> bool:

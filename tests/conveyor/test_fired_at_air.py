@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from plantvision.conveyor import FirePlan, RejectScheduler
+from plantvision.conveyor import Actions, FirePlan, RejectScheduler
 from plantvision.conveyor.actions import Alarm
 from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, FakeTimer, SimBelt, encoder_cfg, frame
 
@@ -142,3 +142,44 @@ def test_a_report_no_reading_ever_places_is_a_missed_reject() -> None:
     acts = sched.update(push_ns + 251 * MS, None)
     assert [(m.item_id, m.reason) for m in acts.missed] == [(1, "fired_unplaced")]
     assert (sched.counters.fired, sched.counters.missed) == (0, 1)
+
+
+def test_plans_re_timed_on_each_reading_are_withdrawn_before_they_fire_at_air() -> None:
+    """The input poller re-times armed plans on each reading (`retime`), not only the camera's
+    cycles: the belt stopped at 1720 ms is seen standing and the plan is withdrawn before its
+    ~1780 ms switch-on; when the belt runs again (2000 ms) the camera's cycle re-arms it and the
+    push meets the item at the line: one fire, no miss."""
+    sched, belt, plan = armed()
+    timer = FakeTimer(sched)
+    timer.armed[1] = plan
+    poll(sched, belt, 1710, CHANGE_MS - 10)
+    belt.advance_to(CHANGE_MS * MS)
+    belt.speed_mm_s = 0.0
+    for t_ms in range(CHANGE_MS, 2000, 10):
+        timer.run_until(t_ms * MS)
+        sched.belt.sample(t_ms * MS, belt.count_at(t_ms * MS))
+        plans, cancels = sched.retime(t_ms * MS)
+        timer.apply(Actions(plans, cancels, (), (), (), False, ()))
+        if t_ms >= 1780:
+            assert timer.armed == {}, "a plan for the standing belt"
+    assert timer.fired == {}
+    belt.advance_to(2000 * MS)
+    belt.speed_mm_s = 500.0
+    for t in range(2000 * MS, 2400 * MS, 10 * MS):
+        timer.run_until(t)
+        timer.apply(sched.update(t, belt.count_at(t)))
+    assert list(timer.fired) == [1]
+    assert (sched.counters.fired, sched.counters.missed) == (1, 0)
+
+
+def test_re_timing_between_camera_cycles_arms_nothing_new() -> None:
+    """A reject the camera's cycles have not armed yet stays for them: `retime` only moves or
+    withdraws plans already armed."""
+    sched = RejectScheduler(encoder_cfg(ejectors=[ejector(10.0)]))
+    belt = SimBelt(500.0)
+    sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, belt.count_at(0))
+    for t in range(10 * MS, 1600 * MS, 10 * MS):
+        assert sched.update(t, belt.count_at(t)).plans == ()  # beyond the 100 ms horizon
+    for t in range(1600 * MS, 1800 * MS, 10 * MS):
+        sched.belt.sample(t, belt.count_at(t))
+        assert sched.retime(t) == ((), ())
