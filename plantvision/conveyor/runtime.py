@@ -343,9 +343,9 @@ class RejectRuntime:
             if not reached:  # the coil never got to the PLC: nothing pushed the item
                 sched.report_lost(plan.item_id, t_ns, "coil_not_written")
                 continue
-            # Judged against the plan the timer carried out: a starved timer thread switches
-            # on late, and the paddle then meets the belt behind the item.
-            sched.report_fired(plan.item_id, t_ns, plan.fire_at_ns)
+            # Judged by where the belt was at the push: a starved timer thread switches on
+            # late, a belt stopped after the plan leaves the item short of the paddle.
+            sched.report_fired(plan.item_id, t_ns)
             self.fire_log.append((plan.item_id, plan.fire_at_ns, t_ns))
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
             sched.verdict_settled(outcome.item_id)

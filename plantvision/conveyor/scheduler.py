@@ -332,10 +332,10 @@ class RejectScheduler:
         behind it): its cause is present, so no reset press can clear it."""
         return self._blind is not None and self._blind.held
 
-    def report_fired(self, item_id: int, now_ns: int, planned_ns: int | None = None) -> None:
-        """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on of
-        the plan for `planned_ns`). Judged by where the belt was at the push (`_judge_push`),
-        now or at the first update with a reading at or after it."""
+    def report_fired(self, item_id: int, now_ns: int) -> None:
+        """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on).
+        Judged by where the belt was at the push (`_judge_push`), not by the plan's time: now,
+        or at the first update with a reading at or after the push."""
         r = self._rejects.get(item_id)
         if r is None or r.fired_reported:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
@@ -371,7 +371,8 @@ class RejectScheduler:
         reason = push_miss(off_mm, e.reach_mm, tol_mm)
         if reason is not None:
             beyond_mm = abs(off_mm) - (tol_mm if e.reach_mm is None else e.reach_mm)
-            late_ns = beyond_mm / r.plan_mm_per_ns if reason == "fired_late" else 0.0
+            v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
+            late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
             due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
             self._miss(r, now_ns, reason, _ms(late_ns), due_ns, off_mm=round(off_mm, 1))
             return

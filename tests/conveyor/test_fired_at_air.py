@@ -63,7 +63,7 @@ def fire_after_change(speed_mm_s: float, reach_mm: float | None = 10.0) -> Rejec
     belt.advance_to(CHANGE_MS * MS)
     belt.speed_mm_s = speed_mm_s
     poll(sched, belt, CHANGE_MS, 1850)
-    sched.report_fired(1, plan.fire_at_ns, plan.fire_at_ns)
+    sched.report_fired(1, plan.fire_at_ns)
     return sched
 
 
@@ -120,7 +120,7 @@ def test_a_report_with_no_reading_at_the_push_waits_for_one(
     2000 ms, the belt running or stopped since 1780 ms, decides it."""
     sched, belt, plan = armed()
     poll(sched, belt, 1710, 1770)
-    sched.report_fired(1, plan.fire_at_ns, plan.fire_at_ns)
+    sched.report_fired(1, plan.fire_at_ns)
     for t_ms in (1790, 1850, 1950):
         acts = sched.update(t_ms * MS, None)
         assert (acts.missed, sched.counters.fired) == ((), 0)
@@ -136,7 +136,7 @@ def test_a_report_no_reading_ever_places_is_a_missed_reject() -> None:
     is unknown, so it is a missed reject (`fired_unplaced`), never a fire."""
     sched, belt, plan = armed()
     poll(sched, belt, 1710, 1770)
-    sched.report_fired(1, plan.fire_at_ns, plan.fire_at_ns)
+    sched.report_fired(1, plan.fire_at_ns)
     push_ns = plan.fire_at_ns + 20 * MS
     assert sched.update(push_ns + 250 * MS, None).missed == ()
     acts = sched.update(push_ns + 251 * MS, None)

@@ -79,13 +79,15 @@ def runtime(link: PlcLink) -> RejectRuntime:
 def arm_then_stop(sim: PlcSimulator, link: PlcLink, truth: OneDefect, rt: RejectRuntime) -> None:
     """The camera sees the defect (the belt read on both sides of the frame), a step arms its
     plan, and the permit drops: the PLC stops the belt at once."""
-    poll = poller(link, rt)
-    poll()
+    poll, belt = poller(link, rt), rt.scheduler.belt
+    # Readings blurred by a slow round trip are left out (a loaded machine): read until the
+    # belt has a speed, and again until a reading after the frame is in.
+    assert wait_for(lambda: (poll(), rt.feed(), belt.speed_mm_per_ns() is not None)[-1])
     t0, truth.seen_mm = sim.belt.read()  # type: ignore[union-attr]
-    poll()
+    assert wait_for(lambda: (poll(), rt.feed(), belt.read_at(t0) is not None)[-1])
     rt.observe(t0, Frame(IMAGE, 0, t0), frame([(EJECTOR_MM - LEAD_MM, 240.0, "defect")]))
     rt.step(time.monotonic_ns(), 0, False)
-    assert rt.counters["scheduled"] == 1
+    assert rt.counters["scheduled"] == 1, rt.counters
     link.write(PlcOutputs(permit=False))
     assert wait_for(lambda: not sim.machine_running)
 
