@@ -248,7 +248,6 @@ class RejectRuntime:
         if inputs is not None:
             self._feed_one(inputs)
 
-    @_locked
     def retime(self, now_ns: int) -> None:
         """From the input poller's thread, after `offer`: the readings in, the armed box-timed
         plans re-timed or withdrawn on them (`RejectScheduler.retime`). Camera cycles come every
@@ -256,8 +255,11 @@ class RejectRuntime:
         standing only after plans armed before the stop had fired at air. Measured
         (`python -m simulators.plc.retime_bench`): a median 27 us a poll with one plan armed;
         stops in the last 150 ms before a push that ended at air fell from 49 % to 2 %."""
-        if self._timer is None:
-            return
+        if self._timer is not None:  # PLC-timed: the PLC fires by count, nothing to re-time
+            self._retime(now_ns)
+
+    @_locked
+    def _retime(self, now_ns: int) -> None:
         self.feed()
         plans, cancels = self.scheduler.retime(now_ns)
         self._to_timer(plans, cancels)
