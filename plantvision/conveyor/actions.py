@@ -35,11 +35,13 @@ class MissedReject:
     """A defective item that will not be pushed off: its fire time passed before it could be.
 
     `due_ns`: when the item was due at the ejector line (monotonic), where the scheduler knows
-    it (`late`, `fired_late`), else 0; a record for matching with the belt, not compared."""
+    it (`late`, `fired_late`), else 0 (`fired_short`: the item never reached the line before the
+    push); a record for matching with the belt, not compared."""
 
     item_id: int
     ejector_id: str | None
-    reason: str  # "late", "fired_late", "passed_while_stopped", "no_ejector_for_lane",
+    reason: str  # "late", "fired_late", "fired_short", "fired_unplaced", "fire_unreported",
+    # "passed_while_stopped", "no_ejector_for_lane", "belt_unplaced", "lost_track",
     # "coil_not_written", "verdict_not_delivered", "verdict_too_late", "encoder_discontinuity",
     # "plc_restarted", "verdict_refused", "fifo_overflow" (item_id 0: the PLC's echo names no
     # item); a push over a blind segment has a negative item_id

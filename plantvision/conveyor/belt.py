@@ -200,6 +200,31 @@ class Belt:
         v = self.speed_mm_per_ns() or 0.0
         return p_last + (t_ns - t_last) * v if t_ns > t_last else p_first + (t_ns - t_first) * v
 
+    def read_at(self, t_ns: int) -> float | None:
+        """Travel at `t_ns` from real readings on both sides of it (interpolated), never
+        projected: None while no reading at or after `t_ns` is in (or `t_ns` precedes the
+        history). A fixed-speed belt's position is its configuration: always known."""
+        if self._fixed_mm_per_ns is not None or not self._samples:
+            return self.position_mm(t_ns) if self.ready else None
+        if not self._samples[0][0] <= t_ns <= self._samples[-1][0]:
+            return None
+        return self.position_mm(t_ns)
+
+    def time_at_mm(self, position_mm: float) -> int | None:
+        """When the belt's travel first reached `position_mm`, from the readings (fixed speed:
+        the configured motion); None when it is outside the history."""
+        if self._t0_ns is None:
+            return None
+        if self._fixed_mm_per_ns is not None:
+            return self._t0_ns + int(position_mm / self._fixed_mm_per_ns)
+        ts = np.fromiter((s[0] for s in self._samples), np.int64, len(self._samples))
+        ps = np.fromiter((s[1] for s in self._samples), np.float64, len(self._samples))
+        i = int(np.searchsorted(ps, position_mm))  # the first reading at or past it
+        if i == 0 or i == len(ps):
+            return None
+        span = ps[i] - ps[i - 1]
+        return int(ts[i - 1] + (ts[i] - ts[i - 1]) * (position_mm - ps[i - 1]) / span)
+
     def count_at_mm(self, position_mm: float) -> int:
         """The raw (wrapped) encoder count the PLC will read at belt travel `position_mm`."""
         if self._raw0 is None:

@@ -6,6 +6,8 @@
   ejector line when it pushes, so a reject is late only when the item will be beyond the reach
   by the time the push can happen (after the transport margin: PLC mode's verdict write and
   scan). Without a reach (unset) late means past the fire time, as it always did.
+- The push judged: a switch-on is judged by where the belt was when the paddle moved, against
+  the item's line position; beyond the reach on either side it missed (`push_miss`).
 - The blast window: while the coil is on the belt runs under the paddle, so it meets every
   centre from `reach + swept` upstream of the target to `reach` downstream of it.
 - The cycle: an actuator needs `min_cycle_ms` between push starts, and two pulses that overlap
@@ -69,6 +71,17 @@ def lateness_mm(
     """PLC mode, along the belt: where the belt will be when the PLC can act on a verdict sent
     at `travel_mm` (`margin_ns` later), past the fire point plus the reach; >= 0 is too late."""
     return travel_mm + max(speed_mm_per_ns, 0.0) * margin_ns - (fire_mm + (reach_mm or 0.0))
+
+
+def push_miss(off_mm: float, reach_mm: float | None, tol_mm: float) -> str | None:
+    """Why a push that met the belt `off_mm` from the item (< 0: the item short of the line,
+    the belt slowed or stopped after the plan; > 0: past it, a late switch-on) missed it:
+    `fired_short` / `fired_late` beyond `reach_mm` either side (without a reach: beyond `tol_mm`,
+    the re-time tolerance at the plan's speed); None when the paddle meets the item."""
+    allowed_mm = tol_mm if reach_mm is None else reach_mm
+    if off_mm < -allowed_mm:
+        return "fired_short"
+    return "fired_late" if off_mm > allowed_mm else None
 
 
 def blast_hits(

@@ -6,7 +6,9 @@ pure `RejectScheduler` decides and this module carries its actions out:
   coil through `ejector_out(index, on)` (the loop writes the whole output image); the timer's
   switch-on reports come back to the scheduler in the camera thread;
 - box-timed pulses whose coil write did not reach the PLC (link down) are missed rejects, and so
-  are those the timer switched on too late to meet the item (a starved thread: `fired_late`);
+  are those whose push met the belt beyond the reach of the item (`fired_short`, `fired_late`);
+- box-timed plans are re-timed or withdrawn on each encoder reading too (`retime`, from the
+  input poller's thread: the runtime's lock guards the scheduler), not only in camera cycles;
 - PLC-timed: verdicts go to the link's reject FIFO through a `VerdictWorker` (its own thread, so
   a slow verdict write never delays the cycle's permit write); its outcomes come back at the next
   step, and one that was not delivered in time is a missed reject like any other;
@@ -27,10 +29,12 @@ otherwise from the shared level input's rising edges that the loop counts (`step
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from plantvision.conveyor import Actions, ConveyorConfig, FirePlan, RejectScheduler
 from plantvision.conveyor.actions import MissedReject
@@ -51,6 +55,8 @@ ALWAYS_STOP = frozenset({"reject_unconfirmed", "encoder_discontinuity"})
 # unjudged: missed rejects it cannot name).
 STOP_IF_ASKED = frozenset({"reject_missed", "belt_unplaced"})
 EjectorOut = Callable[[int, bool], bool]  # (ejector index, on) -> the PLC acknowledged it
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class EncoderReading(Protocol):
@@ -113,6 +119,20 @@ class RejectStatus:
     held: bool = False
 
 
+def _locked(
+    method: Callable[Concatenate[RejectRuntime, P], R],
+) -> Callable[Concatenate[RejectRuntime, P], R]:
+    """Under the runtime's lock: its scheduler is used by the camera thread and, to re-time
+    plans on each encoder reading, by the input poller's thread."""
+
+    @functools.wraps(method)
+    def run(self: RejectRuntime, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class RejectRuntime:
     """Runs one camera's defect rejection; `outputs` maps ejector id -> PLC ejector index."""
 
@@ -154,6 +174,8 @@ class RejectRuntime:
         self._fifo_done = [0, 0, 0]  # ... and those the scheduler has been told of
         self._alarm = False
         self._stop_cause: str | None = None
+        # The scheduler is the camera thread's and, through `retime`, the input poller's.
+        self._lock = threading.RLock()
         # (item, planned, actual switch-on) ns of recent box-timed pulses, for benchmarks
         self.fire_log: deque[tuple[int, int, int]] = deque(maxlen=10_000)
         self.missed_log: deque[MissedReject] = deque(maxlen=10_000)  # ... and missed rejects
@@ -210,6 +232,7 @@ class RejectRuntime:
         if inputs is not None and (inputs.encoder is not None or inputs.confirm_counts):
             self._offered.append(inputs)  # deque.append: atomic, no lock on the poller's path
 
+    @_locked
     def feed(self, inputs: EncoderReading | None = None) -> None:
         """Give the belt the readings offered since the last call, then `inputs` (the newest, as
         the loop holds it), each once, at the time the PLC sampled it.
@@ -224,6 +247,22 @@ class RejectRuntime:
             self._feed_one(self._offered.popleft())
         if inputs is not None:
             self._feed_one(inputs)
+
+    def retime(self, now_ns: int) -> None:
+        """From the input poller's thread, after `offer`: the readings in, the armed box-timed
+        plans re-timed or withdrawn on them (`RejectScheduler.retime`). Camera cycles come every
+        budget / 4 while the camera hangs: a belt the PLC stopped on the stale verdict was seen
+        standing only after plans armed before the stop had fired at air. Measured
+        (`python -m simulators.plc.retime_bench`): a median 27 us a poll with one plan armed;
+        stops in the last 150 ms before a push that ended at air fell from 49 % to 2 %."""
+        if self._timer is not None:  # PLC-timed: the PLC fires by count, nothing to re-time
+            self._retime(now_ns)
+
+    @_locked
+    def _retime(self, now_ns: int) -> None:
+        self.feed()
+        plans, cancels = self.scheduler.retime(now_ns)
+        self._to_timer(plans, cancels)
 
     def _feed_one(self, inputs: EncoderReading) -> None:
         self._decode_counts(inputs, restarted=inputs.fifo_restarts > self._fifo_seen[0])
@@ -264,6 +303,7 @@ class RejectRuntime:
                                 raw=raw[index])  # fmt: skip
             self._confirmed.extend([(ejector_id, since_ns, inputs.t_read_ns)] * step.pulses)
 
+    @_locked
     def observe(self, now_ns: int, frame: Frame, detections: Detections) -> None:
         """Track one frame's items (pure, in the camera thread). Boxes cut by the frame edge
         are left out: their centre is not the item's, and every item on a belt crosses the view,
@@ -285,6 +325,7 @@ class RejectRuntime:
             None, longest_seen_mm=longest_mm if overlong else 0.0,
         )  # fmt: skip
 
+    @_locked
     def step(self, now_ns: int, confirms: int, reset: bool) -> RejectStatus:
         """One cycle: reports in, re-predict, carry out the actions; `confirms` is the number of
         level bin-sensor rising edges since the last step (ignored when `counted`), `reset` a
@@ -298,9 +339,9 @@ class RejectRuntime:
             if not reached:  # the coil never got to the PLC: nothing pushed the item
                 sched.report_lost(plan.item_id, t_ns, "coil_not_written")
                 continue
-            # Judged against the plan the timer carried out: a starved timer thread switches
-            # on late, and the paddle then meets the belt behind the item.
-            sched.report_fired(plan.item_id, t_ns, plan.fire_at_ns)
+            # Judged by where the belt was at the push: a starved timer thread switches on
+            # late, a belt stopped after the plan leaves the item short of the paddle.
+            sched.report_fired(plan.item_id, t_ns)
             self.fire_log.append((plan.item_id, plan.fire_at_ns, t_ns))
         for outcome in self._verdicts.outcomes() if self._verdicts is not None else ():
             sched.verdict_settled(outcome.item_id)
@@ -340,10 +381,18 @@ class RejectRuntime:
             return "belt_unplaced"
         return "blind_segment" if self.scheduler.blind_held else None
 
+    @_locked
     def undecided(self, cause: str) -> None:
         """The loop did not decide a frame (`model_error`, `frozen_frame`, `black_frame`): a
         blind segment that follows names it."""
         self.scheduler.undecided(cause)
+
+    def _to_timer(self, plans: Sequence[FirePlan], cancels: Sequence[int]) -> None:
+        if self._timer is not None:
+            for item_id in cancels:
+                self._timer.cancel(item_id)
+            for plan in plans:
+                self._timer.arm(plan)
 
     def _fifo_session(self, now_ns: int) -> None:
         """What the PLC's FIFO echo said since the last step: a restart (the link has emptied
@@ -360,6 +409,7 @@ class RejectRuntime:
         if overflow:
             self.scheduler.report_fifo_loss(now_ns, "fifo_overflow", overflow)
 
+    @_locked
     def acknowledge(self) -> None:
         """A reset press the guard accepted: clear the alarm latch and the belt stop, except
         a cause still present. A belt still unplaced keeps `belt_unplaced` (the alarm, and
@@ -371,11 +421,7 @@ class RejectRuntime:
         self._stop_cause = self._held_cause()
 
     def _carry_out(self, now_ns: int, actions: Actions) -> None:
-        if self._timer is not None:
-            for item_id in actions.cancels:
-                self._timer.cancel(item_id)
-            for plan in actions.plans:
-                self._timer.arm(plan)
+        self._to_timer(actions.plans, actions.cancels)
         if actions.verdicts and self._verdicts is not None:
             self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
             out = self._outputs

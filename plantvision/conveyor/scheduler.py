@@ -4,7 +4,8 @@ Call `observe` with each frame's detections and `update` every cycle (after `obs
 there is a frame). Fire times follow the belt, not the wall clock: every `update` re-predicts
 them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
 before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
-stopped belt does not fire at an empty spot. In PLC mode the verdict carries an encoder count,
+stopped belt does not fire at an empty spot; `retime` does that for armed plans on each encoder
+reading between cycles. In PLC mode the verdict carries an encoder count,
 which is right whatever the belt does afterwards.
 
 Items are placed where the belt was when their frame was exposed (the stamp less the camera's
@@ -16,10 +17,12 @@ time the push can happen (box: the coil on now; PLC: the verdict at the PLC afte
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
 configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
-the timer's switch-on is judged too (`report_fired`): one so late after its plan that the item
-is beyond the reach (without a reach: past the re-time tolerance) is a missed reject
-(`fired_late`: a timer thread the machine gave no CPU), and a reject is kept until its switch-on
-is reported, so a late report is judged, never taken for a stray.
+the timer's switch-on is judged too (`report_fired`, `_judge_push`): by where the belt's real
+readings say the item was at the push, against the travel at which it is at the line (stored
+when the plan was armed); beyond the reach short of it (the belt slowed or stopped after the
+plan: `fired_short`) or past it (a starved timer thread: `fired_late`) it is a missed reject
+(without a reach: beyond the re-time tolerance at the plan's speed). A reject is kept until its
+switch-on is reported and judged, so a late report is judged, never taken for a stray.
 
 Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
 every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
@@ -67,6 +70,7 @@ from plantvision.conveyor.ejector import (
     lateness_mm,
     lateness_ns,
     pulse_ns,
+    push_miss,
 )
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
@@ -96,7 +100,9 @@ class _Reject:
     confirm_deadline_ns: int | None = None
     confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
     push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
-    plan_offset_mm: float = 0.0  # box: ... at the fire time of the plan armed last
+    line_mm: float = 0.0  # box: belt travel with the item at the line, for the plan armed last
+    plan_mm_per_ns: float = 0.0  # box: ... and the belt's speed it was timed with
+    on_ns: int | None = None  # box: a reported switch-on not yet judged (no reading past it)
     neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
     u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
     span_mm: float = 0.0  # ... and the belt it covers behind the aim
@@ -282,6 +288,8 @@ class RejectScheduler:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
+        for r in [r for r in self._rejects.values() if r.on_ns is not None]:
+            self._judge_push(r, now_ns)
         if self._blind is not None:
             self._judge_blind(now_ns)
         if self._belt.ready:
@@ -313,68 +321,81 @@ class RejectScheduler:
         if any(a.stops for a in self._buf.alarms):
             self._stop_belt = True
 
+    def retime(self, now_ns: int) -> tuple[tuple[FirePlan, ...], tuple[int, ...]]:
+        """Box-timed, between camera cycles (each encoder reading, from the input poller): the
+        armed plans re-timed or withdrawn on the freshest reading, as `update` would, returned
+        as (plans, cancels) for the timer. In camera cycles alone (every budget / 4 while the
+        camera hangs) a belt the PLC stopped on the stale verdict was seen standing only after
+        plans armed before the stop had fired at air (issue 15). Nothing is armed here, and
+        what else the pass decides (a miss, an alarm, the belt stop) waits for `update`."""
+        if self._cfg.timing_mode != "box" or not self._belt.ready:
+            return (), ()
+        self._check_jump(now_ns)
+        travel_mm = self._belt.position_mm(now_ns)
+        for r in [r for r in self._rejects.values() if r.state == "armed"]:
+            self._advance(r, now_ns, travel_mm)
+        plans, cancels = tuple(self._buf.plans), tuple(self._buf.cancels)
+        self._buf.plans.clear()
+        self._buf.cancels.clear()
+        return plans, cancels
+
     @property
     def blind_held(self) -> bool:
         """A blind segment that stops the belt goes on (no decided frame has proven the belt
         behind it): its cause is present, so no reset press can clear it."""
         return self._blind is not None and self._blind.held
 
-    def report_fired(self, item_id: int, now_ns: int, planned_ns: int | None = None) -> None:
-        """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on of
-        the plan for `planned_ns`; judged against it: too late to meet the item, a missed
-        reject `fired_late`)."""
+    def report_fired(self, item_id: int, now_ns: int) -> None:
+        """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on).
+        Judged by where the belt was at the push (`_judge_push`), not by the plan's time: now,
+        or at the first update with a reading at or after the push."""
         r = self._rejects.get(item_id)
         if r is None or r.fired_reported:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
             return
-        r.fired_reported = True
-        late = self._switch_on_late(r, now_ns, planned_ns)
-        if late is not None:
-            self._miss(r, now_ns, "fired_late", _ms(late[0]), late[1])
-            return
-        self.counters.fired += not r.blind
+        r.fired_reported, r.on_ns = True, now_ns
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
             self._commit(r, now_ns)
+        self._judge_push(r, now_ns)
+
+    def _judge_push(self, r: _Reject, now_ns: int) -> None:
+        """A reported switch-on, judged by the encoder history at the push (switch-on plus the
+        output latency and actuator response) against the travel at which the item is at the
+        line (`line_mm`, fixed when the plan was armed): beyond the reach short of it (the belt
+        slowed or stopped after the plan: a push at air) or past it (a starved timer thread),
+        a missed reject (`fired_short`, `fired_late`); else a fire. Never on a projection: with
+        no reading at or after the push yet it waits, for at most `encoder.stale_ms`, then it
+        is a missed reject (`fired_unplaced`). Timing the plan from the speed at arming and
+        judging only the timer's lateness booked a push at the planned time fired while the
+        belt stood still (issue 15)."""
+        e = r.ejector
+        assert e is not None
+        assert r.on_ns is not None
+        push_ns = r.on_ns + int(_lead_ms(e) * 1e6)
+        at_mm = self._belt.read_at(push_ns)
+        if at_mm is None:
+            if now_ns - push_ns > self._belt.stale_ns:
+                self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
+            return
+        on_ns, r.on_ns = r.on_ns, None
+        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * r.plan_mm_per_ns
+        off_mm = at_mm - r.line_mm
+        reason = push_miss(off_mm, e.reach_mm, tol_mm)
+        if reason is not None:
+            beyond_mm = abs(off_mm) - (tol_mm if e.reach_mm is None else e.reach_mm)
+            v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
+            late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
+            due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
+            self._miss(r, now_ns, reason, _ms(late_ns), due_ns, off_mm=round(off_mm, 1))
+            return
+        self.counters.fired += not r.blind
         if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
             # The window runs from the real firing when that is later than planned.
-            late_open = now_ns + int(self._cfg.confirm_window_ms * 1e6)
+            late_open = on_ns + int(self._cfg.confirm_window_ms * 1e6)
             r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
-        ejector = r.ejector.id if r.ejector else None
-        self._log.info("reject_fired", item_id=item_id, ejector=ejector, t_ns=now_ns)
-
-    def _switch_on_late(
-        self, r: _Reject, on_ns: int, planned_ns: int | None
-    ) -> tuple[int, int] | None:
-        """(ns beyond the reach, when the item was due at the line) of a switch-on at `on_ns`
-        for the plan of `planned_ns` that came too late to meet the item, else None. The plan
-        itself may have aimed late within reach (`plan_offset_mm`); the timer is allowed the
-        re-time tolerance, as an armed plan is. With a reach, judged by the belt's travel
-        between the planned and the actual push (the encoder history): the starvation that
-        delays the timer also stops the belt (the PLC's watchdog), so the speed at the report
-        may be 0 or a coast, which made a push 65 mm beyond the reach look in time (review 7)."""
-        if planned_ns is None or r.ejector is None:
-            return None
-        lead_ns = int(_lead_ms(r.ejector) * 1e6)
-        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
-        reach_mm = r.ejector.reach_mm
-        if reach_mm is not None and on_ns > planned_ns and self._belt.placed(on_ns + lead_ns):
-            moved_mm = self._belt.position_mm(on_ns + lead_ns) - self._belt.position_mm(
-                planned_ns + lead_ns
-            )
-            beyond_mm = r.plan_offset_mm + moved_mm - reach_mm
-            v_avg = moved_mm / (on_ns - planned_ns)
-            if beyond_mm <= 0 or v_avg <= 0 or beyond_mm / v_avg <= tol_ns:
-                return None
-            return int(beyond_mm / v_avg), planned_ns - int(r.plan_offset_mm / v_avg) + lead_ns
-        v = self._belt.speed_mm_per_ns()
-        if v is None or v <= 0:
-            return None
-        ideal_ns = planned_ns - int(r.plan_offset_mm / v)
-        late_ns = lateness_ns(on_ns, ideal_ns, reach_mm, v)
-        if late_ns <= tol_ns:
-            return None
-        return late_ns, ideal_ns + lead_ns
+        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
+                       off_mm=round(off_mm, 1))  # fmt: skip
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
@@ -566,9 +587,9 @@ class RejectScheduler:
                 return
             self._advance_plc(r, now_ns, travel_mm, remaining_mm)
         else:
-            self._advance_box(r, now_ns, remaining_mm)
+            self._advance_box(r, now_ns, travel_mm, remaining_mm)
 
-    def _advance_box(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
+    def _advance_box(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
         tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
         if r.state == "armed" and now_ns >= r.fire_at_ns - tol_ns:
@@ -597,7 +618,7 @@ class RejectScheduler:
                 self._unarm(r)
         elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
             at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
-            self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v)
+            self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v, travel_mm + remaining_mm)
 
     def _advance_box_blind(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
         """Box-timed, the belt unplaced (no usable reading for `stale_ms`): a push armed or
@@ -653,15 +674,17 @@ class RejectScheduler:
             **({} if end_count is None else {"end_count": end_count}),
         )
 
-    def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float) -> None:
+    def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
+             ) -> None:  # fmt: skip
         """Arm (or re-time) the coil at `fire_at_ns`; `offset_mm`: how far past the line the
-        item will be then (late within reach). The pulse follows the speed of the moment."""
+        item will be then (late within reach); `line_mm`: the belt travel with the item at the
+        line, by which its switch-on is judged. The pulse follows the speed of the moment."""
         assert r.ejector is not None
         retimed = r.armed_once
         if not retimed:
             self._count_scheduled(r)
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
-        r.plan_offset_mm = offset_mm
+        r.line_mm, r.plan_mm_per_ns = line_mm, v
         coil_ns = self._coil_ns(r, v)
         self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
         if retimed:
@@ -827,7 +850,8 @@ class RejectScheduler:
         self._log.error("reject_unconfirmed", item_id=r.item_id,
                         window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
 
-    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0) -> None:
+    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
+              **told: Any) -> None:  # fmt: skip
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
         self._rejects.pop(r.item_id, None)
@@ -847,6 +871,7 @@ class RejectScheduler:
             action=self._cfg.missed_action,
             t_ns=now_ns,
             **({"due_ns": due_ns} if due_ns else {}),  # when the item was at the line
+            **told,
         )
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
@@ -866,7 +891,9 @@ class RejectScheduler:
         self._tracker.forget_beyond(limit_mm - travel_mm)
         box = self._cfg.timing_mode == "box"
         for item_id, r in list(self._rejects.items()):
-            if r.state != "committed" or self._tracker.position(item_id) is not None:
+            if r.state != "committed" or r.on_ns is not None:  # unjudged: _judge_push decides
+                continue
+            if self._tracker.position(item_id) is not None:
                 continue
             if box and not r.fired_reported:
                 if now_ns - r.fire_at_ns > REPORT_WAIT_NS:

@@ -50,8 +50,9 @@ class EjectorTimer:
     coil write reached the PLC (an exception counts as not). `on_fired(plan, t_ns, reached)`
     reports each switch-on (the plan it carried out, at `t_ns`) from the timer thread, `reached`
     False when the coil never got to the PLC (link down): the loop queues it and calls
-    `RejectScheduler.report_fired` (or `report_lost`) from its own thread, which judges `t_ns`
-    against the plan (a starved thread switches on late). `close()` switches every coil off.
+    `RejectScheduler.report_fired` (or `report_lost`) from its own thread, which judges the
+    push at `t_ns` by where the belt was then (a starved thread switches on late; a belt that
+    stopped after the plan leaves the item short). `close()` switches every coil off.
     """
 
     def __init__(

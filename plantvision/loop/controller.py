@@ -218,7 +218,21 @@ class Controller:
                 confirm_level = self._poll_once(confirm_level)
             except Exception as exc:
                 self._say("error", "plc_input_error", error=repr(exc))
+            self._retime_plans()
             self._poll_ns = self.clock_ns()
+
+    def _retime_plans(self) -> None:
+        """Box-timed plans re-timed or withdrawn on the readings just offered, not only in
+        camera cycles (`RejectRuntime.retime`); a failure trips that camera (internal_error)
+        as a failed cycle does."""
+        for cam in self.cameras:
+            if cam.reject is None:
+                continue
+            try:
+                cam.reject.retime(self.clock_ns())
+            except Exception as exc:
+                cam.internal_error = True
+                self._say("error", "reject_retime_error", camera=cam.id, error=repr(exc))
 
     def _poll_once(self, confirm_level: bool) -> bool:
         t_read_ns = self.clock_ns()

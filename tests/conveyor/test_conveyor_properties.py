@@ -74,11 +74,14 @@ def simulate(
 
 
 def outcomes(sched: RejectScheduler, timer: FakeTimer, its: list[Item]) -> None:
+    """One switch-on at most per item, one outcome per defective item: fired (a switch-on
+    judged to meet it) or missed (a switch-on at air is one of those, not both)."""
     fired = {i: len(v) for i, v in timer.fired.items()}
     assert all(n == 1 for n in fired.values()), f"an item fired more than once: {timer.fired}"
     n_defective = sum(it.defective for it in its)
     assert sched.counters.defective == n_defective
-    assert len(fired) + sched.counters.missed == n_defective
+    assert sched.counters.fired <= len(fired)
+    assert sched.counters.fired + sched.counters.missed == n_defective
     assert sched.counters.seen == len(its)
 
 
@@ -114,7 +117,8 @@ def test_changing_belt_gives_each_defective_item_exactly_one_outcome(
     its: list[Item], speeds: list[tuple[int, float]], raw0: int
 ) -> None:
     """With an encoder that may wrap and a belt that changes speed and stops, no item fires
-    twice, no good item fires, and every defective item is either fired or reported missed."""
+    twice, no good item fires, and every defective item is either fired or reported missed
+    (a belt that stops inside the speed window before a fire: the push at air is missed)."""
     sched = RejectScheduler(encoder_cfg())
     belt = SimBelt(500.0, raw0=raw0)
     # The belt ends running, so every item has reached its ejector when the run ends.

@@ -39,7 +39,7 @@ def test_a_switch_on_beyond_the_reach_is_a_missed_reject_not_a_fire() -> None:
     missed (`fired_late`, counted, alarmed, logged with when the item was due), not fired."""
     sched = armed()
     with capture_logs() as logs:
-        sched.report_fired(1, FIRE_NS + 25 * MS, FIRE_NS)
+        sched.report_fired(1, FIRE_NS + 25 * MS)
         acts = sched.update(FIRE_NS + 30 * MS, None)
     assert [(m.item_id, m.reason, m.late_ms, m.due_ns) for m in acts.missed] == [
         (1, "fired_late", 5.0, DUE_NS)
@@ -53,7 +53,7 @@ def test_a_switch_on_beyond_the_reach_is_a_missed_reject_not_a_fire() -> None:
 def test_a_switch_on_within_the_reach_is_a_fire() -> None:
     """15 ms late is 7.5 mm past the line, inside the 10 mm reach: the paddle meets it."""
     sched = armed()
-    sched.report_fired(1, FIRE_NS + 15 * MS, FIRE_NS)
+    sched.report_fired(1, FIRE_NS + 15 * MS)
     assert sched.update(FIRE_NS + 20 * MS, None).missed == ()
     assert (sched.counters.fired, sched.counters.missed) == (1, 0)
 
@@ -61,10 +61,10 @@ def test_a_switch_on_within_the_reach_is_a_fire() -> None:
 def test_without_a_reach_a_switch_on_past_the_tolerance_is_missed() -> None:
     """No reach: late means past the fire time; the timer has the re-time tolerance (0.5 ms)."""
     sched = armed(reach_mm=None)
-    sched.report_fired(1, FIRE_NS + 400_000, FIRE_NS)
+    sched.report_fired(1, FIRE_NS + 400_000)
     assert sched.counters.missed == 0
     sched = armed(reach_mm=None)
-    sched.report_fired(1, FIRE_NS + 2 * MS, FIRE_NS)
+    sched.report_fired(1, FIRE_NS + 2 * MS)
     assert sched.update(FIRE_NS + 3 * MS, None).missed[0].reason == "fired_late"
 
 
@@ -77,6 +77,6 @@ def test_a_late_report_after_the_reject_was_settled_is_still_judged() -> None:
     for t in range(1690 * MS, 2200 * MS, 10 * MS):
         assert sched.update(t, None).missed == ()
     with capture_logs() as logs:
-        sched.report_fired(1, FIRE_NS + 300 * MS, FIRE_NS)
+        sched.report_fired(1, FIRE_NS + 300 * MS)
     assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["fired_late"]
     assert (sched.counters.fired, sched.counters.missed) == (0, 1)

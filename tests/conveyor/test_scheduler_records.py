@@ -69,7 +69,7 @@ def test_a_switch_on_never_reported_is_a_missed_reject_then_forgotten() -> None:
     sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     missed = [m for t in range(0, 3800 * MS, 10 * MS) for m in sched.update(t, None).missed]
     assert missed == [MissedReject(1, "ej1", "fire_unreported", 0.0)]
-    sched.report_fired(1, 3800 * MS, 1780 * MS)
+    sched.report_fired(1, 3800 * MS)
     sched.report_lost(1, 3800 * MS, "coil_not_written")
     acts = sched.update(3810 * MS, None)
     assert acts.missed == (MissedReject(1, None, "coil_not_written", 0.0),)

@@ -42,7 +42,7 @@ def test_a_box_timed_reject_logs_item_ejector_and_times() -> None:
          "retimed": False, "log_level": "info"}
     ]  # fmt: skip
     assert events(logs, "reject_fired") == [
-        {"item_id": 1, "ejector": "ej1", "t_ns": 1780 * MS, "log_level": "info"}
+        {"item_id": 1, "ejector": "ej1", "t_ns": 1780 * MS, "off_mm": 0.0, "log_level": "info"}
     ]
 
 
@@ -191,9 +191,11 @@ def test_the_confirm_window_runs_from_its_planned_fire_to_the_nanosecond() -> No
 
 
 def test_a_late_fire_opens_the_confirm_window_from_when_it_really_fired() -> None:
-    """The timer reports the coil on at 1850 ms, 70 ms after the plan: the bin sensor has
-    until 2050 ms, not 1980 ms."""
-    sched = RejectScheduler(make_cfg(confirm_window_ms=200.0))
+    """The timer reports the coil on at 1850 ms, 70 ms after the plan (35 mm past the line,
+    inside the paddle's 40 mm reach): the bin sensor has until 2050 ms, not 1980 ms."""
+    ejector = {"id": "ej1", "position_mm": 1000.0, "actuator_response_ms": 20.0,
+               "pulse_ms": 30.0, "reach_mm": 40.0}  # fmt: skip
+    sched = RejectScheduler(make_cfg(confirm_window_ms=200.0, ejectors=[ejector]))
     sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     for t in range(0, 1850 * MS, 10 * MS):
         sched.update(t, None)  # committed at its planned 1780 ms; the coil not yet on

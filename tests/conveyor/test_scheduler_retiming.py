@@ -158,14 +158,15 @@ def test_a_plan_leaving_the_horizon_is_withdrawn_and_re_armed_when_the_item_is_n
 
 
 def test_a_coil_that_fired_while_its_cancel_was_under_way_is_the_reject() -> None:
-    """The timer reports the fire of a plan the scheduler had just withdrawn: the item was
-    pushed, so it gets no second plan when it comes near again."""
+    """The timer reports the fire of a plan the scheduler had just withdrawn (the cancel
+    reached it after the switch-on, at the plan's time): the item was pushed, so it gets no
+    second plan when it comes near again."""
     sched, _ = armed_item()
-    resight(sched, 1690 * MS, 100 - 60)
-    assert sched.update(1690 * MS, None).cancels == (1,)
-    sched.report_fired(1, 1690 * MS)
-    resight(sched, 1700 * MS, 160)
-    later = [sched.update(t, None) for t in range(1700 * MS, 1900 * MS, 10 * MS)]
+    resight(sched, 1765 * MS, 0)  # the mean 50 mm upstream: 100 ms later, past the horizon
+    assert sched.update(1765 * MS, None).cancels == (1,)
+    sched.report_fired(1, FIRE_NS)
+    resight(sched, 1770 * MS, 200)  # the mean back at 100 mm: due at 1780 ms again
+    later = [sched.update(t, None) for t in range(1770 * MS, 1900 * MS, 10 * MS)]
     assert [a.plans for a in later if a.plans] == []
     assert (sched.counters.fired, sched.counters.missed) == (1, 0)
 
@@ -178,7 +179,7 @@ def test_a_fire_report_after_the_bin_sensor_confirmed_opens_no_new_window() -> N
     for t in range(0, 1790 * MS, 10 * MS):
         sched.update(t, None)  # committed at its planned 1780 ms
     sched.report_confirm(1790 * MS)
-    sched.report_fired(1, 1800 * MS)
+    sched.report_fired(1, 1780 * MS)  # the coil on at its time, its report taken after
     assert sched.update(2500 * MS, None).alarms == ()
     assert (sched.counters.fired, sched.counters.confirmed) == (1, 1)
 

@@ -56,7 +56,7 @@ def test_a_switch_on_the_starved_timer_made_beyond_the_reach_is_a_missed_reject(
         assert timer is not None
         assert wait_for(lambda: len(timer.on_errors_ns) > 0, 5.0)  # the timer has switched
         assert timer.on_errors_ns[0] > 50 * MS  # it really was starved past the reach
-        now = time.monotonic_ns()
+        now = time.monotonic_ns() + 30 * MS  # a reading past the push (20 ms actuator)
         rt.feed(encoder_at(now, (now - t0) // MS * 5 + 50))
         with capture_logs() as logs:
             status = rt.step(now, 0, False)

@@ -44,7 +44,7 @@ def run(stop_at_ms: int | None, coast_mm_s: float = 0.0) -> RejectScheduler:
             plan = timer.armed.get(1, plan)
     assert plan is not None
     assert abs(plan.fire_at_ns - 1780 * MS) < 5 * MS
-    sched.report_fired(1, plan.fire_at_ns + 150 * MS, plan.fire_at_ns)
+    sched.report_fired(1, plan.fire_at_ns + 150 * MS)
     sched.update(2100 * MS, belt.count_at(2100 * MS))
     return sched
 
