@@ -16,6 +16,7 @@ from plantvision.guard.latch import Guard, GuardEvent, GuardOutput
 from plantvision.loop.publish import CameraSnapshot, Tick, new_tape
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import expiry_ns
+from plantvision.plc.fifo import VerdictEntry
 from plantvision.plc.link import PlcInputs, PlcOutputs
 from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.geometry import CompiledZones, ZoneHits
@@ -38,7 +39,7 @@ class LinkLike(Protocol):
 
     def write_ejector(self, index: int, on: bool) -> bool: ...
 
-    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool: ...
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool: ...
 
     @property
     def alive(self) -> bool: ...  # its own thread (the heartbeat) is running

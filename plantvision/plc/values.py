@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:  # fifo builds on this module's word order
+    from plantvision.plc.fifo import VerdictEntry
 
 WordOrder = Literal["big", "little"]
 
@@ -100,6 +103,6 @@ class PlcPort(Protocol):
 
     def read_inputs(self) -> PlcInputs | None: ...
 
-    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool: ...
 
     def stop(self) -> None: ...

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from plantvision.plc.config import SignalMap
+from plantvision.plc.fifo import SPEED_WINDOW_MS
 from simulators.plc.conveyor import BeltNow, ConveyorModel, ConveyorSimConfig, ItemTruth
 from simulators.plc.machine import Machine
 
@@ -103,6 +104,7 @@ class BeltDriver:
         return BeltNow(
             now_ns, m.encoder(now_ns), m.position_counts(now_ns) / cpm,
             m.speed_counts_per_ns(now_ns) / cpm,
+            lambda dt_ns: m.travel_at_counts(now_ns + int(dt_ns)) / cpm,
         )  # fmt: skip
 
     # -- hooks the server calls under its lock -----------------------------------------------
@@ -137,19 +139,24 @@ class BeltDriver:
     # -- internals ---------------------------------------------------------------------------
 
     def _scan_loop(self) -> None:
-        """PLC-timed firing: one scan every scan_ms while entries wait, else sleep until one
-        arrives (a real PLC scans regardless; sleeping spares the test machine's CPU)."""
+        """PLC-timed firing: one scan every scan_ms while entries wait, else only a sample of
+        the encoder every half speed window, so a new entry finds the PLC's speed already
+        measured (a real PLC scans regardless; idling spares the test machine's CPU)."""
         scan_s = self.cfg.scan_ms / 1000
+        idle_s = max(scan_s, SPEED_WINDOW_MS / 2000)
         while self._running:
             with self._lock:
                 waiting = self.model.busy
+                belt = self.belt_now(self._clock())
                 if waiting:
-                    self.model.scan(self.belt_now(self._clock()))
+                    self.model.scan(belt)
                     self._flush()
+                else:
+                    self.model.sample(belt)
             if waiting:
                 time.sleep(scan_s)
             else:
-                self._wake.wait(0.05)
+                self._wake.wait(idle_s)
                 self._wake.clear()
 
     def _flush(self) -> None:
