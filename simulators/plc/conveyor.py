@@ -213,7 +213,7 @@ class ConveyorModel:
             self._ranges[index] = (e, belt, i)
         before = rec.get("swept", [])
         self._sweep(index, since, to, rec, {int(s["item"]) for s in before})
-        rec["swept"] = before + rec["swept"]
+        rec["swept"] = before + rec.get("swept", [])  # none without an item truth
         rec["pulse_ms"] = round((to.t_ns - rec["t_ns"]) / 1e6, 3)
         rec["swept_mm"] = round(to.travel_mm - rec["belt_mm"], 3)
 

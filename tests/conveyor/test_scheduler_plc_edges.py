@@ -155,3 +155,23 @@ def test_a_16_bit_encoder_register_gets_verdict_counts_wrapped_at_2_pow_16() -> 
     verdict = PlcVerdict("ej1", 9400, 1, 1880 * MS, lead_ms=20.0)
     assert sched.update(100 * MS, count).verdicts == (verdict,)
     assert sched.counters.discontinuities == 0  # the register's wrap is no encoder jump
+
+
+def test_a_verdict_sent_at_standstill_is_booked_fired_where_the_plc_leads_it() -> None:
+    """Decided while the belt stood (arrival count 9500, 950 mm of travel ahead, 20 ms lead),
+    the verdict is fired by the PLC 10 mm before its arrival once the belt runs at 0.5 m/s:
+    the box books the fire there too (its confirm window opens with the push), not at the
+    arrival as a lead fixed at the decision (0) would have it."""
+    sim = SimBelt(speed_mm_s=0.0)
+    sched = RejectScheduler(encoder_cfg(timing_mode="plc"))
+    for t in range(0, 100 * MS, 10 * MS):
+        sched.update(t, sim.count_at(t))
+    sched.observe(100 * MS, 100 * MS, frame([(50, 240, "defect")]), 640, 480, sim.count())
+    (verdict,) = sched.update(100 * MS, sim.count()).verdicts
+    assert (verdict.arrival_count, verdict.lead_ms) == (9500, 20.0)
+    sim.speed_mm_s = 500.0  # from the last reading, 90 ms: travel 940 mm at 1970 ms
+    for t in range(110 * MS, 1970 * MS, 10 * MS):
+        sched.update(t, sim.count_at(t))
+    assert sched.counters.fired == 0
+    sched.update(1970 * MS, sim.count_at(1970 * MS))  # the PLC's fire point, 10 mm early
+    assert sched.counters.fired == 1

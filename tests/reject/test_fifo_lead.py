@@ -18,6 +18,7 @@ from plantvision.plc.fifo import (
     FifoWriter,
     decode_block,
 )
+from simulators.plc.conveyor import BeltNow, ConveyorModel, ConveyorSimConfig, EjectorSite
 
 MS = 1_000_000
 CPM = 10.0  # counts per mm
@@ -147,3 +148,21 @@ def test_speed_comes_from_the_last_window_of_scans() -> None:
     for t_ms in range(50, 50 + int(SPEED_WINDOW_MS) + 1):
         reader.sample(t_ms * MS, 4 * 49 - (t_ms - 49))
     assert reader.speed_counts_per_ms == 0.0
+
+
+def test_a_range_is_led_at_its_start_and_at_its_end() -> None:
+    """At 1 m/s (10 counts a ms) a range from 10,000 to 14,000 with a 35 ms lead: the simulated
+    PLC switches the coil on when the encoder is 350 counts short of the start and drops it 350
+    short of the end, so the paddle, 35 ms behind the coil, covers 1000-1400 mm of travel."""
+    site = EjectorSite(x_mm=500.0, reach_mm=10.0, pulse_ms=30.0, response_ms=LEAD_MS)
+    cfg = ConveyorSimConfig(counts_per_mm=CPM, ejectors=(site,))
+    model = ConveyorModel(cfg, BLOCK, "big")
+    model.on_fifo_write(
+        0, FifoWriter(BLOCK, "big").batches([FifoVerdict(0, 10_000, LEAD_MS, 14_000)])[0]
+    )
+    for t_ms in range(900, 1500):
+        model.scan(BeltNow(t_ms * MS, 10 * t_ms, float(t_ms), 1.0 / MS))
+    (pulse,) = model.pulses
+    assert pulse["encoder"] == 10_000 - 350
+    assert pulse["t_ns"] + pulse["pulse_ms"] * MS == pytest.approx(1365 * MS, abs=MS)
+    assert not model.busy
