@@ -139,24 +139,29 @@ class BeltDriver:
     # -- internals ---------------------------------------------------------------------------
 
     def _scan_loop(self) -> None:
-        """PLC-timed firing: one scan every scan_ms while entries wait, else only a sample of
-        the encoder every half speed window, so a new entry finds the PLC's speed already
-        measured (a real PLC scans regardless; idling spares the test machine's CPU)."""
+        """PLC-timed firing: one scan every scan_ms while entries wait, else sleep until one
+        arrives (a real PLC scans regardless; sleeping spares the test machine's CPU, and the
+        box's threads share it: the rig runs the simulator in-process). The first scan after a
+        sleep first takes the encoder sample the PLC would have taken a speed window earlier,
+        from the machine's history, so its speed is measured as if it had never slept."""
         scan_s = self.cfg.scan_ms / 1000
-        idle_s = max(scan_s, SPEED_WINDOW_MS / 2000)
+        window_ns = int(SPEED_WINDOW_MS * 1e6)
+        last_scan_ns: int | None = None
         while self._running:
             with self._lock:
                 waiting = self.model.busy
-                belt = self.belt_now(self._clock())
                 if waiting:
-                    self.model.scan(belt)
+                    now_ns = self._clock()
+                    if last_scan_ns is None or now_ns - last_scan_ns > window_ns:
+                        before = self._machine.encoder(now_ns, age_ns=window_ns)
+                        self.model.reader.sample(now_ns - window_ns, before)
+                    self.model.scan(self.belt_now(now_ns))
+                    last_scan_ns = now_ns
                     self._flush()
-                else:
-                    self.model.sample(belt)
             if waiting:
                 time.sleep(scan_s)
             else:
-                self._wake.wait(idle_s)
+                self._wake.wait(0.05)
                 self._wake.clear()
 
     def _flush(self) -> None:

@@ -170,10 +170,6 @@ class ConveyorModel:
         self._fifo[offset : offset + len(values)] = values
         self.reader.on_block(self._fifo)
 
-    def sample(self, belt: BeltNow) -> None:
-        """A scan with nothing to fire: the PLC still samples its encoder for its speed."""
-        self.reader.sample(belt.t_ns, belt.encoder)
-
     def scan(self, belt: BeltNow) -> None:
         """One PLC scan: sample the speed, hold every range on, and fire every pending entry
         whose arrival count the encoder plus its lead has reached."""
