@@ -16,8 +16,8 @@ from plantvision.guard.latch import Guard, GuardEvent, GuardOutput
 from plantvision.loop.publish import CameraSnapshot, Tick, new_tape
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import expiry_ns
-from plantvision.plc.fifo import VerdictEntry
 from plantvision.plc.link import PlcInputs, PlcOutputs
+from plantvision.plc.values import VerdictEntry
 from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.geometry import CompiledZones, ZoneHits
 

@@ -42,9 +42,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
-from plantvision.plc.values import WordOrder, u32_to_words, words_to_u32
+from plantvision.plc.values import VerdictEntry, WordOrder, u32_to_words, words_to_u32
 
 HEADER_REGS = 3  # epoch, base, head
 ENTRY_REGS = 5  # sequence number, ejector word, arrival count (2), lead
@@ -63,23 +62,6 @@ EJECTOR_MASK = 0x3FFF
 ECHO_REGS = 6
 SEQ_MODULUS = 0x10000
 COUNT_HALF = 1 << 31
-
-
-class VerdictEntry(Protocol):
-    """What the writer takes of a verdict: the ejector, the count at which the item arrives at
-    its line (a range: its start and `end_count`), and the lead the PLC applies, ms."""
-
-    @property
-    def ejector_index(self) -> int: ...
-
-    @property
-    def arrival_count(self) -> int: ...
-
-    @property
-    def lead_ms(self) -> float: ...
-
-    @property
-    def end_count(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,11 +62,12 @@ from pymodbus.exceptions import ModbusException
 from plantvision.errors import ConfigError
 from plantvision.plc.coils import CoilLayout, CoilWrite
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
-from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter, VerdictEntry
+from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
     PlcPort,
+    VerdictEntry,
     words_to_u32,
 )
 

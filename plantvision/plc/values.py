@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
-
-if TYPE_CHECKING:  # fifo builds on this module's word order
-    from plantvision.plc.fifo import VerdictEntry
+from typing import Literal, Protocol
 
 WordOrder = Literal["big", "little"]
 
@@ -87,6 +84,24 @@ def words_to_u32(words: list[int], order: WordOrder) -> int:
     """Two 16-bit registers back to a 32-bit unsigned value."""
     high, low = words if order == "big" else words[::-1]
     return ((high & 0xFFFF) << 16) | (low & 0xFFFF)
+
+
+class VerdictEntry(Protocol):
+    """What a reject FIFO write takes of a verdict (`plantvision.plc.fifo` lays it out): the
+    ejector, the count at which the item arrives at its line (a range: its start and
+    `end_count`), and the lead the PLC applies, ms."""
+
+    @property
+    def ejector_index(self) -> int: ...
+
+    @property
+    def arrival_count(self) -> int: ...
+
+    @property
+    def lead_ms(self) -> float: ...
+
+    @property
+    def end_count(self) -> int | None: ...
 
 
 class PlcPort(Protocol):

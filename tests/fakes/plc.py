@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plantvision.plc.fifo import VerdictEntry
-from plantvision.plc.values import PlcInputs, PlcOutputs
+from plantvision.plc.values import PlcInputs, PlcOutputs, VerdictEntry
 
 
 class FakePlcLink:
