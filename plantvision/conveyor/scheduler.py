@@ -85,9 +85,7 @@ class _Reject:
     state: State = "pending"
     ejector: EjectorModel | None = None
     fire_at_ns: int = 0  # box: armed fire time; any mode once committed: when it fired
-    arrival_mm: float = (
-        0.0  # plc: belt travel at which the item (a range: its start) is at the line
-    )
+    arrival_mm: float = 0.0  # plc: travel at which the item (a range: its start) is at the line
     fire_mm: float = 0.0  # plc: ... less the lead at the box's latest speed: where the PLC fires
     fired_reported: bool = False
     armed_once: bool = False

@@ -294,7 +294,7 @@ class FifoReader:
     last_refused: int = 0
     pending: dict[int, list[FifoEntry]] = field(default_factory=dict)
     speed_counts_per_ms: float = 0.0
-    _scans: deque[tuple[int, int]] = field(default_factory=deque)  # (ns, encoder) per scan
+    _scans: deque[tuple[int, int]] = field(default_factory=deque, repr=False)  # (ns, encoder)
 
     def sample(self, now_ns: int, encoder: int) -> None:
         """Once a scan: the encoder at this scan's time (the PLC's own ms timer). The speed is
@@ -381,11 +381,15 @@ class FifoReader:
         return fire
 
     def preset(self) -> None:
-        """The encoder count was set: every pending count refers to the old numbering."""
+        """The encoder count was set: every pending count refers to the old numbering, and the
+        counts before it are no travel (a jump across the window would read as a speed that
+        fires every new entry at once)."""
         for table in self.pending.values():
             for e in table:
                 self._refuse(e)
         self.pending = {}
+        self._scans.clear()
+        self.speed_counts_per_ms = 0.0
 
     def echo(self) -> list[int]:
         return [

@@ -166,3 +166,17 @@ def test_a_range_is_led_at_its_start_and_at_its_end() -> None:
     assert pulse["encoder"] == 10_000 - 350
     assert pulse["t_ns"] + pulse["pulse_ms"] * MS == pytest.approx(1365 * MS, abs=MS)
     assert not model.busy
+
+
+def test_a_preset_encoder_is_no_speed() -> None:
+    """The count set from 0 to 5,000,000 mid-run: no speed is read across the jump (it would
+    fire every new entry at once); a new window measures the belt again."""
+    reader = plc()
+    for t_ms in range(0, 20):
+        reader.sample(t_ms * MS, 10 * t_ms)
+    reader.preset()
+    for t_ms in range(20, 30):
+        reader.sample(t_ms * MS, 5_000_000 + 10 * (t_ms - 20))
+        assert reader.speed_counts_per_ms == 0.0
+    reader.sample(30 * MS, 5_000_100)
+    assert reader.speed_counts_per_ms == pytest.approx(10.0)
