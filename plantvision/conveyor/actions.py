@@ -19,15 +19,17 @@ class FirePlan:
 
 @dataclass(frozen=True, slots=True)
 class PlcVerdict:
-    """PLC-timed: the PLC switches `ejector_id` on when its encoder count reaches
-    `fire_at_count` (wrapped 32-bit) and times the pulse itself; with `end_count` (a range over
-    a blind segment) it holds the coil on until the count reaches that."""
+    """PLC-timed: the item arrives at `ejector_id`'s line at encoder count `arrival_count`
+    (wrapped 32-bit); the PLC switches the ejector on once its count plus `lead_ms` at its own
+    speed reaches that, and times the pulse itself; with `end_count` (a range over a blind
+    segment) it holds the coil on until its count plus the lead reaches that."""
 
     ejector_id: str
-    fire_at_count: int
+    arrival_count: int
     item_id: int
     deadline_ns: int | None = None  # the item's estimated fire time; None: belt stopped
     end_count: int | None = None  # a range (blind segment): the coil stays on until this count
+    lead_ms: float = 0.0  # the ejector's output latency + actuator response
 
 
 @dataclass(frozen=True, slots=True)

@@ -426,6 +426,7 @@ class RejectRuntime:
             self.scheduler.verdicts_in_transit([v.item_id for v in actions.verdicts])
             out = self._outputs
             self._verdicts.submit([
-                Verdict(out[v.ejector_id], v.fire_at_count, v.item_id, v.deadline_ns, v.end_count)
+                Verdict(out[v.ejector_id], v.arrival_count, v.item_id, v.deadline_ns, v.end_count,
+                        v.lead_ms)
                 for v in actions.verdicts
             ])  # fmt: skip

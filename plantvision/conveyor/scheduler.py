@@ -5,12 +5,14 @@ there is a frame). Fire times follow the belt, not the wall clock: every `update
 them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
 before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
 stopped belt does not fire at an empty spot; `retime` does that for armed plans on each encoder
-reading between cycles. In PLC mode the verdict carries an encoder count,
-which is right whatever the belt does afterwards.
+reading between cycles. In PLC mode the verdict carries the encoder count at which the item
+arrives at the ejector line and the ejector's lead, which stay right whatever the belt does
+afterwards: the PLC leads the arrival by the lead at its own speed.
 
 Items are placed where the belt was when their frame was exposed (the stamp less the camera's
 capture latency; the belt dates encoder readings back by the encoder's latency), and a fire
-time leads the arrival by the ejector's output latency plus its actuator response.
+time leads the arrival by the ejector's output latency plus its actuator response (box mode:
+here, at the speed of each update; PLC mode: at the PLC, every scan).
 
 A reject is a missed reject when, decided, its item will be beyond its ejector's reach by the
 time the push can happen (box: the coil on now; PLC: the verdict at the PLC after the transport
@@ -94,7 +96,9 @@ class _Reject:
     state: State = "pending"
     ejector: EjectorModel | None = None
     fire_at_ns: int = 0  # box: armed fire time; any mode once committed: when it fired
-    fire_mm: float = 0.0  # plc: belt travel at which the PLC fires
+    arrival_mm: float = 0.0  # plc: travel at which the item (a range: its start) is at the line
+    fire_mm: float = 0.0  # plc: ... less the lead at the box's latest speed: where the PLC fires
+    end_mm: float | None = None  # plc blind range: travel where its coil goes off, until passed
     fired_reported: bool = False
     armed_once: bool = False
     confirm_deadline_ns: int | None = None
@@ -106,7 +110,6 @@ class _Reject:
     neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
     u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
     span_mm: float = 0.0  # ... and the belt it covers behind the aim
-    end_mm: float | None = None  # PLC-timed blind range: belt travel where the coil goes off
 
     @property
     def blind(self) -> bool:
@@ -125,6 +128,12 @@ def _lead_ms(ejector: EjectorModel) -> float:
     """From the fire decision to the push: the output's latency (write, PLC scan, output
     card) and then the actuator's own response."""
     return ejector.output_latency_ms + ejector.actuator_response_ms
+
+
+def _lead_mm(ejector: EjectorModel | None, speed_mm_per_ns: float | None) -> float:
+    """The belt that passes during the lead at this speed (none standing or unknown)."""
+    v = max(speed_mm_per_ns or 0.0, 0.0)
+    return 0.0 if ejector is None else v * _lead_ms(ejector) * 1e6
 
 
 class RejectScheduler:
@@ -518,19 +527,17 @@ class RejectScheduler:
         for r in list(self._rejects.values()):
             if r.state != "sent" or r.ejector is None:
                 continue
-            last_mm = r.fire_mm if r.end_mm is None else r.end_mm  # a range: its end
+            last_mm = r.fire_mm + r.span_mm  # a range: its end
             if last_mm <= measured_mm:
                 self._miss(r, now_ns, "plc_restarted", 0.0)
             else:
                 v = self._belt.speed_mm_per_ns()
                 deadline_ns = now_ns + int((last_mm - travel_mm) / v) if v else None
-                count = self._belt.count_at_mm(r.fire_mm)
-                end = None if r.end_mm is None else self._belt.count_at_mm(r.end_mm)
-                self._buf.verdicts.append(
-                    PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end)
-                )
+                verdict = self._verdict(r, deadline_ns)
+                self._buf.verdicts.append(verdict)
                 self.counters.fifo_resent += 1
-                self._log.warning("reject_resent", item_id=r.item_id, fire_at_count=count)
+                self._log.warning("reject_resent", item_id=r.item_id,
+                                  arrival_count=verdict.arrival_count)  # fmt: skip
 
     def report_fifo_loss(self, now_ns: int, reason: str, n: int) -> None:
         """The PLC's echo counts `n` verdicts it refused or lost to overflow: each is a missed
@@ -565,7 +572,10 @@ class RejectScheduler:
         if r.state in ("armed", "sent") and not r.neighbours_told:
             self._recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
-            # Fired only when a real reading passed its count: a projection during an outage
+            # The PLC fires at the arrival less the lead at its speed; the box follows that
+            # point at its own (a verdict sent at standstill fires ahead of its arrival).
+            r.fire_mm = r.arrival_mm - _lead_mm(r.ejector, self._belt.speed_mm_per_ns())
+            # Fired only when a real reading passed that point: a projection during an outage
             # booked verdicts fired that a PLC restart then lost (review 5).
             measured_mm = self._belt.measured_mm()
             passed = measured_mm is not None and measured_mm >= r.fire_mm
@@ -640,26 +650,25 @@ class RejectScheduler:
             if remaining_mm < -(e.reach_mm or 0.0):
                 self._miss(r, now_ns, "passed_while_stopped", 0.0)
             return  # no speed yet to lead the actuator response: decide next cycle
-        lead_mm = max(v, 0.0) * _lead_ms(e) * 1e6
-        fire_mm = travel_mm + remaining_mm - lead_mm
+        # The verdict carries the arrival and the lead; the PLC applies the lead at its own speed
+        # every scan. The box's speed only judges, here, whether the push can still meet the item.
+        arrival_mm = travel_mm + remaining_mm
+        fire_mm = arrival_mm - _lead_mm(e, v)
         # A blind range (its downstream end first) is on until its end passes: late past that.
-        end_mm = fire_mm + r.span_mm if r.blind else None
         # A verdict acts only once written and scanned; without a reach, as before, not at all.
         margin_ns = self._margin_ns if e.reach_mm is not None else 0
-        late_mm = lateness_mm(travel_mm, end_mm or fire_mm, e.reach_mm, v, margin_ns)
+        late_mm = lateness_mm(travel_mm, fire_mm + r.span_mm, e.reach_mm, v, margin_ns)
         if late_mm >= 0:
-            due_ns = now_ns + int((fire_mm + lead_mm - travel_mm) / v) if v > 0 else 0
+            due_ns = now_ns + int((arrival_mm - travel_mm) / v) if v > 0 else 0
             self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0, due_ns)
             return
-        r.state, r.fire_mm, r.end_mm = "sent", fire_mm, end_mm
+        r.state, r.arrival_mm, r.fire_mm = "sent", arrival_mm, fire_mm
+        r.end_mm = fire_mm + r.span_mm if r.blind else None  # its bin window runs to there
         # Past this instant the verdict is not worth writing (the writer may be queued): the
         # item would be beyond the reach when the PLC has it (the PLC fires a count already
         # passed at once, and refuses one past its late limit, which must be the reach).
         deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
-        end_count = None if end_mm is None else self._belt.count_at_mm(end_mm)
-        verdict = PlcVerdict(
-            e.id, self._belt.count_at_mm(fire_mm), r.item_id, deadline_ns, end_count
-        )
+        verdict = self._verdict(r, deadline_ns)
         self._buf.verdicts.append(verdict)
         self._count_scheduled(r)
         push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
@@ -670,9 +679,18 @@ class RejectScheduler:
             item_id=r.item_id,
             ejector=r.ejector.id,
             mode="plc",
-            fire_at_count=verdict.fire_at_count,
-            **({} if end_count is None else {"end_count": end_count}),
+            arrival_count=verdict.arrival_count,
+            lead_ms=verdict.lead_ms,
+            **({} if verdict.end_count is None else {"end_count": verdict.end_count}),
         )
+
+    def _verdict(self, r: _Reject, deadline_ns: int | None) -> PlcVerdict:
+        """What the PLC gets for a sent reject: the counts at which its item (a range: its
+        start and its end) arrives at the ejector line, and the ejector's lead."""
+        assert r.ejector is not None
+        count = self._belt.count_at_mm(r.arrival_mm)
+        end = self._belt.count_at_mm(r.arrival_mm + r.span_mm) if r.blind else None
+        return PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end, _lead_ms(r.ejector))
 
     def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
              ) -> None:  # fmt: skip

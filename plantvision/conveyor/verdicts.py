@@ -24,25 +24,22 @@ from typing import Protocol
 
 from plantvision import log
 
-# (ejector index, fire count), or a range (ejector index, start count, end count)
-VerdictsOut = Callable[[Sequence[tuple[int, ...]]], bool]
-
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One verdict for the PLC's reject FIFO, and when it stops being worth writing."""
+    """One verdict for the PLC's reject FIFO (what an entry carries: the ejector, the arrival
+    count, the lead, a range's end), and when it stops being worth writing."""
 
     ejector_index: int
-    fire_count: int
+    arrival_count: int
     item_id: int
     deadline_ns: int | None  # the item's estimated fire time; None: no bound (belt stopped)
     end_count: int | None = None  # a range over a blind segment: the coil holds until this
+    lead_ms: float = 0.0  # output latency + actuator response: the PLC leads by it
 
-    def entry(self) -> tuple[int, ...]:
-        """What the FIFO carries for it."""
-        if self.end_count is None:
-            return (self.ejector_index, self.fire_count)
-        return (self.ejector_index, self.fire_count, self.end_count)
+
+# The link's FIFO write: the verdicts in one request (the block layout is the link's).
+VerdictsOut = Callable[[Sequence[Verdict]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +73,7 @@ def deliver(
     live = [v for v in verdicts if not too_late(v)]
     out = [VerdictOutcome(v.item_id, "verdict_too_late") for v in verdicts if too_late(v)]
     if live:
-        ok = write([v.entry() for v in live])
+        ok = write(live)
         out += [VerdictOutcome(v.item_id, None if ok else "verdict_not_delivered") for v in live]
     return out
 

@@ -31,7 +31,7 @@ from plantvision.loop.deployment import CameraModel, DeploymentModel, SafetyMode
 from plantvision.loop.int8_gate import check_quantized
 from plantvision.loop.threads import InferencePlan, plan_inference, share_threads, usable_cores
 from plantvision.plc.config import PlcConfig
-from plantvision.plc.fifo import slot_count
+from plantvision.plc.fifo import ENTRY_REGS, HEADER_REGS, slot_count
 from plantvision.zones.config import load_zone_file
 from plantvision.zones.geometry import CompiledZones
 
@@ -205,7 +205,8 @@ def ejector_outputs(
             "no_decision_action",
             f"a blind segment's range verdict takes 2 FIFO slots; plc.signals.reject_fifo has "
             f"{slot_count(fifo.count)}",
-            "map a reject_fifo of at least 11 registers, or no_decision_action: stop_belt",
+            f"map a reject_fifo of at least {HEADER_REGS + 2 * ENTRY_REGS} registers, or "
+            "no_decision_action: stop_belt",
         )
     bin_sensor = sig.reject_confirm is not None or bool(sig.reject_confirm_counters)
     if conv.confirm_window_ms is not None and not bin_sensor:

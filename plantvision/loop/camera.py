@@ -18,6 +18,7 @@ from plantvision.loop.publish import CameraSnapshot, Tick, new_tape
 from plantvision.loop.stats import LatencyWindow
 from plantvision.loop.supervisor import expiry_ns
 from plantvision.plc.link import PlcInputs, PlcOutputs
+from plantvision.plc.values import VerdictEntry
 from plantvision.types import Detections, ImageArray, StageTimes
 from plantvision.zones.geometry import CompiledZones, ZoneHits
 
@@ -39,7 +40,7 @@ class LinkLike(Protocol):
 
     def write_ejector(self, index: int, on: bool) -> bool: ...
 
-    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool: ...
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool: ...
 
     @property
     def alive(self) -> bool: ...  # its own thread (the heartbeat) is running

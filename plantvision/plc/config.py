@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from plantvision.configio import StrictModel, load_model
+from plantvision.plc.fifo import ENTRY_REGS, HEADER_REGS
 
 SignalType = Literal["coil", "holding_register", "discrete_input", "input_register"]
 
@@ -228,6 +229,28 @@ class SignalMap(StrictModel):
                     f"{sig.span} registers exceed the Modbus limit of {limit} per request",
                     sig.count,
                 )
+        self._check_fifo()
+
+    def _check_fifo(self) -> None:
+        """The FIFO block is its header and whole entries: a count that is not names a PLC
+        program written for another layout (67, 16 entries of 4, predates the lead register),
+        and the PLC would read every entry out of step."""
+        fifo = self.reject_fifo
+        if fifo is None:
+            return
+        entries, spare = divmod(fifo.count - HEADER_REGS, ENTRY_REGS)
+        if entries >= 1 and spare == 0:
+            return
+        n = max(entries, 1)
+        fits = [HEADER_REGS + ENTRY_REGS * k for k in (n, n + 1)]
+        raise field_error(
+            ("reject_fifo", "count"),
+            f"{fifo.count} registers is not a reject FIFO block: {HEADER_REGS} header registers "
+            f"and {ENTRY_REGS} per entry (sequence number, ejector word, arrival count x 2, "
+            f"lead); use {fits[0]} or {fits[1]} ({n} or {n + 1} entries) with a PLC program for "
+            "that layout (README, the reject FIFO protocol)",
+            fifo.count,
+        )
 
     def _check_counters(self) -> None:
         """One counter per ejector coil, 16 bits, and one read per table (the link reads each
@@ -264,8 +287,8 @@ DEFAULT_SIGNAL_MAP = SignalMap(
     ejectors=(SignalModel(type="coil", address=2), SignalModel(type="coil", address=3)),
     heartbeat=SignalModel(type="holding_register", address=0),
     fault_code=SignalModel(type="holding_register", address=1),
-    # 3 header registers + 16 slots of 4: as many verdicts in flight as a belt carries
-    reject_fifo=SignalModel(type="holding_register", address=16, count=67),
+    # 3 header registers + 16 slots of 5: as many verdicts in flight as a belt carries
+    reject_fifo=SignalModel(type="holding_register", address=16, count=83),
     reject_fifo_echo=SignalModel(type="input_register", address=2, count=6),
     reset=SignalModel(type="discrete_input", address=0),
     reject_confirm=SignalModel(type="discrete_input", address=1),

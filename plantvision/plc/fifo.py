@@ -7,14 +7,21 @@ written whole by one FC16 request per batch, so a PLC never sees half an entry):
     offset 0            epoch: the box's session, new at each box start (1..65535)
     offset 1            base: the first sequence number a reader new to this epoch may take
     offset 2            head: sequence number of the newest entry written (0: none yet)
-    offset 3 + 4*i      slot i: sequence number (1..65535, wraps to 1; 0 = empty slot)
-    offset 4 + 4*i              ejector word: ejector index (into `signals.ejectors`, 0-based,
+    offset 3 + 5*i      slot i: sequence number (1..65535, wraps to 1; 0 = empty slot)
+    offset 4 + 5*i              ejector word: ejector index (into `signals.ejectors`, 0-based,
                                 bits 0-13), bit 15 set: a range's start, bit 14 set: its end
-    offset 5 + 4*i, 6 + 4*i     fire count: the 32-bit encoder count at which the PLC switches
-                                the ejector on (a range's end: off), in the block's `word_order`
+    offset 5 + 5*i, 6 + 5*i     arrival count: the 32-bit encoder count at which the item (a
+                                range's start or end) is at the ejector line, in the block's
+                                `word_order`
+    offset 7 + 5*i              lead: the ejector's output latency + actuator response, in
+                                0.1 ms (0..6553.5 ms)
 
-Entry n goes to slot (n - 1) mod slots. A range (a blind segment: the coil held on from one
-count to another) is two entries with consecutive sequence numbers, its start then its end,
+Entry n goes to slot (n - 1) mod slots. The PLC applies the lead itself (speed-compensated
+lead): it switches the ejector on (a range's end: off) once `encoder + speed x lead` reaches
+the arrival count, its speed from its own encoder over the last `SPEED_WINDOW_MS` (the box's
+speed is a Modbus read old and, for a verdict decided while the belt stood, 0: those pushes came
+the whole lead late while the belt ramped up). A range (a blind segment: the coil held on from
+one count to another) is two entries with consecutive sequence numbers, its start then its end,
 always written by the same request; a start without its end, or an end without its start, is
 refused. PLC -> box, the `reject_fifo_echo` block (6 registers
 the PLC writes every scan and the box reads with its inputs):
@@ -32,13 +39,23 @@ says it in words); `FifoSession` is the box's reading of the echo.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from plantvision.plc.values import WordOrder, u32_to_words, words_to_u32
+from plantvision.plc.values import VerdictEntry, WordOrder, u32_to_words, words_to_u32
 
 HEADER_REGS = 3  # epoch, base, head
-ENTRY_REGS = 4
+ENTRY_REGS = 5  # sequence number, ejector word, arrival count (2), lead
+# A lead register counts tenths of a ms: 0.5 mm at 5 m/s (finer than a 1 ms scan), and up to
+# 6553.5 ms, past the longest lead a deployment may give (output 1000 + actuator 2000 ms).
+LEAD_UNIT_MS = 0.1
+LEAD_MAX_MS = 0xFFFF * LEAD_UNIT_MS
+# The PLC's speed for the lead: counts over its newest scan at least this old. Long enough that
+# a count of quantisation is 1 % at 1 m/s and 10 counts/mm; short enough that the lag (half the
+# window) costs a x lead x window / 2 of travel while the belt accelerates: 0.1 mm for a 1.5 s
+# ramp to 1 m/s and a 35 ms lead.
+SPEED_WINDOW_MS = 10.0
 RANGE_START = 0x8000  # ejector word flags
 RANGE_END = 0x4000
 EJECTOR_MASK = 0x3FFF
@@ -47,19 +64,27 @@ SEQ_MODULUS = 0x10000
 COUNT_HALF = 1 << 31
 
 
-FifoVerdict = tuple[int, ...]  # (ejector, count), or a range (ejector, start, end)
+@dataclass(frozen=True, slots=True)
+class FifoVerdict:
+    """A plain `VerdictEntry` (the box's runtime has its own, with the item and deadline)."""
+
+    ejector_index: int
+    arrival_count: int
+    lead_ms: float = 0.0
+    end_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FifoEntry:
     """One verdict as the PLC sees it: `kind` "pulse", or a range's "start" or "end"; in a
-    pending table a range is its start with `end_count` set."""
+    pending table a range is its start with `end_count` set (its end repeats the start's lead)."""
 
     seq: int
     ejector_index: int
-    fire_count: int
+    arrival_count: int
     kind: str = "pulse"
     end_count: int | None = None
+    lead_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +150,10 @@ class FifoWriter:
     def epoch(self) -> int:
         return self._regs[0]
 
-    def batches(self, entries: Sequence[FifoVerdict]) -> list[list[int]]:
-        """(ejector index, fire count) pairs, or (ejector index, start, end) ranges -> block
-        images, one per request, at most `slots` new entries each so none overwrites an entry
-        of the same request; a range's two entries always share a request."""
+    def batches(self, entries: Sequence[VerdictEntry]) -> list[list[int]]:
+        """Verdicts (a range: start and end) -> block images, one per request, at most `slots`
+        new entries each so none overwrites an entry of the same request; a range's two entries
+        always share a request."""
         images: list[list[int]] = []
         used = 0
         for verdict in entries:
@@ -139,6 +164,7 @@ class FifoWriter:
                 self._regs[2] = self._seq
                 images.append(list(self._regs))
                 used = 0
+            lead = _lead_register(verdict.lead_ms)
             for word, count in slots:
                 self._seq = next_seq(self._seq)
                 off = HEADER_REGS + ENTRY_REGS * ((self._seq - 1) % self.slots)
@@ -146,6 +172,7 @@ class FifoWriter:
                     self._seq,
                     word,
                     *u32_to_words(count, self._order),
+                    lead,
                 ]
             used += len(slots)
         if used:
@@ -170,16 +197,22 @@ class FifoWriter:
         self._regs[1] = next_seq(self._seq)
 
 
-def _slots_of(verdict: FifoVerdict) -> list[tuple[int, int]]:
+def _slots_of(verdict: VerdictEntry) -> list[tuple[int, int]]:
     """The (ejector word, count) entries of one verdict: a range is its start and its end."""
-    ejector_index = verdict[0]
-    if not 0 <= ejector_index <= EJECTOR_MASK:
-        raise ValueError(f"ejector index {ejector_index} does not fit a register's 14 bits")
-    if len(verdict) == 2:
-        return [(ejector_index, verdict[1])]
-    if len(verdict) != 3:
-        raise ValueError(f"a verdict is (ejector, count) or (ejector, start, end), not {verdict}")
-    return [(RANGE_START | ejector_index, verdict[1]), (RANGE_END | ejector_index, verdict[2])]
+    index = verdict.ejector_index
+    if not 0 <= index <= EJECTOR_MASK:
+        raise ValueError(f"ejector index {index} does not fit a register's 14 bits")
+    if verdict.end_count is None:
+        return [(index, verdict.arrival_count)]
+    return [(RANGE_START | index, verdict.arrival_count), (RANGE_END | index, verdict.end_count)]
+
+
+def _lead_register(lead_ms: float) -> int:
+    """A lead in the entry's unit, refused (never clipped: a short lead pushes late) when it
+    does not fit."""
+    if not 0 <= lead_ms <= LEAD_MAX_MS:
+        raise ValueError(f"lead {lead_ms} ms does not fit a lead register: 0 to {LEAD_MAX_MS} ms")
+    return round(lead_ms / LEAD_UNIT_MS)
 
 
 def _void(regs: list[int], slots: int, after_seq: int, every: bool = False) -> None:
@@ -194,11 +227,12 @@ def decode_block(registers: Sequence[int], word_order: WordOrder) -> tuple[int, 
     entries = []
     for i in range(slot_count(len(registers))):
         off = HEADER_REGS + ENTRY_REGS * i
-        seq, word, *words = registers[off : off + ENTRY_REGS]
+        seq, word, high, low, lead = registers[off : off + ENTRY_REGS]
         if seq:
             kind = "start" if word & RANGE_START else "end" if word & RANGE_END else "pulse"
-            count = words_to_u32(list(words), word_order)
-            entries.append(FifoEntry(seq, word & EJECTOR_MASK, count, kind))
+            count = words_to_u32([high, low], word_order)
+            lead_ms = round(lead * LEAD_UNIT_MS, 1)
+            entries.append(FifoEntry(seq, word & EJECTOR_MASK, count, kind, lead_ms=lead_ms))
     return registers[2], entries
 
 
@@ -238,12 +272,14 @@ class FifoReader:
     """The PLC's side of the session: what a PLC program does with the block, and its echo.
 
     `power_up(block)` at program start; `on_block(block)` whenever the block may have changed
-    (every scan is fine); `due(ejector, count)` every scan per ejector; `preset()` when the
-    encoder count is set (its counts change meaning). `pending` is one table per ejector; the
-    entries of different ejectors are not in fire order, so each entry is compared, never only
-    the head of the FIFO. A range (a start entry and its end, the next sequence number) is one
-    pending entry with `end_count`; once due, the PLC holds the coil on until the encoder
-    reaches that count (the simulator's ConveyorModel does).
+    (every scan is fine); `sample(now_ns, encoder)` once every scan, then `due(ejector,
+    encoder)` per ejector; `preset()` when the encoder count is set (its counts change meaning).
+    `pending` is one table per ejector; the entries of different ejectors are not in fire order,
+    so each entry is compared, never only the head of the FIFO. An entry is due once the belt,
+    `lead_ms` from now at the PLC's own speed (`ahead`), will have reached its arrival count. A
+    range (a start entry and its end, the next sequence number) is one pending entry with
+    `end_count`; once due, the PLC holds the coil on until `ahead` reaches that count (the
+    simulator's ConveyorModel does).
     """
 
     word_order: WordOrder
@@ -257,6 +293,28 @@ class FifoReader:
     overflow: int = 0
     last_refused: int = 0
     pending: dict[int, list[FifoEntry]] = field(default_factory=dict)
+    speed_counts_per_ms: float = 0.0
+    _scans: deque[tuple[int, int]] = field(default_factory=deque, repr=False)  # (ns, encoder)
+
+    def sample(self, now_ns: int, encoder: int) -> None:
+        """Once a scan: the encoder at this scan's time (the PLC's own ms timer). The speed is
+        the counts since the newest kept scan at least SPEED_WINDOW_MS older, per ms; 0 until
+        one is that old (just started), when the belt ran backwards, and when it moved a single
+        count (an encoder dithering at standstill must not lead: that would fire early)."""
+        window_ns = int(SPEED_WINDOW_MS * 1e6)
+        scans = self._scans
+        scans.append((now_ns, encoder))
+        while len(scans) > 1 and now_ns - scans[1][0] >= window_ns:
+            scans.popleft()
+        t0_ns, count0 = scans[0]
+        moved = _signed(encoder - count0)
+        dt_ns = now_ns - t0_ns
+        self.speed_counts_per_ms = moved * 1e6 / dt_ns if dt_ns >= window_ns and moved > 1 else 0.0
+
+    def ahead(self, encoder: int, lead_ms: float) -> int:
+        """Where the encoder will be `lead_ms` from now at the measured speed (whole counts,
+        rounded down: a fraction never makes a push early), wrapped at 32 bits."""
+        return (encoder + int(self.speed_counts_per_ms * lead_ms)) % (COUNT_HALF * 2)
 
     def power_up(self, block: Sequence[int]) -> None:
         """Whatever the block holds now was written before this start: take none of it."""
@@ -292,7 +350,7 @@ class FifoReader:
                 if start is None:
                     self._refuse(e)
                     continue
-                e, start = replace(start, end_count=e.fire_count), None
+                e, start = replace(start, end_count=e.arrival_count), None
             table = self.pending.setdefault(e.ejector_index, [])
             if e.ejector_index >= self.ejectors or len(table) >= self.table_size:
                 self._refuse(e)
@@ -304,13 +362,15 @@ class FifoReader:
         return taken
 
     def due(self, ejector: int, encoder: int) -> list[FifoEntry]:
-        """Entries of `ejector` whose count the encoder has reached, each once; those already
-        past the late limit are refused (they would push the wrong item). A range's late limit
-        runs from its end count: begun late, it still holds the coil over the rest."""
+        """Entries of `ejector` whose arrival count the belt will have reached by the time the
+        push lands (`ahead` by the entry's lead), each once; those whose item will then be past
+        the late limit are refused (the paddle would miss it, or push the next item). A range's
+        late limit runs from its end count: begun late, it still holds the coil over the rest."""
         fire, keep = [], []
         for e in self.pending.get(ejector, []):
-            past = _signed(encoder - e.fire_count)
-            last = past if e.end_count is None else _signed(encoder - e.end_count)
+            at = self.ahead(encoder, e.lead_ms)
+            past = _signed(at - e.arrival_count)
+            last = past if e.end_count is None else _signed(at - e.end_count)
             if past < 0:
                 keep.append(e)
             elif last > self.late_counts:
@@ -321,11 +381,15 @@ class FifoReader:
         return fire
 
     def preset(self) -> None:
-        """The encoder count was set: every pending count refers to the old numbering."""
+        """The encoder count was set: every pending count refers to the old numbering, and the
+        counts before it are no travel (a jump across the window would read as a speed that
+        fires every new entry at once)."""
         for table in self.pending.values():
             for e in table:
                 self._refuse(e)
         self.pending = {}
+        self._scans.clear()
+        self.speed_counts_per_ms = 0.0
 
     def echo(self) -> list[int]:
         return [

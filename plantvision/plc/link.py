@@ -67,6 +67,7 @@ from plantvision.plc.values import (
     PlcInputs,
     PlcOutputs,
     PlcPort,
+    VerdictEntry,
     words_to_u32,
 )
 
@@ -275,11 +276,11 @@ class PlcLink:
             return False
         return True
 
-    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
-        """PLC-timed rejects: (ejector index, 32-bit fire count) pairs, or (ejector index,
-        start count, end count) ranges, into the reject FIFO
-        (layout in plantvision.plc.fifo), one whole-block request per batch on the service
-        connection. False (and the link dropped) when they may not have reached the PLC."""
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool:
+        """PLC-timed rejects (ejector index, 32-bit arrival count, lead; a range's end count)
+        into the reject FIFO (layout in plantvision.plc.fifo), one whole-block request per batch
+        on the service connection. False (and the link dropped) when they may not have reached
+        the PLC."""
         if self._fifo is None or self._sig.reject_fifo is None:
             raise ConfigError(
                 "(plc config)",

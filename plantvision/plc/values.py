@@ -86,6 +86,24 @@ def words_to_u32(words: list[int], order: WordOrder) -> int:
     return ((high & 0xFFFF) << 16) | (low & 0xFFFF)
 
 
+class VerdictEntry(Protocol):
+    """What a reject FIFO write takes of a verdict (`plantvision.plc.fifo` lays it out): the
+    ejector, the count at which the item arrives at its line (a range: its start and
+    `end_count`), and the lead the PLC applies, ms."""
+
+    @property
+    def ejector_index(self) -> int: ...
+
+    @property
+    def arrival_count(self) -> int: ...
+
+    @property
+    def lead_ms(self) -> float: ...
+
+    @property
+    def end_count(self) -> int | None: ...
+
+
 class PlcPort(Protocol):
     """The seam the loop drives: the real Modbus link and the in-memory fake both fit it."""
 
@@ -100,6 +118,6 @@ class PlcPort(Protocol):
 
     def read_inputs(self) -> PlcInputs | None: ...
 
-    def write_verdicts(self, entries: Sequence[tuple[int, int]]) -> bool: ...
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool: ...
 
     def stop(self) -> None: ...

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from plantvision.plc.config import SignalMap
+from plantvision.plc.fifo import SPEED_WINDOW_MS
 from simulators.plc.conveyor import BeltNow, ConveyorModel, ConveyorSimConfig, ItemTruth
 from simulators.plc.machine import Machine
 
@@ -103,6 +104,7 @@ class BeltDriver:
         return BeltNow(
             now_ns, m.encoder(now_ns), m.position_counts(now_ns) / cpm,
             m.speed_counts_per_ns(now_ns) / cpm,
+            lambda dt_ns: m.travel_at_counts(now_ns + int(dt_ns)) / cpm,
         )  # fmt: skip
 
     # -- hooks the server calls under its lock -----------------------------------------------
@@ -138,13 +140,23 @@ class BeltDriver:
 
     def _scan_loop(self) -> None:
         """PLC-timed firing: one scan every scan_ms while entries wait, else sleep until one
-        arrives (a real PLC scans regardless; sleeping spares the test machine's CPU)."""
+        arrives (a real PLC scans regardless; sleeping spares the test machine's CPU, and the
+        box's threads share it: the rig runs the simulator in-process). The first scan after a
+        sleep first takes the encoder sample the PLC would have taken a speed window earlier,
+        from the machine's history, so its speed is measured as if it had never slept."""
         scan_s = self.cfg.scan_ms / 1000
+        window_ns = int(SPEED_WINDOW_MS * 1e6)
+        last_scan_ns: int | None = None
         while self._running:
             with self._lock:
                 waiting = self.model.busy
                 if waiting:
-                    self.model.scan(self.belt_now(self._clock()))
+                    now_ns = self._clock()
+                    if last_scan_ns is None or now_ns - last_scan_ns > window_ns:
+                        before = self._machine.encoder(now_ns, age_ns=window_ns)
+                        self.model.reader.sample(now_ns - window_ns, before)
+                    self.model.scan(self.belt_now(now_ns))
+                    last_scan_ns = now_ns
                     self._flush()
             if waiting:
                 time.sleep(scan_s)

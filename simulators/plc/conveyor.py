@@ -5,11 +5,12 @@ from the machine model (the machine *is* the belt: it moves while the machine ru
 
 - Box-timed: every rising edge of an ejector coil written by the box is a pulse.
 - PLC-timed: the reject FIFO session is run by plantvision.plc.fifo.FifoReader (the documented
-  PLC side: epoch, per-ejector pending tables, late limit, echo); each scan fires an entry's
-  ejector once the encoder has reached its fire count. A range entry (a blind segment) holds the
-  coil on from its start count until the encoder reaches its end count, scan by scan, so every
-  item whose centre passes within reach meanwhile goes into the bin, and a belt that stops
-  mid-range holds it there.
+  PLC side: epoch, per-ejector pending tables, speed-compensated lead, late limit, echo); each
+  scan samples the encoder for the PLC's speed and fires an entry's ejector once the encoder
+  plus its lead in counts has reached its arrival count. A range entry (a blind segment) holds
+  the coil on from its start until the encoder plus the lead reaches its end count, scan by
+  scan, so every item whose centre passes within reach meanwhile goes into the bin, and a belt
+  that stops mid-range holds it there.
 
 Each pulse is recorded with its time, the encoder count and the belt travel at that instant and,
 when an `ItemTruth` knows where the items are, the item nearest the ejector when the actuator
@@ -25,7 +26,8 @@ pushing ejector's bin counter (`reject_confirm_counters`, 16 bits, wrapping).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plantvision.conveyor.belt import wrap_delta
@@ -68,12 +70,29 @@ class ConveyorSimConfig:
 
 @dataclass(frozen=True)
 class BeltNow:
-    """The belt at one instant, from the machine model."""
+    """The belt at one instant, from the machine model. `travel_after(dt_ns)`: where it will be
+    `dt_ns` later if nothing changes (the machine's own ramp or coast, not a linear guess: a
+    push lands an actuator's response later, and the belt accelerates meanwhile)."""
 
     t_ns: int
     encoder: int
     travel_mm: float
     speed_mm_per_ns: float
+    travel_after: Callable[[float], float] | None = field(default=None, compare=False)
+
+    def push_mm(self, response_ns: float) -> float:
+        """Belt travel when a paddle that starts now lands, `response_ns` later."""
+        if self.travel_after is not None:
+            return self.travel_after(response_ns)
+        return self.travel_mm + self.speed_mm_per_ns * response_ns
+
+    def later(self, dt_ns: float) -> BeltNow:
+        """The belt `dt_ns` (>= 0) from now, if nothing changes: where a pulse the PLC times
+        ends (the encoder is not followed: only travel and time are read there)."""
+        after = self.travel_after
+        shifted = None if after is None else (lambda d: after(d + dt_ns))
+        return BeltNow(self.t_ns + int(dt_ns), self.encoder, self.push_mm(dt_ns),
+                       self.speed_mm_per_ns, shifted)  # fmt: skip
 
 
 class ConveyorModel:
@@ -97,7 +116,7 @@ class ConveyorModel:
         self._bin_edges: dict[int, list[int]] = {}  # ejector -> rising edges still ahead, ns
         self._bin_counts: dict[int, int] = {}  # ejector -> rising edges counted so far
         self._coil_on: dict[int, tuple[BeltNow, int]] = {}  # box: (belt at the edge, record)
-        self._ranges: dict[int, tuple[int, BeltNow, int]] = {}  # plc: (end count, swept to, rec)
+        self._ranges: dict[int, tuple[FifoEntry, BeltNow, int]] = {}  # plc: (range, swept to, rec)
 
     def _new_reader(self, n_ejectors: int, boot: int) -> FifoReader:
         late = round(self.cfg.late_limit_mm * self.cfg.counts_per_mm)
@@ -152,8 +171,9 @@ class ConveyorModel:
         self.reader.on_block(self._fifo)
 
     def scan(self, belt: BeltNow) -> None:
-        """One PLC scan: hold every range on, and fire every pending entry whose count the
-        encoder has reached."""
+        """One PLC scan: sample the speed, hold every range on, and fire every pending entry
+        whose arrival count the encoder plus its lead has reached."""
+        self.reader.sample(belt.t_ns, belt.encoder)
         for index in list(self._ranges):
             self._hold(index, belt)
         for ejector in sorted(self.reader.pending):
@@ -161,33 +181,35 @@ class ConveyorModel:
                 self._pulse("plc", e.ejector_index, belt, e)
                 if e.end_count is not None:
                     self.pulses[-1]["end_count"] = e.end_count
-                    self._ranges[e.ejector_index] = (e.end_count, belt, len(self.pulses) - 1)
+                    self._ranges[e.ejector_index] = (e, belt, len(self.pulses) - 1)
                     self._hold(e.ejector_index, belt)
                     continue
                 site = self._site(e.ejector_index)
                 if site is not None:  # the PLC holds the coil for its pulse: sweep it now
-                    end_ns = belt.t_ns + int(site.pulse_ms * 1e6)
-                    end_mm = belt.travel_mm + belt.speed_mm_per_ns * site.pulse_ms * 1e6
-                    end = BeltNow(end_ns, belt.encoder, end_mm, belt.speed_mm_per_ns)
-                    self._sweep(e.ejector_index, belt, end, self.pulses[-1])
+                    self._sweep(e.ejector_index, belt, belt.later(site.pulse_ms * 1e6),
+                                self.pulses[-1])  # fmt: skip
 
     def _hold(self, index: int, belt: BeltNow) -> None:
-        """A range's coil stays on: sweep the belt since the last scan, up to its end count
-        (there the coil drops). The record's pulse and swept length grow with it."""
-        end_count, since, i = self._ranges[index]
+        """A range's coil stays on: sweep the belt since the last scan, until the encoder plus
+        the lead reaches its end count (there the coil drops). The record's pulse and swept
+        length grow with it."""
+        e, since, i = self._ranges[index]
+        assert e.end_count is not None
         rec = self.pulses[i]
-        left_mm = wrap_delta(end_count, belt.encoder) / self.cfg.counts_per_mm
+        ahead = self.reader.ahead(belt.encoder, e.lead_ms)
+        left_mm = wrap_delta(e.end_count, ahead) / self.cfg.counts_per_mm
         to = belt
-        if left_mm <= 0:  # the end passed during this scan: the sweep stops there
+        if left_mm <= 0:  # the end came during this scan: the coil dropped there
             v = belt.speed_mm_per_ns
             back_ns = int(-left_mm / v) if v > 0 else 0
-            to = BeltNow(belt.t_ns - back_ns, end_count, belt.travel_mm + left_mm, v)
+            count = (belt.encoder - round(-left_mm * self.cfg.counts_per_mm)) % 2**32
+            to = BeltNow(belt.t_ns - back_ns, count, belt.travel_mm + left_mm, v)
             del self._ranges[index]
         else:
-            self._ranges[index] = (end_count, belt, i)
+            self._ranges[index] = (e, belt, i)
         before = rec.get("swept", [])
         self._sweep(index, since, to, rec, {int(s["item"]) for s in before})
-        rec["swept"] = before + rec["swept"]
+        rec["swept"] = before + rec.get("swept", [])  # none without an item truth
         rec["pulse_ms"] = round((to.t_ns - rec["t_ns"]) / 1e6, 3)
         rec["swept_mm"] = round(to.travel_mm - rec["belt_mm"], 3)
 
@@ -221,8 +243,11 @@ class ConveyorModel:
             "counts_per_ms": belt.speed_mm_per_ns * 1e6 * self.cfg.counts_per_mm,
         }
         if entry is not None:
-            rec |= {"seq": entry.seq, "fire_count": entry.fire_count}
-            rec["past_counts"] = wrap_delta(belt.encoder, entry.fire_count)
+            # How far past its firing point the scan found it (the scan's own lateness).
+            ahead = self.reader.ahead(belt.encoder, entry.lead_ms)
+            rec |= {"seq": entry.seq, "arrival_count": entry.arrival_count,
+                    "lead_counts": wrap_delta(ahead, belt.encoder),
+                    "past_counts": wrap_delta(ahead, entry.arrival_count)}  # fmt: skip
         site = self._site(index)
         if site is not None and self.truth is not None:
             rec |= self._hit(index, site, belt)
@@ -248,8 +273,7 @@ class ConveyorModel:
         if site is None or self.truth is None:
             return
         response_ns = site.response_ms * 1e6
-        p0 = start.travel_mm + start.speed_mm_per_ns * response_ns
-        p1 = end.travel_mm + end.speed_mm_per_ns * response_ns
+        p0, p1 = start.push_mm(response_ns), end.push_mm(response_ns)
         rec["pulse_ms"] = round((end.t_ns - start.t_ns) / 1e6, 3)
         rec["swept_mm"] = round(p1 - p0, 3)
         seen: set[Any] = {rec.get("item")} if rec.get("binned") else set()
@@ -277,7 +301,7 @@ class ConveyorModel:
         """Which item the paddle meets, and how far from the ideal instant."""
         assert self.truth is not None
         response_ns = site.response_ms * 1e6
-        push_mm = belt.travel_mm + belt.speed_mm_per_ns * response_ns
+        push_mm = belt.push_mm(response_ns)
         found = self.truth.nearest_item(push_mm, site.x_mm)
         if found is None:
             return {"item": None, "binned": False}

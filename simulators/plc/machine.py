@@ -186,6 +186,20 @@ class Machine:
         t1, p1 = trail[i] if i < len(trail) else (self._t_ns, self._pos)
         return p0 if t1 <= t0 else p0 + (p1 - p0) * (t_ns - t0) / (t1 - t0)
 
+    def travel_at_counts(self, t_ns: int) -> float:
+        """Belt travel in counts at `t_ns`, moving nothing: the past as it happened
+        (`position_counts_at`), the future as the machine will move if nothing changes meanwhile
+        (no trip, no new speed), its ramp or coast followed exactly: where a push that lands
+        then meets the belt."""
+        if t_ns <= self._t_ns:
+            return self.position_counts_at(t_ns)
+        if self.phase is Phase.RUNNING:
+            return self._pos + self._run_distance(t_ns) - self._run_distance(self._t_ns)
+        if self.phase is Phase.STOPPING:
+            end = max(self._stop_start_ns + self._stop_ns, self._t_ns)
+            return self._pos + self._coast(min(t_ns, end)) - self._coast(self._t_ns)
+        return self._pos
+
     def speed_counts_per_ns(self, now_ns: int) -> float:
         """Current belt speed: rising linearly over the ramp after a start, then full while
         running, falling linearly while coasting, else 0."""

@@ -3,8 +3,8 @@
 For each timing mode it runs the rig (scene camera, plantvision's loop, PLC simulator) and prints
 median / p99 / max of:
 - pulse timing error at the simulator: coil on minus the instant aimed at (box: the plan's fire
-  time, so it holds the timer and the Modbus write; PLC: when the encoder reached the fire count,
-  so it holds the PLC scan);
+  time, so it holds the timer and the Modbus write; PLC: when the encoder plus the entry's lead
+  reached its arrival count, so it holds the PLC scan);
 - position error: the item's true offset from the ejector at the push, as ms at belt speed
   (everything: vision, belt estimate, timing);
 - box only: the ejector timer's own switch-on error.
@@ -17,7 +17,8 @@ coil), and each mode runs twice: with the deployment not told of them (all 0, as
 item 4) and told (source.capture_latency_ms, encoder.latency_ms, output_latency_ms).
 
 With `--ramp-ms` the belt accelerates linearly to its speed after each start (a real drive does),
-and the figures add the pushes made while it still ramped up.
+and the figures add the pushes aimed at items (not ranges over blind belt) made while it still
+ramped up.
 
 With `--loaded DELAY_MS` it measures box-timed pulses under a loaded loop instead: the belt
 camera writes its image every cycle at `--fps` and the PLC answers each image write DELAY_MS
@@ -82,7 +83,9 @@ def timing_figures(
         "  " + stats("item position error at the push", res.position_errors_ms()),
     ]
     if ramp_ms > 0:
+        # Pushes aimed at items (not ranges over blind belt) while the belt still ramped up.
         rising = [p["error_ms"] for p in res.pulses if p.get("error_ms") is not None
+                  and "end_count" not in p and not res.aims_unseen(p)
                   and p.get("speed_mm_s", speed_mm_s) < 0.99 * speed_mm_s]  # fmt: skip
         lines.append("  " + stats("  of which pushed while the belt still ramped up", rising))
     if res.timer_errors_ns:

@@ -142,7 +142,7 @@ class RigResult:
 
     def timing_errors_ms(self) -> list[float]:
         """Per pulse: coil on at the simulator minus the ideal instant the box or PLC aimed at
-        (box: the plan's fire time; PLC: when the encoder reached the fire count)."""
+        (box: the plan's fire time; PLC: when the encoder plus the lead reached the arrival)."""
         out: list[float] = []
         planned = sorted(p for _, p, _ in self.fire_log)
         for p in self.pulses:

@@ -56,15 +56,15 @@ def test_a_verdict_still_ahead_of_the_first_reading_after_a_restart_is_sent_agai
     sched.observe(1100 * MS, 1100 * MS, NOTHING, 640, 480, sim.count_at(1100 * MS))
     sched.resend_ahead(1100 * MS)
     [verdict] = sched.update(1100 * MS, None).verdicts
-    assert (verdict.ejector_id, verdict.fire_at_count) == ("ej1", 9400)
+    assert (verdict.ejector_id, verdict.arrival_count, verdict.lead_ms) == ("ej1", 9500, 20.0)
     assert (sched.counters.fifo_resent, sched.counters.fired, sched.counters.missed) == (1, 0, 0)
 
 
 def test_a_pending_plc_reject_waits_for_a_reading_instead_of_judging_a_projection() -> None:
     """A defect placed just before the link went quiet: 300 ms later (past stale_ms) the
     projection has it beyond the ejector, but nothing says so: neither sent nor missed, nor its
-    track dropped; the next reading (the belt stood) decides: sent, for travel 950 mm (no lead
-    on a stopped belt)."""
+    track dropped; the next reading (the belt stood) decides: sent, for travel 950 mm with its
+    lead (the PLC applies it at its own speed)."""
     sim = SimBelt(speed_mm_s=500.0)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc"))
     for t in range(0, 100 * MS, 10 * MS):
@@ -75,7 +75,8 @@ def test_a_pending_plc_reject_waits_for_a_reading_instead_of_judging_a_projectio
         acts = sched.update(t, None)
         assert (acts.verdicts, acts.missed) == ((), ())
     sched.observe(5000 * MS, 5000 * MS, NOTHING, 640, 480, sim.count_at(5000 * MS))
-    assert sched.update(5000 * MS, None).verdicts == (PlcVerdict("ej1", 9500, 1, None),)
+    verdict = PlcVerdict("ej1", 9500, 1, None, lead_ms=20.0)
+    assert sched.update(5000 * MS, None).verdicts == (verdict,)
 
 
 def _stale_belt(**over: Any) -> tuple[RejectScheduler, SimBelt]:

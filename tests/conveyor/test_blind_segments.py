@@ -171,7 +171,8 @@ def test_an_item_seen_in_too_few_frames_is_pushed_like_a_blind_point() -> None:
 
 def test_a_plc_timed_segment_is_one_range_verdict_from_start_to_end_count() -> None:
     """PLC-timed: the stall's segment goes out as one verdict with a start and an end count
-    (10 counts/mm), leading the ejector by the actuator's 20 ms, end - start = its length."""
+    (10 counts/mm) at which its ends arrive at the ejector line, and the actuator's 20 ms as
+    lead (the PLC applies it), end - start = its length."""
     cfg = encoder_cfg(timing_mode="plc", longest_item_mm=40.0)
     sched = RejectScheduler(cfg)
     belt = SimBelt(500.0)
@@ -181,14 +182,15 @@ def test_a_plc_timed_segment_is_one_range_verdict_from_start_to_end_count() -> N
         if t_ms % 50 == 0 and not 510 <= t_ms < 3500:
             sched.observe(t_ms * MS, t_ms * MS, frame([]), FRAME_W, FRAME_H, count)
         verdicts += sched.update(t_ms * MS, count).verdicts
-    # (The start-up range begins 10 mm before the first count: wrapped, above 2**31.)
-    ranges = [v for v in verdicts if v.end_count and 10_000 < v.fire_at_count < 1 << 31]
-    # The segment [-1132, -228] belt-fixed: its top reaches 1000 mm at travel 1228, less 10 mm
-    # of lead (20 ms at 0.5 m/s); its bottom at travel 2132 less the same.
-    starts = sorted(v.fire_at_count for v in ranges)
+    # (The start-up range begins at the first count or before it: wrapped, above 2**31.)
+    ranges = [v for v in verdicts if v.end_count and 10_000 < v.arrival_count < 1 << 31]
+    # The segment [-1132, -228] belt-fixed: its top reaches 1000 mm at travel 1228, its
+    # bottom at travel 2132.
+    starts = sorted(v.arrival_count for v in ranges)
     ends = sorted(v.end_count or 0 for v in ranges)
-    assert abs(starts[0] - 12180) <= 2
-    assert abs(ends[-1] - 21220) <= 2
+    assert abs(starts[0] - 12280) <= 2
+    assert abs(ends[-1] - 21320) <= 2
+    assert {v.lead_ms for v in ranges} == {20.0}
     covered = sum((e or 0) - s for s, e in zip(starts, ends, strict=True))
     assert abs(covered - 9040) <= 2 * len(ranges)
 

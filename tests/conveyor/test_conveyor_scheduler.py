@@ -243,7 +243,7 @@ def test_item_passing_the_ejector_while_stopped_estimate_is_missed() -> None:
 
 
 def test_plc_mode_writes_a_wrapped_encoder_count() -> None:
-    """PLC-timed: the verdict is the count at arrival less the response's travel, wrapped."""
+    """PLC-timed: the verdict is the count at arrival, wrapped, and the response as lead."""
     sim = SimBelt(speed_mm_s=500.0, raw0=COUNT_MODULUS - 100)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc"))
     timer = FakeTimer(sched)
@@ -253,11 +253,13 @@ def test_plc_mode_writes_a_wrapped_encoder_count() -> None:
             100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, sim.count_at(100 * MS)
         )
         acts = sched.update(100 * MS, sim.count())
-    # Arrival at travel 50 + 900 = 950 mm; lead 20 ms x 0.5 mm/ms = 10 mm -> 940 mm.
-    assert [(v.ejector_id, v.fire_at_count) for v in acts.verdicts] == [("ej1", 9300)]
+    # Arrival at travel 50 + 900 = 950 mm: 9500 counts past raw0; the PLC leads it by 20 ms.
+    assert [(v.ejector_id, v.arrival_count, v.lead_ms) for v in acts.verdicts] == [
+        ("ej1", 9400, 20.0)
+    ]
     assert acts.plans == ()
     assert logs[-1]["event"] == "reject_scheduled"
-    assert logs[-1]["fire_at_count"] == 9300
+    assert (logs[-1]["arrival_count"], logs[-1]["lead_ms"]) == (9400, 20.0)
 
 
 def test_plc_mode_late_verdict_is_missed() -> None:

@@ -98,8 +98,8 @@ def test_a_frame_places_its_items_where_the_belt_was_at_exposure(
 
 
 def test_capture_latency_moves_a_plc_verdict_by_the_travel_during_it() -> None:
-    """PLC-timed: the fire count of an item seen in a frame exposed 80 ms before its stamp is
-    40 mm (400 counts) of travel earlier than the stamp alone would give."""
+    """PLC-timed: the arrival count of an item seen in a frame exposed 80 ms before its stamp
+    is 40 mm (400 counts) of travel earlier than the stamp alone would give."""
     counts = {}
     for latency_ms in (0.0, 80.0):
         sched = RejectScheduler(encoder_cfg(timing_mode="plc"), capture_latency_ms=latency_ms)
@@ -107,9 +107,9 @@ def test_capture_latency_moves_a_plc_verdict_by_the_travel_during_it() -> None:
             sched.update(t, round(t / MS * 0.5 * 10))
         sched.observe(80 * MS, 80 * MS, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
         (verdict,) = sched.update(90 * MS, 450).verdicts
-        counts[latency_ms] = verdict.fire_at_count
-    # Stamp alone: travel 40 mm at 80 ms, arrival at 40 + 900 mm, less 10 mm lead: 930 mm.
-    assert counts == {0.0: 9300, 80.0: 8900}
+        counts[latency_ms] = verdict.arrival_count
+    # Stamp alone: travel 40 mm at 80 ms, arrival at 40 + 900 mm = 940 mm.
+    assert counts == {0.0: 9400, 80.0: 9000}
 
 
 # --- encoder latency ----------------------------------------------------------------------
@@ -136,9 +136,9 @@ def test_the_belt_dates_each_encoder_reading_back_by_its_latency(lag_ms: float) 
     assert belt.position_mm(400 * MS) == pytest.approx(200.0 - 40.0 - short_mm)
 
 
-def test_encoder_latency_keeps_the_plc_fire_count_on_the_item() -> None:
+def test_encoder_latency_keeps_the_plc_arrival_count_on_the_item() -> None:
     """PLC-timed, a 20 ms old count: the box told the latency writes the count at which the
-    item really is at the fire point (as with a fresh count); one not told it writes a count
+    item really is at the ejector line (as with a fresh count); one not told it writes a count
     10 mm early, an item pushed off-centre."""
     verdicts = {}
     for lag_ms in (0.0, 20.0):
@@ -148,10 +148,10 @@ def test_encoder_latency_keeps_the_plc_fire_count_on_the_item() -> None:
             sched.update(t, lagging_count(t, 20.0))
         sched.observe(200 * MS, 200 * MS, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
         (v,) = sched.update(200 * MS, lagging_count(200 * MS, 20.0)).verdicts
-        verdicts[lag_ms] = v.fire_at_count
-    # truth at 200 ms: travel 100 mm; item at 100 mm reaches 1000 mm at travel 1000 mm;
-    # 20 ms actuator lead = 10 mm: fire at travel 990 mm = count 9900.
-    assert verdicts == {0.0: 9800, 20.0: 9900}
+        verdicts[lag_ms] = v.arrival_count
+    # truth at 200 ms: travel 100 mm; item at 100 mm reaches 1000 mm at travel 1000 mm:
+    # count 10000 (the PLC's own count, 20 ms old, then leads by its latency's travel too).
+    assert verdicts == {0.0: 9900, 20.0: 10000}
 
 
 # --- output latency -----------------------------------------------------------------------
@@ -166,9 +166,9 @@ def test_box_mode_fires_earlier_by_the_output_latency() -> None:
     assert fired_at(sched, 2000 * MS) == [1765 * MS]
 
 
-def test_plc_mode_leads_the_fire_count_by_the_output_latency() -> None:
-    """PLC-timed: the lead is the travel during actuator response plus output latency,
-    (20 + 15) ms x 0.5 mm/ms = 17.5 mm, so the count is 175 below the actuator-only one."""
+def test_plc_mode_hands_the_plc_the_output_latency_as_lead() -> None:
+    """PLC-timed: the verdict carries the arrival count and the lead, actuator response plus
+    output latency (20 + 15 ms); the PLC turns it into counts at its own speed every scan."""
     ejector = EJECTOR | {"output_latency_ms": 15.0}
     raw0 = COUNT_MODULUS - 100
     sched = RejectScheduler(encoder_cfg(timing_mode="plc", ejectors=[ejector]))
@@ -176,8 +176,8 @@ def test_plc_mode_leads_the_fire_count_by_the_output_latency() -> None:
         sched.update(t, lagging_count(t, 0.0, raw0))
     sched.observe(100 * MS, 100 * MS, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, None)
     (v,) = sched.update(100 * MS, lagging_count(100 * MS, 0.0, raw0)).verdicts
-    # arrival at travel 50 + 900 = 950 mm, less 17.5 mm: 932.5 mm = 9325 counts past raw0
-    assert v.fire_at_count == 9225
+    # arrival at travel 50 + 900 = 950 mm = 9500 counts past raw0
+    assert (v.arrival_count, v.lead_ms) == (9400, 35.0)
 
 
 def test_a_reject_is_late_when_its_coil_write_would_be_past_even_if_the_push_is_not() -> None:

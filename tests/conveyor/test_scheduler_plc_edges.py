@@ -18,7 +18,8 @@ NOTHING = frame([])
 
 def sent_verdict(**over: Any) -> tuple[RejectScheduler, SimBelt]:
     """500 mm/s, 10 counts/mm: a defect seen at 100 mm at 100 ms (travel 50 mm) gets its
-    verdict for count 9400 (travel 940 mm, reached at 1880 ms)."""
+    verdict: arrival count 9500 and the actuator's 20 ms lead, so the PLC fires at count 9400
+    (travel 940 mm, reached at 1880 ms)."""
     sim = SimBelt(speed_mm_s=500.0)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc", **over))
     for t in range(0, 100 * MS, 10 * MS):
@@ -26,7 +27,8 @@ def sent_verdict(**over: Any) -> tuple[RejectScheduler, SimBelt]:
     sched.observe(
         100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, sim.count_at(100 * MS)
     )
-    assert sched.update(100 * MS, sim.count()).verdicts == (PlcVerdict("ej1", 9400, 1, 1880 * MS),)
+    verdict = PlcVerdict("ej1", 9500, 1, 1880 * MS, lead_ms=20.0)
+    assert sched.update(100 * MS, sim.count()).verdicts == (verdict,)
     return sched, sim
 
 
@@ -76,7 +78,7 @@ def test_a_verdict_decided_on_a_stopped_belt_is_written_with_no_deadline() -> No
     sched.update(0, sim.count())
     sched.observe(10 * MS, 10 * MS, frame([(999.5, 240, "defect")]), 2000, 480, sim.count())
     acts = sched.update(10 * MS, sim.count())
-    assert acts.verdicts == (PlcVerdict("ej1", 5, 1, None),)
+    assert acts.verdicts == (PlcVerdict("ej1", 5, 1, None, lead_ms=20.0),)
     assert acts.missed == ()
 
 
@@ -121,7 +123,8 @@ def test_a_plc_restart_on_a_stopped_belt_re_sends_with_no_deadline() -> None:
     for t in range(1010 * MS, 1100 * MS, 10 * MS):
         sched.update(t, sim.count_at(t))
     sched.resend_ahead(1100 * MS)
-    assert sched.update(1100 * MS, sim.count()).verdicts == (PlcVerdict("ej1", 9400, 1, None),)
+    verdict = PlcVerdict("ej1", 9500, 1, None, lead_ms=20.0)
+    assert sched.update(1100 * MS, sim.count()).verdicts == (verdict,)
 
 
 def test_a_fired_verdict_is_not_re_sent_when_the_belt_rolls_back_before_a_plc_restart() -> None:
@@ -142,12 +145,33 @@ def test_a_fired_verdict_is_not_re_sent_when_the_belt_rolls_back_before_a_plc_re
 
 def test_a_16_bit_encoder_register_gets_verdict_counts_wrapped_at_2_pow_16() -> None:
     """encoder_bits=16: the register wraps 20 ms in, which is travel, not a jump; the fire
-    count is the 16-bit count the PLC will read (940 mm from 65436 = 74836, held as 9300)."""
+    count is the 16-bit count the PLC will read (950 mm from 65436 = 74936, held as 9400)."""
     sim = SimBelt(speed_mm_s=500.0, raw0=65536 - 100)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc"), encoder_bits=16)
     for t in range(0, 100 * MS, 10 * MS):
         sched.update(t, sim.count_at(t) % 65536)
     count = sim.count_at(100 * MS) % 65536
     sched.observe(100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, count)
-    assert sched.update(100 * MS, count).verdicts == (PlcVerdict("ej1", 9300, 1, 1880 * MS),)
+    verdict = PlcVerdict("ej1", 9400, 1, 1880 * MS, lead_ms=20.0)
+    assert sched.update(100 * MS, count).verdicts == (verdict,)
     assert sched.counters.discontinuities == 0  # the register's wrap is no encoder jump
+
+
+def test_a_verdict_sent_at_standstill_is_booked_fired_where_the_plc_leads_it() -> None:
+    """Decided while the belt stood (arrival count 9500, 950 mm of travel ahead, 20 ms lead),
+    the verdict is fired by the PLC 10 mm before its arrival once the belt runs at 0.5 m/s:
+    the box books the fire there too (its confirm window opens with the push), not at the
+    arrival as a lead fixed at the decision (0) would have it."""
+    sim = SimBelt(speed_mm_s=0.0)
+    sched = RejectScheduler(encoder_cfg(timing_mode="plc"))
+    for t in range(0, 100 * MS, 10 * MS):
+        sched.update(t, sim.count_at(t))
+    sched.observe(100 * MS, 100 * MS, frame([(50, 240, "defect")]), 640, 480, sim.count())
+    (verdict,) = sched.update(100 * MS, sim.count()).verdicts
+    assert (verdict.arrival_count, verdict.lead_ms) == (9500, 20.0)
+    sim.speed_mm_s = 500.0  # from the last reading, 90 ms: travel 940 mm at 1970 ms
+    for t in range(110 * MS, 1970 * MS, 10 * MS):
+        sched.update(t, sim.count_at(t))
+    assert sched.counters.fired == 0
+    sched.update(1970 * MS, sim.count_at(1970 * MS))  # the PLC's fire point, 10 mm early
+    assert sched.counters.fired == 1

@@ -175,12 +175,14 @@ def plc_sched(margin_ms: float = 0.0, **ej: Any) -> tuple[RejectScheduler, SimBe
 
 
 def test_plc_the_verdict_is_worth_writing_until_the_item_leaves_the_reach() -> None:
-    """Count 9400 is reached at 1880 ms; 10 mm of reach adds 20 ms, a 10 ms margin takes 10."""
+    """The PLC fires at count 9400 (arrival 9500 less the 20 ms lead), reached at 1880 ms; 10 mm
+    of reach adds 20 ms, a 10 ms margin takes 10."""
     sched, sim = plc_sched(margin_ms=10.0, reach_mm=10.0)
     sched.observe(
         100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, sim.count_at(100 * MS)
     )
-    assert sched.update(100 * MS, sim.count()).verdicts == (PlcVerdict("ej1", 9400, 1, 1890 * MS),)
+    verdict = PlcVerdict("ej1", 9500, 1, 1890 * MS, lead_ms=20.0)
+    assert sched.update(100 * MS, sim.count()).verdicts == (verdict,)
 
 
 def test_plc_without_reach_the_deadline_is_the_fire_count_as_before() -> None:
@@ -188,7 +190,8 @@ def test_plc_without_reach_the_deadline_is_the_fire_count_as_before() -> None:
     sched.observe(
         100 * MS, 100 * MS, frame([(100, 240, "defect")]), 640, 480, sim.count_at(100 * MS)
     )
-    assert sched.update(100 * MS, sim.count()).verdicts == (PlcVerdict("ej1", 9400, 1, 1880 * MS),)
+    verdict = PlcVerdict("ej1", 9500, 1, 1880 * MS, lead_ms=20.0)
+    assert sched.update(100 * MS, sim.count()).verdicts == (verdict,)
 
 
 def late_plc(margin_ms: float, **ej: Any) -> Actions:
@@ -203,7 +206,7 @@ def late_plc(margin_ms: float, **ej: Any) -> Actions:
 
 def test_plc_a_fire_point_passed_within_reach_still_gets_its_verdict() -> None:
     acts = late_plc(0.0, reach_mm=10.0)
-    assert acts.verdicts == (PlcVerdict("ej1", 450, 1, 110 * MS),)
+    assert acts.verdicts == (PlcVerdict("ej1", 550, 1, 110 * MS, lead_ms=20.0),)
     assert acts.missed == ()
 
 

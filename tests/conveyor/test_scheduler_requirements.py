@@ -129,7 +129,8 @@ def test_verdicts_the_plc_refused_or_lost_to_overflow_are_counted_and_missed() -
 
 
 def plc_sent() -> tuple[RejectScheduler, SimBelt, PlcVerdict]:
-    """PLC-timed, one verdict sent at 100 ms for the fire point at travel 940 mm (1880 ms)."""
+    """PLC-timed, one verdict sent at 100 ms for the arrival at travel 950 mm with a 20 ms lead:
+    the fire point at travel 940 mm (1880 ms)."""
     sim = SimBelt(speed_mm_s=500.0)
     sched = RejectScheduler(encoder_cfg(timing_mode="plc"))
     for t in range(0, 100 * MS, 10 * MS):
@@ -140,14 +141,21 @@ def plc_sent() -> tuple[RejectScheduler, SimBelt, PlcVerdict]:
     with capture_logs() as logs:
         [verdict] = sched.update(100 * MS, sim.count()).verdicts
     assert events(logs, "reject_scheduled") == [
-        {"item_id": 1, "ejector": "ej1", "mode": "plc", "fire_at_count": 9400, "log_level": "info"}
+        {
+            "item_id": 1,
+            "ejector": "ej1",
+            "mode": "plc",
+            "arrival_count": 9500,
+            "lead_ms": 20.0,
+            "log_level": "info",
+        }
     ]
     return sched, sim, verdict
 
 
 def test_a_plc_verdict_carries_its_item_and_the_time_it_is_still_worth_writing() -> None:
     sched, _, verdict = plc_sent()
-    assert verdict == PlcVerdict("ej1", 9400, 1, 1880 * MS)
+    assert verdict == PlcVerdict("ej1", 9500, 1, 1880 * MS, lead_ms=20.0)
     assert sched.counters.scheduled == 1
 
 
@@ -157,10 +165,10 @@ def test_a_restarted_plc_gets_every_verdict_still_ahead_again() -> None:
         sched.resend_ahead(1000 * MS)
     sched.resend_ahead(1000 * MS)
     acts = sched.update(1000 * MS, sim.count_at(1000 * MS))
-    assert acts.verdicts == (PlcVerdict("ej1", 9400, 1, 1880 * MS),) * 2
+    assert acts.verdicts == (PlcVerdict("ej1", 9500, 1, 1880 * MS, lead_ms=20.0),) * 2
     assert sched.counters.fifo_resent == 2
     assert events(logs, "reject_resent") == [
-        {"item_id": 1, "fire_at_count": 9400, "log_level": "warning"}
+        {"item_id": 1, "arrival_count": 9500, "log_level": "warning"}
     ]
     sched.update(1900 * MS, sim.count_at(1900 * MS))  # fired: passed its count
     sched.resend_ahead(1900 * MS)

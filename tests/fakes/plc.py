@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plantvision.plc.values import PlcInputs, PlcOutputs
+from plantvision.plc.values import PlcInputs, PlcOutputs, VerdictEntry
 
 
 class FakePlcLink:
@@ -19,7 +19,7 @@ class FakePlcLink:
         self._log, self._n_ejectors, self._rtt_ms = log, n_ejectors, rtt_ms
         self.writes: list[PlcOutputs] = []
         self.ejector_writes: list[tuple[int, bool]] = []  # (ejector index, on) acknowledged
-        self.verdicts: list[tuple[int, ...]] = []  # (ejector, count) or (ejector, start, end)
+        self.verdicts: list[VerdictEntry] = []
         self.image = PlcOutputs()
         self.started = self.stopped = False
         self.encoder: int | None = 0
@@ -61,7 +61,7 @@ class FakePlcLink:
         self.ejector_writes.append((index, on))
         return True
 
-    def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
+    def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool:
         """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""
         if not self._healthy:
             return False

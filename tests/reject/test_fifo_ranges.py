@@ -12,6 +12,7 @@ from plantvision.plc.fifo import (
     RANGE_END,
     RANGE_START,
     FifoReader,
+    FifoVerdict,
     FifoWriter,
     decode_block,
 )
@@ -41,16 +42,18 @@ def reader(late_counts: int = 200) -> FifoReader:
 def test_a_range_is_two_flagged_entries_of_one_request() -> None:
     """Start then end, consecutive numbers, the ejector word flagged; a block of 3 slots that
     holds two pulses puts the range in the next request rather than split it."""
-    writer = FifoWriter(3 + 4 * 3, "big")
-    images = writer.batches([(1, 100), (1, 200), (1, 300, 900)])
+    writer = FifoWriter(3 + 5 * 3, "big")
+    images = writer.batches(
+        [FifoVerdict(1, 100), FifoVerdict(1, 200), FifoVerdict(1, 300, end_count=900)]
+    )
     assert len(images) == 2
     _, second = decode_block(images[1], "big")
     by_seq = {e.seq: e for e in second}
-    assert (by_seq[3].kind, by_seq[3].fire_count, by_seq[3].ejector_index) == ("start", 300, 1)
-    assert (by_seq[4].kind, by_seq[4].fire_count) == ("end", 900)
-    raw = images[1][3 + 4 * ((3 - 1) % 3) + 1]
+    assert (by_seq[3].kind, by_seq[3].arrival_count, by_seq[3].ejector_index) == ("start", 300, 1)
+    assert (by_seq[4].kind, by_seq[4].arrival_count) == ("end", 900)
+    raw = images[1][3 + 5 * ((3 - 1) % 3) + 1]
     assert raw == RANGE_START | 1
-    assert images[1][3 + 4 * ((4 - 1) % 3) + 1] == RANGE_END | 1
+    assert images[1][3 + 5 * ((4 - 1) % 3) + 1] == RANGE_END | 1
 
 
 def test_the_plc_side_pairs_a_range_and_holds_it_until_its_end() -> None:
@@ -58,20 +61,22 @@ def test_the_plc_side_pairs_a_range_and_holds_it_until_its_end() -> None:
     fires while the encoder is short of end + late limit, and is refused past that."""
     plc = reader()
     plc.power_up([0] * 15)
-    (entry,) = plc.on_block(FifoWriter(15, "big").batches([(0, 1000, 5000)])[0])
-    assert (entry.fire_count, entry.end_count) == (1000, 5000)
+    (entry,) = plc.on_block(
+        FifoWriter(15, "big").batches([FifoVerdict(0, 1000, end_count=5000)])[0]
+    )
+    assert (entry.arrival_count, entry.end_count) == (1000, 5000)
     assert plc.due(0, 999) == []
     assert plc.due(0, 4000) == [entry]  # begun 3000 counts late: still inside the range
-    plc.on_block(FifoWriter(15, "big", epoch=2).batches([(0, 1000, 5000)])[0])
+    plc.on_block(FifoWriter(15, "big", epoch=2).batches([FifoVerdict(0, 1000, end_count=5000)])[0])
     assert plc.due(0, 5300) == []  # past the end by more than the late limit
     assert plc.refused == 1
 
 
 def test_a_range_start_without_its_end_is_refused() -> None:
     """The end overwritten (or never written): the start is refused, never held open."""
-    block = FifoWriter(15, "big").batches([(0, 1000, 5000)])[0]
-    end_slot = 3 + 4 * 1
-    block[end_slot : end_slot + 4] = [0, 0, 0, 0]
+    block = FifoWriter(15, "big").batches([FifoVerdict(0, 1000, end_count=5000)])[0]
+    end_slot = 3 + 5 * 1
+    block[end_slot : end_slot + 5] = [0] * 5
     plc = reader()
     plc.power_up([0] * 15)
     assert plc.on_block(block) == []
@@ -86,7 +91,7 @@ def test_the_simulated_ejector_bins_every_item_that_passes_during_the_range() ->
     model = ConveyorModel(ConveyorSimConfig(counts_per_mm=CPM, ejectors=(site,)), 15, "big",
                           EveryFifty())  # fmt: skip
     start, end = 10_050, 14_050  # travel 1005 to 1405 mm; item k at the line at 500 + 50 k
-    model.on_fifo_write(0, FifoWriter(15, "big").batches([(0, start, end)])[0])
+    model.on_fifo_write(0, FifoWriter(15, "big").batches([FifoVerdict(0, start, end_count=end)])[0])
     for t_ms in range(1000, 1500):
         travel = float(t_ms)
         model.scan(BeltNow(t_ms * MS, round(travel * CPM), travel, 1.0 / MS))
@@ -119,7 +124,7 @@ def test_a_range_verdict_over_tcp_holds_the_ejector_over_its_counts(
     assert inputs is not None
     assert inputs.encoder is not None
     start = inputs.encoder + 1000  # 100 ms ahead at 1 m/s
-    assert link.write_verdicts([(0, start, start + 3000)])
+    assert link.write_verdicts([FifoVerdict(0, start, end_count=start + 3000)])
     assert sim.belt is not None
     assert wait_for(lambda: len(sim.belt.pulses()) == 1 and not sim.belt.model.busy)  # type: ignore[union-attr]
     (pulse,) = sim.belt.pulses()

@@ -12,7 +12,7 @@ import structlog
 from plantvision.conveyor.runtime import RejectRuntime
 from plantvision.conveyor.verdicts import InlineVerdicts
 from plantvision.plc.config import PlcConfig
-from plantvision.plc.fifo import FifoReader, FifoWriter
+from plantvision.plc.fifo import FifoReader, FifoVerdict, FifoWriter
 from plantvision.plc.link import PlcLink, PlcOutputs
 from plantvision.plc.values import PlcInputs
 from plantvision.types import Frame
@@ -56,7 +56,7 @@ def _encoder(link: PlcLink) -> int:
 
 def _taken(sim: PlcSimulator) -> list[int]:
     assert sim.belt is not None
-    return [e.fire_count for e in sim.belt.model.pending]
+    return [e.arrival_count for e in sim.belt.model.pending]
 
 
 def test_a_restarted_box_is_heard_though_its_numbers_start_again(sim: PlcSimulator) -> None:
@@ -65,10 +65,10 @@ def test_a_restarted_box_is_heard_though_its_numbers_start_again(sim: PlcSimulat
     first = _link(sim)
     base = _encoder(first)
     for k in range(20):
-        assert first.write_verdicts([(0, base + AHEAD + k)])
+        assert first.write_verdicts([FifoVerdict(0, base + AHEAD + k)])
     first.stop()
     second = _link(sim)
-    assert second.write_verdicts([(0, base + AHEAD + 999)])
+    assert second.write_verdicts([FifoVerdict(0, base + AHEAD + 999)])
     assert _taken(sim)[-1] == base + AHEAD + 999
     assert len(_taken(sim)) == 21
     second.stop()
@@ -79,13 +79,13 @@ def test_a_restarted_plc_never_gets_entries_it_already_took(sim: PlcSimulator) -
     (whose state is gone) takes only the new verdict, and the box counts the restart."""
     link = _link(sim)
     base = _encoder(link)
-    assert link.write_verdicts([(0, base + AHEAD), (0, base + AHEAD + 1)])
+    assert link.write_verdicts([FifoVerdict(0, base + AHEAD), FifoVerdict(0, base + AHEAD + 1)])
     sim.go_down()
     sim.restart_program()
     sim.come_back()
     assert wait_for(lambda: link.losses >= 1 and link.healthy)
     enc = _encoder(link)
-    assert link.write_verdicts([(0, enc + AHEAD + 7)])
+    assert link.write_verdicts([FifoVerdict(0, enc + AHEAD + 7)])
     assert _taken(sim) == [enc + AHEAD + 7]
     inputs = link.read_inputs()
     assert inputs is not None
@@ -102,7 +102,7 @@ def test_a_refused_entry_reaches_the_box_as_a_count(sim: PlcSimulator) -> None:
     assert wait_for(lambda: sim.ready)
     assert sim.press_start()  # a reset re-arms; only start runs the belt
     enc = _encoder(link)
-    assert link.write_verdicts([(0, (enc - 5000) % 2**32)])  # 500 mm behind: refused
+    assert link.write_verdicts([FifoVerdict(0, (enc - 5000) % 2**32)])  # 500 mm behind: refused
     assert wait_for(lambda: (link.read_inputs() or PlcInputs(False)).fifo_refused == 1)
     link.stop()
 
@@ -110,10 +110,12 @@ def test_a_refused_entry_reaches_the_box_as_a_count(sim: PlcSimulator) -> None:
 def test_entries_overwritten_before_the_plc_read_them_count_as_overflow() -> None:
     """Two requests of two entries into a two-slot block, the PLC reading only the second:
     entries 1 and 2 were lost, and its echo says so."""
-    writer = FifoWriter(11, "big", epoch=3)
+    writer = FifoWriter(13, "big", epoch=3)
     reader = FifoReader("big", boot=1, ejectors=2, late_counts=100)
-    _, second = writer.batches([(0, 10), (0, 20), (0, 30), (0, 40)])
-    assert [e.fire_count for e in reader.on_block(second)] == [30, 40]
+    _, second = writer.batches(
+        [FifoVerdict(0, 10), FifoVerdict(0, 20), FifoVerdict(0, 30), FifoVerdict(0, 40)]
+    )
+    assert [e.arrival_count for e in reader.on_block(second)] == [30, 40]
     assert reader.echo()[4] == 2
 
 
@@ -122,11 +124,11 @@ def test_entries_of_two_ejectors_fire_each_at_its_count_not_in_fifo_order() -> N
     compared only the FIFO head would hold ejector 0's entry back."""
     writer = FifoWriter(15, "big", epoch=3)
     reader = FifoReader("big", boot=1, ejectors=2, late_counts=100)
-    (image,) = writer.batches([(1, 900), (0, 500)])
+    (image,) = writer.batches([FifoVerdict(1, 900), FifoVerdict(0, 500)])
     reader.on_block(image)
-    assert [e.fire_count for e in reader.due(0, 510)] == [500]
+    assert [e.arrival_count for e in reader.due(0, 510)] == [500]
     assert reader.due(1, 510) == []
-    assert [e.fire_count for e in reader.due(1, 905)] == [900]
+    assert [e.arrival_count for e in reader.due(1, 905)] == [900]
 
 
 def _inputs(t_ns: int, count: int, restarts: int = 0, refused: int = 0) -> PlcInputs:

@@ -10,6 +10,7 @@ from plantvision.plc.fifo import (
     ENTRY_REGS,
     HEADER_REGS,
     FifoEntry,
+    FifoVerdict,
     FifoWriter,
     decode_block,
     next_seq,
@@ -17,12 +18,21 @@ from plantvision.plc.fifo import (
     slot_count,
 )
 
-entries = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2**32 - 1)), min_size=1, max_size=40)
+entries = st.lists(
+    st.builds(
+        FifoVerdict,
+        st.integers(0, 3),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 65535).map(lambda t: t / 10),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
-@given(entries, st.sampled_from(["big", "little"]), st.integers(7, 43))
+@given(entries, st.sampled_from(["big", "little"]), st.integers(8, 43))
 def test_every_entry_reaches_a_reader_in_order(
-    written: list[tuple[int, int]], order: str, block: int
+    written: list[FifoVerdict], order: str, block: int
 ) -> None:
     """A PLC that reads the block after each request sees every entry once, in order, exact."""
     writer = FifoWriter(block, order)  # type: ignore[arg-type]
@@ -36,7 +46,7 @@ def test_every_entry_reaches_a_reader_in_order(
         assert head == fresh[-1].seq
         last = head
         seen.extend(fresh)
-    assert [(e.ejector_index, e.fire_count) for e in seen] == written
+    assert [FifoVerdict(e.ejector_index, e.arrival_count, e.lead_ms) for e in seen] == written
     assert [e.seq for e in seen] == list(range(1, len(written) + 1))
 
 
@@ -51,12 +61,12 @@ def test_sequence_numbers_skip_zero_which_marks_an_empty_slot() -> None:
 
 @pytest.mark.parametrize(
     ("block", "error"),
-    [(6, "at least 7"), (1, "at least 7"), (7, None), (67, None)],
+    [(7, "at least 8"), (1, "at least 8"), (8, None), (83, None)],
 )
 def test_block_size_is_checked(block: int, error: str | None) -> None:
     """A block too small for the head and one entry is refused with the size it needs."""
     if error is None:
-        assert FifoWriter(block, "big").slots == (block - 3) // 4
+        assert FifoWriter(block, "big").slots == (block - 3) // 5
     else:
         with pytest.raises(ValueError, match=error):
             FifoWriter(block, "big")
@@ -65,27 +75,27 @@ def test_block_size_is_checked(block: int, error: str | None) -> None:
 def test_ejector_index_must_fit_a_register() -> None:
     """An ejector index above 65535 is refused before anything is written."""
     with pytest.raises(ValueError, match="does not fit"):
-        FifoWriter(16, "big").batches([(70000, 5)])
+        FifoWriter(16, "big").batches([FifoVerdict(70000, 5)])
 
 
-def test_fire_count_words_follow_the_word_order() -> None:
-    """Big word order puts the high word first; little puts it last."""
-    big = FifoWriter(7, "big", epoch=9).batches([(1, 0x12345678)])[0]
-    little = FifoWriter(7, "little", epoch=9).batches([(1, 0x12345678)])[0]
-    assert big == [9, 1, 1, 1, 1, 0x1234, 0x5678]
-    assert little == [9, 1, 1, 1, 1, 0x5678, 0x1234]
+def test_arrival_count_words_follow_the_word_order() -> None:
+    """Big word order puts the high word first; little puts it last; the lead follows."""
+    big = FifoWriter(8, "big", epoch=9).batches([FifoVerdict(1, 0x12345678, 2.5)])[0]
+    little = FifoWriter(8, "little", epoch=9).batches([FifoVerdict(1, 0x12345678, 2.5)])[0]
+    assert big == [9, 1, 1, 1, 1, 0x1234, 0x5678, 25]
+    assert little == [9, 1, 1, 1, 1, 0x5678, 0x1234, 25]
 
 
 def test_a_failed_request_is_never_carried_by_a_later_one() -> None:
     """A's request reached the PLC, B's failed (voided), C's went out: a PLC reading each block
     that arrived takes A and C. B's sequence number is not reused, so a PLC that did apply the
     failed request (a timeout is not a refusal) never mistakes C for B."""
-    writer = FifoWriter(11, "big")  # two slots
-    (first,) = writer.batches([(0, 100)])
+    writer = FifoWriter(13, "big")  # two slots
+    (first,) = writer.batches([FifoVerdict(0, 100)])
     before_b = writer.last_seq
-    writer.batches([(1, 200)])  # the request that failed
+    writer.batches([FifoVerdict(1, 200)])  # the request that failed
     writer.void_since(before_b)
-    (third,) = writer.batches([(0, 300)])
+    (third,) = writer.batches([FifoVerdict(0, 300)])
     taken: list[FifoEntry] = []
     last = 0
     for image in (first, third):
@@ -93,5 +103,5 @@ def test_a_failed_request_is_never_carried_by_a_later_one() -> None:
         fresh = sorted((e for e in found if seq_newer(e.seq, last)), key=lambda e: e.seq)
         last = fresh[-1].seq
         taken.extend(fresh)
-    assert [(e.ejector_index, e.fire_count) for e in taken] == [(0, 100), (0, 300)]
+    assert [(e.ejector_index, e.arrival_count) for e in taken] == [(0, 100), (0, 300)]
     assert [e.seq for e in taken] == [1, 3]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from plantvision.plc.fifo import FifoVerdict
 from plantvision.plc.link import PlcLink, PlcOutputs
 from simulators.plc import ConveyorSimConfig, EjectorSite, PlcSimulator, SimConfig
 from simulators.plc.conveyor import BeltNow, ConveyorModel
@@ -38,11 +39,11 @@ def test_plc_timed_entries_fire_when_the_encoder_reaches_their_count(
     assert inputs is not None
     assert inputs.encoder is not None
     targets = [inputs.encoder + n for n in (900, 300, 600)]  # 30-90 ms ahead at 1 m/s
-    assert link.write_verdicts([(0, t) for t in targets])
+    assert link.write_verdicts([FifoVerdict(0, t) for t in targets])
     assert sim.belt is not None
     assert wait_for(lambda: len(sim.belt.pulses()) == 3)  # type: ignore[union-attr]
     pulses = sim.belt.pulses()
-    assert [p["fire_count"] for p in pulses] == sorted(targets)
+    assert [p["arrival_count"] for p in pulses] == sorted(targets)
     for p in pulses:
         assert p["mode"] == "plc"
         assert 0 <= p["past_counts"] <= 200, p  # at most ~20 ms of scans on a loaded machine
@@ -142,14 +143,14 @@ def test_a_verdict_that_failed_to_reach_the_plc_is_never_sent_again(
     assert inputs is not None
     assert inputs.encoder is not None
     a, b, c = (inputs.encoder + n for n in (40_000, 50_000, 60_000))  # 4-6 s ahead: none fires
-    assert link.write_verdicts([(0, a)])
+    assert link.write_verdicts([FifoVerdict(0, a)])
     sim.set_exception(4)
-    assert not link.write_verdicts([(0, b)])
+    assert not link.write_verdicts([FifoVerdict(0, b)])
     sim.set_exception(None)
     assert wait_for(lambda: link.healthy)
-    assert link.write_verdicts([(0, c)])
-    taken = [e.fire_count for e in sim.belt.model.pending] + [
-        p["fire_count"] for p in sim.belt.pulses() if p["mode"] == "plc"
+    assert link.write_verdicts([FifoVerdict(0, c)])
+    taken = [e.arrival_count for e in sim.belt.model.pending] + [
+        p["arrival_count"] for p in sim.belt.pulses() if p["mode"] == "plc"
     ]
     assert taken == [a, c]
 
@@ -163,7 +164,7 @@ def test_a_plc_restart_resets_the_encoder_and_forgets_the_fifo(
     inputs = link.read_inputs()
     assert inputs is not None
     assert inputs.encoder is not None
-    assert link.write_verdicts([(0, inputs.encoder + 5000)])  # 500 ms ahead at 1 m/s
+    assert link.write_verdicts([FifoVerdict(0, inputs.encoder + 5000)])  # 500 ms ahead at 1 m/s
     assert sim.belt is not None
     before_mm = sim.belt.belt_mm()
     sim.go_down()

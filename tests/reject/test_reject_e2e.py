@@ -26,13 +26,13 @@ from structlog.testing import capture_logs
 from plantvision.commands.check import reject_horizon_line
 from plantvision.loop.build import ejector_outputs
 from plantvision.loop.deployment import load_deployment
-from simulators.plc.rig import RigSpec, run_rig, write_cell
+from simulators.plc.rig import RigResult, RigSpec, run_rig, write_cell
 
 MODEL = Path(__file__).resolve().parents[2] / "plantvision" / "models" / "cell_detector.onnx"
 SPEEDS_MM_S = (200.0, 500.0, 1000.0)
 
 
-def _judge(spec: RigSpec, tmp_path: Path) -> None:
+def _judge(spec: RigSpec, tmp_path: Path) -> RigResult:
     with capture_logs() as logs:
         result = run_rig(spec, tmp_path)
     assert result.defective_passed, "the run carried no defective item past the ejector"
@@ -61,6 +61,7 @@ def _judge(spec: RigSpec, tmp_path: Path) -> None:
     items = [p["item"] for p in aimed]
     assert all(p["binned"] for p in aimed), aimed
     assert len(items) == len(set(items))
+    return result
 
 
 @pytest.mark.parametrize("mode", ["box", "plc"])
@@ -113,3 +114,17 @@ def test_the_demo_conveyor_runs_and_reports_its_rejects() -> None:
     )  # fmt: skip
     assert "rejects (box-timed): seen" in out.stdout
     assert "plc simulator:" in out.stdout
+
+
+@pytest.mark.slow
+def test_plc_timed_verdicts_decided_while_the_belt_ramps_up_bin_every_defect(
+    tmp_path: Path,
+) -> None:
+    """A belt that takes 1.5 s to reach 1 m/s, an output latency of 30 ms (told): the verdicts
+    decided at standstill and during the ramp put their defects in the bin, judged by the
+    simulator's truth. The box fixed each lead from its speed at the decision (0 at
+    standstill), and those pushes came the whole 35 ms lead late: 3-5 defects passed."""
+    spec = RigSpec(1000.0, "plc", belt_s=3.0, ramp_ms=1500.0, output_ms=30.0, told=True)
+    result = _judge(spec, tmp_path)
+    ramping = [p for p in result.pulses if p.get("item") is not None and p["speed_mm_s"] < 990]
+    assert len(ramping) >= 3, result.pulses  # the ramp was exercised

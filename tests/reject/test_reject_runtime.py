@@ -50,14 +50,17 @@ def see(rt: RejectRuntime, t_ns: int, x_px: float, cls: str = "defect") -> None:
     rt.observe(t_ns, Frame(IMAGE, 0, t_ns), frame([(x_px, 240.0, cls)]))
 
 
-def test_a_verdict_carries_the_encoder_count_of_the_fire_position() -> None:
-    """A defect 100 mm past the camera line at 10 ms (belt at 5 mm) fires at 895 mm of travel
-    (1000 - 95 - 10 mm actuator lead), count 8950, on the ejector's PLC index."""
+def test_a_verdict_carries_the_encoder_count_of_the_arrival_and_the_lead() -> None:
+    """A defect 100 mm past the camera line at 10 ms (belt at 5 mm) arrives at the ejector at
+    905 mm of travel (1000 - 95), count 9050, with the actuator's 20 ms as the lead the PLC
+    applies, on the ejector's PLC index."""
     link = FakePlcLink()
     rt = plc_runtime(link)
     see(rt, 10 * MS, 100.0)
     status = rt.step(10 * MS, 0, False)
-    assert link.verdicts == [(1, 8950)]
+    assert [(v.ejector_index, v.arrival_count, v.lead_ms) for v in link.verdicts] == [
+        (1, 9050, 20.0)
+    ]
     assert (status.fault, status.alarm) == (None, False)
     assert rt.counters["scheduled"] == 1
 
@@ -280,12 +283,18 @@ def test_a_missed_reject_drops_the_permit_with_its_fault_code_until_reset(tmp_pa
             "heartbeat": {"type": "holding_register", "address": 0},
             "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
             "encoder": {"type": "input_register", "address": 0, "width": 32},
-            "reject_fifo": {"type": "holding_register", "address": 16, "count": 11}},
+            "reject_fifo": {"type": "holding_register", "address": 16, "count": 13}},
             "confirm_window_ms"),
         ({}, {"permit": {"type": "coil", "address": 0},
             "heartbeat": {"type": "holding_register", "address": 0},
             "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
             "encoder": {"type": "input_register", "address": 0, "width": 32}}, "timing_mode"),
+        ({}, {"permit": {"type": "coil", "address": 0},
+            "heartbeat": {"type": "holding_register", "address": 0},
+            "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
+            "encoder": {"type": "input_register", "address": 0, "width": 32},
+            "reject_fifo": {"type": "holding_register", "address": 16, "count": 8}},
+            "no_decision_action: a blind segment's range verdict takes 2 FIFO slots.*at least 13"),
     ],
 )  # fmt: skip
 def test_a_conveyor_the_plc_map_cannot_serve_is_refused_by_field(
@@ -330,7 +339,7 @@ def _map_with_encoder(width: int) -> dict[str, Any]:
         "heartbeat": {"type": "holding_register", "address": 0},
         "ejectors": [{"type": "coil", "address": 1}, {"type": "coil", "address": 2}],
         "encoder": {"type": "input_register", "address": 0, "width": width},
-        "reject_fifo": {"type": "holding_register", "address": 16, "count": 9},
+        "reject_fifo": {"type": "holding_register", "address": 16, "count": 8},
     }
 
 
