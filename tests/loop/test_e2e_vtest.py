@@ -5,6 +5,7 @@ junction and stays off until a reset after the zone clears."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,6 +27,10 @@ def _frame(video: Path, seq: int) -> np.ndarray:
         assert ok
     cap.release()
     return image
+
+
+def _drops(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == "permit_off"]
 
 
 def _anchor_inside_junction(shared: Path, seq: int) -> bool:
@@ -54,13 +59,23 @@ def test_pedestrian_entering_the_junction_drops_the_permit_at_the_plc(
     stop zone, and no permit-on reaches the PLC again until a reset after the zone cleared."""
     with capture_logs() as logs, LiveCell(vtest_deployment(tmp_path, shared_data)) as cell:
         assert not cell.permit_at_plc(), "power-up must start tripped"
-        assert cell.reset_when_ready(timeout_s=20), "junction never clear long enough to reset"
-        assert wait_for(cell.permit_at_plc, 5), "reset did not bring the permit on at the PLC"
-        assert wait_for(lambda: not cell.permit_at_plc(), 40), "nobody entered the junction"
+        drops: list[dict[str, Any]] = []
+        for _ in range(3):
+            told = len(drops)
+            assert cell.reset_when_ready(timeout_s=20), "junction never clear long enough to reset"
+            assert wait_for(cell.permit_at_plc, 5), "reset did not bring the permit on at the PLC"
+            assert wait_for(lambda: not cell.permit_at_plc(), 40), "nobody entered the junction"
+            # The drop is told after the write (never logged on the trip path): wait for it.
+            assert wait_for(lambda n=told: len(_drops(logs)) > n, 5), "permit_off never logged"
+            drops = _drops(logs)
+            drop = drops[-1]
+            # A frame decided too late on a machine whose cores are all taken trips too (the
+            # safe side), before anyone entered: that says nothing of the zone; reset again.
+            if drop["cause"] != "decision_expired":
+                break
         t_off_ns = cell.permit_writes()[-1][0]
         # The zone is occupied now; the PLC must not see the permit again while we wait.
         assert not wait_for(cell.permit_at_plc, 1.0)
-    drop = next(e for e in logs if e["event"] == "permit_off")
     assert drop["cause"] == "stop_zone"
     assert drop["zone"] == "junction"
     assert drop["acknowledged"]
