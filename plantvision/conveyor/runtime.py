@@ -179,10 +179,20 @@ class RejectRuntime:
         # (item, planned, actual switch-on) ns of recent box-timed pulses, for benchmarks
         self.fire_log: deque[tuple[int, int, int]] = deque(maxlen=10_000)
         self.missed_log: deque[MissedReject] = deque(maxlen=10_000)  # ... and missed rejects
+        self._told = self.counters  # the counters as the last step carried them out
 
     @property
     def counters(self) -> dict[str, int]:
         return self.scheduler.counters.as_dict()
+
+    @property
+    def counters_told(self) -> dict[str, int]:
+        """The counters as the last `step` left them (its alarms and stop causes carried
+        out): all a reset press may acknowledge. The poller's re-time pass counts between
+        steps (an encoder jump, a miss); a snapshot at the start of the next cycle took those
+        as old, and that cycle's press cleared a stop it never showed (review 8)."""
+        with self._lock:
+            return dict(self._told)
 
     @property
     def timer(self) -> EjectorTimer | None:
@@ -368,6 +378,7 @@ class RejectRuntime:
                 self._stop_cause = alarm.kind
         if actions.stop_belt and self._stop_cause is None:
             self._stop_cause = "reject_missed"
+        self._told = self.counters
         return RejectStatus(self._stop_cause, self._alarm, self._held())
 
     def _held(self) -> bool:

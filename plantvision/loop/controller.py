@@ -513,9 +513,10 @@ class Controller:
         seq = cam.last_seq
         t_pick_ns = self.clock_ns()
         self._health_faults(cam, t_pick_ns, faults)
-        # Taken before this cycle's encoder readings and frame: what they raise (an encoder
-        # jump, an unplaced belt) is this cycle's news, which a press must not acknowledge.
-        counted = {} if cam.reject is None else cam.reject.counters
+        # As the last step told them, before this cycle's encoder readings and frame and the
+        # poller's re-time passes since: what they raise (an encoder jump, an unplaced belt, a
+        # miss) is this cycle's news, which a press must not acknowledge.
+        counted = {} if cam.reject is None else cam.reject.counters_told
         if cam.reject is not None:
             cam.reject.feed(self.latest_inputs)
         if frame is None:
