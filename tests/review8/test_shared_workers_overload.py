@@ -1,21 +1,20 @@
-"""Shared inference workers under overload run requests they cannot finish in time (domino).
+"""Shared inference workers under overload never run a request they cannot finish in time.
 
-`InferenceWorkers` takes requests earliest deadline first and skips one only when its deadline
-has already passed when it is popped. One popped a moment before its deadline still runs, ends
-after it, and its camera, which gave up at the deadline, never takes the result: the run was
-wasted, and the next request, now nearer its own deadline, goes the same way. Earliest deadline
-first is known to collapse like this under overload. Measured (a 10 ms fake session, one worker,
+`InferenceWorkers` takes requests earliest deadline first. It skipped one only when its
+deadline had already passed when it was popped: one popped a moment before its deadline still
+ran, ended after it, and its camera, which gave up at the deadline, never took the result; the
+next request, now nearer its own deadline, went the same way (the known collapse of earliest
+deadline first under overload). Measured before the fix (a 10 ms fake session, one worker,
 cameras asking every 30 ms and waiting 32 ms, 3 s each, load average 1.8 on the shared 2-core
-VM, /tmp script in the review 8 report): 3 cameras (100 % load) 294 of 297 runs delivered;
-4 cameras (133 %) the worker still ran 295 times but only 41 results reached their cameras
-(86 % of the runs wasted, each camera tripping model_error in 5 cycles out of 6); 5 cameras: 23
-of 296. Skipping a request that cannot finish before its deadline (by the session's recent run
-time) would deliver what the worker can run (about 3 cameras' worth) instead of ~10 %.
+VM): 3 cameras (100 % load) 294 of 297 runs delivered; 4 cameras (133 %) the worker still ran
+295 times but only 41 results reached their cameras (86 % of the runs wasted, each camera
+tripping model_error in 5 cycles out of 6); 5 cameras 23 of 296. Fixed (review 8): a request
+that even the fastest of its session's recent runs would finish past its deadline is skipped.
 
 Here, deterministically: one worker on an injected clock that each run of a real onnxruntime
 session advances by 900 ms; four cameras queue at 0 with 3000 ms to wait. The fourth is popped
-at 2700 ms: it cannot finish before 3000 ms, so it must be skipped (its camera gets a
-ModelError), not run to end at 3600 ms.
+at 2700 ms: it cannot finish before 3000 ms, so it is skipped (its camera gets a ModelError),
+not run to end at 3600 ms.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 
 from plantvision.detect import ModelSpec
 from plantvision.detect.backends import open_session
@@ -54,12 +52,6 @@ class ClockedSession:
         return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review 8, left for the lead: a worker skips a request only once its deadline has "
-    "passed, so under overload it runs requests that end after their camera gave up (86 % of "
-    "the runs wasted at 133 % load); needs a run-time estimate per session to skip hopeless ones",
-)
 def test_a_request_that_cannot_finish_before_its_camera_gives_up_is_not_run(
     shared_data: Path,
 ) -> None:
