@@ -298,7 +298,10 @@ class RejectScheduler:
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
         for r in [r for r in self._rejects.values() if r.on_ns is not None]:
-            self._judge_push(r, now_ns)
+            if self._cfg.timing_mode == "plc":
+                self._judge_plc_push(r, now_ns)
+            else:
+                self._judge_push(r, now_ns)
         if self._blind is not None:
             self._judge_blind(now_ns)
         if self._belt.ready:
@@ -404,6 +407,33 @@ class RejectScheduler:
             late_open = on_ns + int(self._cfg.confirm_window_ms * 1e6)
             r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
         self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
+                       off_mm=round(off_mm, 1))  # fmt: skip
+
+    def _judge_plc_push(self, r: _Reject, now_ns: int) -> None:
+        """A PLC-timed push, judged where the belt was when its paddle landed (the switch-on
+        plus the lead) against the arrival: beyond the reach short of it (the belt stopped or
+        slowed inside the lead: a push at air, review 8), a missed reject `fired_short`; else a
+        fire. Only the short side: the PLC's own late limit refuses a late one, and a lead
+        taken at a rising speed lands a little past the line by design. Never on a projection:
+        it waits for a reading past the landing, at most `stale_ms`, then `fired_unplaced`."""
+        e = r.ejector
+        assert e is not None
+        assert r.on_ns is not None
+        push_ns = r.on_ns + int(_lead_ms(e) * 1e6)
+        at_mm = self._belt.read_at(push_ns)
+        if at_mm is None:
+            if now_ns - push_ns > self._belt.stale_ns:
+                self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
+            return
+        r.on_ns = None
+        off_mm = at_mm - r.arrival_mm
+        v = self._belt.speed_mm_per_ns() or 0.0
+        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * v
+        if push_miss(off_mm, e.reach_mm, tol_mm) == "fired_short":
+            self._miss(r, now_ns, "fired_short", 0.0, off_mm=round(off_mm, 1))
+            return
+        self.counters.fired += 1
+        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=push_ns,
                        off_mm=round(off_mm, 1))  # fmt: skip
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
@@ -806,9 +836,15 @@ class RejectScheduler:
 
     def _commit_plc(self, r: _Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
-        knowledge; the bin sensor confirms it when configured)."""
-        self.counters.fired += not r.blind
-        self._commit(r, now_ns)
+        knowledge; the bin sensor confirms it when configured). A single push is booked fired
+        only once the belt is known where its paddle landed (`_judge_plc_push`)."""
+        if r.blind:
+            self._commit(r, now_ns)
+        else:  # when the belt passed the fire point: the PLC's switch-on, as near as known
+            on_ns = self._belt.time_at_mm(r.fire_mm) or now_ns
+            self._commit(r, now_ns)
+            r.on_ns = min(on_ns, now_ns)
+            self._judge_plc_push(r, now_ns)
         v = self._belt.speed_mm_per_ns()
         if v:  # the update notices the fire up to a cycle late: the window opens when it fired
             behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v

@@ -41,7 +41,9 @@ def test_a_verdict_counts_as_fired_when_the_belt_reaches_its_count_exactly() -> 
     sched, sim = sent_verdict()
     sched.update(1870 * MS, sim.count_at(1870 * MS))
     assert sched.counters.fired == 0
-    sched.update(1880 * MS, sim.count_at(1880 * MS))  # count 9400
+    sched.update(1880 * MS, sim.count_at(1880 * MS))  # count 9400: the PLC switches on
+    assert sched.counters.fired == 0  # booked once a reading shows where the paddle landed
+    sched.update(1900 * MS, sim.count_at(1900 * MS))  # the 20 ms lead later: on the item
     assert sched.counters.fired == 1
 
 
@@ -49,7 +51,9 @@ def test_the_bin_sensor_in_the_cycle_the_count_is_reached_confirms_the_verdict()
     sched, sim = sent_verdict(confirm_window_ms=200.0)
     reading(sched, sim, 1880 * MS)  # count 9400: the PLC fires now
     sched.report_confirm(1880 * MS)
-    assert (sched.counters.confirmed, sched.counters.fired) == (1, 1)
+    assert sched.counters.confirmed == 1
+    sched.update(1900 * MS, sim.count_at(1900 * MS))  # where the paddle landed: on the item
+    assert sched.counters.fired == 1
 
 
 def test_a_bin_sensor_pulse_before_the_plc_can_have_fired_confirms_nothing() -> None:
@@ -131,15 +135,15 @@ def test_a_fired_verdict_is_not_re_sent_when_the_belt_rolls_back_before_a_plc_re
     """The belt passes the fire count, then settles 3 mm back (inside the jump tolerance): the
     verdict has fired, so a PLC restart must not write it again (it would fire twice)."""
     sched, sim = sent_verdict()
-    for t in range(110 * MS, 1890 * MS, 10 * MS):
-        sched.update(t, sim.count_at(t))  # 940 mm at 1880 ms: fired
+    for t in range(110 * MS, 1910 * MS, 10 * MS):
+        sched.update(t, sim.count_at(t))  # 940 mm at 1880 ms: fired, landed at 1900 ms
     assert sched.counters.fired == 1
-    sim.speed_mm_s = -300.0  # 10 ms back: 937 mm, then it stands
-    sched.update(1890 * MS, sim.count_at(1890 * MS))
+    sim.speed_mm_s = -300.0  # 10 ms back: 947 mm, then it stands
+    sched.update(1910 * MS, sim.count_at(1910 * MS))
     sim.speed_mm_s = 0.0
-    for t in range(1900 * MS, 1960 * MS, 10 * MS):
+    for t in range(1920 * MS, 1980 * MS, 10 * MS):
         sched.update(t, sim.count_at(t))
-    sched.resend_ahead(1950 * MS)
+    sched.resend_ahead(1970 * MS)
     assert sched.counters.fifo_resent == 0
 
 
@@ -174,4 +178,5 @@ def test_a_verdict_sent_at_standstill_is_booked_fired_where_the_plc_leads_it() -
         sched.update(t, sim.count_at(t))
     assert sched.counters.fired == 0
     sched.update(1970 * MS, sim.count_at(1970 * MS))  # the PLC's fire point, 10 mm early
+    sched.update(1990 * MS, sim.count_at(1990 * MS))  # its paddle lands on the item
     assert sched.counters.fired == 1

@@ -7,7 +7,8 @@ inside that lead, the item stands short of the line when the paddle lands: a pus
 defect goes on when the belt restarts. Box-timed pushes are judged by where the belt was at the
 push (`fired_short`, issue 15); a PLC-timed verdict is booked fired as soon as a reading passes
 its fire point (arrival less the lead at the box's speed) and never judged again: counted
-`fired`, no missed reject, no alarm, no belt stop. (The README's "both are late, never early"
+`fired`, no missed reject, no alarm, no belt stop (fixed: `_judge_plc_push` judges where the
+belt was when the paddle landed). (The README's "both are late, never early"
 holds for acceleration only: a decelerating belt makes a linear lead early.)
 
 The PLC is `FifoReader` (the reference PLC program) scanning every 1 ms; the belt's truth is
@@ -17,8 +18,6 @@ this file's own travel profile: 500 mm/s, a 40 ms coast to a stop from 1741 ms, 
 """
 
 from __future__ import annotations
-
-import pytest
 
 from plantvision.conveyor import RejectScheduler
 from plantvision.plc.fifo import FifoReader, FifoVerdict, FifoWriter
@@ -73,13 +72,6 @@ def run(stop_ms: float = STOP_MS) -> tuple[RejectScheduler, float]:
     return sched, landed[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review 8, left for the lead: PLC-timed pushes are booked fired when a reading passes "
-    "the fire point and never judged where the belt was when the paddle landed; the box could "
-    "replay the PLC's rule on its readings (first reading with encoder + speed x lead past the "
-    "arrival) and judge the landing with Belt.read_at, as _judge_push does box-timed",
-)
 def test_a_plc_push_that_lands_short_because_the_belt_stopped_is_a_missed_reject() -> None:
     sched, off_mm = run()
     assert off_mm < -REACH_MM  # the truth: the paddle met the belt ~20 mm short of the item
