@@ -155,7 +155,8 @@ class Controller:
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         for cam in self.cameras:
             if cam.reject is not None:
-                cam.reject.start(self._set_ejector, self.link.write_verdicts)
+                timers = self.link.pulse_timer
+                cam.reject.start(self._set_ejector, self.link.write_verdicts, timers=timers)
             cam.source.start()
             cam.last_frame_ns = cam.last_decision_ns = self.clock_ns()
         self._poll_ns = self._supervised_ns = self.clock_ns()

@@ -53,15 +53,17 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from plantvision.conveyor.timer import Fire, OnFired
 from plantvision.errors import ConfigError
 from plantvision.plc.coils import CoilLayout, CoilWrite
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
+from plantvision.plc.ejector_process import EjectorProcess
 from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
     PlcInputs,
@@ -82,8 +84,9 @@ class LinkError(Exception):
     """A request failed: no connection, timeout, or a Modbus exception response."""
 
 
-class _Conn:
-    """One Modbus TCP connection with its own lock and bounded timeouts."""
+class ModbusConn:
+    """One Modbus TCP connection with its own lock and bounded timeouts (the link's three, and
+    the ejector child's own: plantvision.plc.ejector_child)."""
 
     def __init__(self, cfg: PlcConfig, name: str, on_fail: Callable[[], None]) -> None:
         self._cfg, self._on_fail = cfg, on_fail
@@ -138,9 +141,9 @@ class PlcLink:
         self._sig = config.signals
         self._coils = CoilLayout.of(self._sig)
         # Lock order: safety, ejector, service (a reconnect holds them all).
-        self._safety = _Conn(config, "safety", self._mark_lost)
-        self._ejector = _Conn(config, "ejector", self._mark_lost)
-        self._service = _Conn(config, "service", self._mark_lost)
+        self._safety = ModbusConn(config, "safety", self._mark_lost)
+        self._ejector = ModbusConn(config, "ejector", self._mark_lost)
+        self._service = ModbusConn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
         # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
         # otherwise drop this boot's entries 1..20 as already taken.
@@ -258,6 +261,16 @@ class PlcLink:
             return False
         return True
 
+    def pulse_timer(
+        self, outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+    ) -> EjectorProcess:
+        """Box-timed pulses for ejectors `outputs` (id -> index into plc.signals.ejectors),
+        timed in a child process with its own connection to this PLC (no GIL shared with the
+        camera loops); `fire` (this link's `write_ejector`) only switches its coils off after
+        the child died."""
+        coils = {e: self._coils.ejector(i) for e, i in outputs.items()}  # bad index: raises
+        return EjectorProcess(self._cfg, coils, fire, on_fired, spin_ns)
+
     def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
         """PLC-timed rejects: (ejector index, 32-bit fire count) pairs, or (ejector index,
         start count, end count) ranges, into the reject FIFO
@@ -357,7 +370,7 @@ class PlcLink:
             conn.close()
 
     @property
-    def _conns(self) -> tuple[_Conn, _Conn, _Conn]:
+    def _conns(self) -> tuple[ModbusConn, ModbusConn, ModbusConn]:
         return self._safety, self._ejector, self._service
 
     # -- internals -------------------------------------------------------------------------
