@@ -38,22 +38,9 @@ from collections.abc import Callable
 from plantvision import log
 from plantvision.conveyor.actions import FirePlan
 from plantvision.conveyor.timer import EjectorTimer
+from plantvision.plc import pulse_wire as wire
 from plantvision.plc.config import PlcConfig
 from plantvision.plc.link import LinkError, ModbusConn
-from plantvision.plc.pulse_wire import (
-    Arm,
-    Beat,
-    Cancel,
-    Close,
-    Fired,
-    LineBuffer,
-    Lost,
-    Ready,
-    Restored,
-    ToParent,
-    decode,
-    encode,
-)
 from plantvision.plc.realtime import make_realtime
 
 BEAT_S = 0.05  # the parent declares the child hung after plantvision.plc.ejector_process.STALE_NS
@@ -63,7 +50,7 @@ SWITCH_INTERVAL_S = 0.0002  # the reader thread hands the GIL back to a spinning
 class CoilConn:
     """The child's own Modbus connection for its ejector coils."""
 
-    def __init__(self, cfg: PlcConfig, coils: dict[str, int], say: Callable[[ToParent], None]):
+    def __init__(self, cfg: PlcConfig, coils: dict[str, int], say: Callable[[wire.ToParent], None]):
         self._cfg, self._coils, self._say = cfg, coils, say
         self._conn = ModbusConn(cfg, "ejector-child", self._on_fail)
         self.healthy = False
@@ -107,11 +94,11 @@ class CoilConn:
             self._backoff_ms = self._cfg.reconnect_backoff_ms[0]
         if self._told_lost:
             self._told_lost = False
-            self._say(Restored())
+            self._say(wire.Restored())
 
     def tell_lost(self, cause: str) -> None:
         self._told_lost = True
-        self._say(Lost(cause))
+        self._say(wire.Lost(cause))
 
     def close(self) -> None:
         with self._conn.lock:
@@ -125,8 +112,8 @@ class Reports:
     def __init__(self, fd: int) -> None:
         self._fd, self._lock = fd, threading.Lock()
 
-    def __call__(self, msg: ToParent) -> None:
-        line = encode(msg)
+    def __call__(self, msg: wire.ToParent) -> None:
+        line = wire.encode(msg)
         with self._lock:
             os.write(self._fd, line)  # a pipe write of < PIPE_BUF bytes is whole
 
@@ -142,13 +129,13 @@ def serve(cfg_json: bytes, stdin_fd: int, say: Reports) -> int:
     conn.heal(time.monotonic_ns())
     timer = EjectorTimer(
         conn.fire,
-        lambda plan, t_ns, reached: say(Fired(plan, t_ns, reached)),
+        lambda plan, t_ns, reached: say(wire.Fired(plan, t_ns, reached)),
         spin_ns=int(spec["spin_ns"]),
     )
-    say(Ready(refused))
+    say(wire.Ready(refused))
     if not conn.healthy:
         conn.tell_lost("connect failed")
-    parent, lines = os.getppid(), LineBuffer()
+    parent, lines = os.getppid(), wire.LineBuffer()
     try:
         while timer.alive() and os.getppid() == parent:
             if select.select([stdin_fd], [], [], BEAT_S)[0]:
@@ -159,7 +146,7 @@ def serve(cfg_json: bytes, stdin_fd: int, say: Reports) -> int:
                     if not _obey(line, timer):
                         return 0
             conn.heal(time.monotonic_ns())
-            say(Beat())
+            say(wire.Beat())
         return 1  # the timer thread died, or the box did: the parent sees EOF either way
     finally:
         timer.close()  # coils that are on go off (where the connection allows)
@@ -168,12 +155,12 @@ def serve(cfg_json: bytes, stdin_fd: int, say: Reports) -> int:
 
 def _obey(line: bytes, timer: EjectorTimer) -> bool:
     """Carry out one message; False on close."""
-    match decode(line):
-        case Arm(plan):
+    match wire.decode(line):
+        case wire.Arm(plan):
             timer.arm(FirePlan(plan.ejector_id, plan.fire_at_ns, plan.pulse_ns, plan.item_id))
-        case Cancel(item_id):
+        case wire.Cancel(item_id):
             timer.cancel(item_id)
-        case Close():
+        case wire.Close():
             return False
         case other:
             raise ValueError(f"not a message for the child: {other!r}")

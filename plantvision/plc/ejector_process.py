@@ -37,22 +37,8 @@ from collections.abc import Callable, Mapping
 
 from plantvision import log
 from plantvision.conveyor.actions import FirePlan
+from plantvision.plc import pulse_wire as wire
 from plantvision.plc.config import PlcConfig
-from plantvision.plc.pulse_wire import (
-    Arm,
-    Beat,
-    Cancel,
-    Close,
-    Fired,
-    LineBuffer,
-    Lost,
-    Ready,
-    Restored,
-    ToChild,
-    WireError,
-    decode,
-    encode,
-)
 from plantvision.plc.realtime import FIX, RT_PRIORITY
 
 STALE_NS = 1_000_000_000  # no beat (every 50 ms) for this long: the child hangs
@@ -117,7 +103,7 @@ class EjectorProcess:
                 return False
             if not self._dead:
                 self._armed[plan.item_id] = plan
-                self._send(Arm(plan))
+                self._send(wire.Arm(plan))
                 return True
         self._on_fired(plan, self._clock(), False)  # no child: nothing will push it
         return True
@@ -128,7 +114,7 @@ class EjectorProcess:
             if self._armed.pop(item_id, None) is None:
                 return False
             if not self._dead:
-                self._send(Cancel(item_id))
+                self._send(wire.Cancel(item_id))
             return True
 
     def close(self, timeout_s: float = 1.0) -> None:
@@ -136,7 +122,7 @@ class EjectorProcess:
         with self._lock:
             self._closing = True
             if not self._dead:
-                self._send(Close())
+                self._send(wire.Close())
         try:
             self._proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -153,10 +139,10 @@ class EjectorProcess:
             and self._clock() - self._seen_ns <= bound
         )
 
-    def _send(self, msg: ToChild) -> None:
+    def _send(self, msg: wire.ToChild) -> None:
         """Under the lock. A pipe that is full (the child stopped reading) or broken: dead."""
         try:
-            os.write(self._in_fd, encode(msg))
+            os.write(self._in_fd, wire.encode(msg))
         except (BlockingIOError, BrokenPipeError, OSError) as exc:
             self._kill("pipe_" + type(exc).__name__)
 
@@ -168,7 +154,7 @@ class EjectorProcess:
             self._proc.kill()
 
     def _read(self) -> None:
-        lines = LineBuffer()
+        lines = wire.LineBuffer()
         try:
             while True:
                 if select.select([self._out_fd], [], [], POLL_S)[0]:
@@ -176,11 +162,11 @@ class EjectorProcess:
                     if not data:
                         break  # the child exited (or closed its stdout)
                     for line in lines.feed(data):
-                        self._take(decode(line))
+                        self._take(wire.decode(line))
                 bound = STALE_NS if self._ready else START_NS
                 if not self._closing and self._clock() - self._seen_ns > bound:
                     self._kill("no_beat")
-        except (WireError, OSError) as exc:
+        except (wire.WireError, OSError) as exc:
             self._kill(f"unreadable: {exc}")
         finally:
             self._ended()
@@ -188,26 +174,26 @@ class EjectorProcess:
     def _take(self, msg: object) -> None:
         self._seen_ns = self._clock()
         match msg:
-            case Fired(plan, t_ns, reached):
+            case wire.Fired(plan, t_ns, reached):
                 with self._lock:
                     self._armed.pop(plan.item_id, None)
                     self._fired.append(plan.item_id)
                 self.on_errors_ns.append(t_ns - plan.fire_at_ns)
                 self._on_fired(plan, t_ns, reached)
-            case Beat():
+            case wire.Beat():
                 pass
-            case Ready(refused):
+            case wire.Ready(refused):
                 self._ready = True
                 if refused is None:
                     self._log.info("ejector_timer_realtime", policy="SCHED_FIFO", pid=self.pid)
                 else:
                     self._log.warning("ejector_timer_realtime_refused", error=refused, fix=FIX)
-            case Lost(cause):
+            case wire.Lost(cause):
                 self._log.warning("ejector_link_lost", cause=cause)
-            case Restored():
+            case wire.Restored():
                 self._log.info("ejector_link_restored")
             case _:
-                raise WireError(f"not a report: {msg!r}")
+                raise wire.WireError(f"not a report: {msg!r}")
 
     def _ended(self) -> None:
         """The child is gone (or about to be): reap it; unless closed on purpose, coils off

@@ -273,3 +273,30 @@ def test_the_runtime_counts_a_dead_childs_pending_push_as_missed_and_is_not_aliv
     assert rt.counters["missed"] == 1
     assert [e["reason"] for e in logs if e["event"] == "reject_missed"] == ["coil_not_written"]
     assert status.fault == "reject_missed"
+
+
+def test_a_child_refused_real_time_priority_says_how_to_get_it_and_still_times_pulses(
+    cell: tuple[PlcSimulator, PlcLink],
+) -> None:
+    """A priority the kernel refuses (here one out of SCHED_FIFO's range; on a box without
+    CAP_SYS_NICE any): a warning naming the fix, and the pulse still reaches the PLC."""
+    sim, link = cell
+    reports: list[Report] = []
+    with capture_logs() as logs:
+        child = EjectorProcess(
+            link._cfg, {"a": 2}, lambda e, on: link.write_ejector(0, on),
+            lambda p, t, r: reports.append((p, t, r)), 200_000, rt_priority=100,
+        )  # fmt: skip
+        try:
+            assert wait_for(lambda: child.ready, 30)
+            armed_ns = time.monotonic_ns()
+            child.arm(FirePlan("a", armed_ns + 20 * MS, 20 * MS, 1))
+            assert wait_for(lambda: len(reports) == 1, 5)
+        finally:
+            child.close()
+    assert [v for _, v in _coil_writes(sim, "ejectors.0", armed_ns)][:2] == [1, 0]
+    refused = [e for e in logs if e["event"] == "ejector_timer_realtime_refused"]
+    assert len(refused) == 1
+    assert "CAP_SYS_NICE" in refused[0]["fix"]
+    assert reports[0][2] is True
+    assert [e for e in logs if e["event"] == "ejector_timer_realtime"] == []
