@@ -43,7 +43,7 @@ from plantvision.plc.config import PlcConfig
 from plantvision.plc.link import LinkError, ModbusConn
 from plantvision.plc.realtime import make_realtime
 
-BEAT_S = 0.05  # the parent declares the child hung after plantvision.plc.ejector_process.STALE_NS
+BEAT_S = 0.05  # the parent's hang bound: plantvision.plc.ejector_process.stale_bound_ns
 SWITCH_INTERVAL_S = 0.0002  # the reader thread hands the GIL back to a spinning timer quickly
 
 

@@ -7,12 +7,13 @@ reader thread here hands each switch-on to `on_fired(plan, t_ns, reached)` as th
 did. The pipe to the child is non-blocking: a camera thread arming a plan never waits on it.
 
 Faults end in the safe state, logged and counted, never silent:
-- the child dies (killed, crashed, its timer thread dead) or hangs (no beat for `STALE_NS`: it
-  is then killed): `alive()` turns False at once, so the loop's supervisor trips the permit
-  (thread_stopped) as it does for a dead timer thread; every ejector coil of this runtime is
-  written off through the box's own link (`fire`, the link's ejector connection: a coil the
-  child left on goes off); every plan armed and not reported becomes a switch-on with
-  `reached=False` (a missed reject with its action), and so does every plan armed after;
+- the child dies (killed, crashed, its timer thread dead) or hangs (no beat for `STALE_NS` plus
+  its longest reconnect, `stale_bound_ns`: it is then killed): `alive()` turns False at once,
+  so the loop's supervisor trips the permit (thread_stopped) as it does for a dead timer
+  thread; every ejector coil of this runtime is written off through the box's own link
+  (`fire`, the link's ejector connection: a coil the child left on goes off); every plan armed
+  and not reported becomes a switch-on with `reached=False` (a missed reject with its action),
+  and so does every plan armed after;
 - a full or broken pipe is a hung or dead child: killed, as above;
 - the box exits however it dies: the child sees EOF on its stdin (or a new parent) and exits,
   switching its coils off on its own connection.
@@ -41,9 +42,17 @@ from plantvision.plc import pulse_wire as wire
 from plantvision.plc.config import PlcConfig
 from plantvision.plc.realtime import FIX, RT_PRIORITY
 
-STALE_NS = 1_000_000_000  # no beat (every 50 ms) for this long: the child hangs
+STALE_NS = 1_000_000_000  # no beat (every 50 ms) for this long, past a reconnect: it hangs
 START_NS = 20_000_000_000  # ... before its first report: a loaded box imports slowly
 POLL_S = 0.05
+
+
+def stale_bound_ns(plc: PlcConfig, n_coils: int) -> int:
+    """How long a live child may go without a beat: `STALE_NS`, plus its reconnect (one connect
+    and a coil-off write per coil) and one switch in flight, each at their timeouts: the child
+    beats from the thread that heals, which waits for the connection the timer may hold."""
+    write_ms = plc.request_timeout_ms * (1 + plc.retries)
+    return STALE_NS + int((plc.connect_timeout_ms + (n_coils + 1) * write_ms) * 1e6)
 
 
 class EjectorProcess:
@@ -83,6 +92,7 @@ class EjectorProcess:
         fl = fcntl.fcntl(self._in_fd, fcntl.F_GETFL)
         fcntl.fcntl(self._in_fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
         self._seen_ns, self._ready = clock(), False
+        self._stale_ns = stale_bound_ns(plc, len(set(coils.values())))
         self._reader = threading.Thread(target=self._read, name="ejector-child", daemon=True)
         self._reader.start()
 
@@ -131,7 +141,7 @@ class EjectorProcess:
 
     def alive(self) -> bool:
         """The child runs, beats, and its reader here reads (until close)."""
-        bound = STALE_NS if self._ready else START_NS
+        bound = self._stale_ns if self._ready else START_NS
         return (
             not self._dead
             and self._reader.is_alive()
@@ -163,7 +173,7 @@ class EjectorProcess:
                         break  # the child exited (or closed its stdout)
                     for line in lines.feed(data):
                         self._take(wire.decode(line))
-                bound = STALE_NS if self._ready else START_NS
+                bound = self._stale_ns if self._ready else START_NS
                 if not self._closing and self._clock() - self._seen_ns > bound:
                     self._kill("no_beat")
         except (wire.WireError, OSError) as exc:
