@@ -6,9 +6,12 @@ The only module of the product that imports pymodbus (pinned 3.16.*: its keyword
 Blocking strategy: three TCP connections, because a pymodbus client serves one request at a
 time. The *safety* connection carries only the output image (one write_coils for permit and
 warning, then fault_code when it changed), so a permit-off write never queues behind a heartbeat
-or an input read. The *ejector* connection carries only box-timed ejector coil writes
-(`write_ejector`, one write_coil each), so a pulse the timer aimed to a fraction of a millisecond
-never waits a camera's image round trip (or its timeout) on the safety connection; the two write
+or an input read. The *ejector* connection carries only ejector coil writes (`write_ejector`,
+one write_coil each): with this link box-timed pulses are timed in a child process on a
+connection of its own (`pulse_timer`, plantvision.plc.ejector_child, whose rules are re-stated
+there), and this one switches the child's coils off after it died; a timer thread (benches,
+links without a child) switches its pulses here. Either way a pulse never waits a camera's
+image round trip (or its timeout) on the safety connection; the two write
 disjoint coils (plantvision.plc.coils), so neither rewrites the other's with a stale value, and an
 ejector write carries no permit, so a coil switched after a heal can never raise a permit decided
 before the loss. The *service* connection carries the heartbeat, input reads (with the permit
