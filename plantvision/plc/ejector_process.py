@@ -92,6 +92,7 @@ class EjectorProcess:
         fl = fcntl.fcntl(self._in_fd, fcntl.F_GETFL)
         fcntl.fcntl(self._in_fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
         self._seen_ns, self._ready = clock(), False
+        self._settled = threading.Event()  # ready, or gone
         self._stale_ns = stale_bound_ns(plc, len(set(coils.values())))
         self._reader = threading.Thread(target=self._read, name="ejector-child", daemon=True)
         self._reader.start()
@@ -103,6 +104,15 @@ class EjectorProcess:
     @property
     def ready(self) -> bool:
         """The child has started its timer and said at which priority."""
+        return self._ready
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the child is ready (a plan armed before waits in the pipe meanwhile and
+        fires late); False when it is not by `timeout_s` (logged) or died."""
+        self._settled.wait(timeout_s)
+        if not self._ready:
+            with contextlib.suppress(Exception):
+                self._log.warning("ejector_child_not_ready", waited_s=timeout_s, pid=self.pid)
         return self._ready
 
     def arm(self, plan: FirePlan) -> bool:
@@ -194,6 +204,7 @@ class EjectorProcess:
                 pass
             case wire.Ready(refused):
                 self._ready = True
+                self._settled.set()
                 if refused is None:
                     self._log.info("ejector_timer_realtime", policy="SCHED_FIFO", pid=self.pid)
                 else:
@@ -208,6 +219,7 @@ class EjectorProcess:
     def _ended(self) -> None:
         """The child is gone (or about to be): reap it; unless closed on purpose, coils off
         through the box's link, then every plan not reported is a missed push."""
+        self._settled.set()
         with self._lock:  # _send writes only while not dead: the descriptor is not reused
             self._dead = True
             orphans, self._armed = list(self._armed.values()), {}

@@ -81,6 +81,7 @@ __all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort
 # The loop's fault code for plc_lost (plantvision.outputs.FAULT_CODES, a test pins them
 # together); plc.py sits below the loop, so it cannot import the table.
 PLC_LOST_FAULT_CODE = 8
+CHILD_START_S = 10.0  # the ejector child imports and connects; a loaded 2-core VM: ~0.5-1 s
 
 
 class LinkError(Exception):
@@ -272,7 +273,9 @@ class PlcLink:
         camera loops); `fire` (this link's `write_ejector`) only switches its coils off after
         the child died."""
         coils = {e: self._coils.ejector(i) for e, i in outputs.items()}  # bad index: raises
-        return EjectorProcess(self._cfg, coils, fire, on_fired, spin_ns)
+        child = EjectorProcess(self._cfg, coils, fire, on_fired, spin_ns)
+        child.wait_ready(CHILD_START_S)  # at start-up, before the loop arms any plan
+        return child
 
     def write_verdicts(self, entries: Sequence[tuple[int, ...]]) -> bool:
         """PLC-timed rejects: (ejector index, 32-bit fire count) pairs, or (ejector index,

@@ -80,9 +80,7 @@ def one_round(mode: str, port: int, log_path: Path, n: int, spacing_ms: float, t
         return link.write_ejector(OUTPUTS[e], on)
 
     make = link.pulse_timer if mode == "child" else thread_timer
-    timer = make(OUTPUTS, fire, on_fired, 500_000)
-    while mode == "child" and not getattr(timer, "ready", True):
-        time.sleep(0.01)
+    timer = make(OUTPUTS, fire, on_fired, 500_000)  # the link's child: ready when returned
     since_ns = time.monotonic_ns()
     t0 = since_ns + 300 * MS
     plans = [FirePlan("ab"[i % 2], t0 + int(i * spacing_ms * MS), 5 * MS, i) for i in range(n)]
