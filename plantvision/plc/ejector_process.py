@@ -119,12 +119,14 @@ class EjectorProcess:
         """Arm or re-time `plan`; False when its item has already fired."""
         with self._lock:
             if plan.item_id in self._fired:
-                self._log.warning("reject_rearm_refused", item_id=plan.item_id)
+                if not self._dead:  # after the death: already reported not reached, once
+                    self._log.warning("reject_rearm_refused", item_id=plan.item_id)
                 return False
             if not self._dead:
                 self._armed[plan.item_id] = plan
                 self._send(wire.Arm(plan))
                 return True
+            self._fired.append(plan.item_id)
         self._on_fired(plan, self._clock(), False)  # no child: nothing will push it
         return True
 
@@ -223,6 +225,7 @@ class EjectorProcess:
         with self._lock:  # _send writes only while not dead: the descriptor is not reused
             self._dead = True
             orphans, self._armed = list(self._armed.values()), {}
+            self._fired.extend(p.item_id for p in orphans)  # a re-arm is not a second miss
             closing = self._closing
             for pipe in (self._proc.stdin, self._proc.stdout):
                 with contextlib.suppress(OSError):

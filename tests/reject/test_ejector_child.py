@@ -105,7 +105,8 @@ def test_a_child_killed_mid_pulse_leaves_the_coil_off_and_every_pending_push_mis
 ) -> None:
     """SIGKILL while ejector a's coil is on (a 10 s pulse) and b's plan is still ahead: the
     box writes a's coil off through its own link, reports b's plan as not reached, is no
-    longer alive, and says so; a plan armed afterwards is reported not reached at once."""
+    longer alive, and says so; a plan armed afterwards is reported not reached at once, and
+    once only however often it is re-timed."""
     sim, link = cell
     reports: list[Report] = []
     child = _child(link, reports)
@@ -123,6 +124,8 @@ def test_a_child_killed_mid_pulse_leaves_the_coil_off_and_every_pending_push_mis
         assert wait_for(lambda: sim.values.get("ejectors.0") is False, 5), "coil left on"
         late = FirePlan("a", time.monotonic_ns() + 50 * MS, 20 * MS, 3)
         assert child.arm(late)
+        assert not child.arm(late), "a re-timed plan of a dead child was reported twice"
+        assert not child.arm(FirePlan("b", late.fire_at_ns, 20 * MS, 2))
     finally:
         child.close()
     assert [(p.item_id, r) for p, _, r in reports] == [(1, True), (2, False), (3, False)]
