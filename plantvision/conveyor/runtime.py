@@ -2,9 +2,10 @@
 
 The camera thread calls `observe` with each frame's detections and `step` once per cycle; the
 pure `RejectScheduler` decides and this module carries its actions out:
-- box-timed: fire plans are armed on this camera's `EjectorTimer`, whose thread switches the
-  coil through `ejector_out(index, on)` (the loop writes the whole output image); the timer's
-  switch-on reports come back to the scheduler in the camera thread;
+- box-timed: fire plans are armed on this camera's pulse timer: with the real link a child
+  process with a Modbus connection of its own (plantvision.plc.ejector_process), else an
+  `EjectorTimer` thread switching coils through `ejector_out(index, on)`; its switch-on reports
+  come back to the scheduler in the camera thread (a dead child's pending plans as not reached);
 - box-timed pulses whose coil write did not reach the PLC (link down) are missed rejects, and so
   are those whose push met the belt beyond the reach of the item (`fired_short`, `fired_late`);
 - box-timed plans are re-timed or withdrawn on each encoder reading too (`retime`, from the
@@ -40,7 +41,7 @@ from plantvision.conveyor import Actions, ConveyorConfig, FirePlan, RejectSchedu
 from plantvision.conveyor.actions import MissedReject
 from plantvision.conveyor.confirm import BinCounter
 from plantvision.conveyor.mapping import whole
-from plantvision.conveyor.timer import DEFAULT_SPIN_NS, EjectorTimer
+from plantvision.conveyor.timer import DEFAULT_SPIN_NS, PulseTimer, PulseTimers, thread_timer
 from plantvision.conveyor.verdicts import Verdict, VerdictSender, VerdictsOut, VerdictWorker
 from plantvision.types import Detections, Frame
 
@@ -164,7 +165,7 @@ class RejectRuntime:
             capture_latency_ms=capture_latency_ms,
             transport_margin_ms=transport_margin_ms,
         )
-        self._timer: EjectorTimer | None = None
+        self._timer: PulseTimer | None = None
         self._verdicts: VerdictSender | None = None
         self._fired: deque[tuple[FirePlan, int, bool]] = deque()  # by the timer thread
         self._overlong_told = False  # item_longer_than_declared logged for this spell
@@ -195,7 +196,7 @@ class RejectRuntime:
             return dict(self._told)
 
     @property
-    def timer(self) -> EjectorTimer | None:
+    def timer(self) -> PulseTimer | None:
         return self._timer
 
     def start(
@@ -203,20 +204,24 @@ class RejectRuntime:
         ejector_out: EjectorOut,
         verdicts_out: VerdictsOut,
         sender: Callable[[VerdictsOut], VerdictSender] = VerdictWorker,
+        timers: PulseTimers = thread_timer,
     ) -> None:
-        """Connect the outputs; box-timed mode starts its timer thread here, PLC-timed mode its
-        verdict writer (`sender`: a `VerdictWorker` thread; tests stepping time by hand pass
-        `InlineVerdicts`)."""
+        """Connect the outputs; box-timed mode starts its pulse timer here (`timers`: a thread
+        here, or the link's child process), PLC-timed mode its verdict writer (`sender`: a
+        `VerdictWorker` thread; tests stepping time by hand pass `InlineVerdicts`).
+        `ejector_out` switches a coil from this process: the timer thread's output, and the
+        child's coils-off when it died."""
         if self.cfg.timing_mode == "plc":
             self._verdicts = sender(verdicts_out)
         if self.cfg.timing_mode == "box":
             index = self._outputs
-            self._timer = EjectorTimer(
+            self._timer = timers(
+                index,
                 lambda ejector_id, on: ejector_out(index[ejector_id], on),
                 lambda plan, t_ns, reached: self._fired.append((plan, t_ns, reached)),
                 # The scheduler stops re-timing a plan this close to its fire time; the timer
                 # must not be committed to it (spinning) any earlier.
-                spin_ns=min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
+                min(DEFAULT_SPIN_NS, int(self.cfg.retime_tolerance_ms * 1e6)),
             )
 
     def close(self) -> None:
@@ -227,7 +232,7 @@ class RejectRuntime:
             self._verdicts.close()
 
     def alive(self) -> bool:
-        """Every thread this runtime started (ejector timer, verdict writer) still runs."""
+        """Every thread (or child) this runtime started (pulse timer, verdict writer) runs."""
         return (self._timer is None or self._timer.alive()) and (
             self._verdicts is None or self._verdicts.alive()
         )

@@ -13,7 +13,8 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from plantvision import log
 from plantvision.conveyor.actions import FirePlan
 
 Clock = Callable[[], int]
+Fire = Callable[[str, bool], bool]  # (ejector id, on) -> the coil write reached the PLC
+OnFired = Callable[[FirePlan, int, bool], None]  # (plan carried out, switch-on ns, reached)
 DEFAULT_SPIN_NS = 500_000  # above typical Linux sleep overshoot, short enough to waste little CPU
 
 
@@ -169,6 +172,38 @@ class EjectorTimer:
         except Exception as exc:  # the timer must survive a failing output for other items
             self._log.error("ejector_fire_failed", ejector=ejector_id, on=on, error=repr(exc))
             return False
+
+
+class PulseTimer(Protocol):
+    """What the reject runtime drives: `EjectorTimer` (a thread here) or the link's
+    `EjectorProcess` (a child process with its own connection: plantvision.plc)."""
+
+    on_errors_ns: deque[int]  # switch-on minus planned, ns
+
+    def arm(self, plan: FirePlan) -> bool: ...
+
+    def cancel(self, item_id: int) -> bool: ...
+
+    def close(self, timeout_s: float = 1.0) -> None: ...
+
+    def alive(self) -> bool: ...
+
+
+class PulseTimers(Protocol):
+    """Makes the pulse timer for ejectors `outputs` (ejector id -> PLC ejector index): coils
+    switched through `fire` (or a connection of the timer's own), switch-ons reported to
+    `on_fired`, spinning the last `spin_ns` before each."""
+
+    def __call__(
+        self, outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+    ) -> PulseTimer: ...
+
+
+def thread_timer(
+    outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+) -> EjectorTimer:
+    """`PulseTimers` for a timer thread in this process (links without a child of their own)."""
+    return EjectorTimer(fire, on_fired, spin_ns=spin_ns)
 
 
 def percentiles_us(errors_ns: Sequence[int]) -> tuple[float, float, float]:

@@ -5,11 +5,12 @@ plantvision.loop.controller."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plantvision.conveyor.runtime import RejectRuntime
+from plantvision.conveyor.timer import Fire, OnFired, PulseTimer
 from plantvision.detect.shared import InferenceWorkers
 from plantvision.frames.health import FrozenDetector
 from plantvision.frames.source import FrameSource
@@ -41,6 +42,10 @@ class LinkLike(Protocol):
     def write_ejector(self, index: int, on: bool) -> bool: ...
 
     def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool: ...
+
+    def pulse_timer(
+        self, outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+    ) -> PulseTimer: ...  # box-timed pulses (conveyor.timer.PulseTimers)
 
     @property
     def alive(self) -> bool: ...  # its own thread (the heartbeat) is running

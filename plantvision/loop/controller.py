@@ -5,12 +5,12 @@ output image, written to the PLC in the same cycle, so a stop decision reaches t
 waiting for any other camera. Only this module and the command line read the clock.
 
 A camera over a conveyor also has a `RejectRuntime` (conveyor/runtime.py): its detections go to the
-reject scheduler, its stop causes become guard faults, and its ejector coils are switched from the
-ejector timer's thread straight on the link's ejector connection, outside the image's lock: a
-pulse never waits for a camera's image write. Composing an image and writing it happen under
-one lock, so a writer never sends an image older than one already sent; a permit-off write waits
-for at most one in-flight image write (one round trip), never for a heartbeat, input read,
-verdict or ejector coil.
+reject scheduler, its stop causes become guard faults, and its box-timed pulses are timed by the
+link's pulse timer (the real link's: a child process with its own connection) outside the
+image's lock: a pulse never waits for a camera's image write. Composing an image and writing it
+happen under one lock, so a writer never sends an image older than one already sent; a
+permit-off write waits for at most one in-flight image write (one round trip), never for a
+heartbeat, input read, verdict or ejector coil.
 
 Every contribution expires (plantvision.supervisor): a camera whose last decision is older than
 its bound counts as permit OFF in the combined image, a supervisor thread writes permit OFF when
@@ -155,7 +155,8 @@ class Controller:
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         for cam in self.cameras:
             if cam.reject is not None:
-                cam.reject.start(self._set_ejector, self.link.write_verdicts)
+                timers = self.link.pulse_timer
+                cam.reject.start(self._set_ejector, self.link.write_verdicts, timers=timers)
             cam.source.start()
             cam.last_frame_ns = cam.last_decision_ns = self.clock_ns()
         self._poll_ns = self._supervised_ns = self.clock_ns()
@@ -327,9 +328,9 @@ class Controller:
             self._say("warning", "reset_press_refused", reason=press.reason, held_ms=press.held_ms)
 
     def _set_ejector(self, index: int, on: bool) -> bool:
-        """From the ejector timer's thread: one coil on the link's ejector connection, taking
-        neither the image's lock nor its connection; False when it did not reach the PLC (the
-        timer reports that pulse as a missed reject)."""
+        """One coil on the link's ejector connection, taking neither the image's lock nor its
+        connection: a timer thread's pulse, or a dead ejector child's coil switched off; False
+        when it did not reach the PLC (the timer reports that pulse as a missed reject)."""
         return self.link.write_ejector(index, on)
 
     def _camera_thread(self, cam: CameraRuntime) -> None:

@@ -1,7 +1,8 @@
 """Where the output coils sit, and which coil writes carry an image (pure: no pymodbus).
 
 Two writers share the output coils on separate connections: the image (permit, warning) on the
-safety connection every cycle, the ejector coils from the ejector timer on their own. Each write
+safety connection every cycle, the ejector coils from the ejector timer on their own (the
+ejector child's connection, or the link's ejector connection). Each write
 covers only its own coils, placed by the signal map's addresses (never by position), so neither
 writer can rewrite the other's coils with a stale value. A tripped image that must leave every
 coil safe (the reconnect's first write, stop) covers the whole output block in one write_coils:

@@ -6,9 +6,12 @@ The only module of the product that imports pymodbus (pinned 3.16.*: its keyword
 Blocking strategy: three TCP connections, because a pymodbus client serves one request at a
 time. The *safety* connection carries only the output image (one write_coils for permit and
 warning, then fault_code when it changed), so a permit-off write never queues behind a heartbeat
-or an input read. The *ejector* connection carries only box-timed ejector coil writes
-(`write_ejector`, one write_coil each), so a pulse the timer aimed to a fraction of a millisecond
-never waits a camera's image round trip (or its timeout) on the safety connection; the two write
+or an input read. The *ejector* connection carries only ejector coil writes (`write_ejector`,
+one write_coil each): with this link box-timed pulses are timed in a child process on a
+connection of its own (`pulse_timer`, plantvision.plc.ejector_child, whose rules are re-stated
+there), and this one switches the child's coils off after it died; a timer thread (benches,
+links without a child) switches its pulses here. Either way a pulse never waits a camera's
+image round trip (or its timeout) on the safety connection; the two write
 disjoint coils (plantvision.plc.coils), so neither rewrites the other's with a stale value, and an
 ejector write carries no permit, so a coil switched after a heal can never raise a permit decided
 before the loss. The *service* connection carries the heartbeat, input reads (with the permit
@@ -53,15 +56,17 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from plantvision.conveyor.timer import Fire, OnFired
 from plantvision.errors import ConfigError
 from plantvision.plc.coils import CoilLayout, CoilWrite
 from plantvision.plc.config import INPUT_BITS, PlcConfig, SignalModel
+from plantvision.plc.ejector_process import EjectorProcess
 from plantvision.plc.fifo import ECHO_REGS, FifoEcho, FifoSession, FifoWriter
 from plantvision.plc.values import (
     PlcInputs,
@@ -77,15 +82,17 @@ __all__ = ["PLC_LOST_FAULT_CODE", "PlcInputs", "PlcLink", "PlcOutputs", "PlcPort
 # The loop's fault code for plc_lost (plantvision.outputs.FAULT_CODES, a test pins them
 # together); plc.py sits below the loop, so it cannot import the table.
 PLC_LOST_FAULT_CODE = 8
+CHILD_START_S = 10.0  # the ejector child imports and connects; a loaded 2-core VM: ~0.5-1 s
 
 
 class LinkError(Exception):
     """A request failed: no connection, timeout, or a Modbus exception response."""
 
 
-class Connection:
-    """One Modbus TCP connection with its own lock and bounded timeouts (also the encoder
-    probe's: plantvision.plc.probe)."""
+class ModbusConn:
+    """One Modbus TCP connection with its own lock and bounded timeouts (the link's three, the
+    ejector child's own: plantvision.plc.ejector_child, and the encoder probe's:
+    plantvision.plc.probe)."""
 
     def __init__(self, cfg: PlcConfig, name: str, on_fail: Callable[[], None]) -> None:
         self._cfg, self._on_fail = cfg, on_fail
@@ -130,7 +137,7 @@ class Connection:
         self.client.close()  # type: ignore[no-untyped-call]
 
 
-def read_registers(conn: Connection, table: str, address: int, count: int) -> list[int]:
+def read_registers(conn: ModbusConn, table: str, address: int, count: int) -> list[int]:
     """`count` holding or input registers (`table`) from `address`; the caller holds the lock."""
     client = conn.client
     op = (
@@ -156,9 +163,9 @@ class PlcLink:
         self._sig = config.signals
         self._coils = CoilLayout.of(self._sig)
         # Lock order: safety, ejector, service (a reconnect holds them all).
-        self._safety = Connection(config, "safety", self._mark_lost)
-        self._ejector = Connection(config, "ejector", self._mark_lost)
-        self._service = Connection(config, "service", self._mark_lost)
+        self._safety = ModbusConn(config, "safety", self._mark_lost)
+        self._ejector = ModbusConn(config, "ejector", self._mark_lost)
+        self._service = ModbusConn(config, "service", self._mark_lost)
         fifo = self._sig.reject_fifo
         # A new epoch per boot: a PLC that consumed up to entry 20 of the last boot would
         # otherwise drop this boot's entries 1..20 as already taken.
@@ -276,6 +283,18 @@ class PlcLink:
             return False
         return True
 
+    def pulse_timer(
+        self, outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+    ) -> EjectorProcess:
+        """Box-timed pulses for ejectors `outputs` (id -> index into plc.signals.ejectors),
+        timed in a child process with its own connection to this PLC (no GIL shared with the
+        camera loops); `fire` (this link's `write_ejector`) only switches its coils off after
+        the child died."""
+        coils = {e: self._coils.ejector(i) for e, i in outputs.items()}  # bad index: raises
+        child = EjectorProcess(self._cfg, coils, fire, on_fired, spin_ns)
+        child.wait_ready(CHILD_START_S)  # at start-up, before the loop arms any plan
+        return child
+
     def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool:
         """PLC-timed rejects (ejector index, 32-bit arrival count, lead; a range's end count)
         into the reject FIFO (layout in plantvision.plc.fifo), one whole-block request per batch
@@ -375,7 +394,7 @@ class PlcLink:
             conn.close()
 
     @property
-    def _conns(self) -> tuple[Connection, Connection, Connection]:
+    def _conns(self) -> tuple[ModbusConn, ModbusConn, ModbusConn]:
         return self._safety, self._ejector, self._service
 
     # -- internals -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from plantvision.errors import ConfigError, PlantvisionError
 from plantvision.plc.config import PlcConfig
-from plantvision.plc.link import Connection, LinkError, encoder_count, read_registers
+from plantvision.plc.link import LinkError, ModbusConn, encoder_count, read_registers
 
 
 class PlcUnreachableError(PlantvisionError):
@@ -44,7 +44,7 @@ class EncoderProbe:
                 "map the PLC register that carries the belt's encoder count",
             )  # fmt: skip
         self._cfg, self._enc, self._clock = cfg, cfg.signals.encoder, clock
-        self._conn = Connection(cfg, "probe", lambda: None)
+        self._conn = ModbusConn(cfg, "probe", lambda: None)
 
     @property
     def width(self) -> int:

@@ -132,8 +132,10 @@ def loaded_figures(spec: LoadedSpec, rounds: int, other: Path | None) -> list[st
             f"{name}: {len(res['timing_ms'])} pulses, missed {sum(res['missed'])}, "
             f"good rejected {sum(res['good_rejected'])}",
             "  " + stats("pulse timing error at the simulator", res["timing_ms"]),
+            "  " + stats("  of plans armed >= 1 ms ahead", res["timing_ahead_ms"]),
             "  " + stats("item position error at the push", res["position_ms"]),
             "  " + stats("ejector timer switch-on error", res["timer_ms"]),
+            "  " + stats("  of plans armed >= 1 ms ahead", res["timer_ahead_ms"]),
         ]
     return lines
 

@@ -440,7 +440,8 @@ def _run(
 
     reach_ns = int(site.reach_mm / spec.speed_mm_s * 1e9)
     missed = list(reject.missed_log)
-    excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns)
+    response_ns = int(sim.belt.cfg.ejectors[0].response_ms * 1e6)
+    excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns, response_ns)
     record = {
         "fire_log": list(reject.fire_log), "missed": [asdict(m) for m in missed],
         "counters": reject.counters, "excused_items": sorted(excuses.items),

@@ -7,6 +7,13 @@ every thread of the process runnable and not run for that long, /proc schedstat 
 and a sampler in another process stalled with them). A missed reject whose item was due at the
 ejector inside such a stall is one no software in the process could have pushed; `judge` sorts
 the product's missed rejects into those (excused) and the rest.
+
+The PLC simulator runs in the same process, so a stall can also hold it off: a box-timed coil
+write that left the product on time is then applied late, when the simulator gets the CPU (and
+the process's GIL) back. With the ejector timer in a child process of its own (issue 17) the
+product's switch-on stays on time through such a stall, and only the simulated PLC is late:
+`judge` excuses a pulse that the simulator stamped more than the reach's time after the
+switch-on, with the witness seeing the process stalled in between, and the item it was aimed at.
 """
 
 from __future__ import annotations
@@ -85,13 +92,16 @@ def judge(
     pulses: Sequence[dict[str, Any]],
     nearest_item: Callable[[float], int],
     reach_ns: int,
+    response_ns: int = 0,
 ) -> Excuses:
     """A missed reject is excused when its reason is one a starved process gives, it says when
     its item was due at the line (`due_ns`), and the witness saw the process stalled for at
     least the reach's time (`reach_ns`) between the due time and the reach's end. Its truth
     item is the one `nearest_item(travel)` finds at the ejector at that time; a `fired_late`
     one's pulse (the first in the log within 100 ms after the switch-on, `fire_log`'s actual
-    time) hit nothing or the item behind, and is excused with it."""
+    time) hit nothing or the item behind, and is excused with it. A pulse the simulated PLC
+    applied late in a stall (`_plc_held_off`) is excused with the item due at the line one
+    actuator response (`response_ns`) after its switch-on."""
     items: set[int] = set()
     late_on: list[int] = []
     unexplained: list[MissedReject] = []
@@ -109,4 +119,27 @@ def judge(
         next((i for i, p in enumerate(pulses) if 0 <= p["t_ns"] - t < 100_000_000), -1)
         for t in late_on
     }
+    for i, on in _plc_held_off(witness, fire_log, pulses, reach_ns):
+        excused_pulses.add(i)
+        items.add(nearest_item(witness.travel_at(on + response_ns)))
     return Excuses(frozenset(items), frozenset(excused_pulses - {-1}), tuple(unexplained))
+
+
+def _plc_held_off(
+    witness: BeltWitness,
+    fire_log: Sequence[tuple[int, int, int]],
+    pulses: Sequence[dict[str, Any]],
+    reach_ns: int,
+) -> list[tuple[int, int]]:
+    """(pulse index, switch-on ns) of each box-timed pulse that binned nothing and that the
+    simulator stamped more than `reach_ns` after the latest switch-on within 100 ms before it,
+    the process stalled in between: the simulated PLC, not the product, was late."""
+    out = []
+    for i, p in enumerate(pulses):
+        if p.get("mode") != "box" or p.get("binned", True):
+            continue
+        ons = [a for _, _, a in fire_log if 0 <= p["t_ns"] - a < 100_000_000]
+        late = bool(ons) and p["t_ns"] - max(ons) > reach_ns
+        if late and witness.stalled(max(ons), p["t_ns"], reach_ns):
+            out.append((i, max(ons)))
+    return out

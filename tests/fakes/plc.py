@@ -6,9 +6,10 @@ It logs `plc_lost` / `plc_restored` like the real link so event assertions carry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from plantvision.conveyor.timer import EjectorTimer, Fire, OnFired, thread_timer
 from plantvision.plc.values import PlcInputs, PlcOutputs, VerdictEntry
 
 
@@ -60,6 +61,13 @@ class FakePlcLink:
             return False
         self.ejector_writes.append((index, on))
         return True
+
+    def pulse_timer(
+        self, outputs: Mapping[str, int], fire: Fire, on_fired: OnFired, spin_ns: int
+    ) -> EjectorTimer:
+        """A timer thread switching coils through `fire` (the real link's is a child process
+        with its own connection: tests/reject/test_ejector_child.py)."""
+        return thread_timer(outputs, fire, on_fired, spin_ns)
 
     def write_verdicts(self, entries: Sequence[VerdictEntry]) -> bool:
         """Record PLC-timed verdicts; False while unhealthy (they did not reach the PLC)."""

@@ -60,3 +60,19 @@ def test_a_fired_late_miss_excuses_the_pulse_its_late_switch_on_made() -> None:
     pulses = [{"t_ns": t0 - 100 * MS}, {"t_ns": t0 + 83 * MS}, {"t_ns": t0 + 300 * MS}]
     excuses = judge(witness, missed, fire_log, pulses, lambda mm: round(mm), 20 * MS)
     assert (excuses.pulses, excuses.unexplained) == ({1}, ())
+
+
+def test_a_pulse_the_simulated_plc_applied_late_in_a_stall_is_excused_with_its_item() -> None:
+    """The product switched on in time, the simulator (in the same process) stamped the coil
+    80 ms later across a stall, and the push binned nothing: that pulse and the item due at
+    the line one actuator response after the switch-on are excused. The same lateness without
+    a stall, or a pulse that binned its item, is not."""
+    witness, t0 = _witnessed_stall(0.05)
+    on_in, on_out = t0 - 2 * MS, t0 - 70 * MS  # the second: stamped 45 ms late, no stall
+    fire_log = [(7, on_in, on_in), (8, on_out, on_out)]
+    pulses = [{"t_ns": t0 + 78 * MS, "mode": "box", "binned": False},
+              {"t_ns": t0 - 25 * MS, "mode": "box", "binned": False},
+              {"t_ns": t0 + 79 * MS, "mode": "box", "binned": True}]  # fmt: skip
+    excuses = judge(witness, [], fire_log, pulses, lambda mm: round(mm), 20 * MS, 10 * MS)
+    assert excuses.pulses == {0}
+    assert excuses.items == {round(witness.travel_at(on_in + 10 * MS))}
