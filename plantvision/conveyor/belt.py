@@ -225,6 +225,26 @@ class Belt:
         span = ps[i] - ps[i - 1]
         return int(ts[i - 1] + (ts[i] - ts[i - 1]) * (position_mm - ps[i - 1]) / span)
 
+    def lead_reached_ns(self, arrival_mm: float, lead_ns: int, window_ns: int) -> int | None:
+        """The first instant in the readings at which the travel plus the lead at the speed of
+        the `window_ns` before it reaches `arrival_mm`: the reference PLC program's firing rule
+        (plantvision.plc.fifo), replayed on this belt's history to date a PLC's switch-on; None
+        while the readings have not reached it. 0.25 ms steps, interpolated between readings."""
+        if self._fixed_mm_per_ns is not None:
+            v = self._fixed_mm_per_ns
+            return self.time_at_mm(arrival_mm - v * lead_ns)
+        if len(self._samples) < 2:
+            return None
+        ts = np.fromiter((s[0] for s in self._samples), np.int64, len(self._samples))
+        ps = np.fromiter((s[1] for s in self._samples), np.float64, len(self._samples))
+        if ts[-1] - ts[0] <= window_ns:
+            return None
+        grid = np.arange(ts[0] + window_ns, ts[-1] + 1, 250_000, dtype=np.int64)
+        at = np.interp(grid, ts, ps)
+        v = np.maximum((at - np.interp(grid - window_ns, ts, ps)) / window_ns, 0.0)
+        hit = np.flatnonzero(at + v * lead_ns >= arrival_mm)
+        return int(grid[hit[0]]) if len(hit) else None
+
     def count_at_mm(self, position_mm: float) -> int:
         """The raw (wrapped) encoder count the PLC will read at belt travel `position_mm`."""
         if self._raw0 is None:

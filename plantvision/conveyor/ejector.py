@@ -26,6 +26,11 @@ import numpy.typing as npt
 
 from plantvision.conveyor.config import EjectorModel
 
+# The PLC leads each PLC-timed verdict at its own speed: the counts since its newest scan at
+# least this much older (README, the reject FIFO protocol; plantvision.plc.fifo runs it). The
+# box replays the same rule on its readings to date the PLC's switch-on.
+PLC_SPEED_WINDOW_MS = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Push:

@@ -65,6 +65,7 @@ from plantvision.conveyor.blind import BlindSegments, coil_max_ns
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
+    PLC_SPEED_WINDOW_MS,
     Push,
     PushBook,
     blast_hits,
@@ -107,6 +108,7 @@ class _Reject:
     line_mm: float = 0.0  # box: belt travel with the item at the line, for the plan armed last
     plan_mm_per_ns: float = 0.0  # box: ... and the belt's speed it was timed with
     on_ns: int | None = None  # box: a reported switch-on not yet judged (no reading past it)
+    plc_unjudged: bool = False  # plc: fired (the box's fire point passed), landing not judged
     neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
     u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
     span_mm: float = 0.0  # ... and the belt it covers behind the aim
@@ -297,7 +299,7 @@ class RejectScheduler:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        for r in [r for r in self._rejects.values() if r.on_ns is not None]:
+        for r in [r for r in self._rejects.values() if r.on_ns is not None or r.plc_unjudged]:
             if self._cfg.timing_mode == "plc":
                 self._judge_plc_push(r, now_ns)
             else:
@@ -418,14 +420,24 @@ class RejectScheduler:
         it waits for a reading past the landing, at most `stale_ms`, then `fired_unplaced`."""
         e = r.ejector
         assert e is not None
-        assert r.on_ns is not None
-        push_ns = r.on_ns + int(_lead_ms(e) * 1e6)
+        lead_ns = int(_lead_ms(e) * 1e6)
+        if r.on_ns is None:
+            # When the PLC switched on: its rule replayed on the readings (review 9: dated at
+            # the box's fire point, taken with its own lagging speed, a good push on a slowing
+            # belt was judged 4 mm shorter than it landed). Not reached yet: the PLC has not
+            # fired (the box's fire point ran ahead of its), so wait for it.
+            window_ns = int(PLC_SPEED_WINDOW_MS * 1e6)
+            r.on_ns = self._belt.lead_reached_ns(r.arrival_mm, lead_ns, window_ns)
+            if r.on_ns is None:
+                return
+        push_ns = r.on_ns + lead_ns
         at_mm = self._belt.read_at(push_ns)
         if at_mm is None:
             if now_ns - push_ns > self._belt.stale_ns:
+                r.plc_unjudged = False
                 self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
             return
-        r.on_ns = None
+        r.on_ns, r.plc_unjudged = None, False
         off_mm = at_mm - r.arrival_mm
         v = self._belt.speed_mm_per_ns() or 0.0
         tol_mm = self._cfg.retime_tolerance_ms * 1e6 * v
@@ -838,12 +850,9 @@ class RejectScheduler:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
         knowledge; the bin sensor confirms it when configured). A single push is booked fired
         only once the belt is known where its paddle landed (`_judge_plc_push`)."""
-        if r.blind:
-            self._commit(r, now_ns)
-        else:  # when the belt passed the fire point: the PLC's switch-on, as near as known
-            on_ns = self._belt.time_at_mm(r.fire_mm) or now_ns
-            self._commit(r, now_ns)
-            r.on_ns = min(on_ns, now_ns)
+        self._commit(r, now_ns)
+        if not r.blind:
+            r.plc_unjudged = True
             self._judge_plc_push(r, now_ns)
         v = self._belt.speed_mm_per_ns()
         if v:  # the update notices the fire up to a cycle late: the window opens when it fired
@@ -945,7 +954,9 @@ class RejectScheduler:
         self._tracker.forget_beyond(limit_mm - travel_mm)
         box = self._cfg.timing_mode == "box"
         for item_id, r in list(self._rejects.items()):
-            if r.state != "committed" or r.on_ns is not None:  # unjudged: _judge_push decides
+            if (
+                r.state != "committed" or r.on_ns is not None or r.plc_unjudged
+            ):  # unjudged: _judge_push decides
                 continue
             if self._tracker.position(item_id) is not None:
                 continue

@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from plantvision.conveyor.ejector import PLC_SPEED_WINDOW_MS
 from plantvision.plc.values import VerdictEntry, WordOrder, u32_to_words, words_to_u32
 
 HEADER_REGS = 3  # epoch, base, head
@@ -55,7 +56,7 @@ LEAD_MAX_MS = 0xFFFF * LEAD_UNIT_MS
 # a count of quantisation is 1 % at 1 m/s and 10 counts/mm; short enough that the lag (half the
 # window) costs a x lead x window / 2 of travel while the belt accelerates: 0.1 mm for a 1.5 s
 # ramp to 1 m/s and a 35 ms lead.
-SPEED_WINDOW_MS = 10.0
+SPEED_WINDOW_MS = PLC_SPEED_WINDOW_MS
 RANGE_START = 0x8000  # ejector word flags
 RANGE_END = 0x4000
 EJECTOR_MASK = 0x3FFF

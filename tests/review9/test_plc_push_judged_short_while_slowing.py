@@ -12,6 +12,9 @@ item is pushed), and the box books it a missed reject `fired_short` at -11 mm: a
 
 Truth here shares no code with the judgement: this file's travel profile and `FifoReader`, the
 reference PLC program, scanning every 1 ms.
+
+Fixed: the box dates the PLC's switch-on by the PLC's own rule replayed on its readings
+(`Belt.lead_reached_ns`, the PLC's speed window `PLC_SPEED_WINDOW_MS`).
 """
 
 from __future__ import annotations
@@ -65,15 +68,6 @@ def run(slow_from_ms: float) -> tuple[RejectScheduler, float]:
     return sched, landed[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review 9: _commit_plc dates the PLC's switch-on at the fire point computed with the "
-    "box's latest (lagging) speed, not the PLC's speed at the fire; on a decelerating belt that "
-    "point is upstream, the landing is judged ~4 mm shorter than it was and a good push inside "
-    "the reach is booked fired_short. Left for the lead: the fix is to find the switch-on from "
-    "the readings as the PLC's rule does (position + lead x speed at that time reaches the "
-    "arrival), which needs the PLC program's speed window in the conveyor room.",
-)
 @pytest.mark.parametrize("slow_from_ms", [800.0, 805.0])
 def test_a_push_that_lands_within_the_reach_while_the_belt_slows_is_a_fire(
     slow_from_ms: float,
