@@ -20,15 +20,10 @@ this file's own travel profile: 500 mm/s, a 40 ms coast to a stop from 1741 ms, 
 from __future__ import annotations
 
 from plantvision.conveyor import RejectScheduler
-from plantvision.plc.fifo import FifoReader, FifoVerdict, FifoWriter
-from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
+from tests.conveyor.reference_plc import REACH_MM, run_cell
 
-CPM = 10.0
 V = 0.5  # mm/ms
 STOP_MS, COAST_MS, RESTART_MS = 1741.0, 40.0, 2500.0
-LEAD_MS = 60.0
-REACH_MM = 10.0
-BLOCK = 3 + 5 * 4
 
 
 def travel_mm(t_ms: float, stop_ms: float) -> float:
@@ -41,35 +36,8 @@ def travel_mm(t_ms: float, stop_ms: float) -> float:
 
 
 def run(stop_ms: float = STOP_MS) -> tuple[RejectScheduler, float]:
-    """Camera cycles every 10 ms, the PLC scanning every 1 ms; returns the scheduler once the
-    belt has carried the item past the ejector after the restart, and where the paddle landed
-    relative to the item (mm, < 0: short of it)."""
-    ejector = {"id": "ej1", "position_mm": 1000.0, "actuator_response_ms": LEAD_MS,
-               "pulse_ms": 30.0, "reach_mm": REACH_MM}  # fmt: skip
-    sched = RejectScheduler(encoder_cfg(timing_mode="plc", ejectors=[ejector]))
-    reader = FifoReader("big", boot=1, ejectors=1, late_counts=round(REACH_MM * CPM))
-    reader.power_up([0] * BLOCK)
-    writer = FifoWriter(BLOCK, "big")
-
-    def count(t_ms: float) -> int:
-        return round(travel_mm(t_ms, stop_ms) * CPM)
-
-    sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, count(0))
-    landed: list[float] = []
-    arrival: list[int] = []
-    for t_ms in range(0, 3000):
-        if t_ms % 10 == 0:
-            acts = sched.update(t_ms * MS, count(t_ms))
-            for v in acts.verdicts:
-                arrival.append(v.arrival_count)
-                reader.on_block(writer.batches([FifoVerdict(0, v.arrival_count, v.lead_ms)])[0])
-        reader.sample(t_ms * MS, count(t_ms))
-        for e in reader.due(0, count(t_ms)):
-            landed.append(travel_mm(t_ms + e.lead_ms, stop_ms) - e.arrival_count / CPM)
-    assert len(arrival) == 1
-    assert abs(arrival[0] - 9000) <= 1
-    assert len(landed) == 1  # the PLC fired once, ~1740 ms
-    return sched, landed[0]
+    """The cell of tests.conveyor.reference_plc over this file's belt."""
+    return run_cell(lambda t_ms: travel_mm(t_ms, stop_ms), 3000)
 
 
 def test_a_plc_push_that_lands_short_because_the_belt_stopped_is_a_missed_reject() -> None:

@@ -22,12 +22,8 @@ from __future__ import annotations
 import pytest
 
 from plantvision.conveyor import RejectScheduler
-from plantvision.plc.fifo import FifoReader, FifoVerdict, FifoWriter
-from tests.conveyor.helpers import FRAME_H, FRAME_W, MS, encoder_cfg, frame
+from tests.conveyor.reference_plc import REACH_MM, run_cell
 
-CPM = 10.0
-LEAD_MS, REACH_MM = 60.0, 10.0
-BLOCK = 3 + 5 * 4
 V0, V1, DECEL = 1.0, 0.5, 0.005  # mm/ms, mm/ms, mm/ms^2 (5 m/s^2)
 
 
@@ -42,30 +38,8 @@ def travel_mm(t_ms: float, slow_from_ms: float) -> float:
 
 
 def run(slow_from_ms: float) -> tuple[RejectScheduler, float]:
-    """Camera cycles every 10 ms, the PLC scanning every 1 ms; a defect at 100 mm at 0 ms
-    arrives at the ejector (1000 mm) at 900 mm of travel. Returns the scheduler and where the
-    paddle landed relative to the item (mm, < 0: short of it)."""
-    ejector = {"id": "ej1", "position_mm": 1000.0, "actuator_response_ms": LEAD_MS,
-               "pulse_ms": 30.0, "reach_mm": REACH_MM}  # fmt: skip
-    sched = RejectScheduler(encoder_cfg(timing_mode="plc", ejectors=[ejector]))
-    reader = FifoReader("big", boot=1, ejectors=1, late_counts=round(REACH_MM * CPM))
-    reader.power_up([0] * BLOCK)
-    writer = FifoWriter(BLOCK, "big")
-
-    def count(t_ms: float) -> int:
-        return round(travel_mm(t_ms, slow_from_ms) * CPM)
-
-    sched.observe(0, 0, frame([(100, 240, "defect")]), FRAME_W, FRAME_H, count(0))
-    landed: list[float] = []
-    for t_ms in range(0, 1500):
-        if t_ms % 10 == 0:
-            for v in sched.update(t_ms * MS, count(t_ms)).verdicts:
-                reader.on_block(writer.batches([FifoVerdict(0, v.arrival_count, v.lead_ms)])[0])
-        reader.sample(t_ms * MS, count(t_ms))
-        for e in reader.due(0, count(t_ms)):
-            landed.append(travel_mm(t_ms + e.lead_ms, slow_from_ms) - e.arrival_count / CPM)
-    assert len(landed) == 1
-    return sched, landed[0]
+    """The cell of tests.conveyor.reference_plc over this file's belt."""
+    return run_cell(lambda t_ms: travel_mm(t_ms, slow_from_ms), 1500)
 
 
 @pytest.mark.parametrize("slow_from_ms", [800.0, 805.0])
