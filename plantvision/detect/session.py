@@ -43,9 +43,10 @@ class Session:
         opts.intra_op_num_threads = spec.intra_op_threads
         opts.inter_op_num_threads = 1
         # Pool threads that spin while they wait burn the cores other cameras, the capture
-        # threads and the PLC link need: 8 sessions x 2 threads on 2 cores decided 37 frames/s
-        # spinning, 70 not (README, "Many cameras on one box").
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # threads and the PLC link need (8 sessions x 2 threads on 2 cores decided 37 frames/s
+        # spinning, 70 not); alone, waking them costs a single camera ~3.5 ms a frame.
+        spin = "1" if spec.spin_wait else "0"
+        opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
         opts.graph_optimization_level = _OPT_LEVELS[spec.graph_optimization]
         opts.log_severity_level = 3
         self._session = _open(path, spec.providers, opts)

@@ -121,6 +121,10 @@ def check_camera_files(
             cam.model.intra_op_threads, cameras, usable_cores() if cores is None else cores,
             shared,
         ),
+        # Spinning pays only for a session alone on the box (spec.spin_wait).
+        "spin_wait": cameras == 1 and not shared
+        if cam.model.spin_wait is None
+        else cam.model.spin_wait,
     }  # fmt: skip
     if cam.model.names_file is not None:
         update["names_file"] = resolve(dep_file.parent, cam.model.names_file)
