@@ -147,6 +147,9 @@ def test_a_hung_child_is_killed_and_its_coil_written_off(
     try:
         child.arm(FirePlan("b", time.monotonic_ns() + 50 * MS, 10_000 * MS, 7))
         assert wait_for(lambda: sim.values.get("ejectors.1") is True, 10)
+        # Its report up the pipe follows the write: stopped before it, the box books the push
+        # not reached (a counted miss, the safe side); this test stops it mid-pulse after.
+        assert wait_for(lambda: len(reports) == 1, 5)
         os.kill(child.pid, signal.SIGSTOP)
         assert wait_for(lambda: not child.alive(), 5)
         assert wait_for(lambda: sim.values.get("ejectors.1") is False, 5), "coil left on"
