@@ -386,11 +386,8 @@ class RejectScheduler:
         e = r.ejector
         assert e is not None
         assert r.on_ns is not None
-        push_ns = r.on_ns + int(_lead_ms(e) * 1e6)
-        at_mm = self._belt.read_at(push_ns)
+        at_mm = self._landed_mm(r, now_ns, r.on_ns + int(_lead_ms(e) * 1e6))
         if at_mm is None:
-            if now_ns - push_ns > self._belt.stale_ns:
-                self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
             return
         on_ns, r.on_ns = r.on_ns, None
         tol_mm = self._cfg.retime_tolerance_ms * 1e6 * r.plan_mm_per_ns
@@ -410,6 +407,14 @@ class RejectScheduler:
             r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
         self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
                        off_mm=round(off_mm, 1))  # fmt: skip
+
+    def _landed_mm(self, r: _Reject, now_ns: int, push_ns: int) -> float | None:
+        """The belt's travel at `push_ns` from real readings, or None while none is in past it;
+        with none within `encoder.stale_ms` of the push, a missed reject `fired_unplaced`."""
+        at_mm = self._belt.read_at(push_ns)
+        if at_mm is None and now_ns - push_ns > self._belt.stale_ns:
+            self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
+        return at_mm
 
     def _judge_plc_push(self, r: _Reject, now_ns: int) -> None:
         """A PLC-timed push, judged where the belt was when its paddle landed (the switch-on
@@ -431,11 +436,8 @@ class RejectScheduler:
             if r.on_ns is None:
                 return
         push_ns = r.on_ns + lead_ns
-        at_mm = self._belt.read_at(push_ns)
+        at_mm = self._landed_mm(r, now_ns, push_ns)
         if at_mm is None:
-            if now_ns - push_ns > self._belt.stale_ns:
-                r.plc_unjudged = False
-                self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
             return
         r.on_ns, r.plc_unjudged = None, False
         off_mm = at_mm - r.arrival_mm
