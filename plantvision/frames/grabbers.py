@@ -25,7 +25,8 @@ class Grabber(Protocol):
 
     A grabber that knows when its image was exposed (a hardware timestamp, a renderer) may set
     `last_capture_ns` (monotonic ns) in `grab()`; the frame source stamps the frame with it
-    instead of the time `grab()` returned, which matters for belt positions."""
+    instead of the time `grab()` returned, which matters for belt positions. One that maps a
+    camera's own clock counts the steps it saw in `clock_steps`."""
 
     source_id: str
     nominal_fps: float | None
@@ -40,7 +41,7 @@ class Grabber(Protocol):
     def close(self) -> None: ...
 
 
-def _bgr(image: np.ndarray) -> ImageArray:
+def bgr(image: np.ndarray) -> ImageArray:
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     elif image.shape[2] == 4:
@@ -72,7 +73,7 @@ class OpenCvGrabber:
         if self._cap is None:
             return None
         ok, image = self._cap.read()
-        return _bgr(image) if ok and image is not None else None
+        return bgr(image) if ok and image is not None else None
 
     def close(self) -> None:
         if self._cap is not None:
@@ -106,7 +107,7 @@ class ImageFolderGrabber:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise MediaError(f"{path}: not a readable image")
-        return _bgr(image)
+        return bgr(image)
 
     def close(self) -> None:
         self._next = len(self._paths)

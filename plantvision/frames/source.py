@@ -29,6 +29,7 @@ class SourceStats:
     errors: int
     ended: bool
     last_error: str
+    clock_steps: int = 0  # steps of a camera's own clock (frame_stamps: camera)
 
 
 class FrameSource:
@@ -110,6 +111,7 @@ class FrameSource:
                 errors=self._errors,
                 ended=self._ended,
                 last_error=self._error,
+                clock_steps=int(getattr(self.grabber, "clock_steps", 0)),
             )
 
     @property

@@ -23,6 +23,7 @@ from plantvision.detect.shared import InferenceWorkers, SharedModels
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
+from plantvision.frames.mjpeg import MjpegGrabber
 from plantvision.frames.source import FrameSource
 from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
@@ -228,6 +229,7 @@ def make_grabber(
     cam: CameraModel,
     clock_ns: Callable[[], int],
     simulated: SimulatedGrabber | None,
+    log: Any = None,
 ) -> Grabber:
     src, base = cam.source, dep_file.parent
     if src.kind == "simulated":
@@ -240,6 +242,13 @@ def make_grabber(
         return simulated(cam, base, clock_ns)
     if src.kind == "folder":
         return ImageFolderGrabber(str(resolve(base, src.uri)), src.fps, cam.id)
+    if src.frame_stamps == "camera":
+
+        def on_step(step_ms: float) -> None:
+            if log is not None:  # frames meanwhile dated up to a second wrong: placement
+                log.warning("camera_clock_step", step_ms=round(step_ms, 1))
+
+        return MjpegGrabber(src.uri, cam.id, stamp_header=src.stamp_header, on_step=on_step)
     uri = str(resolve(base, src.uri)) if src.kind == "video" else src.uri
     return OpenCvGrabber(uri, cam.id)
 
@@ -290,7 +299,7 @@ def build_cameras(
         if names:
             check_zone_classes(f.zones, names, f.model.path.name)
         source = FrameSource(
-            make_grabber(dep_file, cam, clock_ns, simulated),
+            make_grabber(dep_file, cam, clock_ns, simulated, log.bind(camera=cam.id)),
             pace=cam.source.pace,
             loop=cam.source.loop,
             clock_ns=clock_ns,

@@ -61,6 +61,36 @@ class SourceModel(StrictModel):
         "the belt was at the stamp less this, and `check` adds it to T; measure it on site "
         '(README, "Latencies"), ms',
     )
+    frame_stamps: Literal["arrival", "camera"] = Field(
+        default="arrival",
+        description="arrival: a frame is stamped when the box has it, so every change in the "
+        "camera's latency (encoding, network, decoding) moves it; camera: from the capture "
+        "time the camera sends with each frame (`stamp_header`; kind stream, an http:// MJPEG "
+        "URL), mapped onto the box's clock without assuming the clocks agree: the varying part "
+        "drops out, capture_latency_ms keeps the constant part",
+    )
+    stamp_header: str = Field(
+        default="X-Timestamp",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="with frame_stamps camera: the MJPEG part header carrying the frame's "
+        "capture time in decimal seconds on the camera's clock (mjpg-streamer: X-Timestamp)",
+    )
+
+    @model_validator(mode="after")
+    def _stamps_need_an_mjpeg_stream(self) -> SourceModel:
+        if self.frame_stamps == "camera" and not (
+            self.kind == "stream" and self.uri.startswith("http://")
+        ):
+            raise ValueError(
+                "frame_stamps 'camera' reads the stamp from each part of an MJPEG stream: use "
+                "kind 'stream' with an http:// URL, or frame_stamps 'arrival'"
+            )
+        if self.frame_stamps == "arrival" and "stamp_header" in self.model_fields_set:
+            raise ValueError(
+                "stamp_header is read only with frame_stamps 'camera': set that, or remove "
+                "stamp_header"
+            )
+        return self
 
     @model_validator(mode="after")
     def _needs_location(self) -> SourceModel:

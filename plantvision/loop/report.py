@@ -40,6 +40,7 @@ def format_report(report: RunReport, controller: Controller) -> str:
         lines.append(
             f"  camera {cam.id}: {cam.frames} frames decided, {st.skipped} skipped, "
             f"{st.reconnects} reconnects, {cam.trips} trips"
+            + (f", {st.clock_steps} camera clock steps" if st.clock_steps else "")
         )
         lines.append(
             f"    frame capture -> permit write acknowledged: median {e2e.median_ms:.2f} ms, "

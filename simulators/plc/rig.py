@@ -72,6 +72,9 @@ ZONES = {
 }
 
 
+Stamps = Literal["arrival", "camera"]
+
+
 @dataclass(frozen=True)
 class RigSpec:
     """One run: belt speed, timing mode, where the ejector is, how long, which detector."""
@@ -98,6 +101,9 @@ class RigSpec:
     # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
     # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
     network: bool = False
+    # How the box dates the network camera's frames (source.frame_stamps): at arrival, or by
+    # the capture time each part carries on the camera's own clock.
+    stamps: Stamps = "arrival"
     # Reject unless proven good: the deployment's coverage map (always on, as every deployment's).
     budget_ms: float = BUDGET_MS  # the camera's: a longer one lets the belt run blind longer
     horizon_ms: float = HORIZON_MS  # box: at least the longest update gap (check's rule)
@@ -239,7 +245,7 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
     }
     source: dict[str, Any] = {"kind": "simulated", "scenario": "scenario.yaml", "fps": spec.fps}
     if url:
-        source = {"kind": "stream", "uri": url, "fps": spec.fps}
+        source = {"kind": "stream", "uri": url, "fps": spec.fps, "frame_stamps": spec.stamps}
     source["capture_latency_ms"] = spec.capture_ms if spec.told else 0.0
     encoder = {"signal": "encoder", "counts_per_mm": 10}
     encoder["latency_ms"] = spec.encoder_ms if spec.told else 0.0

@@ -4,11 +4,13 @@
 step (the exposure instant, from the belt's truth), renders the scene at that travel, stamps the
 frame number into the picture (`stamp_code`: 16 black/white blocks along the bottom edge, below
 the belt), encodes a JPEG and hands it to every client. Each client gets
-`multipart/x-mixed-replace` parts (Content-Type, Content-Length, and `X-Frame` / `X-Exposure-Ns`
-headers as some IP cameras send; OpenCV's reader ignores them) on a thread of its own, newest frame
-first: a slow client skips frames, as a real camera's does. Everything between the exposure and
-the reader's return (render, encode, TCP, the reader's demux and decode) is the camera's capture
-latency, which the box knows only if configured (`source.capture_latency_ms`).
+`multipart/x-mixed-replace` parts (Content-Type, Content-Length, `X-Frame`, and `X-Timestamp`:
+the exposure in decimal seconds on the camera's own clock, as mjpg-streamer sends it; that clock
+runs from `clock_offset_s` at `drift_ppm` against the host's, so nothing may assume the two
+agree) on a thread of its own, newest frame first: a slow client skips frames, as a real camera's
+does. Everything between the exposure and the reader's return (render, encode, TCP, the reader's
+demux and decode) is the camera's capture latency, which the box knows only if configured
+(`source.capture_latency_ms`) or reads from the stamps (`source.frame_stamps: camera`).
 
 `exposure_of(image)` reads the frame number back from a decoded picture and returns its exposure
 instant, so a client can measure that latency frame by frame (`measure_latency_ms`).
@@ -54,8 +56,10 @@ class MjpegCamera:
     """An MJPEG-over-HTTP camera over the belt; `start(read_belt)` returns its stream URL."""
 
     def __init__(self, render: Callable[[float, float], ImageArray], fps: float,
-                 host: str = "127.0.0.1", quality: int = 90) -> None:  # fmt: skip
+                 host: str = "127.0.0.1", quality: int = 90, clock_offset_s: float = 1.7e9,
+                 drift_ppm: float = 30.0) -> None:  # fmt: skip
         self._render, self._period_ns, self._quality = render, int(1e9 / fps), quality
+        self._clock_offset_s, self._rate = clock_offset_s, 1.0 + drift_ppm * 1e-6
         self._cond = threading.Condition()
         self._latest: tuple[int, int, bytes, float] | None = None  # number, exposure, jpeg, mm
         # Called with the belt travel of each frame a client was sent: the frames the box can
@@ -85,6 +89,10 @@ class MjpegCamera:
         self._server.server_close()
         for t in self._threads:
             t.join(2.0)
+
+    def camera_clock_s(self, t_ns: int) -> float:
+        """The camera's own clock (seconds) at host monotonic instant `t_ns`."""
+        return self._clock_offset_s + t_ns * self._rate / 1e9
 
     def exposure_of(self, image: ImageArray) -> int | None:
         """The exposure instant (monotonic ns) of a decoded frame, if still remembered."""
@@ -139,7 +147,7 @@ class MjpegCamera:
                     head = (
                         f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                         f"Content-Length: {len(jpeg)}\r\nX-Frame: {sent}\r\n"
-                        f"X-Exposure-Ns: {t_ns}\r\n\r\n"
+                        f"X-Timestamp: {camera.camera_clock_s(t_ns):.6f}\r\n\r\n"
                     )
                     try:
                         self.wfile.write(head.encode() + jpeg + b"\r\n")
@@ -155,15 +163,23 @@ class MjpegCamera:
         return Handler
 
 
-def measure_latency_ms(camera: MjpegCamera, seconds: float, warmup_s: float = 1.0) -> list[float]:
-    """Exposure to `FrameSource`'s stamp, per frame, through the box's own stream reader
-    (OpenCvGrabber in a FrameSource, as a `stream` camera is built), for `seconds` after
-    `warmup_s` (the reader's first frames were buffered while it probed the stream: 30-130 ms
-    old on this machine; a belt at rest when the box starts does not mind them)."""
-    from plantvision.frames.grabbers import OpenCvGrabber
+def measure_latency_ms(
+    camera: MjpegCamera, seconds: float, warmup_s: float = 1.0, stamps: str = "arrival"
+) -> list[float]:
+    """Exposure to `FrameSource`'s stamp, per frame, through the box's own stream reader (as a
+    `stream` camera is built: OpenCvGrabber stamping at arrival, or with `stamps` "camera" the
+    MjpegGrabber dating each frame by the camera's stamp), for `seconds` after `warmup_s` (the
+    reader's first frames were buffered while it probed the stream: 30-130 ms old on this
+    machine; a belt at rest when the box starts does not mind them)."""
+    from plantvision.frames.grabbers import Grabber, OpenCvGrabber
+    from plantvision.frames.mjpeg import MjpegGrabber
     from plantvision.frames.source import FrameSource
 
-    source = FrameSource(OpenCvGrabber(camera.url, "latency"))
+    grabber: Grabber = (
+        MjpegGrabber(camera.url, "latency") if stamps == "camera"
+        else OpenCvGrabber(camera.url, "latency")
+    )  # fmt: skip
+    source = FrameSource(grabber)
     source.start()
     out: list[float] = []
     try:

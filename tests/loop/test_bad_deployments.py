@@ -55,6 +55,13 @@ CASES = [
     ("cameras.0.source.uri", "", "cameras[0].source: kind 'video' needs 'uri'"),
     ("cameras.0.source", {"kind": "camera", "uri": "usb"}, "takes a device index"),
     ("cameras.0.source", {"kind": "stream", "uri": "cam.local"}, "takes a URL"),
+    ("cameras.0.source.frame_stamps", "camera", "cameras[0].source: frame_stamps 'camera' reads"),
+    (
+        "cameras.0.source",
+        {"kind": "stream", "uri": "rtsp://10.0.0.5/s", "frame_stamps": "camera"},
+        "use kind 'stream' with an http:// URL, or frame_stamps 'arrival'",
+    ),
+    ("cameras.0.source.stamp_header", "X-Time", "stamp_header is read only with frame_stamps"),
     ("cameras.0.zones", "nowhere.yaml", "cameras[0].zones: zone file"),
     ("cameras.0.model.path", "missing.onnx", "cameras[0].model.path: model"),
     ("cameras.0.model.conf_threshold", 1.5, "cameras[0].model.conf_threshold"),

@@ -9,14 +9,22 @@ a frame had shown whole could be binned without the judge calling it a false rej
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+import pytest
 
 from simulators.plc.rig import RigSpec, run_rig
 
 MODEL = Path(__file__).resolve().parents[2] / "plantvision" / "models" / "cell_detector.onnx"
 
 
-def test_a_network_camera_run_is_judged_on_the_frames_it_sent(tmp_path: Path) -> None:
-    spec = RigSpec(1000.0, "box", belt_s=3.0, fps=20.0, model=MODEL, network=True)
+@pytest.mark.parametrize("stamps", ["arrival", "camera"])
+def test_a_network_camera_run_is_judged_on_the_frames_it_sent(
+    tmp_path: Path, stamps: Literal["arrival", "camera"]
+) -> None:
+    """Read by OpenCV and stamped at arrival, or read part by part and dated by the camera's
+    own stamps (the box's MjpegGrabber): both push every defect and no good item."""
+    spec = RigSpec(1000.0, "box", belt_s=3.0, fps=20.0, model=MODEL, network=True, stamps=stamps)
     result = run_rig(spec, tmp_path)
     assert result.grabbed_mm, "no frame the camera sent was recorded"
     assert result.defective_passed

@@ -49,8 +49,10 @@ def test_the_box_reads_the_stream_and_stamps_each_frame_after_its_exposure() -> 
         camera.stop()
 
 
-def test_each_part_carries_its_frame_number_and_exposure_headers() -> None:
-    """What some IP cameras send per part; OpenCV's reader drops them, a client may use them."""
+def test_each_part_carries_its_frame_number_and_exposure_on_the_cameras_own_clock() -> None:
+    """What some IP cameras send per part (mjpg-streamer's X-Timestamp, decimal seconds);
+    OpenCV's reader drops them, the box's own MJPEG reader uses them. The camera's clock is not
+    the host's: a reader that took it for the host's clock would be off by decades."""
     camera = MjpegCamera(_grey, fps=25.0)
     camera.start(lambda: (time.monotonic_ns(), 0.0))
     try:
@@ -62,6 +64,8 @@ def test_each_part_carries_its_frame_number_and_exposure_headers() -> None:
         assert head.startswith(f"--{BOUNDARY}")
         assert "Content-Type: image/jpeg" in head
         assert "X-Frame: " in head
-        assert "X-Exposure-Ns: " in head
+        stamp = dict(line.split(": ", 1) for line in head.split("\r\n")[1:])["X-Timestamp"]
+        assert abs(float(stamp) - time.monotonic()) > 1e8
+        assert len(stamp.split(".")[1]) == 6  # microseconds, as mjpg-streamer sends
     finally:
         camera.stop()
