@@ -192,6 +192,8 @@ def latency_line(cam: CameraModel) -> str:
     line = f"  reject latencies: capture {cam.source.capture_latency_ms:g} ms"
     line += "" if enc is None else f", encoder {enc.latency_ms:g} ms"
     line += f", output {outputs} ms"
+    if cam.source.frame_stamps == "camera":
+        line += f"; frames dated by the camera's {cam.source.stamp_header} stamps"
     values = [cam.source.capture_latency_ms, 0.0 if enc is None else enc.latency_ms]
     if not any(values + [e.output_latency_ms for e in conv.ejectors]):
         line += ' (all 0: measure them on site, README "Latencies")'
@@ -302,6 +304,12 @@ def response_time(dep: DeploymentModel, cam: CameraModel, src: SourceSample, p99
         lines.append(
             f"    capture latency {capture_ms:g} ms (source.capture_latency_ms): exposure to the "
             "frame's stamp, measured on site"
+            + (
+                "; the camera dates its frames (frame_stamps: camera), so the network's "
+                "variation falls inside the budget the loop measures"
+                if cam.source.frame_stamps == "camera"
+                else ""
+            )
         )
     where = "on a noise frame (live source)" if src.assumed else "on the source's own frames"
     lines += [

@@ -100,6 +100,12 @@ def test_check_says_which_latencies_the_rejects_are_placed_and_led_with() -> Non
     assert latency_line(cam) == (
         "  reject latencies: capture 80 ms, encoder 20 ms, output kicker 15 ms"
     )
+    stamped = cam.source.model_copy(
+        update={"kind": "stream", "uri": "http://10.0.0.7/video", "frame_stamps": "camera"}
+    )
+    assert latency_line(cam.model_copy(update={"source": stamped})).endswith(
+        "output kicker 15 ms; frames dated by the camera's X-Timestamp stamps"
+    )
 
 
 def test_check_fails_a_deployment_whose_horizon_is_short_and_passes_it_once_raised(
