@@ -54,6 +54,17 @@ class LinkLike(Protocol):
     decisions: Callable[[], int] | None  # asked before each heartbeat: decision rounds so far
 
 
+def pools_of(
+    cameras: Iterable[CameraRuntime],
+) -> list[tuple[InferenceWorkers, list[CameraRuntime]]]:
+    """Each set of shared inference workers with the cameras it serves, in camera order."""
+    pools: dict[int, tuple[InferenceWorkers, list[CameraRuntime]]] = {}
+    for cam in cameras:
+        if cam.inference is not None:
+            pools.setdefault(id(cam.inference), (cam.inference, []))[1].append(cam)
+    return list(pools.values())
+
+
 # (level, event, fields): what a cycle has to tell, logged only after its output write.
 Note = tuple[str, str, dict[str, Any]]
 
