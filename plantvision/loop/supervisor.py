@@ -88,7 +88,8 @@ def covers(problems: Iterable[Problem], cameras: Iterable[str]) -> frozenset[str
     """The cameras whose guards trip on these problems: the fatal ones' `serves`, or every
     camera for a thread of the whole box."""
     every = frozenset(cameras)
-    return frozenset().union(*((p.serves or every) for p in problems if p.fatal))
+    tripped: frozenset[str] = frozenset().union(*(p.serves or every for p in problems if p.fatal))
+    return tripped & every  # a camera the box does not run is nobody's to trip
 
 
 def find_problems(watched: Iterable[Watched], now_ns: int) -> list[Problem]:
