@@ -130,7 +130,8 @@ class Controller:
         self._poll_ns = 0  # when the input poller last completed an iteration
         self._supervised_ns = 0  # when the supervisor last checked
         self._threads_ok = False
-        self._problems: frozenset[tuple[str, str]] = frozenset()
+        # (thread, "dead" | "stuck") found by the last check; replaced: read without a lock.
+        self.problems_now: frozenset[tuple[str, str]] = frozenset()
         self.supervisor_trips = 0  # checks that found a fatal thread problem begin
         # Per camera: the onsets its guard must see (those of problems that cover it), and the
         # cameras a fatal problem covers now (their guards see the fault in every cycle).
@@ -420,8 +421,8 @@ class Controller:
         self._supervised_ns = now
         self._threads_ok = not problems
         keys = frozenset(p.key for p in problems)
-        onset = [p for p in problems if p.key not in self._problems]
-        cleared, self._problems = self._problems - keys, keys
+        onset = [p for p in problems if p.key not in self.problems_now]
+        cleared, self.problems_now = self.problems_now - keys, keys
         # A stuck camera expires on its own (decision_expired) and latches itself when it comes
         # back; any other problem holds the permit off and trips the cameras it covers.
         self._held = covers(problems, self._trips_for)

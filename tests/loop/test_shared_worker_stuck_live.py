@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from plantvision.face.events import EventInbox
+from plantvision.face.metrics import Observer
 from plantvision.loop.outputs import FAULT_CODES, THREAD_STOPPED
 from tests.loop.live import LiveCell
 from tests.loop.test_shared_inference_live import deployment, run_until_permit, switch_of, trips
@@ -68,6 +70,8 @@ def test_a_worker_hung_while_the_other_serves_on_holds_its_cameras_off_until_it_
         t_seen_ns = time.monotonic_ns()
         (event,) = stuck_workers(logs, since)
         assert live.ctl.thread_problems[(event["thread"], "stuck")] == 1
+        metric = Observer(live.ctl, EventInbox()).registry.get_sample_value
+        assert metric("plantvision_thread_problem", {"thread": event["thread"], "kind": "stuck"})
         fault_code = FAULT_CODES[THREAD_STOPPED]
         assert wait_for(lambda: live.sim.values.get("fault_code") == fault_code, 5)
         assert not live.permit_at_plc()
