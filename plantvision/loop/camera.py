@@ -127,7 +127,7 @@ class CameraRuntime:
     last_decision_ns: int = 0  # when the guard last decided (the contribution's stamp)
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
-    supervisor_trips_seen: int = 0  # supervisor trips this camera's image holds tripped
+    supervisor_trips_seen: int = 0  # onsets of problems covering it its image holds tripped
     supervisor_trips_deciding: int = 0  # ... and those its cycle in progress decides on
     mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
     reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen

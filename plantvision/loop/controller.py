@@ -132,7 +132,6 @@ class Controller:
         self._threads_ok = False
         # (thread, "dead" | "stuck") found by the last check; replaced: read without a lock.
         self.problems_now: frozenset[tuple[str, str]] = frozenset()
-        self.supervisor_trips = 0  # checks that found a fatal thread problem begin
         # Per camera: the onsets its guard must see (those of problems that cover it), and the
         # cameras a fatal problem covers now (their guards see the fault in every cycle).
         self._trips_for: dict[str, int] = {c.id: 0 for c in cameras}
@@ -428,10 +427,8 @@ class Controller:
         self._held = covers(problems, self._trips_for)
         if problems:
             tripped = covers(onset, self._trips_for)
-            if tripped:
-                self.supervisor_trips += 1
-                for cid in tripped:  # their guards trip on it: a reset is needed
-                    self._trips_for[cid] += 1
+            for cid in tripped:  # their guards trip on it: a reset is needed
+                self._trips_for[cid] += 1
             with self._write_lock:
                 fault = THREAD_STOPPED if self._held else None
                 self._write(self.outputs.set_fault(fault, now))
