@@ -10,12 +10,19 @@ took 1.16x as long as 8 single runs).
 
 A camera waits at most `wait_ns` for its result (its budget), then gets a ModelError and trips:
 a worker that hangs trips every camera waiting on it within that bound, and a worker that
-raises hands the error to the one request it was running. A request whose camera gave up is
-skipped, never run late, and so is one that cannot finish before its camera gives up (even
-the fastest of its session's recent runs would end past the deadline): under overload, earliest
-deadline first otherwise runs request after request that ends just after its camera gave up
-(review 8: at 133 % load 86 % of the runs were wasted and every camera tripped in 5 cycles
-out of 6). `alive()` is for the loop's supervisor.
+raises hands the error to the one request it was running. One hung worker among others that
+serve on would trip only the camera whose run it holds, once, and leave the box at reduced
+capacity unseen: `states()` says when each worker's current run began, so the loop's supervisor
+judges a run that outlasts its cameras' bound a stuck thread (loop/controller.py).
+
+A request whose camera gave up is skipped, never run late, and so is one that cannot finish
+before its camera gives up (even the fastest of its session's recent runs would end past the
+deadline): under overload, earliest deadline first otherwise runs request after request that
+ends just after its camera gave up (review 8: at 133 % load 86 % of the runs were wasted and
+every camera tripped in 5 cycles out of 6).
+
+`alive()` and `states()` are for the loop's supervisor. `stats()` is read without a lock (an
+immutable value replaced on each change): an outside voice never takes a worker's lock.
 """
 
 from __future__ import annotations
@@ -63,6 +70,16 @@ class WorkerStats:
     skipped: int
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerState:
+    """One worker thread as the supervisor sees it: `busy_since_ns`, when its current run
+    began (None: waiting for work)."""
+
+    name: str
+    alive: bool
+    busy_since_ns: int | None
+
+
 class InferenceWorkers:
     """`workers` threads taking requests earliest deadline first. Start with `start()`."""
 
@@ -77,10 +94,11 @@ class InferenceWorkers:
         self._queue: list[tuple[int, int, _Request]] = []
         self._order = itertools.count()  # equal deadlines: first come, first served
         self._closed = False
-        self._served = self._failed = self._skipped = 0
+        self._stats = WorkerStats(0, 0, 0)  # replaced, never changed: read without the lock
+        self._busy_ns: list[int | None] = [None] * workers  # each worker's own slot
         self._run_ns: dict[int, deque[int]] = {}  # id(session) -> its recent run times
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            threading.Thread(target=self._work, args=(i,), name=f"{name}-{i}", daemon=True)
             for i in range(workers)
         ]
 
@@ -97,9 +115,19 @@ class InferenceWorkers:
     def alive(self) -> bool:
         return all(t.is_alive() for t in self._threads)
 
+    def states(self) -> list[WorkerState]:
+        return [
+            WorkerState(t.name, t.is_alive(), busy)
+            for t, busy in zip(self._threads, list(self._busy_ns), strict=True)
+        ]
+
     def stats(self) -> WorkerStats:
-        with self._cond:
-            return WorkerStats(self._served, self._failed, self._skipped)
+        return self._stats
+
+    def _count(self, served: int = 0, failed: int = 0, skipped: int = 0) -> None:
+        """Under the lock."""
+        s = self._stats
+        self._stats = WorkerStats(s.served + served, s.failed + failed, s.skipped + skipped)
 
     def run(self, session: ModelSession, tensor: npt.NDArray[Any], wait_ns: int) -> Outputs:
         """`session.run(tensor)` on a worker; a ModelError if it raised or gave no result
@@ -133,7 +161,7 @@ class InferenceWorkers:
                     return None
                 req = heapq.heappop(self._queue)[2]
                 if req.abandoned or self._clock_ns() + self._fastest_ns(req) > req.deadline_ns:
-                    self._skipped += 1  # its camera gave up, or will before it is done
+                    self._count(skipped=1)  # its camera gave up, or will before it is done
                     continue
                 return req
 
@@ -142,9 +170,9 @@ class InferenceWorkers:
         recent = self._run_ns.get(id(req.session))
         return min(recent) if recent else 0
 
-    def _work(self) -> None:
+    def _work(self, index: int) -> None:
         while (req := self._next()) is not None:
-            t0_ns = self._clock_ns()
+            t0_ns = self._busy_ns[index] = self._clock_ns()
             try:
                 req.outputs = req.session.run(req.tensor)
             except ModelError as exc:
@@ -152,9 +180,9 @@ class InferenceWorkers:
             except Exception as exc:  # a session bug: its camera trips, the worker carries on
                 req.error = inference_error(exc)
             took_ns = self._clock_ns() - t0_ns
+            self._busy_ns[index] = None
             with self._cond:
-                self._served += 1
-                self._failed += req.error is not None
+                self._count(served=1, failed=req.error is not None)
                 if req.error is None:
                     recent = self._run_ns.setdefault(id(req.session), deque(maxlen=RECENT_RUNS))
                     recent.append(took_ns)

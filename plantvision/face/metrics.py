@@ -4,7 +4,8 @@ The loop never touches a metric (a metric's lock is one the loop could wait on).
 `Observer`, run periodically by the face's thread, drains what the loop told by reference:
 - each camera's tape (one `Tick` per cycle): latency histograms, exact per frame;
 - the event inbox (the log calls the loop makes after its write): trips, overruns, rejects;
-- the snapshots, read at scrape time by a custom collector: frames, permits, the link.
+- the snapshots, read at scrape time by a custom collector: frames, permits, the link, the
+  supervisor's thread problems and the shared inference workers' counts (face/threads.py).
 Each `Observer` has its own `CollectorRegistry` (never the global one), so tests can run several.
 """
 
@@ -23,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from plantvision import log as pvlog
 from plantvision.face.events import Event, EventInbox
+from plantvision.face.threads import thread_metrics
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.controller import Controller
 from plantvision.loop.publish import CameraSnapshot
@@ -104,6 +106,7 @@ class _Snapshots(Collector):
             "Events the status page missed because its inbox overflowed",
             value=self._obs.events_dropped(),
         )
+        yield from thread_metrics(self._obs.controller)
 
 
 class Observer:

@@ -11,6 +11,7 @@ from typing import Any
 
 from plantvision.face.events import Event
 from plantvision.face.metrics import Observer
+from plantvision.face.threads import threads_json
 from plantvision.loop.camera import CameraRuntime
 from plantvision.loop.outputs import FAULT_CODES
 from plantvision.loop.publish import CameraSnapshot
@@ -130,6 +131,7 @@ def state_json(obs: Observer, info: RunInfo) -> dict[str, Any]:
             "rtt_ms": None if plc is None or plc.rtt_ms is None else round(plc.rtt_ms, 3),
         },
         "last_reset": None if last is None else event_json(last),
+        "threads": threads_json(ctl),
         "events": [event_json(e) for e in reversed(obs.recent)],
         "cameras": [camera_json(c, obs, now_ns) for c in ctl.cameras],
     }

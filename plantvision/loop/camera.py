@@ -54,6 +54,17 @@ class LinkLike(Protocol):
     decisions: Callable[[], int] | None  # asked before each heartbeat: decision rounds so far
 
 
+def pools_of(
+    cameras: Iterable[CameraRuntime],
+) -> list[tuple[InferenceWorkers, list[CameraRuntime]]]:
+    """Each set of shared inference workers with the cameras it serves, in camera order."""
+    pools: dict[int, tuple[InferenceWorkers, list[CameraRuntime]]] = {}
+    for cam in cameras:
+        if cam.inference is not None:
+            pools.setdefault(id(cam.inference), (cam.inference, []))[1].append(cam)
+    return list(pools.values())
+
+
 # (level, event, fields): what a cycle has to tell, logged only after its output write.
 Note = tuple[str, str, dict[str, Any]]
 
@@ -116,7 +127,7 @@ class CameraRuntime:
     last_decision_ns: int = 0  # when the guard last decided (the contribution's stamp)
     overrun_pending: bool = False  # the last write was acknowledged after the budget
     reset_sent: bool = True  # the reset level last shown to the guard (high at power-up)
-    supervisor_trips_seen: int = 0  # supervisor trips this camera's image holds tripped
+    supervisor_trips_seen: int = 0  # onsets of problems covering it its image holds tripped
     supervisor_trips_deciding: int = 0  # ... and those its cycle in progress decides on
     mismatches_seen: int = 0  # permit readback mismatches this camera's guard has tripped on
     reset_stuck_seen: int = 0  # stuck-reset onsets this camera's guard has seen

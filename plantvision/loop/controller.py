@@ -42,6 +42,7 @@ from plantvision.loop.camera import (
     LinkLike,
     note_masked,
     notes_of,
+    pools_of,
 )
 from plantvision.loop.edm import StopBounds, StopMonitor
 from plantvision.loop.outputs import (
@@ -61,6 +62,7 @@ from plantvision.loop.supervisor import (
     SUPERVISOR_STALE_NS,
     Problem,
     Watched,
+    covers,
     find_problems,
     read_wait_ns,
 )
@@ -128,8 +130,15 @@ class Controller:
         self._poll_ns = 0  # when the input poller last completed an iteration
         self._supervised_ns = 0  # when the supervisor last checked
         self._threads_ok = False
-        self._problems: frozenset[tuple[str, str]] = frozenset()
-        self.supervisor_trips = 0  # onsets of a thread problem; each camera's guard sees each
+        # (thread, "dead" | "stuck") found by the last check; replaced: read without a lock.
+        self.problems_now: frozenset[tuple[str, str]] = frozenset()
+        # Per camera: the onsets its guard must see (those of problems that cover it), and the
+        # cameras a fatal problem covers now (their guards see the fault in every cycle).
+        self._trips_for: dict[str, int] = {c.id: 0 for c in cameras}
+        self._held: frozenset[str] = frozenset()
+        # Onsets per (thread, "dead" | "stuck"); replaced, never changed: read without a lock.
+        self.thread_problems: dict[tuple[str, str], int] = {}
+        self._pools = pools_of(cameras)
         self.permit_mismatches = 0  # readbacks that found a permit the box did not write
         self.plc_trips = 0  # latches the PLC showed while holding the box's permit ON
         self._permit_rise_ns: int | None = None  # the PLC acknowledged permit ON then; None: OFF
@@ -390,10 +399,14 @@ class Controller:
             out.append(Watched(f"capture-{cam.id}", cam.source.alive or cam.source.ended))
             if cam.reject is not None:  # its ejector timer and verdict writer
                 out.append(Watched(f"reject-{cam.id}", cam.reject.alive()))
-        # Shared inference workers: a dead one holds every camera off. A stuck one needs no
-        # entry: each camera waiting on it gives up within its budget and trips (model_error).
-        for workers in {id(c.inference): c.inference for c in self.cameras if c.inference}.values():
-            out.append(Watched("inference-workers", workers.alive()))
+        # Shared inference workers, each a service thread of the cameras it serves: a run
+        # longer than their longest expiry bound is a hung worker (as a hung camera thread is
+        # one), even while the others serve them on at reduced capacity.
+        for workers, cams in self._pools:
+            bound_ns = max(c.expiry_ns for c in cams)
+            serves = frozenset(c.id for c in cams)
+            for w in workers.states():
+                out.append(Watched(w.name, w.alive, w.busy_since_ns, bound_ns, serves=serves))
         poller = by_name.get("plc-inputs")
         alive = poller is not None and poller.is_alive()
         out.append(Watched("plc-inputs", alive, self._poll_ns, self._service_stale_ns))
@@ -406,24 +419,38 @@ class Controller:
         problems = find_problems(self._watched(), now)
         self._supervised_ns = now
         self._threads_ok = not problems
-        keys = frozenset((p.name, p.kind) for p in problems)
-        onset, self._problems = keys - self._problems, keys
+        keys = frozenset(p.key for p in problems)
+        onset = [p for p in problems if p.key not in self.problems_now]
+        cleared, self.problems_now = self.problems_now - keys, keys
+        # A stuck camera expires on its own (decision_expired) and latches itself when it comes
+        # back; any other problem holds the permit off and trips the cameras it covers.
+        self._held = covers(problems, self._trips_for)
         if problems:
-            # A stuck camera expires on its own (decision_expired) and latches itself when it
-            # comes back; any other problem, or a dead camera thread, holds every camera off.
-            fatal = {(p.name, p.kind) for p in problems if not p.camera or p.kind == "dead"}
-            if fatal & onset:
-                self.supervisor_trips += 1  # every camera's guard trips on it: a reset is needed
+            tripped = covers(onset, self._trips_for)
+            for cid in tripped:  # their guards trip on it: a reset is needed
+                self._trips_for[cid] += 1
             with self._write_lock:
-                fault = THREAD_STOPPED if fatal else None
+                fault = THREAD_STOPPED if self._held else None
                 self._write(self.outputs.set_fault(fault, now))
-            for p in problems:
-                if (p.name, p.kind) in onset:
-                    self._say("error", "thread_" + p.kind, thread=p.name, age_ms=p.age_ms)
-        elif all(c.supervisor_trips_seen == self.supervisor_trips for c in self.cameras):
+            self._tell_problems(onset)
+        elif all(c.supervisor_trips_seen == self._trips_for[c.id] for c in self.cameras):
             # Cleared only once every guard has latched the trip: no permit rises unreset.
             self.outputs.set_fault(None, now)
+        for name, kind in sorted(cleared):
+            self._say("info", "thread_recovered", thread=name, was=kind)
         return problems
+
+    def _tell_problems(self, onset: list[Problem]) -> None:
+        """Count and log each problem's onset (after the write)."""
+        if not onset:
+            return
+        counts = dict(self.thread_problems)
+        for p in onset:
+            counts[p.key] = counts.get(p.key, 0) + 1
+        self.thread_problems = counts
+        for p in onset:
+            served = {"cameras": sorted(p.serves)} if p.serves else {}
+            self._say("error", "thread_" + p.kind, thread=p.name, age_ms=p.age_ms, **served)
 
     def liveness(self) -> bool:
         """The heartbeat may advance: every thread alive and cycling at the last check, and
@@ -613,8 +640,8 @@ class Controller:
         if cam.overrun_pending:
             faults.add("budget_overrun")
             cam.overrun_pending = False
-        trips = self.supervisor_trips
-        if trips != cam.supervisor_trips_seen:
+        trips = self._trips_for[cam.id]
+        if trips != cam.supervisor_trips_seen or cam.id in self._held:
             faults.add(THREAD_STOPPED)
             cam.supervisor_trips_deciding = trips  # seen once the tripped output is stored
         sup = self._supervisor

@@ -6,7 +6,13 @@ each last completed an iteration), run by the controller's own supervisor thread
 `SUPERVISE_PERIOD_MS`. Bounds (noticed within, from the instant a thread stops):
 - a dead thread (camera, capture, input poller, ejector timer, heartbeat): one period;
 - a stuck camera thread: its expiry bound (see `expiry_ns`) plus one period;
-- a stuck input poller: `service_stale_ns` plus one period.
+- a stuck input poller: `service_stale_ns` plus one period;
+- a stuck shared inference worker (one run longer than the longest expiry bound of the cameras
+  it serves): that bound plus one period.
+Any problem but a stuck camera (which expires on its own) is fatal: the permit is written OFF
+(`thread_stopped`), and every camera it `covers` trips and sees the fault in each cycle for as
+long as the problem lasts, so no reset is accepted before it ends.
+
 The heartbeat asks `Controller.liveness()` before each beat, which also fails when the
 supervisor itself has not checked for `SUPERVISOR_STALE_NS`: a box that is half alive must look
 dead to the PLC.
@@ -48,13 +54,16 @@ class Watched:
 
     `last_ns` is when it last completed an iteration (None: not a cycling thread, only its
     being alive is checked); `bound_ns` how long an iteration may take. `camera` is set for a
-    camera thread: its contribution expires on its own (fault `decision_expired`)."""
+    camera thread: its contribution expires on its own (fault `decision_expired`). `serves`
+    names the cameras a service thread works for alone (a shared inference worker); empty: the
+    whole box."""
 
     name: str
     alive: bool
     last_ns: int | None = None
     bound_ns: int = 0
     camera: bool = False
+    serves: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,24 @@ class Problem:
     kind: str  # "dead" or "stuck"
     camera: bool
     age_ms: float | None = None
+    serves: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.name, self.kind
+
+    @property
+    def fatal(self) -> bool:
+        """Anything but a stuck camera, which expires on its own and latches when it is back."""
+        return not self.camera or self.kind == "dead"
+
+
+def covers(problems: Iterable[Problem], cameras: Iterable[str]) -> frozenset[str]:
+    """The cameras whose guards trip on these problems: the fatal ones' `serves`, or every
+    camera for a thread of the whole box."""
+    every = frozenset(cameras)
+    tripped: frozenset[str] = frozenset().union(*(p.serves or every for p in problems if p.fatal))
+    return tripped & every  # a camera the box does not run is nobody's to trip
 
 
 def find_problems(watched: Iterable[Watched], now_ns: int) -> list[Problem]:
@@ -70,7 +97,8 @@ def find_problems(watched: Iterable[Watched], now_ns: int) -> list[Problem]:
     problems = []
     for w in watched:
         if not w.alive:
-            problems.append(Problem(w.name, "dead", w.camera))
+            problems.append(Problem(w.name, "dead", w.camera, serves=w.serves))
         elif w.last_ns is not None and now_ns - w.last_ns > w.bound_ns:
-            problems.append(Problem(w.name, "stuck", w.camera, round((now_ns - w.last_ns) / 1e6)))
+            age_ms = round((now_ns - w.last_ns) / 1e6)
+            problems.append(Problem(w.name, "stuck", w.camera, age_ms, w.serves))
     return problems

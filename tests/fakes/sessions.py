@@ -13,7 +13,8 @@ from plantvision.errors import ModelError
 
 class SwitchedSession:
     """Runs `inner` (a real session) until told to fail (`fail = True`: raise ModelError) or to
-    hang (`hang` set: the next run blocks until `release` is set; `hanging` says it blocked)."""
+    hang (`hang` set: the next run blocks until `release` is set; `hanging` says it blocked;
+    with `hang_once` only the first run that sees `hang` blocks, as one stuck run among many)."""
 
     def __init__(self, inner: ModelSession) -> None:
         self.inner = inner
@@ -24,6 +25,7 @@ class SwitchedSession:
         self.hang = threading.Event()
         self.release = threading.Event()
         self.hanging = threading.Event()
+        self.hang_once = False
         self.runs = 0
 
     def run(self, tensor: npt.NDArray[Any]) -> list[npt.NDArray[Any]]:
@@ -31,6 +33,8 @@ class SwitchedSession:
         if self.fail:
             raise ModelError("inference failed: injected by the test")
         if self.hang.is_set():
+            if self.hang_once:
+                self.hang.clear()
             self.hanging.set()
             self.release.wait()
         return self.inner.run(tensor)

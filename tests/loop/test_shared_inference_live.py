@@ -24,8 +24,8 @@ from tests.waiting import wait_for
 BUDGET_MS = 400  # generous for a loaded machine; the hang trips within it
 
 
-def deployment(tmp_path: Path, shared: Path) -> Path:
-    """a and b (threads left to the box) on shared inference, c with its own session."""
+def deployment(tmp_path: Path, shared: Path, workers: int = 1) -> Path:
+    """a and b (threads left to the box) on `workers` shared workers, c with its own session."""
     rng = np.random.default_rng(1)
     cameras = []
     for cam in ("a", "b", "c"):
@@ -50,7 +50,7 @@ def deployment(tmp_path: Path, shared: Path) -> Path:
     data = {
         "name": "shared-inference",
         "cameras": cameras,
-        "inference": {"sharing": "shared", "workers": 1},
+        "inference": {"sharing": "shared", "workers": workers},
         "plc": {"host": "127.0.0.1", "port": 5020, "allowed_hosts": ["127.0.0.1"],
                 "request_timeout_ms": 150, "retries": 1, "heartbeat_period_ms": 50},
         "guard": {"clear_hold_ms": 200, "min_off_ms": 80, "warn_hold_ms": 200},
@@ -99,8 +99,8 @@ def trips(logs: list[dict[str, Any]], cam: str, since: int) -> list[dict[str, An
 def test_the_box_wires_the_shared_worker_and_camera_c_apart(
     cell: tuple[LiveCell, list[dict[str, Any]]],
 ) -> None:
-    """a and b share one session on the shared worker (watched by the supervisor); c has its
-    own session and no worker."""
+    """a and b share one session on the shared worker (watched by the supervisor as a thread
+    serving a and b); c has its own session and no worker."""
     live, _ = cell
     by_id = {c.id: c for c in live.cameras}
     a, b, c = (by_id[k] for k in "abc")
@@ -111,7 +111,8 @@ def test_the_box_wires_the_shared_worker_and_camera_c_apart(
     sb: Any = getattr(b.detector, "session", None)
     assert sa.inner is sb.inner
     assert not isinstance(getattr(c.detector, "session", None), SharedSession)
-    assert "inference-workers" in {w.name for w in live.ctl._watched()}
+    watched = {w.name: w for w in live.ctl._watched()}
+    assert watched["infer-0"].serves == {"a", "b"}
 
 
 def test_a_hang_in_the_shared_worker_trips_every_camera_waiting_on_it(

@@ -172,6 +172,13 @@ function render(s) {
     ? `accepted at ${hhmmss(r.t)} (camera ${r.camera}, was ${r.cause})`
     : `refused at ${hhmmss(r.t)} by camera ${r.camera}: ${r.reason}` + (r.zone ? ` (zone ${r.zone})` : "");
   lr.dataset.event = r ? r.event : "";
+  const th = document.getElementById("threads");
+  const problems = s.threads.problems;
+  th.dataset.ok = String(problems.length === 0);
+  th.textContent = (problems.length
+    ? problems.map((p) => `${p.kind.toUpperCase()} ${p.thread}`).join(", ") : "all cycling") +
+    s.threads.inference.map((i) => ` · ${i.workers} inference worker(s): served ${i.served}, ` +
+      `failed ${i.failed}, skipped ${i.skipped}`).join("");
   s.cameras.forEach(renderCamera);
   renderEvents(s.events);
   const files = document.getElementById("files");
