@@ -42,8 +42,7 @@ left unconfirmed stops the belt (`reject_unconfirmed`, its cause `no_pulse`, or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,7 +60,7 @@ from plantvision.conveyor.actions import (
 )
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
-from plantvision.conveyor.blind import BlindSegments, coil_max_ns
+from plantvision.conveyor.blind import BlindSegments
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
@@ -76,10 +75,10 @@ from plantvision.conveyor.ejector import (
     push_miss,
 )
 from plantvision.conveyor.mapping import ImageToBelt
+from plantvision.conveyor.rejects import Reject, coil_on_ns, lead_mm, lead_ms, ms
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
 
-State = Literal["pending", "armed", "sent", "committed"]
 # Box mode: a committed plan whose switch-on the timer has not reported this long after its fire
 # time is a missed reject (the timer thread is stuck or dead; a starved one reports late).
 REPORT_WAIT_NS = 2_000_000_000
@@ -89,53 +88,8 @@ REPORT_WAIT_NS = 2_000_000_000
 OVERLONG_SLACK = 1.25
 
 
-@dataclass(slots=True)
-class _Reject:
-    """A defective item on its way to an ejector."""
-
-    item_id: int
-    state: State = "pending"
-    ejector: EjectorModel | None = None
-    fire_at_ns: int = 0  # box: armed fire time; any mode once committed: when it fired
-    arrival_mm: float = 0.0  # plc: travel at which the item (a range: its start) is at the line
-    fire_mm: float = 0.0  # plc: ... less the lead at the box's latest speed: where the PLC fires
-    end_mm: float | None = None  # plc blind range: travel where its coil goes off, until passed
-    fired_reported: bool = False
-    armed_once: bool = False
-    confirm_deadline_ns: int | None = None
-    confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
-    push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
-    line_mm: float = 0.0  # box: belt travel with the item at the line, for the plan armed last
-    plan_mm_per_ns: float = 0.0  # box: ... and the belt's speed it was timed with
-    on_ns: int | None = None  # box: a reported switch-on not yet judged (no reading past it)
-    plc_unjudged: bool = False  # plc: fired (the box's fire point passed), landing not judged
-    neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
-    u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
-    span_mm: float = 0.0  # ... and the belt it covers behind the aim
-
-    @property
-    def blind(self) -> bool:
-        return self.u_mm is not None
-
-
 def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2])
-
-
-def _ms(ns: float) -> float:
-    return round(ns / 1e6, 3)
-
-
-def _lead_ms(ejector: EjectorModel) -> float:
-    """From the fire decision to the push: the output's latency (write, PLC scan, output
-    card) and then the actuator's own response."""
-    return ejector.output_latency_ms + ejector.actuator_response_ms
-
-
-def _lead_mm(ejector: EjectorModel | None, speed_mm_per_ns: float | None) -> float:
-    """The belt that passes during the lead at this speed (none standing or unknown)."""
-    v = max(speed_mm_per_ns or 0.0, 0.0)
-    return 0.0 if ejector is None else v * _lead_ms(ejector) * 1e6
 
 
 class RejectScheduler:
@@ -161,7 +115,7 @@ class RejectScheduler:
         self._mapping = ImageToBelt(cfg.mapping)
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
-        self._rejects: dict[int, _Reject] = {}
+        self._rejects: dict[int, Reject] = {}
         self._buf = ActionBuffer()
         self._stop_belt = False
         self._jumps_seen = 0
@@ -212,7 +166,7 @@ class RejectScheduler:
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
         for item_id in upd.newly_defective_ids:
-            self._rejects[item_id] = _Reject(item_id)
+            self._rejects[item_id] = Reject(item_id)
         for item_id in upd.orphan_ids:  # aimed at the defect: off by up to half an item
             u_mm, across_mm = self._tracker.position(item_id) or (np.nan, np.nan)
             self._log.info("defect_without_item", item_id=item_id, u_mm=round(u_mm, 1),
@@ -262,7 +216,7 @@ class RejectScheduler:
         self._buf.alarms.append(Alarm("belt_unplaced", 0))
         if cfg.missed_action == "stop_belt":
             self._stop_belt = True
-        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), defect=defect,
+        self._log.error("belt_unplaced", unplaced_ms=ms(unplaced_ns), defect=defect,
                         action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
 
     def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
@@ -329,7 +283,7 @@ class RejectScheduler:
         assert self._blind is not None
         self._blind.judge(now_ns, self._tracker, self._buf)
         for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._buf):
-            r = _Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
+            r = Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
             self._rejects[r.item_id] = r
             self._next_blind_id -= 1
         if any(a.stops for a in self._buf.alarms):
@@ -373,7 +327,7 @@ class RejectScheduler:
             self._commit(r, now_ns)
         self._judge_push(r, now_ns)
 
-    def _judge_push(self, r: _Reject, now_ns: int) -> None:
+    def _judge_push(self, r: Reject, now_ns: int) -> None:
         """A reported switch-on, judged by the encoder history at the push (switch-on plus the
         output latency and actuator response) against the travel at which the item is at the
         line (`line_mm`, fixed when the plan was armed): beyond the reach short of it (the belt
@@ -386,7 +340,7 @@ class RejectScheduler:
         e = r.ejector
         assert e is not None
         assert r.on_ns is not None
-        at_mm = self._landed_mm(r, now_ns, r.on_ns + int(_lead_ms(e) * 1e6))
+        at_mm = self._landed_mm(r, now_ns, r.on_ns + int(lead_ms(e) * 1e6))
         if at_mm is None:
             return
         on_ns, r.on_ns = r.on_ns, None
@@ -398,7 +352,7 @@ class RejectScheduler:
             v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
             late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
             due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
-            self._miss(r, now_ns, reason, _ms(late_ns), due_ns, off_mm=round(off_mm, 1))
+            self._miss(r, now_ns, reason, ms(late_ns), due_ns, off_mm=round(off_mm, 1))
             return
         self.counters.fired += not r.blind
         if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
@@ -408,7 +362,7 @@ class RejectScheduler:
         self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
                        off_mm=round(off_mm, 1))  # fmt: skip
 
-    def _landed_mm(self, r: _Reject, now_ns: int, push_ns: int) -> float | None:
+    def _landed_mm(self, r: Reject, now_ns: int, push_ns: int) -> float | None:
         """The belt's travel at `push_ns` from real readings, or None while none is in past it;
         with none within `encoder.stale_ms` of the push, a missed reject `fired_unplaced`."""
         at_mm = self._belt.read_at(push_ns)
@@ -416,7 +370,7 @@ class RejectScheduler:
             self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
         return at_mm
 
-    def _judge_plc_push(self, r: _Reject, now_ns: int) -> None:
+    def _judge_plc_push(self, r: Reject, now_ns: int) -> None:
         """A PLC-timed push, judged where the belt was when its paddle landed (the switch-on
         plus the lead) against the arrival: beyond the reach short of it (the belt stopped or
         slowed inside the lead: a push at air, review 8), a missed reject `fired_short`; else a
@@ -425,7 +379,7 @@ class RejectScheduler:
         it waits for a reading past the landing, at most `stale_ms`, then `fired_unplaced`."""
         e = r.ejector
         assert e is not None
-        lead_ns = int(_lead_ms(e) * 1e6)
+        lead_ns = int(lead_ms(e) * 1e6)
         if r.on_ns is None:
             # When the PLC switched on: its rule replayed on the readings (review 9: dated at
             # the box's fire point, taken with its own lagging speed, a good push on a slowing
@@ -454,7 +408,7 @@ class RejectScheduler:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
         so nothing pushes the item: a missed reject, counted and alarmed with its action, even
         when the reject was already settled and forgotten."""
-        self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
+        self._miss(self._rejects.get(item_id) or Reject(item_id), now_ns, reason, 0.0)
 
     def verdicts_in_transit(self, item_ids: list[int]) -> None:
         """PLC-timed: these verdicts are being written; until the write comes back the PLC may
@@ -501,15 +455,15 @@ class RejectScheduler:
             ids = [waiting[k].item_id for k in passed_over]
             self._bin.take(r.item_id, ids)
             self._log.info("reject_confirm_blind", item_id=r.item_id, ambiguous_ids=ids,
-                           after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
+                           after_ms=ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
             return
         r.confirm_deadline_ns = None
         self._bin.settle(r.item_id)
         self.counters.confirmed += 1
         self._log.info("reject_confirmed", item_id=r.item_id,
-                       after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
+                       after_ms=ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
 
-    def _fired_by_plc(self, now_ns: int) -> list[_Reject]:
+    def _fired_by_plc(self, now_ns: int) -> list[Reject]:
         """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
         the bin sensor can see the item before the next cycle notices the fire count passed
         (found by the verifier: the confirm was dropped and the window then tripped the belt)."""
@@ -591,7 +545,7 @@ class RejectScheduler:
         else:
             self.counters.fifo_refused += n
         for _ in range(n):
-            self._miss(_Reject(0), now_ns, reason, 0.0)
+            self._miss(Reject(0), now_ns, reason, 0.0)
 
     @property
     def unplaced_held(self) -> bool:
@@ -609,7 +563,7 @@ class RejectScheduler:
         unplaced = self.unplaced_held and self._cfg.missed_action == "stop_belt"
         self._stop_belt = unplaced or self.blind_held
 
-    def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
+    def _advance(self, r: Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
             self._check_confirmation(r, now_ns)
             return
@@ -618,7 +572,7 @@ class RejectScheduler:
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
             # The PLC fires at the arrival less the lead at its speed; the box follows that
             # point at its own (a verdict sent at standstill fires ahead of its arrival).
-            r.fire_mm = r.arrival_mm - _lead_mm(r.ejector, self._belt.speed_mm_per_ns())
+            r.fire_mm = r.arrival_mm - lead_mm(r.ejector, self._belt.speed_mm_per_ns())
             # Fired only when a real reading passed that point: a projection during an outage
             # booked verdicts fired that a PLC restart then lost (review 5).
             measured_mm = self._belt.measured_mm()
@@ -643,7 +597,7 @@ class RejectScheduler:
         else:
             self._advance_box(r, now_ns, travel_mm, remaining_mm)
 
-    def _advance_box(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
+    def _advance_box(self, r: Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
         tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
         if r.state == "armed" and now_ns >= r.fire_at_ns - tol_ns:
@@ -661,12 +615,12 @@ class RejectScheduler:
             elif r.state == "armed":
                 self._unarm(r)
             return
-        fire_at_ns = now_ns + int(remaining_mm / v) - int(_lead_ms(r.ejector) * 1e6)
+        fire_at_ns = now_ns + int(remaining_mm / v) - int(lead_ms(r.ejector) * 1e6)
         # The timer is in this process: the coil can go on now (no transport margin here).
         late_ns = lateness_ns(now_ns, fire_at_ns, r.ejector.reach_mm, v)
         if late_ns > (tol_ns if r.state == "armed" else 0):
-            due_ns = fire_at_ns + int(_lead_ms(r.ejector) * 1e6)
-            self._miss(r, now_ns, "late", _ms(late_ns), due_ns)
+            due_ns = fire_at_ns + int(lead_ms(r.ejector) * 1e6)
+            self._miss(r, now_ns, "late", ms(late_ns), due_ns)
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
             if r.state == "armed":  # the belt slowed: wait until the item is near again
                 self._unarm(r)
@@ -674,7 +628,7 @@ class RejectScheduler:
             at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
             self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v, travel_mm + remaining_mm)
 
-    def _advance_box_blind(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
+    def _advance_box_blind(self, r: Reject, now_ns: int, remaining_mm: float) -> None:
         """Box-timed, the belt unplaced (no usable reading for `stale_ms`): a push armed or
         re-timed on the projection fired at air when the PLC had stopped the belt unseen, and
         was booked fired (review 6). The plan is cancelled and the reject waits for a reading;
@@ -686,7 +640,7 @@ class RejectScheduler:
         elif r.state == "armed":
             self._unarm(r, "belt_unplaced")
 
-    def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
+    def _advance_plc(self, r: Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
         assert r.ejector is not None
         e = r.ejector
         v = self._belt.speed_mm_per_ns()
@@ -697,14 +651,14 @@ class RejectScheduler:
         # The verdict carries the arrival and the lead; the PLC applies the lead at its own speed
         # every scan. The box's speed only judges, here, whether the push can still meet the item.
         arrival_mm = travel_mm + remaining_mm
-        fire_mm = arrival_mm - _lead_mm(e, v)
+        fire_mm = arrival_mm - lead_mm(e, v)
         # A blind range (its downstream end first) is on until its end passes: late past that.
         # A verdict acts only once written and scanned; without a reach, as before, not at all.
         margin_ns = self._margin_ns if e.reach_mm is not None else 0
         late_mm = lateness_mm(travel_mm, fire_mm + r.span_mm, e.reach_mm, v, margin_ns)
         if late_mm >= 0:
             due_ns = now_ns + int((arrival_mm - travel_mm) / v) if v > 0 else 0
-            self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0, due_ns)
+            self._miss(r, now_ns, "late", ms(late_mm / v) if v > 0 else 0.0, due_ns)
             return
         r.state, r.arrival_mm, r.fire_mm = "sent", arrival_mm, fire_mm
         r.end_mm = fire_mm + r.span_mm if r.blind else None  # its bin window runs to there
@@ -717,7 +671,7 @@ class RejectScheduler:
         self._count_scheduled(r)
         push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
         offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
-        self._check_push(r, now_ns, push_ns, self._coil_ns(r, v), v, offset_mm)
+        self._check_push(r, now_ns, push_ns, coil_on_ns(r, v), v, offset_mm)
         self._log.info(
             "reject_scheduled",
             item_id=r.item_id,
@@ -728,15 +682,15 @@ class RejectScheduler:
             **({} if verdict.end_count is None else {"end_count": verdict.end_count}),
         )
 
-    def _verdict(self, r: _Reject, deadline_ns: int | None) -> PlcVerdict:
+    def _verdict(self, r: Reject, deadline_ns: int | None) -> PlcVerdict:
         """What the PLC gets for a sent reject: the counts at which its item (a range: its
         start and its end) arrives at the ejector line, and the ejector's lead."""
         assert r.ejector is not None
         count = self._belt.count_at_mm(r.arrival_mm)
         end = self._belt.count_at_mm(r.arrival_mm + r.span_mm) if r.blind else None
-        return PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end, _lead_ms(r.ejector))
+        return PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end, lead_ms(r.ejector))
 
-    def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
+    def _arm(self, r: Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
              ) -> None:  # fmt: skip
         """Arm (or re-time) the coil at `fire_at_ns`; `offset_mm`: how far past the line the
         item will be then (late within reach); `line_mm`: the belt travel with the item at the
@@ -747,7 +701,7 @@ class RejectScheduler:
             self._count_scheduled(r)
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
         r.line_mm, r.plan_mm_per_ns = line_mm, v
-        coil_ns = self._coil_ns(r, v)
+        coil_ns = coil_on_ns(r, v)
         self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
         if retimed:
             self._pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
@@ -762,24 +716,14 @@ class RejectScheduler:
             retimed=retimed,
         )
 
-    def _count_scheduled(self, r: _Reject) -> None:
+    def _count_scheduled(self, r: Reject) -> None:
         if r.blind:
             self.counters.blind_pushes += 1
         else:
             self.counters.scheduled += 1
 
-    @staticmethod
-    def _coil_ns(r: _Reject, v: float) -> int:
-        """A defect's pulse; a push over a blind segment stays on while its span passes, at
-        least a pulse and at most the actuator's longest push (`blind.coil_max_ns`)."""
-        assert r.ejector is not None
-        one_ns = pulse_ns(r.ejector, v)
-        if not r.blind or v <= 0:
-            return one_ns
-        return max(one_ns, min(int(r.span_mm / v), coil_max_ns(r.ejector)))
-
     def _check_push(
-        self, r: _Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
+        self, r: Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
     ) -> None:
         """A push being planned for the first time (coil on at `push_ns` for `coil_ns`): good
         items inside its blast window, and another push on the ejector closer than its cycle.
@@ -794,23 +738,23 @@ class RejectScheduler:
                                int(e.min_cycle_ms * 1e6))  # fmt: skip
         self._pushes.put(e.id, Push(r.item_id, push_ns, coil_ns))
         if other is not None:
-            gap_ms = _ms(abs(push_ns - other.t_ns))
+            gap_ms = ms(abs(push_ns - other.t_ns))
             self.counters.cycle_short += 1
             conflict = PushConflict(r.item_id, e.id, "cycle", (other.item_id,), gap_ms)
             self._conflict(conflict, "ejector_cycle_short", other_item_id=other.item_id,
-                           gap_ms=gap_ms, min_cycle_ms=e.min_cycle_ms, pulse_ms=_ms(coil_ns),
+                           gap_ms=gap_ms, min_cycle_ms=e.min_cycle_ms, pulse_ms=ms(coil_ns),
                            t_ns=now_ns)  # fmt: skip
         r.push_offset_mm = offset_mm
         self._check_blast(r, now_ns, v, coil_ns)
 
-    def _recheck_blast(self, r: _Reject, now_ns: int) -> None:
+    def _recheck_blast(self, r: Reject, now_ns: int) -> None:
         """Until the push, items that enter the view behind a planned push are checked too (a
         PLC verdict goes out when its defect is first seen, before the next item is)."""
         v = self._belt.speed_mm_per_ns()
         if r.ejector is not None and v is not None and v > 0:
             self._check_blast(r, now_ns, v, pulse_ns(r.ejector, v))
 
-    def _check_blast(self, r: _Reject, now_ns: int, v: float, coil_ns: int) -> None:
+    def _check_blast(self, r: Reject, now_ns: int, v: float, coil_ns: int) -> None:
         """Good items inside the push's blast window: one alarm per push, naming them."""
         e = r.ejector
         assert e is not None
@@ -821,7 +765,7 @@ class RejectScheduler:
             self._conflict(PushConflict(r.item_id, e.id, "neighbour", neighbours, None),
                            "reject_hits_neighbour", neighbour_ids=list(neighbours),
                            blast_mm=round(max(v, 0.0) * coil_ns, 1), reach_mm=e.reach_mm,
-                           pulse_ms=_ms(coil_ns), t_ns=now_ns)  # fmt: skip
+                           pulse_ms=ms(coil_ns), t_ns=now_ns)  # fmt: skip
 
     def _good_in_blast(
         self, item_id: int, e: EjectorModel, blast_mm: float, offset_mm: float
@@ -843,12 +787,12 @@ class RejectScheduler:
         self._buf.alarms.append(Alarm(event, c.item_id))
         self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
 
-    def _unarm(self, r: _Reject, reason: str = "belt_slowed_or_stopped") -> None:
+    def _unarm(self, r: Reject, reason: str = "belt_slowed_or_stopped") -> None:
         r.state = "pending"
         self._buf.cancels.append(r.item_id)
         self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
 
-    def _commit_plc(self, r: _Reject, now_ns: int) -> None:
+    def _commit_plc(self, r: Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
         knowledge; the bin sensor confirms it when configured). A single push is booked fired
         only once the belt is known where its paddle landed (`_judge_plc_push`)."""
@@ -861,7 +805,7 @@ class RejectScheduler:
             behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
             r.confirm_open_ns = now_ns - int(min(max(behind_ns, 0.0), 1e9))
 
-    def _commit(self, r: _Reject, fired_at_ns: int) -> None:
+    def _commit(self, r: Reject, fired_at_ns: int) -> None:
         r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
         if self._cfg.confirm_window_ms is None:
             return
@@ -869,7 +813,7 @@ class RejectScheduler:
         if r.blind:  # may meet items or air: a window that may explain pulses, owes none
             self._open_blind_window(r)
 
-    def _open_blind_window(self, r: _Reject) -> None:
+    def _open_blind_window(self, r: Reject) -> None:
         """A blind push's window stays open until its coil goes off (box: the pulse; PLC: the
         range's end, see `_check_confirmation`) plus the confirm window, and explains at most
         the items the belt it sweeps can hold: `min_item_pitch_mm` apart, or without it twice
@@ -877,13 +821,13 @@ class RejectScheduler:
         assert r.ejector is not None
         assert r.confirm_deadline_ns is not None
         v = max(self._belt.speed_mm_per_ns() or 0.0, 0.0)
-        coil_ns = self._coil_ns(r, v)
+        coil_ns = coil_on_ns(r, v)
         r.confirm_deadline_ns += coil_ns
         pitch_mm = self._cfg.min_item_pitch_mm or 2 * self._cfg.gate_mm
         swept_mm = max(r.span_mm, v * coil_ns)
         self._bin.open(r.item_id, items_met(swept_mm, r.ejector.reach_mm, pitch_mm))
 
-    def _check_confirmation(self, r: _Reject, now_ns: int) -> None:
+    def _check_confirmation(self, r: Reject, now_ns: int) -> None:
         """A real reject whose window closed unconfirmed stops the belt; its cause says whether
         a blind push took a pulse its window held (`ambiguous_with_blind_push`: its item may be
         in the bin) or none was left for it (`no_pulse`). A blind push's window closes quietly,
@@ -915,7 +859,7 @@ class RejectScheduler:
         self._log.error("reject_unconfirmed", item_id=r.item_id,
                         window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
 
-    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
+    def _miss(self, r: Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
               **told: Any) -> None:  # fmt: skip
         if r.state == "armed":
             self._buf.cancels.append(r.item_id)
