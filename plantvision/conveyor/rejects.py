@@ -1,18 +1,27 @@
-"""A defective item on its way to an ejector: the scheduler's record of it, and its lead. Pure.
+"""Defective items on their way to an ejector: the scheduler's records and book of them. Pure.
 
 `Reject` is what every part of the scheduler (box- and PLC-timed paths, landing judgement, push
 checks, bin windows) reads and advances; the helpers give the time and belt from the fire
-decision to the push, and a push's coil time.
+decision to the push, and a push's coil time. `RejectBook` holds the rejects in flight and what
+became of them this cycle (the actions for the loop, the counters, the latched belt stop, the
+pushes planned per ejector); `miss` is the one way a reject ends unpushed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from plantvision.conveyor.actions import (
+    ActionBuffer,
+    Actions,
+    Alarm,
+    MissedReject,
+    RejectCounters,
+)
 from plantvision.conveyor.blind import coil_max_ns
-from plantvision.conveyor.config import EjectorModel
-from plantvision.conveyor.ejector import pulse_ns
+from plantvision.conveyor.config import ConveyorConfig, EjectorModel
+from plantvision.conveyor.ejector import PushBook, pulse_ns
 
 State = Literal["pending", "armed", "sent", "committed"]
 
@@ -70,3 +79,59 @@ def coil_on_ns(r: Reject, v: float) -> int:
     if not r.blind or v <= 0:
         return one_ns
     return max(one_ns, min(int(r.span_mm / v), coil_max_ns(r.ejector)))
+
+
+class RejectBook:
+    """The rejects in flight on one belt, and what became of them since the last `take`."""
+
+    def __init__(self, cfg: ConveyorConfig, log: Any) -> None:
+        self._cfg = cfg
+        self.log = log
+        self.counters = RejectCounters()
+        self.rejects: dict[int, Reject] = {}
+        self.buf = ActionBuffer()
+        self.pushes = PushBook()
+        self.stop_belt = False
+
+    def take(self) -> Actions:
+        """This cycle's actions for the loop; the next cycle gathers afresh."""
+        buf, self.buf = self.buf, ActionBuffer()
+        return Actions(
+            tuple(buf.plans),
+            tuple(buf.cancels),
+            tuple(buf.verdicts),
+            tuple(buf.missed),
+            tuple(buf.alarms),
+            self.stop_belt,
+            tuple(buf.conflicts),
+        )
+
+    def count_scheduled(self, r: Reject) -> None:
+        if r.blind:
+            self.counters.blind_pushes += 1
+        else:
+            self.counters.scheduled += 1
+
+    def miss(self, r: Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
+             **told: Any) -> None:  # fmt: skip
+        if r.state == "armed":
+            self.buf.cancels.append(r.item_id)
+        self.rejects.pop(r.item_id, None)
+        self.pushes.withdraw(r.item_id)
+        ejector = r.ejector.id if r.ejector else None
+        self.counters.missed += 1
+        self.buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms, due_ns))
+        self.buf.alarms.append(Alarm("reject_missed", r.item_id))
+        if self._cfg.missed_action == "stop_belt":
+            self.stop_belt = True
+        self.log.error(
+            "reject_missed",
+            item_id=r.item_id,
+            ejector=ejector,
+            reason=reason,
+            late_ms=late_ms,
+            action=self._cfg.missed_action,
+            t_ns=now_ns,
+            **({"due_ns": due_ns} if due_ns else {}),  # when the item was at the line
+            **told,
+        )

@@ -48,16 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plantvision import log
-from plantvision.conveyor.actions import (
-    ActionBuffer,
-    Actions,
-    Alarm,
-    FirePlan,
-    MissedReject,
-    PlcVerdict,
-    PushConflict,
-    RejectCounters,
-)
+from plantvision.conveyor.actions import Actions, Alarm, FirePlan, PlcVerdict, PushConflict
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.blind import BlindSegments
@@ -66,7 +57,6 @@ from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
     PLC_SPEED_WINDOW_MS,
     Push,
-    PushBook,
     blast_hits,
     cycle_conflict,
     lateness_mm,
@@ -75,7 +65,7 @@ from plantvision.conveyor.ejector import (
     push_miss,
 )
 from plantvision.conveyor.mapping import ImageToBelt
-from plantvision.conveyor.rejects import Reject, coil_on_ns, lead_mm, lead_ms, ms
+from plantvision.conveyor.rejects import Reject, RejectBook, coil_on_ns, lead_mm, lead_ms, ms
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
 
@@ -115,17 +105,14 @@ class RejectScheduler:
         self._mapping = ImageToBelt(cfg.mapping)
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
-        self._rejects: dict[int, Reject] = {}
-        self._buf = ActionBuffer()
-        self._stop_belt = False
+        self._book = RejectBook(cfg, logger if logger is not None else log.get(room="conveyor"))
         self._jumps_seen = 0
         self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
         self._margin_ns = int(transport_margin_ms * 1e6)
-        self._pushes = PushBook()
         self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
         self._unplaced_told = False  # belt_unplaced raised for this spell
-        self._log = logger if logger is not None else log.get(room="conveyor")
-        self.counters = RejectCounters()
+        self._log = self._book.log
+        self.counters = self._book.counters
         self._blind = (
             None
             if cfg.longest_item_mm is None
@@ -166,7 +153,7 @@ class RejectScheduler:
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
         for item_id in upd.newly_defective_ids:
-            self._rejects[item_id] = Reject(item_id)
+            self._book.rejects[item_id] = Reject(item_id)
         for item_id in upd.orphan_ids:  # aimed at the defect: off by up to half an item
             u_mm, across_mm = self._tracker.position(item_id) or (np.nan, np.nan)
             self._log.info("defect_without_item", item_id=item_id, u_mm=round(u_mm, 1),
@@ -213,9 +200,9 @@ class RejectScheduler:
             return
         self._unplaced_told = True
         self.counters.belt_unplaced += 1
-        self._buf.alarms.append(Alarm("belt_unplaced", 0))
+        self._book.buf.alarms.append(Alarm("belt_unplaced", 0))
         if cfg.missed_action == "stop_belt":
-            self._stop_belt = True
+            self._book.stop_belt = True
         self._log.error("belt_unplaced", unplaced_ms=ms(unplaced_ns), defect=defect,
                         action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
 
@@ -253,7 +240,7 @@ class RejectScheduler:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        for r in [r for r in self._rejects.values() if r.on_ns is not None or r.plc_unjudged]:
+        for r in [r for r in self._book.rejects.values() if r.on_ns is not None or r.plc_unjudged]:
             if self._cfg.timing_mode == "plc":
                 self._judge_plc_push(r, now_ns)
             else:
@@ -262,32 +249,23 @@ class RejectScheduler:
             self._judge_blind(now_ns)
         if self._belt.ready:
             travel_mm = self._belt.position_mm(now_ns)
-            for r in list(self._rejects.values()):
+            for r in list(self._book.rejects.values()):
                 self._advance(r, now_ns, travel_mm)
             if self._belt.placed(now_ns):  # a stale projection would drop tracks still in view
                 self._forget(travel_mm, now_ns)
-        buf, self._buf = self._buf, ActionBuffer()
-        return Actions(
-            tuple(buf.plans),
-            tuple(buf.cancels),
-            tuple(buf.verdicts),
-            tuple(buf.missed),
-            tuple(buf.alarms),
-            self._stop_belt,
-            tuple(buf.conflicts),
-        )
+        return self._book.take()
 
     def _judge_blind(self, now_ns: int) -> None:
         """Blind segments as the belt passes the camera; with `reject`, their pushes become
         rejects aimed at belt-fixed points (no track), advanced like any other."""
         assert self._blind is not None
-        self._blind.judge(now_ns, self._tracker, self._buf)
-        for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._buf):
+        self._blind.judge(now_ns, self._tracker, self._book.buf)
+        for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._book.buf):
             r = Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
-            self._rejects[r.item_id] = r
+            self._book.rejects[r.item_id] = r
             self._next_blind_id -= 1
-        if any(a.stops for a in self._buf.alarms):
-            self._stop_belt = True
+        if any(a.stops for a in self._book.buf.alarms):
+            self._book.stop_belt = True
 
     def retime(self, now_ns: int) -> tuple[tuple[FirePlan, ...], tuple[int, ...]]:
         """Box-timed, between camera cycles (each encoder reading, from the input poller): the
@@ -300,11 +278,11 @@ class RejectScheduler:
             return (), ()
         self._check_jump(now_ns)
         travel_mm = self._belt.position_mm(now_ns)
-        for r in [r for r in self._rejects.values() if r.state == "armed"]:
+        for r in [r for r in self._book.rejects.values() if r.state == "armed"]:
             self._advance(r, now_ns, travel_mm)
-        plans, cancels = tuple(self._buf.plans), tuple(self._buf.cancels)
-        self._buf.plans.clear()
-        self._buf.cancels.clear()
+        plans, cancels = tuple(self._book.buf.plans), tuple(self._book.buf.cancels)
+        self._book.buf.plans.clear()
+        self._book.buf.cancels.clear()
         return plans, cancels
 
     @property
@@ -317,7 +295,7 @@ class RejectScheduler:
         """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on).
         Judged by where the belt was at the push (`_judge_push`), not by the plan's time: now,
         or at the first update with a reading at or after the push."""
-        r = self._rejects.get(item_id)
+        r = self._book.rejects.get(item_id)
         if r is None or r.fired_reported:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
             return
@@ -352,7 +330,7 @@ class RejectScheduler:
             v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
             late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
             due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
-            self._miss(r, now_ns, reason, ms(late_ns), due_ns, off_mm=round(off_mm, 1))
+            self._book.miss(r, now_ns, reason, ms(late_ns), due_ns, off_mm=round(off_mm, 1))
             return
         self.counters.fired += not r.blind
         if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
@@ -367,7 +345,7 @@ class RejectScheduler:
         with none within `encoder.stale_ms` of the push, a missed reject `fired_unplaced`."""
         at_mm = self._belt.read_at(push_ns)
         if at_mm is None and now_ns - push_ns > self._belt.stale_ns:
-            self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
+            self._book.miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
         return at_mm
 
     def _judge_plc_push(self, r: Reject, now_ns: int) -> None:
@@ -398,7 +376,7 @@ class RejectScheduler:
         v = self._belt.speed_mm_per_ns() or 0.0
         tol_mm = self._cfg.retime_tolerance_ms * 1e6 * v
         if push_miss(off_mm, e.reach_mm, tol_mm) == "fired_short":
-            self._miss(r, now_ns, "fired_short", 0.0, off_mm=round(off_mm, 1))
+            self._book.miss(r, now_ns, "fired_short", 0.0, off_mm=round(off_mm, 1))
             return
         self.counters.fired += 1
         self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=push_ns,
@@ -408,7 +386,7 @@ class RejectScheduler:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
         so nothing pushes the item: a missed reject, counted and alarmed with its action, even
         when the reject was already settled and forgotten."""
-        self._miss(self._rejects.get(item_id) or Reject(item_id), now_ns, reason, 0.0)
+        self._book.miss(self._book.rejects.get(item_id) or Reject(item_id), now_ns, reason, 0.0)
 
     def verdicts_in_transit(self, item_ids: list[int]) -> None:
         """PLC-timed: these verdicts are being written; until the write comes back the PLC may
@@ -433,10 +411,10 @@ class RejectScheduler:
         takes it first (confirm.py): a real reject is confirmed only by a pulse no blind push
         can explain."""
         self._fired_by_plc(now_ns)
-        self._bin.keep(self._rejects)
+        self._bin.keep(self._book.rejects)
         level = ejector_id is None
         waiting = sorted(
-            (r for r in self._rejects.values() if r.confirm_deadline_ns is not None
+            (r for r in self._book.rejects.values() if r.confirm_deadline_ns is not None
              and (not r.blind or self._bin.may(r.item_id))
              and (level or (r.ejector is not None and r.ejector.id == ejector_id))),
             key=lambda r: r.fire_at_ns if level else r.confirm_deadline_ns or 0,
@@ -475,7 +453,7 @@ class RejectScheduler:
         assert travel_mm is not None  # PLC-timed belts have an encoder, and it was read
         fired = [
             r
-            for r in self._rejects.values()
+            for r in self._book.rejects.values()
             if r.state == "sent" and travel_mm >= r.fire_mm and r.item_id not in self._in_transit
         ]
         for r in fired:
@@ -493,9 +471,9 @@ class RejectScheduler:
         self._jumps_seen = jumps
         self.counters.discontinuities += 1
         t_ns, before, after = self._belt.last_jump or (now_ns, 0, 0)
-        self._buf.alarms.append(Alarm("encoder_discontinuity", 0))
-        self._stop_belt = True
-        in_flight = [r for r in self._rejects.values() if r.state != "committed"]
+        self._book.buf.alarms.append(Alarm("encoder_discontinuity", 0))
+        self._book.stop_belt = True
+        in_flight = [r for r in self._book.rejects.values() if r.state != "committed"]
         self._log.error(
             "encoder_discontinuity",
             count_before=before,
@@ -504,7 +482,7 @@ class RejectScheduler:
             rejects_in_flight=len(in_flight),
         )
         for r in in_flight:
-            self._miss(r, now_ns, "encoder_discontinuity", 0.0)
+            self._book.miss(r, now_ns, "encoder_discontinuity", 0.0)
         self._tracker.forget_beyond(-np.inf)
         if self._blind is not None:  # the belt up to the last ejector is blind again
             self._blind.restart("encoder_discontinuity")
@@ -522,17 +500,17 @@ class RejectScheduler:
         if measured_mm is None:
             return
         travel_mm = self._belt.position_mm(now_ns)
-        for r in list(self._rejects.values()):
+        for r in list(self._book.rejects.values()):
             if r.state != "sent" or r.ejector is None:
                 continue
             last_mm = r.fire_mm + r.span_mm  # a range: its end
             if last_mm <= measured_mm:
-                self._miss(r, now_ns, "plc_restarted", 0.0)
+                self._book.miss(r, now_ns, "plc_restarted", 0.0)
             else:
                 v = self._belt.speed_mm_per_ns()
                 deadline_ns = now_ns + int((last_mm - travel_mm) / v) if v else None
                 verdict = self._verdict(r, deadline_ns)
-                self._buf.verdicts.append(verdict)
+                self._book.buf.verdicts.append(verdict)
                 self.counters.fifo_resent += 1
                 self._log.warning("reject_resent", item_id=r.item_id,
                                   arrival_count=verdict.arrival_count)  # fmt: skip
@@ -545,7 +523,7 @@ class RejectScheduler:
         else:
             self.counters.fifo_refused += n
         for _ in range(n):
-            self._miss(Reject(0), now_ns, reason, 0.0)
+            self._book.miss(Reject(0), now_ns, reason, 0.0)
 
     @property
     def unplaced_held(self) -> bool:
@@ -561,7 +539,7 @@ class RejectScheduler:
         if self._blind is not None:
             self._blind.clear_stop()
         unplaced = self.unplaced_held and self._cfg.missed_action == "stop_belt"
-        self._stop_belt = unplaced or self.blind_held
+        self._book.stop_belt = unplaced or self.blind_held
 
     def _advance(self, r: Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
@@ -582,12 +560,12 @@ class RejectScheduler:
             return
         pos = (r.u_mm, 0.0) if r.u_mm is not None else self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
-            self._miss(r, now_ns, "lost_track", 0.0)
+            self._book.miss(r, now_ns, "lost_track", 0.0)
             return
         if r.ejector is None:
             r.ejector = self._ejector_for(pos[1])
             if r.ejector is None:
-                self._miss(r, now_ns, "no_ejector_for_lane", 0.0)
+                self._book.miss(r, now_ns, "no_ejector_for_lane", 0.0)
                 return
         remaining_mm = r.ejector.position_mm - pos[0] - travel_mm
         if self._cfg.timing_mode == "plc":
@@ -611,7 +589,7 @@ class RejectScheduler:
         v = self._belt.speed_mm_per_ns()
         if v is None or not self._belt.is_moving():
             if remaining_mm < -(r.ejector.reach_mm or 0.0):
-                self._miss(r, now_ns, "passed_while_stopped", 0.0)
+                self._book.miss(r, now_ns, "passed_while_stopped", 0.0)
             elif r.state == "armed":
                 self._unarm(r)
             return
@@ -620,7 +598,7 @@ class RejectScheduler:
         late_ns = lateness_ns(now_ns, fire_at_ns, r.ejector.reach_mm, v)
         if late_ns > (tol_ns if r.state == "armed" else 0):
             due_ns = fire_at_ns + int(lead_ms(r.ejector) * 1e6)
-            self._miss(r, now_ns, "late", ms(late_ns), due_ns)
+            self._book.miss(r, now_ns, "late", ms(late_ns), due_ns)
         elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
             if r.state == "armed":  # the belt slowed: wait until the item is near again
                 self._unarm(r)
@@ -636,7 +614,7 @@ class RejectScheduler:
         it may have passed unpushed: a missed reject (`belt_unplaced`), never a fire."""
         assert r.ejector is not None
         if remaining_mm < -(r.ejector.reach_mm or 0.0):
-            self._miss(r, now_ns, "belt_unplaced", 0.0)
+            self._book.miss(r, now_ns, "belt_unplaced", 0.0)
         elif r.state == "armed":
             self._unarm(r, "belt_unplaced")
 
@@ -646,7 +624,7 @@ class RejectScheduler:
         v = self._belt.speed_mm_per_ns()
         if v is None:
             if remaining_mm < -(e.reach_mm or 0.0):
-                self._miss(r, now_ns, "passed_while_stopped", 0.0)
+                self._book.miss(r, now_ns, "passed_while_stopped", 0.0)
             return  # no speed yet to lead the actuator response: decide next cycle
         # The verdict carries the arrival and the lead; the PLC applies the lead at its own speed
         # every scan. The box's speed only judges, here, whether the push can still meet the item.
@@ -658,7 +636,7 @@ class RejectScheduler:
         late_mm = lateness_mm(travel_mm, fire_mm + r.span_mm, e.reach_mm, v, margin_ns)
         if late_mm >= 0:
             due_ns = now_ns + int((arrival_mm - travel_mm) / v) if v > 0 else 0
-            self._miss(r, now_ns, "late", ms(late_mm / v) if v > 0 else 0.0, due_ns)
+            self._book.miss(r, now_ns, "late", ms(late_mm / v) if v > 0 else 0.0, due_ns)
             return
         r.state, r.arrival_mm, r.fire_mm = "sent", arrival_mm, fire_mm
         r.end_mm = fire_mm + r.span_mm if r.blind else None  # its bin window runs to there
@@ -667,8 +645,8 @@ class RejectScheduler:
         # passed at once, and refuses one past its late limit, which must be the reach).
         deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
         verdict = self._verdict(r, deadline_ns)
-        self._buf.verdicts.append(verdict)
-        self._count_scheduled(r)
+        self._book.buf.verdicts.append(verdict)
+        self._book.count_scheduled(r)
         push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
         offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
         self._check_push(r, now_ns, push_ns, coil_on_ns(r, v), v, offset_mm)
@@ -698,13 +676,13 @@ class RejectScheduler:
         assert r.ejector is not None
         retimed = r.armed_once
         if not retimed:
-            self._count_scheduled(r)
+            self._book.count_scheduled(r)
         r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
         r.line_mm, r.plan_mm_per_ns = line_mm, v
         coil_ns = coil_on_ns(r, v)
-        self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
+        self._book.buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
         if retimed:
-            self._pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
+            self._book.pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
         else:
             self._check_push(r, fire_at_ns, fire_at_ns, coil_ns, v, offset_mm)
         self._log.info(
@@ -715,12 +693,6 @@ class RejectScheduler:
             fire_at_ns=fire_at_ns,
             retimed=retimed,
         )
-
-    def _count_scheduled(self, r: Reject) -> None:
-        if r.blind:
-            self.counters.blind_pushes += 1
-        else:
-            self.counters.scheduled += 1
 
     def _check_push(
         self, r: Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
@@ -734,9 +706,9 @@ class RejectScheduler:
         the cycle may be weak or merged with the other; it may still hit, while none cannot."""
         e = r.ejector
         assert e is not None
-        other = cycle_conflict(push_ns, coil_ns, self._pushes.pushes(e.id, r.item_id),
+        other = cycle_conflict(push_ns, coil_ns, self._book.pushes.pushes(e.id, r.item_id),
                                int(e.min_cycle_ms * 1e6))  # fmt: skip
-        self._pushes.put(e.id, Push(r.item_id, push_ns, coil_ns))
+        self._book.pushes.put(e.id, Push(r.item_id, push_ns, coil_ns))
         if other is not None:
             gap_ms = ms(abs(push_ns - other.t_ns))
             self.counters.cycle_short += 1
@@ -783,13 +755,13 @@ class RejectScheduler:
 
     def _conflict(self, c: PushConflict, event: str, **fields: Any) -> None:
         """A record, an alarm (named as the event) and a warning line; never a belt stop."""
-        self._buf.conflicts.append(c)
-        self._buf.alarms.append(Alarm(event, c.item_id))
+        self._book.buf.conflicts.append(c)
+        self._book.buf.alarms.append(Alarm(event, c.item_id))
         self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
 
     def _unarm(self, r: Reject, reason: str = "belt_slowed_or_stopped") -> None:
         r.state = "pending"
-        self._buf.cancels.append(r.item_id)
+        self._book.buf.cancels.append(r.item_id)
         self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
 
     def _commit_plc(self, r: Reject, now_ns: int) -> None:
@@ -851,37 +823,13 @@ class RejectScheduler:
         blind_ids = self._bin.settle(r.item_id)
         self.counters.unconfirmed += 1
         self.counters.unconfirmed_ambiguous += bool(blind_ids)
-        self._buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
-        self._stop_belt = True
+        self._book.buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
+        self._book.stop_belt = True
         cause: dict[str, Any] = {"cause": "no_pulse"}
         if blind_ids:  # its item may be in the bin: a pulse a blind push took may be its own
             cause = {"cause": "ambiguous_with_blind_push", "blind_ids": blind_ids}
         self._log.error("reject_unconfirmed", item_id=r.item_id,
                         window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
-
-    def _miss(self, r: Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
-              **told: Any) -> None:  # fmt: skip
-        if r.state == "armed":
-            self._buf.cancels.append(r.item_id)
-        self._rejects.pop(r.item_id, None)
-        self._pushes.withdraw(r.item_id)
-        ejector = r.ejector.id if r.ejector else None
-        self.counters.missed += 1
-        self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms, due_ns))
-        self._buf.alarms.append(Alarm("reject_missed", r.item_id))
-        if self._cfg.missed_action == "stop_belt":
-            self._stop_belt = True
-        self._log.error(
-            "reject_missed",
-            item_id=r.item_id,
-            ejector=ejector,
-            reason=reason,
-            late_ms=late_ms,
-            action=self._cfg.missed_action,
-            t_ns=now_ns,
-            **({"due_ns": due_ns} if due_ns else {}),  # when the item was at the line
-            **told,
-        )
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
         for e in self._ejectors:
@@ -899,7 +847,7 @@ class RejectScheduler:
         limit_mm = self._ejectors[-1].position_mm + self._cfg.track_margin_mm
         self._tracker.forget_beyond(limit_mm - travel_mm)
         box = self._cfg.timing_mode == "box"
-        for item_id, r in list(self._rejects.items()):
+        for item_id, r in list(self._book.rejects.items()):
             if (
                 r.state != "committed" or r.on_ns is not None or r.plc_unjudged
             ):  # unjudged: _judge_push decides
@@ -908,9 +856,9 @@ class RejectScheduler:
                 continue
             if box and not r.fired_reported:
                 if now_ns - r.fire_at_ns > REPORT_WAIT_NS:
-                    self._miss(r, now_ns, "fire_unreported", 0.0)
+                    self._book.miss(r, now_ns, "fire_unreported", 0.0)
             elif r.confirm_deadline_ns is None:
-                del self._rejects[item_id]
+                del self._book.rejects[item_id]
 
 
 # The name the defect-rejection issue uses for the same object.
