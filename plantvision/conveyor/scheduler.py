@@ -19,7 +19,7 @@ time the push can happen (box: the coil on now; PLC: the verdict at the PLC afte
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
 configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
-the timer's switch-on is judged too (`report_fired`, `_judge_push`): by where the belt's real
+the timer's switch-on is judged too (`report_fired`, landing.py): by where the belt's real
 readings say the item was at the push, against the travel at which it is at the line (stored
 when the plan was armed); beyond the reach short of it (the belt slowed or stopped after the
 plan: `fired_short`) or past it (a starved timer thread: `fired_late`) it is a missed reject
@@ -55,15 +55,14 @@ from plantvision.conveyor.blind import BlindSegments
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
-    PLC_SPEED_WINDOW_MS,
     Push,
     blast_hits,
     cycle_conflict,
     lateness_mm,
     lateness_ns,
     pulse_ns,
-    push_miss,
 )
+from plantvision.conveyor.landing import Landing
 from plantvision.conveyor.mapping import ImageToBelt
 from plantvision.conveyor.rejects import Reject, RejectBook, coil_on_ns, lead_mm, lead_ms, ms
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
@@ -112,6 +111,7 @@ class RejectScheduler:
         self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
         self._unplaced_told = False  # belt_unplaced raised for this spell
         self._log = self._book.log
+        self._landing = Landing(cfg, self._belt, self._book)
         self.counters = self._book.counters
         self._blind = (
             None
@@ -242,9 +242,9 @@ class RejectScheduler:
         self._check_jump(now_ns)
         for r in [r for r in self._book.rejects.values() if r.on_ns is not None or r.plc_unjudged]:
             if self._cfg.timing_mode == "plc":
-                self._judge_plc_push(r, now_ns)
+                self._landing.plc(r, now_ns)
             else:
-                self._judge_push(r, now_ns)
+                self._landing.box(r, now_ns)
         if self._blind is not None:
             self._judge_blind(now_ns)
         if self._belt.ready:
@@ -293,7 +293,7 @@ class RejectScheduler:
 
     def report_fired(self, item_id: int, now_ns: int) -> None:
         """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on).
-        Judged by where the belt was at the push (`_judge_push`), not by the plan's time: now,
+        Judged by where the belt was at the push (landing.py), not by the plan's time: now,
         or at the first update with a reading at or after the push."""
         r = self._book.rejects.get(item_id)
         if r is None or r.fired_reported:
@@ -303,84 +303,7 @@ class RejectScheduler:
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
             self._commit(r, now_ns)
-        self._judge_push(r, now_ns)
-
-    def _judge_push(self, r: Reject, now_ns: int) -> None:
-        """A reported switch-on, judged by the encoder history at the push (switch-on plus the
-        output latency and actuator response) against the travel at which the item is at the
-        line (`line_mm`, fixed when the plan was armed): beyond the reach short of it (the belt
-        slowed or stopped after the plan: a push at air) or past it (a starved timer thread),
-        a missed reject (`fired_short`, `fired_late`); else a fire. Never on a projection: with
-        no reading at or after the push yet it waits, for at most `encoder.stale_ms`, then it
-        is a missed reject (`fired_unplaced`). Timing the plan from the speed at arming and
-        judging only the timer's lateness booked a push at the planned time fired while the
-        belt stood still (issue 15)."""
-        e = r.ejector
-        assert e is not None
-        assert r.on_ns is not None
-        at_mm = self._landed_mm(r, now_ns, r.on_ns + int(lead_ms(e) * 1e6))
-        if at_mm is None:
-            return
-        on_ns, r.on_ns = r.on_ns, None
-        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * r.plan_mm_per_ns
-        off_mm = at_mm - r.line_mm
-        reason = push_miss(off_mm, e.reach_mm, tol_mm)
-        if reason is not None:
-            beyond_mm = abs(off_mm) - (tol_mm if e.reach_mm is None else e.reach_mm)
-            v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
-            late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
-            due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
-            self._book.miss(r, now_ns, reason, ms(late_ns), due_ns, off_mm=round(off_mm, 1))
-            return
-        self.counters.fired += not r.blind
-        if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
-            # The window runs from the real firing when that is later than planned.
-            late_open = on_ns + int(self._cfg.confirm_window_ms * 1e6)
-            r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
-        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
-                       off_mm=round(off_mm, 1))  # fmt: skip
-
-    def _landed_mm(self, r: Reject, now_ns: int, push_ns: int) -> float | None:
-        """The belt's travel at `push_ns` from real readings, or None while none is in past it;
-        with none within `encoder.stale_ms` of the push, a missed reject `fired_unplaced`."""
-        at_mm = self._belt.read_at(push_ns)
-        if at_mm is None and now_ns - push_ns > self._belt.stale_ns:
-            self._book.miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
-        return at_mm
-
-    def _judge_plc_push(self, r: Reject, now_ns: int) -> None:
-        """A PLC-timed push, judged where the belt was when its paddle landed (the switch-on
-        plus the lead) against the arrival: beyond the reach short of it (the belt stopped or
-        slowed inside the lead: a push at air, review 8), a missed reject `fired_short`; else a
-        fire. Only the short side: the PLC's own late limit refuses a late one, and a lead
-        taken at a rising speed lands a little past the line by design. Never on a projection:
-        it waits for a reading past the landing, at most `stale_ms`, then `fired_unplaced`."""
-        e = r.ejector
-        assert e is not None
-        lead_ns = int(lead_ms(e) * 1e6)
-        if r.on_ns is None:
-            # When the PLC switched on: its rule replayed on the readings (review 9: dated at
-            # the box's fire point, taken with its own lagging speed, a good push on a slowing
-            # belt was judged 4 mm shorter than it landed). Not reached yet: the PLC has not
-            # fired (the box's fire point ran ahead of its), so wait for it.
-            window_ns = int(PLC_SPEED_WINDOW_MS * 1e6)
-            r.on_ns = self._belt.lead_reached_ns(r.arrival_mm, lead_ns, window_ns)
-            if r.on_ns is None:
-                return
-        push_ns = r.on_ns + lead_ns
-        at_mm = self._landed_mm(r, now_ns, push_ns)
-        if at_mm is None:
-            return
-        r.on_ns, r.plc_unjudged = None, False
-        off_mm = at_mm - r.arrival_mm
-        v = self._belt.speed_mm_per_ns() or 0.0
-        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * v
-        if push_miss(off_mm, e.reach_mm, tol_mm) == "fired_short":
-            self._book.miss(r, now_ns, "fired_short", 0.0, off_mm=round(off_mm, 1))
-            return
-        self.counters.fired += 1
-        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=push_ns,
-                       off_mm=round(off_mm, 1))  # fmt: skip
+        self._landing.box(r, now_ns)
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
@@ -767,11 +690,11 @@ class RejectScheduler:
     def _commit_plc(self, r: Reject, now_ns: int) -> None:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
         knowledge; the bin sensor confirms it when configured). A single push is booked fired
-        only once the belt is known where its paddle landed (`_judge_plc_push`)."""
+        only once the belt is known where its paddle landed (landing.py)."""
         self._commit(r, now_ns)
         if not r.blind:
             r.plc_unjudged = True
-            self._judge_plc_push(r, now_ns)
+            self._landing.plc(r, now_ns)
         v = self._belt.speed_mm_per_ns()
         if v:  # the update notices the fire up to a cycle late: the window opens when it fired
             behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
@@ -850,7 +773,7 @@ class RejectScheduler:
         for item_id, r in list(self._book.rejects.items()):
             if (
                 r.state != "committed" or r.on_ns is not None or r.plc_unjudged
-            ):  # unjudged: _judge_push decides
+            ):  # unjudged: landing.py decides
                 continue
             if self._tracker.position(item_id) is not None:
                 continue
