@@ -32,12 +32,8 @@ every cycle until it fires (push_checks.py): a good item inside its blast window
 same ejector, or inside its pulse (`ejector_cycle_short`), is counted, logged and alarmed, once
 per push, and the push still fires.
 
-With `confirm_window_ms` every push opens a bin window when it fires: a defect's push must be
-seen in the bin within it, a push over blind belt may be (it may meet items or air). Each bin
-pulse goes to a blind push whose window holds it first, up to the items that push can meet
-(confirm.py), so a real reject is never credited with a pulse a blind push can explain; one
-left unconfirmed stops the belt (`reject_unconfirmed`, its cause `no_pulse`, or
-`ambiguous_with_blind_push` when a blind push took a pulse its window held).
+With `confirm_window_ms` every push opens a bin window when it fires, which a bin pulse must
+close in time or the belt stops (`reject_unconfirmed`; bin_windows.py).
 """
 
 from __future__ import annotations
@@ -51,9 +47,9 @@ from plantvision import log
 from plantvision.conveyor.actions import Actions, Alarm, FirePlan, PlcVerdict
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
+from plantvision.conveyor.bin_windows import BinWindows
 from plantvision.conveyor.blind import BlindSegments
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
-from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
 from plantvision.conveyor.ejector import (
     Push,
     lateness_mm,
@@ -111,6 +107,7 @@ class RejectScheduler:
         self._log = self._book.log
         self._landing = Landing(cfg, self._belt, self._book)
         self._checks = PushChecks(self._belt, self._tracker, self._book)
+        self._bins = BinWindows(cfg, self._belt, self._book)
         self.counters = self._book.counters
         self._blind = (
             None
@@ -118,7 +115,6 @@ class RejectScheduler:
             else BlindSegments(cfg, self._belt, self.counters, self._log)
         )
         self._next_blind_id = -1  # pushes over blind segments count down from -1
-        self._bin = BlindBook()  # what blind pushes may still explain in the bin, and took
 
     @property
     def belt(self) -> Belt:
@@ -301,7 +297,7 @@ class RejectScheduler:
         r.fired_reported, r.on_ns = True, now_ns
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
-            self._commit(r, now_ns)
+            self._bins.commit(r, now_ns)
         self._landing.box(r, now_ns)
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
@@ -333,35 +329,7 @@ class RejectScheduler:
         takes it first (confirm.py): a real reject is confirmed only by a pulse no blind push
         can explain."""
         self._fired_by_plc(now_ns)
-        self._bin.keep(self._book.rejects)
-        level = ejector_id is None
-        waiting = sorted(
-            (r for r in self._book.rejects.values() if r.confirm_deadline_ns is not None
-             and (not r.blind or self._bin.may(r.item_id))
-             and (level or (r.ejector is not None and r.ejector.id == ejector_id))),
-            key=lambda r: r.fire_at_ns if level else r.confirm_deadline_ns or 0,
-        )  # fmt: skip
-        # The level input: an edge since the last cycle, which every window still waiting held.
-        windows = [Window(r.confirm_open_ns, now_ns if level else r.confirm_deadline_ns or 0,
-                          r.blind) for r in waiting]  # fmt: skip
-        seen_from_ns = now_ns if since_ns is None else since_ns
-        i, passed_over = explain(windows, seen_from_ns, now_ns)
-        which = {} if level else {"ejector": ejector_id}
-        if i is None:
-            self._log.warning("reject_confirm_unexpected", t_ns=now_ns, **which)
-            return
-        r = waiting[i]
-        if r.blind:
-            ids = [waiting[k].item_id for k in passed_over]
-            self._bin.take(r.item_id, ids)
-            self._log.info("reject_confirm_blind", item_id=r.item_id, ambiguous_ids=ids,
-                           after_ms=ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
-            return
-        r.confirm_deadline_ns = None
-        self._bin.settle(r.item_id)
-        self.counters.confirmed += 1
-        self._log.info("reject_confirmed", item_id=r.item_id,
-                       after_ms=ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
+        self._bins.confirm(now_ns, ejector_id, since_ns)
 
     def _fired_by_plc(self, now_ns: int) -> list[Reject]:
         """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
@@ -465,7 +433,7 @@ class RejectScheduler:
 
     def _advance(self, r: Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
-            self._check_confirmation(r, now_ns)
+            self._bins.check(r, now_ns)
             return
         if r.state in ("armed", "sent") and not r.neighbours_told:
             self._checks.recheck_blast(r, now_ns)
@@ -503,7 +471,7 @@ class RejectScheduler:
         if r.state == "armed" and now_ns >= r.fire_at_ns - tol_ns:
             # The timer has switched the coil on, or is spinning to (its spin is at most the
             # tolerance): a cancel or re-time now could arrive after it fired, so it owns it.
-            self._commit(r, r.fire_at_ns)
+            self._bins.commit(r, r.fire_at_ns)
             return
         if not self._belt.placed(now_ns):
             self._advance_box_blind(r, now_ns, remaining_mm)
@@ -625,7 +593,7 @@ class RejectScheduler:
         """The PLC fired a delivered verdict: the belt passed its count (the box's best
         knowledge; the bin sensor confirms it when configured). A single push is booked fired
         only once the belt is known where its paddle landed (landing.py)."""
-        self._commit(r, now_ns)
+        self._bins.commit(r, now_ns)
         if not r.blind:
             r.plc_unjudged = True
             self._landing.plc(r, now_ns)
@@ -633,60 +601,6 @@ class RejectScheduler:
         if v:  # the update notices the fire up to a cycle late: the window opens when it fired
             behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
             r.confirm_open_ns = now_ns - int(min(max(behind_ns, 0.0), 1e9))
-
-    def _commit(self, r: Reject, fired_at_ns: int) -> None:
-        r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
-        if self._cfg.confirm_window_ms is None:
-            return
-        r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
-        if r.blind:  # may meet items or air: a window that may explain pulses, owes none
-            self._open_blind_window(r)
-
-    def _open_blind_window(self, r: Reject) -> None:
-        """A blind push's window stays open until its coil goes off (box: the pulse; PLC: the
-        range's end, see `_check_confirmation`) plus the confirm window, and explains at most
-        the items the belt it sweeps can hold: `min_item_pitch_mm` apart, or without it twice
-        `gate_mm` (closer items would share one track)."""
-        assert r.ejector is not None
-        assert r.confirm_deadline_ns is not None
-        v = max(self._belt.speed_mm_per_ns() or 0.0, 0.0)
-        coil_ns = coil_on_ns(r, v)
-        r.confirm_deadline_ns += coil_ns
-        pitch_mm = self._cfg.min_item_pitch_mm or 2 * self._cfg.gate_mm
-        swept_mm = max(r.span_mm, v * coil_ns)
-        self._bin.open(r.item_id, items_met(swept_mm, r.ejector.reach_mm, pitch_mm))
-
-    def _check_confirmation(self, r: Reject, now_ns: int) -> None:
-        """A real reject whose window closed unconfirmed stops the belt; its cause says whether
-        a blind push took a pulse its window held (`ambiguous_with_blind_push`: its item may be
-        in the bin) or none was left for it (`no_pulse`). A blind push's window closes quietly,
-        a PLC range's only a confirm window after the belt passed its end."""
-        if r.confirm_deadline_ns is None:
-            return
-        if r.end_mm is not None:  # a PLC range, on until a reading passes its end, and then off
-            assert self._cfg.confirm_window_ms is not None
-            window_ns = int(self._cfg.confirm_window_ms * 1e6)
-            r.confirm_deadline_ns = max(r.confirm_deadline_ns, now_ns + window_ns)
-            measured_mm = self._belt.measured_mm()
-            if measured_mm is not None and measured_mm >= r.end_mm:
-                r.end_mm = None  # the window runs from the first update that saw it off
-        if now_ns <= r.confirm_deadline_ns:
-            return
-        if r.blind:
-            r.confirm_deadline_ns = None
-            self._bin.settle(r.item_id)
-            return
-        r.confirm_deadline_ns = None
-        blind_ids = self._bin.settle(r.item_id)
-        self.counters.unconfirmed += 1
-        self.counters.unconfirmed_ambiguous += bool(blind_ids)
-        self._book.buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
-        self._book.stop_belt = True
-        cause: dict[str, Any] = {"cause": "no_pulse"}
-        if blind_ids:  # its item may be in the bin: a pulse a blind push took may be its own
-            cause = {"cause": "ambiguous_with_blind_push", "blind_ids": blind_ids}
-        self._log.error("reject_unconfirmed", item_id=r.item_id,
-                        window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
         for e in self._ejectors:
