@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plantvision import log
-from plantvision.conveyor.actions import Actions, Alarm, FirePlan, PlcVerdict
+from plantvision.conveyor.actions import Actions, Alarm, FirePlan
 from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.bin_windows import BinWindows
@@ -52,13 +52,13 @@ from plantvision.conveyor.blind import BlindSegments
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.ejector import (
     Push,
-    lateness_mm,
     lateness_ns,
 )
 from plantvision.conveyor.landing import Landing
 from plantvision.conveyor.mapping import ImageToBelt
+from plantvision.conveyor.plc_timed import PlcTiming
 from plantvision.conveyor.push_checks import PushChecks
-from plantvision.conveyor.rejects import Reject, RejectBook, coil_on_ns, lead_mm, lead_ms, ms
+from plantvision.conveyor.rejects import Reject, RejectBook, coil_on_ns, lead_ms, ms
 from plantvision.conveyor.tracker import BeltFrame, ItemTracker
 from plantvision.types import Detections
 
@@ -100,14 +100,15 @@ class RejectScheduler:
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
         self._book = RejectBook(cfg, logger if logger is not None else log.get(room="conveyor"))
         self._jumps_seen = 0
-        self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
-        self._margin_ns = int(transport_margin_ms * 1e6)
         self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
         self._unplaced_told = False  # belt_unplaced raised for this spell
         self._log = self._book.log
         self._landing = Landing(cfg, self._belt, self._book)
         self._checks = PushChecks(self._belt, self._tracker, self._book)
         self._bins = BinWindows(cfg, self._belt, self._book)
+        margin_ns = int(transport_margin_ms * 1e6)
+        self._plc = PlcTiming(cfg, self._belt, self._book, self._checks, self._bins,
+                              self._landing, margin_ns)  # fmt: skip
         self.counters = self._book.counters
         self._blind = (
             None
@@ -310,11 +311,11 @@ class RejectScheduler:
         """PLC-timed: these verdicts are being written; until the write comes back the PLC may
         not have them, so passing their fire count is not a fire (it tripped reject_unconfirmed
         for a verdict that then failed, whatever missed_action said)."""
-        self._in_transit.update(item_ids)
+        self._plc.in_transit.update(item_ids)
 
     def verdict_settled(self, item_id: int) -> None:
         """The write of `item_id`'s verdict came back (delivered, or reported lost)."""
-        self._in_transit.discard(item_id)
+        self._plc.in_transit.discard(item_id)
 
     def report_confirm(
         self, now_ns: int, ejector_id: str | None = None, since_ns: int | None = None
@@ -328,27 +329,8 @@ class RejectScheduler:
         way a push over blind belt whose window holds it, and that can still explain a pulse,
         takes it first (confirm.py): a real reject is confirmed only by a pulse no blind push
         can explain."""
-        self._fired_by_plc(now_ns)
+        self._plc.fired_by(now_ns)
         self._bins.confirm(now_ns, ejector_id, since_ns)
-
-    def _fired_by_plc(self, now_ns: int) -> list[Reject]:
-        """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
-        the bin sensor can see the item before the next cycle notices the fire count passed
-        (found by the verifier: the confirm was dropped and the window then tripped the belt)."""
-        if self._cfg.timing_mode != "plc" or not self._belt.ready:
-            return []
-        # A bin pulse is evidence of a push: a projection up to `stale_ms` may back it.
-        belt = self._belt
-        travel_mm = belt.position_mm(now_ns) if belt.placed(now_ns) else belt.measured_mm()
-        assert travel_mm is not None  # PLC-timed belts have an encoder, and it was read
-        fired = [
-            r
-            for r in self._book.rejects.values()
-            if r.state == "sent" and travel_mm >= r.fire_mm and r.item_id not in self._in_transit
-        ]
-        for r in fired:
-            self._commit_plc(r, now_ns)
-        return fired
 
     def _check_jump(self, now_ns: int) -> None:
         """An encoder discontinuity (the belt re-anchored itself): where the items in flight
@@ -386,34 +368,12 @@ class RejectScheduler:
         booked as fired. An encoder jump in the same reading is handled first (its rejects
         are missed: a count of the old numbering would fire on another item)."""
         self._check_jump(now_ns)
-        measured_mm = self._belt.measured_mm()
-        if measured_mm is None:
-            return
-        travel_mm = self._belt.position_mm(now_ns)
-        for r in list(self._book.rejects.values()):
-            if r.state != "sent" or r.ejector is None:
-                continue
-            last_mm = r.fire_mm + r.span_mm  # a range: its end
-            if last_mm <= measured_mm:
-                self._book.miss(r, now_ns, "plc_restarted", 0.0)
-            else:
-                v = self._belt.speed_mm_per_ns()
-                deadline_ns = now_ns + int((last_mm - travel_mm) / v) if v else None
-                verdict = self._verdict(r, deadline_ns)
-                self._book.buf.verdicts.append(verdict)
-                self.counters.fifo_resent += 1
-                self._log.warning("reject_resent", item_id=r.item_id,
-                                  arrival_count=verdict.arrival_count)  # fmt: skip
+        self._plc.resend_ahead(now_ns)
 
     def report_fifo_loss(self, now_ns: int, reason: str, n: int) -> None:
         """The PLC's echo counts `n` verdicts it refused or lost to overflow: each is a missed
         reject (which item, the echo does not say; the counts and the alarm are what matter)."""
-        if reason == "fifo_overflow":
-            self.counters.fifo_overflow += n
-        else:
-            self.counters.fifo_refused += n
-        for _ in range(n):
-            self._book.miss(Reject(0), now_ns, reason, 0.0)
+        self._plc.fifo_loss(now_ns, reason, n)
 
     @property
     def unplaced_held(self) -> bool:
@@ -438,15 +398,7 @@ class RejectScheduler:
         if r.state in ("armed", "sent") and not r.neighbours_told:
             self._checks.recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
-            # The PLC fires at the arrival less the lead at its speed; the box follows that
-            # point at its own (a verdict sent at standstill fires ahead of its arrival).
-            r.fire_mm = r.arrival_mm - lead_mm(r.ejector, self._belt.speed_mm_per_ns())
-            # Fired only when a real reading passed that point: a projection during an outage
-            # booked verdicts fired that a PLC restart then lost (review 5).
-            measured_mm = self._belt.measured_mm()
-            passed = measured_mm is not None and measured_mm >= r.fire_mm
-            if passed and r.item_id not in self._in_transit:
-                self._commit_plc(r, now_ns)
+            self._plc.follow(r, now_ns)
             return
         pos = (r.u_mm, 0.0) if r.u_mm is not None else self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
@@ -461,7 +413,7 @@ class RejectScheduler:
         if self._cfg.timing_mode == "plc":
             if not self._belt.placed(now_ns):  # lateness from a stale projection: wait
                 return
-            self._advance_plc(r, now_ns, travel_mm, remaining_mm)
+            self._plc.send(r, now_ns, travel_mm, remaining_mm)
         else:
             self._advance_box(r, now_ns, travel_mm, remaining_mm)
 
@@ -508,56 +460,6 @@ class RejectScheduler:
         elif r.state == "armed":
             self._unarm(r, "belt_unplaced")
 
-    def _advance_plc(self, r: Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
-        assert r.ejector is not None
-        e = r.ejector
-        v = self._belt.speed_mm_per_ns()
-        if v is None:
-            if remaining_mm < -(e.reach_mm or 0.0):
-                self._book.miss(r, now_ns, "passed_while_stopped", 0.0)
-            return  # no speed yet to lead the actuator response: decide next cycle
-        # The verdict carries the arrival and the lead; the PLC applies the lead at its own speed
-        # every scan. The box's speed only judges, here, whether the push can still meet the item.
-        arrival_mm = travel_mm + remaining_mm
-        fire_mm = arrival_mm - lead_mm(e, v)
-        # A blind range (its downstream end first) is on until its end passes: late past that.
-        # A verdict acts only once written and scanned; without a reach, as before, not at all.
-        margin_ns = self._margin_ns if e.reach_mm is not None else 0
-        late_mm = lateness_mm(travel_mm, fire_mm + r.span_mm, e.reach_mm, v, margin_ns)
-        if late_mm >= 0:
-            due_ns = now_ns + int((arrival_mm - travel_mm) / v) if v > 0 else 0
-            self._book.miss(r, now_ns, "late", ms(late_mm / v) if v > 0 else 0.0, due_ns)
-            return
-        r.state, r.arrival_mm, r.fire_mm = "sent", arrival_mm, fire_mm
-        r.end_mm = fire_mm + r.span_mm if r.blind else None  # its bin window runs to there
-        # Past this instant the verdict is not worth writing (the writer may be queued): the
-        # item would be beyond the reach when the PLC has it (the PLC fires a count already
-        # passed at once, and refuses one past its late limit, which must be the reach).
-        deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
-        verdict = self._verdict(r, deadline_ns)
-        self._book.buf.verdicts.append(verdict)
-        self._book.count_scheduled(r)
-        push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
-        offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
-        self._checks.check(r, now_ns, push_ns, coil_on_ns(r, v), v, offset_mm)
-        self._log.info(
-            "reject_scheduled",
-            item_id=r.item_id,
-            ejector=r.ejector.id,
-            mode="plc",
-            arrival_count=verdict.arrival_count,
-            lead_ms=verdict.lead_ms,
-            **({} if verdict.end_count is None else {"end_count": verdict.end_count}),
-        )
-
-    def _verdict(self, r: Reject, deadline_ns: int | None) -> PlcVerdict:
-        """What the PLC gets for a sent reject: the counts at which its item (a range: its
-        start and its end) arrives at the ejector line, and the ejector's lead."""
-        assert r.ejector is not None
-        count = self._belt.count_at_mm(r.arrival_mm)
-        end = self._belt.count_at_mm(r.arrival_mm + r.span_mm) if r.blind else None
-        return PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end, lead_ms(r.ejector))
-
     def _arm(self, r: Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
              ) -> None:  # fmt: skip
         """Arm (or re-time) the coil at `fire_at_ns`; `offset_mm`: how far past the line the
@@ -588,19 +490,6 @@ class RejectScheduler:
         r.state = "pending"
         self._book.buf.cancels.append(r.item_id)
         self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
-
-    def _commit_plc(self, r: Reject, now_ns: int) -> None:
-        """The PLC fired a delivered verdict: the belt passed its count (the box's best
-        knowledge; the bin sensor confirms it when configured). A single push is booked fired
-        only once the belt is known where its paddle landed (landing.py)."""
-        self._bins.commit(r, now_ns)
-        if not r.blind:
-            r.plc_unjudged = True
-            self._landing.plc(r, now_ns)
-        v = self._belt.speed_mm_per_ns()
-        if v:  # the update notices the fire up to a cycle late: the window opens when it fired
-            behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
-            r.confirm_open_ns = now_ns - int(min(max(behind_ns, 0.0), 1e9))
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
         for e in self._ejectors:
