@@ -41,35 +41,25 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from plantvision import log
 from plantvision.conveyor.actions import Actions, Alarm, FirePlan
-from plantvision.conveyor.association import assign_defects
 from plantvision.conveyor.belt import Belt
 from plantvision.conveyor.bin_windows import BinWindows
 from plantvision.conveyor.blind import BlindSegments
 from plantvision.conveyor.box_timed import BoxTiming
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
 from plantvision.conveyor.landing import Landing
-from plantvision.conveyor.mapping import ImageToBelt
+from plantvision.conveyor.placing import FramePlacer, UnplacedSpell
 from plantvision.conveyor.plc_timed import PlcTiming
 from plantvision.conveyor.push_checks import PushChecks
-from plantvision.conveyor.rejects import Reject, RejectBook, ms
-from plantvision.conveyor.tracker import BeltFrame, ItemTracker
+from plantvision.conveyor.rejects import Reject, RejectBook
+from plantvision.conveyor.tracker import ItemTracker
 from plantvision.types import Detections
 
 # Box mode: a committed plan whose switch-on the timer has not reported this long after its fire
 # time is a missed reject (the timer thread is stuck or dead; a starved one reports late).
 REPORT_WAIT_NS = 2_000_000_000
-# A box this much longer than longest_item_mm shows an item longer than declared (detector boxes
-# are a little loose: the scenes' 60 mm items box at up to 72 mm): it is told, and the frame
-# proves that much less of its view.
-OVERLONG_SLACK = 1.25
-
-
-def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2])
 
 
 class RejectScheduler:
@@ -90,15 +80,12 @@ class RejectScheduler:
         `transport_margin_ms`: PLC mode, from a verdict's decision to the PLC acting on it (the
         write and a scan); it narrows the reach of ejectors that give `reach_mm`."""
         self._cfg = cfg
-        self._capture_latency_ns = int(capture_latency_ms * 1e6)
         self._belt = Belt(cfg.belt, encoder_bits)
-        self._mapping = ImageToBelt(cfg.mapping)
+        self._placer = FramePlacer(cfg, self._belt, int(capture_latency_ms * 1e6))
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
         self._book = RejectBook(cfg, logger if logger is not None else log.get(room="conveyor"))
         self._jumps_seen = 0
-        self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
-        self._unplaced_told = False  # belt_unplaced raised for this spell
         self._log = self._book.log
         self._landing = Landing(cfg, self._belt, self._book)
         self._checks = PushChecks(self._belt, self._tracker, self._book)
@@ -113,6 +100,7 @@ class RejectScheduler:
             if cfg.longest_item_mm is None
             else BlindSegments(cfg, self._belt, self.counters, self._log)
         )
+        self._spell = UnplacedSpell(cfg, self._belt, self._book, self._blind)
         self._next_blind_id = -1  # pushes over blind segments count down from -1
 
     @property
@@ -136,14 +124,16 @@ class RejectScheduler:
         that much less belt (review 7: a 560 mm defect declared 40 mm passed unjudged)."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        if not self._belt.placed(t_capture_ns - self._capture_latency_ns):
-            self._unplaced(t_capture_ns, detections)
+        if not self._belt.placed(self._placer.exposed_ns(t_capture_ns)):
+            self._spell.frame(t_capture_ns, detections)
             return
-        self._unplaced_since_ns, self._unplaced_told = None, False
+        self._spell.end()
         if self._blind is not None:
-            t_place_ns = t_capture_ns - self._capture_latency_ns
+            t_place_ns = self._placer.exposed_ns(t_capture_ns)
             self._blind.prove(t_place_ns, frame_w, frame_h, longest_seen_mm)
-        upd = self._tracker.observe(self._on_belt(t_capture_ns, detections, frame_w, frame_h))
+        upd = self._tracker.observe(
+            self._placer.on_belt(t_capture_ns, detections, frame_w, frame_h)
+        )
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
         for item_id in upd.newly_defective_ids:
@@ -157,72 +147,12 @@ class RejectScheduler:
         """The longest box along the belt in this frame, whole or cut by the border (0 with
         none): the coverage map rests on `longest_item_mm`, and an item longer than declared is
         whole in fewer frames than it assumes."""
-        if len(detections) == 0:
-            return 0.0
-        half = self._half_mm(detections.xyxy.astype(np.float64), frame_w, frame_h)
-        return float(2 * half[:, 0].max())
+        return self._placer.longest_box_mm(detections, frame_w, frame_h)
 
     def overlong(self, length_mm: float) -> bool:
-        """A box this long shows an item longer than declared (OVERLONG_SLACK for the
+        """A box this long shows an item longer than declared (placing.OVERLONG_SLACK for the
         detector's loose boxes): worth telling the integrator."""
-        longest = self._cfg.longest_item_mm
-        return longest is not None and length_mm > longest * OVERLONG_SLACK
-
-    def _unplaced(self, t_capture_ns: int, detections: Detections) -> None:
-        """A frame the belt cannot place (no encoder reading yet, or none for `stale_ms`): its
-        items go unjudged. Counted and logged per frame; the fault `belt_unplaced` (once per
-        spell: counted, logged, alarmed and, with missed_action stop_belt, the belt stopped)
-        as soon as such a frame shows a defect (a blind segment with a defect in it), or once
-        frames stay unplaced `stale_ms` while they show items. A belt whose readings all went
-        unused (review 5: every one judged blurred) passed defects silently; so did a defect
-        seen only in a spell shorter than `stale_ms` (review 6): its items are not kept."""
-        self.counters.frames_unplaced += 1
-        self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
-        self.undecided("belt_unplaced")
-        if self._unplaced_since_ns is None:
-            self._unplaced_since_ns = t_capture_ns
-        cfg = self._cfg
-        seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
-        defect = bool(detections.class_mask([cfg.defect_class]).any())
-        unplaced_ns = t_capture_ns - self._unplaced_since_ns
-        # Before the belt's first reading the coverage map holds the whole belt up to the
-        # ejectors blind (start-up), so a defect there is pushed anyway: the first frames of
-        # every box start come before the first input poll, and alarmed at each power-up.
-        defect_alarms = defect and (self._blind is None or self._belt.measured_mm() is not None)
-        long_spell = seen and unplaced_ns >= self._belt.stale_ns
-        if self._unplaced_told or not (defect_alarms or long_spell):
-            return
-        self._unplaced_told = True
-        self.counters.belt_unplaced += 1
-        self._book.buf.alarms.append(Alarm("belt_unplaced", 0))
-        if cfg.missed_action == "stop_belt":
-            self._book.stop_belt = True
-        self._log.error("belt_unplaced", unplaced_ms=ms(unplaced_ns), defect=defect,
-                        action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
-
-    def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
-                 ) -> BeltFrame:  # fmt: skip
-        """A frame's item and defect boxes in belt-fixed mm; each defect with the item box
-        that contains it in the image (pixels: the same frame, no mapping error)."""
-        cfg = self._cfg
-        dets = dets.select(dets.class_mask([cfg.item_class, cfg.defect_class]))
-        xy = dets.xyxy.astype(np.float64)
-        is_defect = dets.class_mask([cfg.defect_class])
-        items = np.flatnonzero(~is_defect)
-        owner = np.full(len(xy), -1, np.int64)
-        local = assign_defects(xy[items], xy[is_defect])
-        owner[np.flatnonzero(is_defect)[local >= 0]] = items[local[local >= 0]]
-        along_mm, across_mm = self._mapping.map(_centres(xy), frame_w, frame_h)
-        u_mm = along_mm - self._belt.position_mm(t_capture_ns - self._capture_latency_ns)
-        return BeltFrame(u_mm, across_mm, self._half_mm(xy, frame_w, frame_h), is_defect, owner)
-
-    def _half_mm(self, xyxy: npt.NDArray[np.float64], frame_w: int, frame_h: int
-                 ) -> npt.NDArray[np.float64]:  # fmt: skip
-        """N x 2 half extents (along, across) of boxes on the belt, from their four corners (a
-        homography makes a box a quadrilateral)."""
-        corners = xyxy[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)
-        cu, ca = (a.reshape(-1, 4) for a in self._mapping.map(corners, frame_w, frame_h))
-        return np.column_stack([np.ptp(cu, axis=1), np.ptp(ca, axis=1)]) / 2
+        return self._placer.overlong(length_mm)
 
     def undecided(self, cause: str) -> None:
         """A frame was not decided (`model_error`, `frozen_frame`, `black_frame`, unplaced):
@@ -378,7 +308,7 @@ class RejectScheduler:
         """The spell that raised `belt_unplaced` goes on (no frame placed since): the cause is
         still present, so no reset press can clear it (review 6: a press mid-spell cleared it,
         the fault is raised once per spell, and defects passed with the permit on)."""
-        return self._unplaced_told
+        return self._spell.told
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause), unless its
