@@ -1,13 +1,14 @@
 """Reject scheduling: defective items to ejector fire plans or PLC verdicts, never lost. Pure.
 
-Call `observe` with each frame's detections and `update` every cycle (after `observe` when
-there is a frame). Fire times follow the belt, not the wall clock: every `update` re-predicts
-them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
-before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
-stopped belt does not fire at an empty spot; `retime` does that for armed plans on each encoder
-reading between cycles. In PLC mode the verdict carries the encoder count at which the item
-arrives at the ejector line and the ejector's lead, which stay right whatever the belt does
-afterwards: the PLC leads the arrival by the lead at its own speed.
+`RejectScheduler` is the one public entry. Call `observe` with each frame's detections and
+`update` every cycle (after `observe` when there is a frame). Fire times follow the belt, not
+the wall clock: every `update` re-predicts them from the current belt position and speed. In box
+mode a plan is armed only `horizon_ms` before its fire time and re-sent (same item id) or
+cancelled when the prediction moves, so a stopped belt does not fire at an empty spot; `retime`
+does that for armed plans on each encoder reading between cycles. In PLC mode the verdict
+carries the encoder count at which the item arrives at the ejector line and the ejector's lead,
+which stay right whatever the belt does afterwards: the PLC leads the arrival by the lead at its
+own speed.
 
 Items are placed where the belt was when their frame was exposed (the stamp less the camera's
 capture latency; the belt dates encoder readings back by the encoder's latency), and a fire
@@ -18,22 +19,26 @@ A reject is a missed reject when, decided, its item will be beyond its ejector's
 time the push can happen (box: the coil on now; PLC: the verdict at the PLC after the transport
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
-configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
-the timer's switch-on is judged too (`report_fired`, landing.py): by where the belt's real
-readings say the item was at the push, against the travel at which it is at the line (stored
-when the plan was armed); beyond the reach short of it (the belt slowed or stopped after the
-plan: `fired_short`) or past it (a starved timer thread: `fired_late`) it is a missed reject
-(without a reach: beyond the re-time tolerance at the plan's speed). A reject is kept until its
-switch-on is reported and judged, so a late report is judged, never taken for a stray.
+configured, the belt is stopped. A reject decided late but within reach fires at once. A fired
+push is judged by where the belt's real readings say it landed (`fired_short`, `fired_late`,
+`fired_unplaced` are missed rejects); a box-timed reject is kept until its switch-on is
+reported and judged, so a late report is judged, never taken for a stray. Each push is checked
+for good items in its blast window and for the ejector's cycle, and with `confirm_window_ms` it
+must be seen in the bin.
 
-Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
-every cycle until it fires (push_checks.py): a good item inside its blast window
-(`reject_hits_neighbour`) or a start closer than the actuator's cycle to another push on the
-same ejector, or inside its pulse (`ejector_cycle_short`), is counted, logged and alarmed, once
-per push, and the push still fires.
+This module tracks the items, picks each reject's ejector, handles encoder jumps, hands blind
+segments' pushes on and forgets settled rejects; the rest lives in modules of one concern each,
+sharing one `RejectBook`:
 
-With `confirm_window_ms` every push opens a bin window when it fires, which a bin pulse must
-close in time or the belt stops (`reject_unconfirmed`; bin_windows.py).
+    rejects.py      Reject (the record) and RejectBook: rejects in flight, the cycle's actions,
+                    counters, the latched belt stop, `miss`
+    placing.py      a frame's boxes on the belt at its exposure; the `belt_unplaced` spell
+    box_timed.py    box mode: plans armed within the horizon, re-timed, withdrawn, committed
+    plc_timed.py    PLC mode: verdicts sent, followed until fired, resent after a PLC restart
+    landing.py      where a fired push landed, judged on real readings
+    push_checks.py  a planned push's blast window and the ejector's cycle
+    bin_windows.py  the bin window each fired push opens, and the pulses that close them
+    blind.py        blind segments (with `longest_item_mm`) and the pushes that cover them
 """
 
 from __future__ import annotations
