@@ -2,7 +2,10 @@
 
 The pure part (re-exported here) imports no camera, inference or Modbus library (a test checks
 it): the loop passes in the clock, the encoder count and the detections, and carries out the
-returned `Actions`. Carrying them out is the shell's half, imported by name, not from here:
+returned `Actions`. Its entry is `RejectScheduler` (scheduler.py), whose docstring maps the
+modules it is made of (rejects, placing, box_timed, plc_timed, landing, push_checks,
+bin_windows, blind). Carrying the actions out is the shell's half, imported by name, not from
+here:
 
     runtime.py  RejectRuntime: one camera's scheduler, ejector timer and PLC verdicts
     timer.py    EjectorTimer: sleeps, then spins the last part, to switch a coil on time

@@ -1,13 +1,14 @@
 """Reject scheduling: defective items to ejector fire plans or PLC verdicts, never lost. Pure.
 
-Call `observe` with each frame's detections and `update` every cycle (after `observe` when
-there is a frame). Fire times follow the belt, not the wall clock: every `update` re-predicts
-them from the current belt position and speed. In box mode a plan is armed only `horizon_ms`
-before its fire time and re-sent (same item id) or cancelled when the prediction moves, so a
-stopped belt does not fire at an empty spot; `retime` does that for armed plans on each encoder
-reading between cycles. In PLC mode the verdict carries the encoder count at which the item
-arrives at the ejector line and the ejector's lead, which stay right whatever the belt does
-afterwards: the PLC leads the arrival by the lead at its own speed.
+`RejectScheduler` is the one public entry. Call `observe` with each frame's detections and
+`update` every cycle (after `observe` when there is a frame). Fire times follow the belt, not
+the wall clock: every `update` re-predicts them from the current belt position and speed. In box
+mode a plan is armed only `horizon_ms` before its fire time and re-sent (same item id) or
+cancelled when the prediction moves, so a stopped belt does not fire at an empty spot; `retime`
+does that for armed plans on each encoder reading between cycles. In PLC mode the verdict
+carries the encoder count at which the item arrives at the ejector line and the ejector's lead,
+which stay right whatever the belt does afterwards: the PLC leads the arrival by the lead at its
+own speed.
 
 Items are placed where the belt was when their frame was exposed (the stamp less the camera's
 capture latency; the belt dates encoder readings back by the encoder's latency), and a fire
@@ -18,124 +19,52 @@ A reject is a missed reject when, decided, its item will be beyond its ejector's
 time the push can happen (box: the coil on now; PLC: the verdict at the PLC after the transport
 margin); without a reach, when its fire time (arrival minus output latency and actuator
 response) has passed. It is counted, logged as `reject_missed`, raised as an alarm, and, if
-configured, the belt is stopped. A reject decided late but within reach fires at once. Box mode,
-the timer's switch-on is judged too (`report_fired`, `_judge_push`): by where the belt's real
-readings say the item was at the push, against the travel at which it is at the line (stored
-when the plan was armed); beyond the reach short of it (the belt slowed or stopped after the
-plan: `fired_short`) or past it (a starved timer thread: `fired_late`) it is a missed reject
-(without a reach: beyond the re-time tolerance at the plan's speed). A reject is kept until its
-switch-on is reported and judged, so a late report is judged, never taken for a stray.
+configured, the belt is stopped. A reject decided late but within reach fires at once. A fired
+push is judged by where the belt's real readings say it landed (`fired_short`, `fired_late`,
+`fired_unplaced` are missed rejects); a box-timed reject is kept until its switch-on is
+reported and judged, so a late report is judged, never taken for a stray. Each push is checked
+for good items in its blast window and for the ejector's cycle, and with `confirm_window_ms` it
+must be seen in the bin.
 
-Each push is checked when it is first planned (box: armed; PLC: sent), its blast window again
-every cycle until it fires: a good item inside its blast window (`reject_hits_neighbour`) or a
-start closer than the actuator's cycle to another push on the same ejector, or inside its pulse
-(`ejector_cycle_short`), is counted, logged and alarmed, once per push, and the push still
-fires (see `_check_push`).
+This module tracks the items, picks each reject's ejector, handles encoder jumps, hands blind
+segments' pushes on and forgets settled rejects; the rest lives in modules of one concern each,
+sharing one `RejectBook`:
 
-With `confirm_window_ms` every push opens a bin window when it fires: a defect's push must be
-seen in the bin within it, a push over blind belt may be (it may meet items or air). Each bin
-pulse goes to a blind push whose window holds it first, up to the items that push can meet
-(confirm.py), so a real reject is never credited with a pulse a blind push can explain; one
-left unconfirmed stops the belt (`reject_unconfirmed`, its cause `no_pulse`, or
-`ambiguous_with_blind_push` when a blind push took a pulse its window held).
+    rejects.py      Reject (the record) and RejectBook: rejects in flight, the cycle's actions,
+                    counters, the latched belt stop, `miss`
+    placing.py      a frame's boxes on the belt at its exposure; the `belt_unplaced` spell
+    box_timed.py    box mode: plans armed within the horizon, re-timed, withdrawn, committed
+    plc_timed.py    PLC mode: verdicts sent, followed until fired, resent after a PLC restart
+    landing.py      where a fired push landed, judged on real readings
+    push_checks.py  a planned push's blast window and the ejector's cycle
+    bin_windows.py  the bin window each fired push opens, and the pulses that close them
+    blind.py        blind segments (with `longest_item_mm`) and the pushes that cover them
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from plantvision import log
-from plantvision.conveyor.actions import (
-    ActionBuffer,
-    Actions,
-    Alarm,
-    FirePlan,
-    MissedReject,
-    PlcVerdict,
-    PushConflict,
-    RejectCounters,
-)
-from plantvision.conveyor.association import assign_defects
+from plantvision.conveyor.actions import Actions, Alarm, FirePlan
 from plantvision.conveyor.belt import Belt
-from plantvision.conveyor.blind import BlindSegments, coil_max_ns
+from plantvision.conveyor.bin_windows import BinWindows
+from plantvision.conveyor.blind import BlindSegments
+from plantvision.conveyor.box_timed import BoxTiming
 from plantvision.conveyor.config import ConveyorConfig, EjectorModel
-from plantvision.conveyor.confirm import BlindBook, Window, explain, items_met
-from plantvision.conveyor.ejector import (
-    PLC_SPEED_WINDOW_MS,
-    Push,
-    PushBook,
-    blast_hits,
-    cycle_conflict,
-    lateness_mm,
-    lateness_ns,
-    pulse_ns,
-    push_miss,
-)
-from plantvision.conveyor.mapping import ImageToBelt
-from plantvision.conveyor.tracker import BeltFrame, ItemTracker
+from plantvision.conveyor.landing import Landing
+from plantvision.conveyor.placing import FramePlacer, UnplacedSpell
+from plantvision.conveyor.plc_timed import PlcTiming
+from plantvision.conveyor.push_checks import PushChecks
+from plantvision.conveyor.rejects import Reject, RejectBook
+from plantvision.conveyor.tracker import ItemTracker
 from plantvision.types import Detections
 
-State = Literal["pending", "armed", "sent", "committed"]
 # Box mode: a committed plan whose switch-on the timer has not reported this long after its fire
 # time is a missed reject (the timer thread is stuck or dead; a starved one reports late).
 REPORT_WAIT_NS = 2_000_000_000
-# A box this much longer than longest_item_mm shows an item longer than declared (detector boxes
-# are a little loose: the scenes' 60 mm items box at up to 72 mm): it is told, and the frame
-# proves that much less of its view.
-OVERLONG_SLACK = 1.25
-
-
-@dataclass(slots=True)
-class _Reject:
-    """A defective item on its way to an ejector."""
-
-    item_id: int
-    state: State = "pending"
-    ejector: EjectorModel | None = None
-    fire_at_ns: int = 0  # box: armed fire time; any mode once committed: when it fired
-    arrival_mm: float = 0.0  # plc: travel at which the item (a range: its start) is at the line
-    fire_mm: float = 0.0  # plc: ... less the lead at the box's latest speed: where the PLC fires
-    end_mm: float | None = None  # plc blind range: travel where its coil goes off, until passed
-    fired_reported: bool = False
-    armed_once: bool = False
-    confirm_deadline_ns: int | None = None
-    confirm_open_ns: int = 0  # the bin can see the item from here (the fire time, best known)
-    push_offset_mm: float = 0.0  # how far past the line the item is when the push starts
-    line_mm: float = 0.0  # box: belt travel with the item at the line, for the plan armed last
-    plan_mm_per_ns: float = 0.0  # box: ... and the belt's speed it was timed with
-    on_ns: int | None = None  # box: a reported switch-on not yet judged (no reading past it)
-    plc_unjudged: bool = False  # plc: fired (the box's fire point passed), landing not judged
-    neighbours_told: bool = False  # a reject_hits_neighbour alarm was raised for this push
-    u_mm: float | None = None  # a push over a blind segment: its belt-fixed aim, no track
-    span_mm: float = 0.0  # ... and the belt it covers behind the aim
-
-    @property
-    def blind(self) -> bool:
-        return self.u_mm is not None
-
-
-def _centres(xyxy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2])
-
-
-def _ms(ns: float) -> float:
-    return round(ns / 1e6, 3)
-
-
-def _lead_ms(ejector: EjectorModel) -> float:
-    """From the fire decision to the push: the output's latency (write, PLC scan, output
-    card) and then the actuator's own response."""
-    return ejector.output_latency_ms + ejector.actuator_response_ms
-
-
-def _lead_mm(ejector: EjectorModel | None, speed_mm_per_ns: float | None) -> float:
-    """The belt that passes during the lead at this speed (none standing or unknown)."""
-    v = max(speed_mm_per_ns or 0.0, 0.0)
-    return 0.0 if ejector is None else v * _lead_ms(ejector) * 1e6
 
 
 class RejectScheduler:
@@ -156,29 +85,28 @@ class RejectScheduler:
         `transport_margin_ms`: PLC mode, from a verdict's decision to the PLC acting on it (the
         write and a scan); it narrows the reach of ejectors that give `reach_mm`."""
         self._cfg = cfg
-        self._capture_latency_ns = int(capture_latency_ms * 1e6)
         self._belt = Belt(cfg.belt, encoder_bits)
-        self._mapping = ImageToBelt(cfg.mapping)
+        self._placer = FramePlacer(cfg, self._belt, int(capture_latency_ms * 1e6))
         self._tracker = ItemTracker(cfg.gate_mm)
         self._ejectors = sorted(cfg.ejectors, key=lambda e: e.position_mm)
-        self._rejects: dict[int, _Reject] = {}
-        self._buf = ActionBuffer()
-        self._stop_belt = False
+        self._book = RejectBook(cfg, logger if logger is not None else log.get(room="conveyor"))
         self._jumps_seen = 0
-        self._in_transit: set[int] = set()  # PLC-timed: verdicts whose write has not come back
-        self._margin_ns = int(transport_margin_ms * 1e6)
-        self._pushes = PushBook()
-        self._unplaced_since_ns: int | None = None  # first frame of a spell the belt can't place
-        self._unplaced_told = False  # belt_unplaced raised for this spell
-        self._log = logger if logger is not None else log.get(room="conveyor")
-        self.counters = RejectCounters()
+        self._log = self._book.log
+        self._landing = Landing(cfg, self._belt, self._book)
+        self._checks = PushChecks(self._belt, self._tracker, self._book)
+        self._bins = BinWindows(cfg, self._belt, self._book)
+        margin_ns = int(transport_margin_ms * 1e6)
+        self._plc = PlcTiming(cfg, self._belt, self._book, self._checks, self._bins,
+                              self._landing, margin_ns)  # fmt: skip
+        self._box = BoxTiming(cfg, self._belt, self._book, self._checks, self._bins)
+        self.counters = self._book.counters
         self._blind = (
             None
             if cfg.longest_item_mm is None
             else BlindSegments(cfg, self._belt, self.counters, self._log)
         )
+        self._spell = UnplacedSpell(cfg, self._belt, self._book, self._blind)
         self._next_blind_id = -1  # pushes over blind segments count down from -1
-        self._bin = BlindBook()  # what blind pushes may still explain in the bin, and took
 
     @property
     def belt(self) -> Belt:
@@ -201,18 +129,20 @@ class RejectScheduler:
         that much less belt (review 7: a 560 mm defect declared 40 mm passed unjudged)."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        if not self._belt.placed(t_capture_ns - self._capture_latency_ns):
-            self._unplaced(t_capture_ns, detections)
+        if not self._belt.placed(self._placer.exposed_ns(t_capture_ns)):
+            self._spell.frame(t_capture_ns, detections)
             return
-        self._unplaced_since_ns, self._unplaced_told = None, False
+        self._spell.end()
         if self._blind is not None:
-            t_place_ns = t_capture_ns - self._capture_latency_ns
+            t_place_ns = self._placer.exposed_ns(t_capture_ns)
             self._blind.prove(t_place_ns, frame_w, frame_h, longest_seen_mm)
-        upd = self._tracker.observe(self._on_belt(t_capture_ns, detections, frame_w, frame_h))
+        upd = self._tracker.observe(
+            self._placer.on_belt(t_capture_ns, detections, frame_w, frame_h)
+        )
         self.counters.seen += len(upd.new_ids)
         self.counters.defective += len(upd.newly_defective_ids)
         for item_id in upd.newly_defective_ids:
-            self._rejects[item_id] = _Reject(item_id)
+            self._book.rejects[item_id] = Reject(item_id)
         for item_id in upd.orphan_ids:  # aimed at the defect: off by up to half an item
             u_mm, across_mm = self._tracker.position(item_id) or (np.nan, np.nan)
             self._log.info("defect_without_item", item_id=item_id, u_mm=round(u_mm, 1),
@@ -222,72 +152,12 @@ class RejectScheduler:
         """The longest box along the belt in this frame, whole or cut by the border (0 with
         none): the coverage map rests on `longest_item_mm`, and an item longer than declared is
         whole in fewer frames than it assumes."""
-        if len(detections) == 0:
-            return 0.0
-        half = self._half_mm(detections.xyxy.astype(np.float64), frame_w, frame_h)
-        return float(2 * half[:, 0].max())
+        return self._placer.longest_box_mm(detections, frame_w, frame_h)
 
     def overlong(self, length_mm: float) -> bool:
-        """A box this long shows an item longer than declared (OVERLONG_SLACK for the
+        """A box this long shows an item longer than declared (placing.OVERLONG_SLACK for the
         detector's loose boxes): worth telling the integrator."""
-        longest = self._cfg.longest_item_mm
-        return longest is not None and length_mm > longest * OVERLONG_SLACK
-
-    def _unplaced(self, t_capture_ns: int, detections: Detections) -> None:
-        """A frame the belt cannot place (no encoder reading yet, or none for `stale_ms`): its
-        items go unjudged. Counted and logged per frame; the fault `belt_unplaced` (once per
-        spell: counted, logged, alarmed and, with missed_action stop_belt, the belt stopped)
-        as soon as such a frame shows a defect (a blind segment with a defect in it), or once
-        frames stay unplaced `stale_ms` while they show items. A belt whose readings all went
-        unused (review 5: every one judged blurred) passed defects silently; so did a defect
-        seen only in a spell shorter than `stale_ms` (review 6): its items are not kept."""
-        self.counters.frames_unplaced += 1
-        self._log.warning("belt_position_unknown", t_capture_ns=t_capture_ns)
-        self.undecided("belt_unplaced")
-        if self._unplaced_since_ns is None:
-            self._unplaced_since_ns = t_capture_ns
-        cfg = self._cfg
-        seen = bool(detections.class_mask([cfg.item_class, cfg.defect_class]).any())
-        defect = bool(detections.class_mask([cfg.defect_class]).any())
-        unplaced_ns = t_capture_ns - self._unplaced_since_ns
-        # Before the belt's first reading the coverage map holds the whole belt up to the
-        # ejectors blind (start-up), so a defect there is pushed anyway: the first frames of
-        # every box start come before the first input poll, and alarmed at each power-up.
-        defect_alarms = defect and (self._blind is None or self._belt.measured_mm() is not None)
-        long_spell = seen and unplaced_ns >= self._belt.stale_ns
-        if self._unplaced_told or not (defect_alarms or long_spell):
-            return
-        self._unplaced_told = True
-        self.counters.belt_unplaced += 1
-        self._buf.alarms.append(Alarm("belt_unplaced", 0))
-        if cfg.missed_action == "stop_belt":
-            self._stop_belt = True
-        self._log.error("belt_unplaced", unplaced_ms=_ms(unplaced_ns), defect=defect,
-                        action=cfg.missed_action, t_ns=t_capture_ns)  # fmt: skip
-
-    def _on_belt(self, t_capture_ns: int, dets: Detections, frame_w: int, frame_h: int
-                 ) -> BeltFrame:  # fmt: skip
-        """A frame's item and defect boxes in belt-fixed mm; each defect with the item box
-        that contains it in the image (pixels: the same frame, no mapping error)."""
-        cfg = self._cfg
-        dets = dets.select(dets.class_mask([cfg.item_class, cfg.defect_class]))
-        xy = dets.xyxy.astype(np.float64)
-        is_defect = dets.class_mask([cfg.defect_class])
-        items = np.flatnonzero(~is_defect)
-        owner = np.full(len(xy), -1, np.int64)
-        local = assign_defects(xy[items], xy[is_defect])
-        owner[np.flatnonzero(is_defect)[local >= 0]] = items[local[local >= 0]]
-        along_mm, across_mm = self._mapping.map(_centres(xy), frame_w, frame_h)
-        u_mm = along_mm - self._belt.position_mm(t_capture_ns - self._capture_latency_ns)
-        return BeltFrame(u_mm, across_mm, self._half_mm(xy, frame_w, frame_h), is_defect, owner)
-
-    def _half_mm(self, xyxy: npt.NDArray[np.float64], frame_w: int, frame_h: int
-                 ) -> npt.NDArray[np.float64]:  # fmt: skip
-        """N x 2 half extents (along, across) of boxes on the belt, from their four corners (a
-        homography makes a box a quadrilateral)."""
-        corners = xyxy[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 2)
-        cu, ca = (a.reshape(-1, 4) for a in self._mapping.map(corners, frame_w, frame_h))
-        return np.column_stack([np.ptp(cu, axis=1), np.ptp(ca, axis=1)]) / 2
+        return self._placer.overlong(length_mm)
 
     def undecided(self, cause: str) -> None:
         """A frame was not decided (`model_error`, `frozen_frame`, `black_frame`, unplaced):
@@ -299,41 +169,32 @@ class RejectScheduler:
         """Re-predict every open reject at `now_ns` and return what the loop must do now."""
         self._belt.sample(now_ns, encoder_count)
         self._check_jump(now_ns)
-        for r in [r for r in self._rejects.values() if r.on_ns is not None or r.plc_unjudged]:
+        for r in [r for r in self._book.rejects.values() if r.on_ns is not None or r.plc_unjudged]:
             if self._cfg.timing_mode == "plc":
-                self._judge_plc_push(r, now_ns)
+                self._landing.plc(r, now_ns)
             else:
-                self._judge_push(r, now_ns)
+                self._landing.box(r, now_ns)
         if self._blind is not None:
             self._judge_blind(now_ns)
         if self._belt.ready:
             travel_mm = self._belt.position_mm(now_ns)
-            for r in list(self._rejects.values()):
+            for r in list(self._book.rejects.values()):
                 self._advance(r, now_ns, travel_mm)
             if self._belt.placed(now_ns):  # a stale projection would drop tracks still in view
                 self._forget(travel_mm, now_ns)
-        buf, self._buf = self._buf, ActionBuffer()
-        return Actions(
-            tuple(buf.plans),
-            tuple(buf.cancels),
-            tuple(buf.verdicts),
-            tuple(buf.missed),
-            tuple(buf.alarms),
-            self._stop_belt,
-            tuple(buf.conflicts),
-        )
+        return self._book.take()
 
     def _judge_blind(self, now_ns: int) -> None:
         """Blind segments as the belt passes the camera; with `reject`, their pushes become
         rejects aimed at belt-fixed points (no track), advanced like any other."""
         assert self._blind is not None
-        self._blind.judge(now_ns, self._tracker, self._buf)
-        for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._buf):
-            r = _Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
-            self._rejects[r.item_id] = r
+        self._blind.judge(now_ns, self._tracker, self._book.buf)
+        for p in self._blind.pieces(now_ns, self._cfg.timing_mode == "plc", self._book.buf):
+            r = Reject(self._next_blind_id, ejector=p.ejector, u_mm=p.hi_u_mm, span_mm=p.span_mm)
+            self._book.rejects[r.item_id] = r
             self._next_blind_id -= 1
-        if any(a.stops for a in self._buf.alarms):
-            self._stop_belt = True
+        if any(a.stops for a in self._book.buf.alarms):
+            self._book.stop_belt = True
 
     def retime(self, now_ns: int) -> tuple[tuple[FirePlan, ...], tuple[int, ...]]:
         """Box-timed, between camera cycles (each encoder reading, from the input poller): the
@@ -346,11 +207,11 @@ class RejectScheduler:
             return (), ()
         self._check_jump(now_ns)
         travel_mm = self._belt.position_mm(now_ns)
-        for r in [r for r in self._rejects.values() if r.state == "armed"]:
+        for r in [r for r in self._book.rejects.values() if r.state == "armed"]:
             self._advance(r, now_ns, travel_mm)
-        plans, cancels = tuple(self._buf.plans), tuple(self._buf.cancels)
-        self._buf.plans.clear()
-        self._buf.cancels.clear()
+        plans, cancels = tuple(self._book.buf.plans), tuple(self._book.buf.cancels)
+        self._book.buf.plans.clear()
+        self._book.buf.cancels.clear()
         return plans, cancels
 
     @property
@@ -361,110 +222,33 @@ class RejectScheduler:
 
     def report_fired(self, item_id: int, now_ns: int) -> None:
         """The ejector coil went on for `item_id` at `now_ns` (box: the timer's switch-on).
-        Judged by where the belt was at the push (`_judge_push`), not by the plan's time: now,
+        Judged by where the belt was at the push (landing.py), not by the plan's time: now,
         or at the first update with a reading at or after the push."""
-        r = self._rejects.get(item_id)
+        r = self._book.rejects.get(item_id)
         if r is None or r.fired_reported:
             self._log.warning("reject_fired_unexpected", item_id=item_id)
             return
         r.fired_reported, r.on_ns = True, now_ns
         if r.state != "committed":
             # The timer fired while this cycle was re-timing or cancelling: it did fire.
-            self._commit(r, now_ns)
-        self._judge_push(r, now_ns)
-
-    def _judge_push(self, r: _Reject, now_ns: int) -> None:
-        """A reported switch-on, judged by the encoder history at the push (switch-on plus the
-        output latency and actuator response) against the travel at which the item is at the
-        line (`line_mm`, fixed when the plan was armed): beyond the reach short of it (the belt
-        slowed or stopped after the plan: a push at air) or past it (a starved timer thread),
-        a missed reject (`fired_short`, `fired_late`); else a fire. Never on a projection: with
-        no reading at or after the push yet it waits, for at most `encoder.stale_ms`, then it
-        is a missed reject (`fired_unplaced`). Timing the plan from the speed at arming and
-        judging only the timer's lateness booked a push at the planned time fired while the
-        belt stood still (issue 15)."""
-        e = r.ejector
-        assert e is not None
-        assert r.on_ns is not None
-        at_mm = self._landed_mm(r, now_ns, r.on_ns + int(_lead_ms(e) * 1e6))
-        if at_mm is None:
-            return
-        on_ns, r.on_ns = r.on_ns, None
-        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * r.plan_mm_per_ns
-        off_mm = at_mm - r.line_mm
-        reason = push_miss(off_mm, e.reach_mm, tol_mm)
-        if reason is not None:
-            beyond_mm = abs(off_mm) - (tol_mm if e.reach_mm is None else e.reach_mm)
-            v = r.plan_mm_per_ns  # > 0: a plan is armed only on a moving belt
-            late_ns = beyond_mm / v if reason == "fired_late" and v > 0 else 0.0
-            due_ns = (self._belt.time_at_mm(r.line_mm) or 0) if reason == "fired_late" else 0
-            self._miss(r, now_ns, reason, _ms(late_ns), due_ns, off_mm=round(off_mm, 1))
-            return
-        self.counters.fired += not r.blind
-        if r.confirm_deadline_ns is not None and self._cfg.confirm_window_ms is not None:
-            # The window runs from the real firing when that is later than planned.
-            late_open = on_ns + int(self._cfg.confirm_window_ms * 1e6)
-            r.confirm_deadline_ns = max(r.confirm_deadline_ns, late_open)
-        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=on_ns,
-                       off_mm=round(off_mm, 1))  # fmt: skip
-
-    def _landed_mm(self, r: _Reject, now_ns: int, push_ns: int) -> float | None:
-        """The belt's travel at `push_ns` from real readings, or None while none is in past it;
-        with none within `encoder.stale_ms` of the push, a missed reject `fired_unplaced`."""
-        at_mm = self._belt.read_at(push_ns)
-        if at_mm is None and now_ns - push_ns > self._belt.stale_ns:
-            self._miss(r, now_ns, "fired_unplaced", 0.0, push_ns=push_ns)
-        return at_mm
-
-    def _judge_plc_push(self, r: _Reject, now_ns: int) -> None:
-        """A PLC-timed push, judged where the belt was when its paddle landed (the switch-on
-        plus the lead) against the arrival: beyond the reach short of it (the belt stopped or
-        slowed inside the lead: a push at air, review 8), a missed reject `fired_short`; else a
-        fire. Only the short side: the PLC's own late limit refuses a late one, and a lead
-        taken at a rising speed lands a little past the line by design. Never on a projection:
-        it waits for a reading past the landing, at most `stale_ms`, then `fired_unplaced`."""
-        e = r.ejector
-        assert e is not None
-        lead_ns = int(_lead_ms(e) * 1e6)
-        if r.on_ns is None:
-            # When the PLC switched on: its rule replayed on the readings (review 9: dated at
-            # the box's fire point, taken with its own lagging speed, a good push on a slowing
-            # belt was judged 4 mm shorter than it landed). Not reached yet: the PLC has not
-            # fired (the box's fire point ran ahead of its), so wait for it.
-            window_ns = int(PLC_SPEED_WINDOW_MS * 1e6)
-            r.on_ns = self._belt.lead_reached_ns(r.arrival_mm, lead_ns, window_ns)
-            if r.on_ns is None:
-                return
-        push_ns = r.on_ns + lead_ns
-        at_mm = self._landed_mm(r, now_ns, push_ns)
-        if at_mm is None:
-            return
-        r.on_ns, r.plc_unjudged = None, False
-        off_mm = at_mm - r.arrival_mm
-        v = self._belt.speed_mm_per_ns() or 0.0
-        tol_mm = self._cfg.retime_tolerance_ms * 1e6 * v
-        if push_miss(off_mm, e.reach_mm, tol_mm) == "fired_short":
-            self._miss(r, now_ns, "fired_short", 0.0, off_mm=round(off_mm, 1))
-            return
-        self.counters.fired += 1
-        self._log.info("reject_fired", item_id=r.item_id, ejector=e.id, t_ns=push_ns,
-                       off_mm=round(off_mm, 1))  # fmt: skip
+            self._bins.commit(r, now_ns)
+        self._landing.box(r, now_ns)
 
     def report_lost(self, item_id: int, now_ns: int, reason: str) -> None:
         """The coil (box-timed) or the verdict (PLC-timed) for `item_id` did not reach the PLC,
         so nothing pushes the item: a missed reject, counted and alarmed with its action, even
         when the reject was already settled and forgotten."""
-        self._miss(self._rejects.get(item_id) or _Reject(item_id), now_ns, reason, 0.0)
+        self._book.miss(self._book.rejects.get(item_id) or Reject(item_id), now_ns, reason, 0.0)
 
     def verdicts_in_transit(self, item_ids: list[int]) -> None:
         """PLC-timed: these verdicts are being written; until the write comes back the PLC may
         not have them, so passing their fire count is not a fire (it tripped reject_unconfirmed
         for a verdict that then failed, whatever missed_action said)."""
-        self._in_transit.update(item_ids)
+        self._plc.in_transit.update(item_ids)
 
     def verdict_settled(self, item_id: int) -> None:
         """The write of `item_id`'s verdict came back (delivered, or reported lost)."""
-        self._in_transit.discard(item_id)
+        self._plc.in_transit.discard(item_id)
 
     def report_confirm(
         self, now_ns: int, ejector_id: str | None = None, since_ns: int | None = None
@@ -478,55 +262,8 @@ class RejectScheduler:
         way a push over blind belt whose window holds it, and that can still explain a pulse,
         takes it first (confirm.py): a real reject is confirmed only by a pulse no blind push
         can explain."""
-        self._fired_by_plc(now_ns)
-        self._bin.keep(self._rejects)
-        level = ejector_id is None
-        waiting = sorted(
-            (r for r in self._rejects.values() if r.confirm_deadline_ns is not None
-             and (not r.blind or self._bin.may(r.item_id))
-             and (level or (r.ejector is not None and r.ejector.id == ejector_id))),
-            key=lambda r: r.fire_at_ns if level else r.confirm_deadline_ns or 0,
-        )  # fmt: skip
-        # The level input: an edge since the last cycle, which every window still waiting held.
-        windows = [Window(r.confirm_open_ns, now_ns if level else r.confirm_deadline_ns or 0,
-                          r.blind) for r in waiting]  # fmt: skip
-        seen_from_ns = now_ns if since_ns is None else since_ns
-        i, passed_over = explain(windows, seen_from_ns, now_ns)
-        which = {} if level else {"ejector": ejector_id}
-        if i is None:
-            self._log.warning("reject_confirm_unexpected", t_ns=now_ns, **which)
-            return
-        r = waiting[i]
-        if r.blind:
-            ids = [waiting[k].item_id for k in passed_over]
-            self._bin.take(r.item_id, ids)
-            self._log.info("reject_confirm_blind", item_id=r.item_id, ambiguous_ids=ids,
-                           after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
-            return
-        r.confirm_deadline_ns = None
-        self._bin.settle(r.item_id)
-        self.counters.confirmed += 1
-        self._log.info("reject_confirmed", item_id=r.item_id,
-                       after_ms=_ms(now_ns - r.fire_at_ns), **which)  # fmt: skip
-
-    def _fired_by_plc(self, now_ns: int) -> list[_Reject]:
-        """PLC-timed verdicts the PLC has fired by `now_ns` that no update has committed yet:
-        the bin sensor can see the item before the next cycle notices the fire count passed
-        (found by the verifier: the confirm was dropped and the window then tripped the belt)."""
-        if self._cfg.timing_mode != "plc" or not self._belt.ready:
-            return []
-        # A bin pulse is evidence of a push: a projection up to `stale_ms` may back it.
-        belt = self._belt
-        travel_mm = belt.position_mm(now_ns) if belt.placed(now_ns) else belt.measured_mm()
-        assert travel_mm is not None  # PLC-timed belts have an encoder, and it was read
-        fired = [
-            r
-            for r in self._rejects.values()
-            if r.state == "sent" and travel_mm >= r.fire_mm and r.item_id not in self._in_transit
-        ]
-        for r in fired:
-            self._commit_plc(r, now_ns)
-        return fired
+        self._plc.fired_by(now_ns)
+        self._bins.confirm(now_ns, ejector_id, since_ns)
 
     def _check_jump(self, now_ns: int) -> None:
         """An encoder discontinuity (the belt re-anchored itself): where the items in flight
@@ -539,9 +276,9 @@ class RejectScheduler:
         self._jumps_seen = jumps
         self.counters.discontinuities += 1
         t_ns, before, after = self._belt.last_jump or (now_ns, 0, 0)
-        self._buf.alarms.append(Alarm("encoder_discontinuity", 0))
-        self._stop_belt = True
-        in_flight = [r for r in self._rejects.values() if r.state != "committed"]
+        self._book.buf.alarms.append(Alarm("encoder_discontinuity", 0))
+        self._book.stop_belt = True
+        in_flight = [r for r in self._book.rejects.values() if r.state != "committed"]
         self._log.error(
             "encoder_discontinuity",
             count_before=before,
@@ -550,7 +287,7 @@ class RejectScheduler:
             rejects_in_flight=len(in_flight),
         )
         for r in in_flight:
-            self._miss(r, now_ns, "encoder_discontinuity", 0.0)
+            self._book.miss(r, now_ns, "encoder_discontinuity", 0.0)
         self._tracker.forget_beyond(-np.inf)
         if self._blind is not None:  # the belt up to the last ejector is blind again
             self._blind.restart("encoder_discontinuity")
@@ -564,41 +301,19 @@ class RejectScheduler:
         booked as fired. An encoder jump in the same reading is handled first (its rejects
         are missed: a count of the old numbering would fire on another item)."""
         self._check_jump(now_ns)
-        measured_mm = self._belt.measured_mm()
-        if measured_mm is None:
-            return
-        travel_mm = self._belt.position_mm(now_ns)
-        for r in list(self._rejects.values()):
-            if r.state != "sent" or r.ejector is None:
-                continue
-            last_mm = r.fire_mm + r.span_mm  # a range: its end
-            if last_mm <= measured_mm:
-                self._miss(r, now_ns, "plc_restarted", 0.0)
-            else:
-                v = self._belt.speed_mm_per_ns()
-                deadline_ns = now_ns + int((last_mm - travel_mm) / v) if v else None
-                verdict = self._verdict(r, deadline_ns)
-                self._buf.verdicts.append(verdict)
-                self.counters.fifo_resent += 1
-                self._log.warning("reject_resent", item_id=r.item_id,
-                                  arrival_count=verdict.arrival_count)  # fmt: skip
+        self._plc.resend_ahead(now_ns)
 
     def report_fifo_loss(self, now_ns: int, reason: str, n: int) -> None:
         """The PLC's echo counts `n` verdicts it refused or lost to overflow: each is a missed
         reject (which item, the echo does not say; the counts and the alarm are what matter)."""
-        if reason == "fifo_overflow":
-            self.counters.fifo_overflow += n
-        else:
-            self.counters.fifo_refused += n
-        for _ in range(n):
-            self._miss(_Reject(0), now_ns, reason, 0.0)
+        self._plc.fifo_loss(now_ns, reason, n)
 
     @property
     def unplaced_held(self) -> bool:
         """The spell that raised `belt_unplaced` goes on (no frame placed since): the cause is
         still present, so no reset press can clear it (review 6: a press mid-spell cleared it,
         the fault is raised once per spell, and defects passed with the permit on)."""
-        return self._unplaced_told
+        return self._spell.told
 
     def clear_stop_belt(self) -> None:
         """Release the latched belt stop (after a person has dealt with the cause), unless its
@@ -607,337 +322,33 @@ class RejectScheduler:
         if self._blind is not None:
             self._blind.clear_stop()
         unplaced = self.unplaced_held and self._cfg.missed_action == "stop_belt"
-        self._stop_belt = unplaced or self.blind_held
+        self._book.stop_belt = unplaced or self.blind_held
 
-    def _advance(self, r: _Reject, now_ns: int, travel_mm: float) -> None:
+    def _advance(self, r: Reject, now_ns: int, travel_mm: float) -> None:
         if r.state == "committed":
-            self._check_confirmation(r, now_ns)
+            self._bins.check(r, now_ns)
             return
         if r.state in ("armed", "sent") and not r.neighbours_told:
-            self._recheck_blast(r, now_ns)
+            self._checks.recheck_blast(r, now_ns)
         if r.state == "sent":  # at the PLC: its count holds wherever the track is now
-            # The PLC fires at the arrival less the lead at its speed; the box follows that
-            # point at its own (a verdict sent at standstill fires ahead of its arrival).
-            r.fire_mm = r.arrival_mm - _lead_mm(r.ejector, self._belt.speed_mm_per_ns())
-            # Fired only when a real reading passed that point: a projection during an outage
-            # booked verdicts fired that a PLC restart then lost (review 5).
-            measured_mm = self._belt.measured_mm()
-            passed = measured_mm is not None and measured_mm >= r.fire_mm
-            if passed and r.item_id not in self._in_transit:
-                self._commit_plc(r, now_ns)
+            self._plc.follow(r, now_ns)
             return
         pos = (r.u_mm, 0.0) if r.u_mm is not None else self._tracker.position(r.item_id)
         if pos is None:  # cannot happen before the item passes its ejector; never drop silently
-            self._miss(r, now_ns, "lost_track", 0.0)
+            self._book.miss(r, now_ns, "lost_track", 0.0)
             return
         if r.ejector is None:
             r.ejector = self._ejector_for(pos[1])
             if r.ejector is None:
-                self._miss(r, now_ns, "no_ejector_for_lane", 0.0)
+                self._book.miss(r, now_ns, "no_ejector_for_lane", 0.0)
                 return
         remaining_mm = r.ejector.position_mm - pos[0] - travel_mm
         if self._cfg.timing_mode == "plc":
             if not self._belt.placed(now_ns):  # lateness from a stale projection: wait
                 return
-            self._advance_plc(r, now_ns, travel_mm, remaining_mm)
+            self._plc.send(r, now_ns, travel_mm, remaining_mm)
         else:
-            self._advance_box(r, now_ns, travel_mm, remaining_mm)
-
-    def _advance_box(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
-        assert r.ejector is not None
-        tol_ns = int(self._cfg.retime_tolerance_ms * 1e6)
-        if r.state == "armed" and now_ns >= r.fire_at_ns - tol_ns:
-            # The timer has switched the coil on, or is spinning to (its spin is at most the
-            # tolerance): a cancel or re-time now could arrive after it fired, so it owns it.
-            self._commit(r, r.fire_at_ns)
-            return
-        if not self._belt.placed(now_ns):
-            self._advance_box_blind(r, now_ns, remaining_mm)
-            return
-        v = self._belt.speed_mm_per_ns()
-        if v is None or not self._belt.is_moving():
-            if remaining_mm < -(r.ejector.reach_mm or 0.0):
-                self._miss(r, now_ns, "passed_while_stopped", 0.0)
-            elif r.state == "armed":
-                self._unarm(r)
-            return
-        fire_at_ns = now_ns + int(remaining_mm / v) - int(_lead_ms(r.ejector) * 1e6)
-        # The timer is in this process: the coil can go on now (no transport margin here).
-        late_ns = lateness_ns(now_ns, fire_at_ns, r.ejector.reach_mm, v)
-        if late_ns > (tol_ns if r.state == "armed" else 0):
-            due_ns = fire_at_ns + int(_lead_ms(r.ejector) * 1e6)
-            self._miss(r, now_ns, "late", _ms(late_ns), due_ns)
-        elif fire_at_ns - now_ns > self._cfg.horizon_ms * 1e6:
-            if r.state == "armed":  # the belt slowed: wait until the item is near again
-                self._unarm(r)
-        elif r.state == "pending" or abs(fire_at_ns - r.fire_at_ns) > tol_ns:
-            at_ns = max(fire_at_ns, now_ns)  # late within reach: at once
-            self._arm(r, at_ns, v, (at_ns - fire_at_ns) * v, travel_mm + remaining_mm)
-
-    def _advance_box_blind(self, r: _Reject, now_ns: int, remaining_mm: float) -> None:
-        """Box-timed, the belt unplaced (no usable reading for `stale_ms`): a push armed or
-        re-timed on the projection fired at air when the PLC had stopped the belt unseen, and
-        was booked fired (review 6). The plan is cancelled and the reject waits for a reading;
-        once the projection (the belt at its last speed) has carried the item past its reach,
-        it may have passed unpushed: a missed reject (`belt_unplaced`), never a fire."""
-        assert r.ejector is not None
-        if remaining_mm < -(r.ejector.reach_mm or 0.0):
-            self._miss(r, now_ns, "belt_unplaced", 0.0)
-        elif r.state == "armed":
-            self._unarm(r, "belt_unplaced")
-
-    def _advance_plc(self, r: _Reject, now_ns: int, travel_mm: float, remaining_mm: float) -> None:
-        assert r.ejector is not None
-        e = r.ejector
-        v = self._belt.speed_mm_per_ns()
-        if v is None:
-            if remaining_mm < -(e.reach_mm or 0.0):
-                self._miss(r, now_ns, "passed_while_stopped", 0.0)
-            return  # no speed yet to lead the actuator response: decide next cycle
-        # The verdict carries the arrival and the lead; the PLC applies the lead at its own speed
-        # every scan. The box's speed only judges, here, whether the push can still meet the item.
-        arrival_mm = travel_mm + remaining_mm
-        fire_mm = arrival_mm - _lead_mm(e, v)
-        # A blind range (its downstream end first) is on until its end passes: late past that.
-        # A verdict acts only once written and scanned; without a reach, as before, not at all.
-        margin_ns = self._margin_ns if e.reach_mm is not None else 0
-        late_mm = lateness_mm(travel_mm, fire_mm + r.span_mm, e.reach_mm, v, margin_ns)
-        if late_mm >= 0:
-            due_ns = now_ns + int((arrival_mm - travel_mm) / v) if v > 0 else 0
-            self._miss(r, now_ns, "late", _ms(late_mm / v) if v > 0 else 0.0, due_ns)
-            return
-        r.state, r.arrival_mm, r.fire_mm = "sent", arrival_mm, fire_mm
-        r.end_mm = fire_mm + r.span_mm if r.blind else None  # its bin window runs to there
-        # Past this instant the verdict is not worth writing (the writer may be queued): the
-        # item would be beyond the reach when the PLC has it (the PLC fires a count already
-        # passed at once, and refuses one past its late limit, which must be the reach).
-        deadline_ns = now_ns + int(-late_mm / v) if v > 0 else None
-        verdict = self._verdict(r, deadline_ns)
-        self._buf.verdicts.append(verdict)
-        self._count_scheduled(r)
-        push_ns = now_ns + int(max(fire_mm - travel_mm, v * margin_ns) / v) if v > 0 else now_ns
-        offset_mm = max(travel_mm + v * margin_ns - fire_mm, 0.0)
-        self._check_push(r, now_ns, push_ns, self._coil_ns(r, v), v, offset_mm)
-        self._log.info(
-            "reject_scheduled",
-            item_id=r.item_id,
-            ejector=r.ejector.id,
-            mode="plc",
-            arrival_count=verdict.arrival_count,
-            lead_ms=verdict.lead_ms,
-            **({} if verdict.end_count is None else {"end_count": verdict.end_count}),
-        )
-
-    def _verdict(self, r: _Reject, deadline_ns: int | None) -> PlcVerdict:
-        """What the PLC gets for a sent reject: the counts at which its item (a range: its
-        start and its end) arrives at the ejector line, and the ejector's lead."""
-        assert r.ejector is not None
-        count = self._belt.count_at_mm(r.arrival_mm)
-        end = self._belt.count_at_mm(r.arrival_mm + r.span_mm) if r.blind else None
-        return PlcVerdict(r.ejector.id, count, r.item_id, deadline_ns, end, _lead_ms(r.ejector))
-
-    def _arm(self, r: _Reject, fire_at_ns: int, v: float, offset_mm: float, line_mm: float
-             ) -> None:  # fmt: skip
-        """Arm (or re-time) the coil at `fire_at_ns`; `offset_mm`: how far past the line the
-        item will be then (late within reach); `line_mm`: the belt travel with the item at the
-        line, by which its switch-on is judged. The pulse follows the speed of the moment."""
-        assert r.ejector is not None
-        retimed = r.armed_once
-        if not retimed:
-            self._count_scheduled(r)
-        r.state, r.fire_at_ns, r.armed_once = "armed", fire_at_ns, True
-        r.line_mm, r.plan_mm_per_ns = line_mm, v
-        coil_ns = self._coil_ns(r, v)
-        self._buf.plans.append(FirePlan(r.ejector.id, fire_at_ns, coil_ns, r.item_id))
-        if retimed:
-            self._pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
-        else:
-            self._check_push(r, fire_at_ns, fire_at_ns, coil_ns, v, offset_mm)
-        self._log.info(
-            "reject_scheduled",
-            item_id=r.item_id,
-            ejector=r.ejector.id,
-            mode="box",
-            fire_at_ns=fire_at_ns,
-            retimed=retimed,
-        )
-
-    def _count_scheduled(self, r: _Reject) -> None:
-        if r.blind:
-            self.counters.blind_pushes += 1
-        else:
-            self.counters.scheduled += 1
-
-    @staticmethod
-    def _coil_ns(r: _Reject, v: float) -> int:
-        """A defect's pulse; a push over a blind segment stays on while its span passes, at
-        least a pulse and at most the actuator's longest push (`blind.coil_max_ns`)."""
-        assert r.ejector is not None
-        one_ns = pulse_ns(r.ejector, v)
-        if not r.blind or v <= 0:
-            return one_ns
-        return max(one_ns, min(int(r.span_mm / v), coil_max_ns(r.ejector)))
-
-    def _check_push(
-        self, r: _Reject, now_ns: int, push_ns: int, coil_ns: int, v: float, offset_mm: float
-    ) -> None:
-        """A push being planned for the first time (coil on at `push_ns` for `coil_ns`): good
-        items inside its blast window, and another push on the ejector closer than its cycle.
-
-        Either is counted, logged and alarmed, and the push still fires: a defect must be
-        rejected if it can be. A good neighbour in the bin costs one good item and the alarm
-        says which; a push that is skipped lets the defect through for certain. A push inside
-        the cycle may be weak or merged with the other; it may still hit, while none cannot."""
-        e = r.ejector
-        assert e is not None
-        other = cycle_conflict(push_ns, coil_ns, self._pushes.pushes(e.id, r.item_id),
-                               int(e.min_cycle_ms * 1e6))  # fmt: skip
-        self._pushes.put(e.id, Push(r.item_id, push_ns, coil_ns))
-        if other is not None:
-            gap_ms = _ms(abs(push_ns - other.t_ns))
-            self.counters.cycle_short += 1
-            conflict = PushConflict(r.item_id, e.id, "cycle", (other.item_id,), gap_ms)
-            self._conflict(conflict, "ejector_cycle_short", other_item_id=other.item_id,
-                           gap_ms=gap_ms, min_cycle_ms=e.min_cycle_ms, pulse_ms=_ms(coil_ns),
-                           t_ns=now_ns)  # fmt: skip
-        r.push_offset_mm = offset_mm
-        self._check_blast(r, now_ns, v, coil_ns)
-
-    def _recheck_blast(self, r: _Reject, now_ns: int) -> None:
-        """Until the push, items that enter the view behind a planned push are checked too (a
-        PLC verdict goes out when its defect is first seen, before the next item is)."""
-        v = self._belt.speed_mm_per_ns()
-        if r.ejector is not None and v is not None and v > 0:
-            self._check_blast(r, now_ns, v, pulse_ns(r.ejector, v))
-
-    def _check_blast(self, r: _Reject, now_ns: int, v: float, coil_ns: int) -> None:
-        """Good items inside the push's blast window: one alarm per push, naming them."""
-        e = r.ejector
-        assert e is not None
-        neighbours = self._good_in_blast(r.item_id, e, max(v, 0.0) * coil_ns, r.push_offset_mm)
-        if neighbours:
-            r.neighbours_told = True
-            self.counters.neighbour_hits += 1
-            self._conflict(PushConflict(r.item_id, e.id, "neighbour", neighbours, None),
-                           "reject_hits_neighbour", neighbour_ids=list(neighbours),
-                           blast_mm=round(max(v, 0.0) * coil_ns, 1), reach_mm=e.reach_mm,
-                           pulse_ms=_ms(coil_ns), t_ns=now_ns)  # fmt: skip
-
-    def _good_in_blast(
-        self, item_id: int, e: EjectorModel, blast_mm: float, offset_mm: float
-    ) -> tuple[int, ...]:
-        """Ids of good items in `e`'s lane that a push aimed at `item_id` meets."""
-        tr = self._tracker
-        pos = tr.position(item_id)
-        if pos is None:
-            return ()
-        lo = -np.inf if e.lane_min_mm is None else e.lane_min_mm
-        hi = np.inf if e.lane_max_mm is None else e.lane_max_mm
-        good = (tr.ids != item_id) & ~tr.defective & (tr.across_mm >= lo) & (tr.across_mm <= hi)
-        hit = blast_hits(pos[0], tr.u_mm[good], e.reach_mm, blast_mm, offset_mm)
-        return tuple(tr.ids[good][hit].tolist())
-
-    def _conflict(self, c: PushConflict, event: str, **fields: Any) -> None:
-        """A record, an alarm (named as the event) and a warning line; never a belt stop."""
-        self._buf.conflicts.append(c)
-        self._buf.alarms.append(Alarm(event, c.item_id))
-        self._log.warning(event, item_id=c.item_id, ejector=c.ejector_id, **fields)
-
-    def _unarm(self, r: _Reject, reason: str = "belt_slowed_or_stopped") -> None:
-        r.state = "pending"
-        self._buf.cancels.append(r.item_id)
-        self._log.info("reject_unarmed", item_id=r.item_id, reason=reason)
-
-    def _commit_plc(self, r: _Reject, now_ns: int) -> None:
-        """The PLC fired a delivered verdict: the belt passed its count (the box's best
-        knowledge; the bin sensor confirms it when configured). A single push is booked fired
-        only once the belt is known where its paddle landed (`_judge_plc_push`)."""
-        self._commit(r, now_ns)
-        if not r.blind:
-            r.plc_unjudged = True
-            self._judge_plc_push(r, now_ns)
-        v = self._belt.speed_mm_per_ns()
-        if v:  # the update notices the fire up to a cycle late: the window opens when it fired
-            behind_ns = (self._belt.position_mm(now_ns) - r.fire_mm) / v
-            r.confirm_open_ns = now_ns - int(min(max(behind_ns, 0.0), 1e9))
-
-    def _commit(self, r: _Reject, fired_at_ns: int) -> None:
-        r.state, r.fire_at_ns, r.confirm_open_ns = "committed", fired_at_ns, fired_at_ns
-        if self._cfg.confirm_window_ms is None:
-            return
-        r.confirm_deadline_ns = fired_at_ns + int(self._cfg.confirm_window_ms * 1e6)
-        if r.blind:  # may meet items or air: a window that may explain pulses, owes none
-            self._open_blind_window(r)
-
-    def _open_blind_window(self, r: _Reject) -> None:
-        """A blind push's window stays open until its coil goes off (box: the pulse; PLC: the
-        range's end, see `_check_confirmation`) plus the confirm window, and explains at most
-        the items the belt it sweeps can hold: `min_item_pitch_mm` apart, or without it twice
-        `gate_mm` (closer items would share one track)."""
-        assert r.ejector is not None
-        assert r.confirm_deadline_ns is not None
-        v = max(self._belt.speed_mm_per_ns() or 0.0, 0.0)
-        coil_ns = self._coil_ns(r, v)
-        r.confirm_deadline_ns += coil_ns
-        pitch_mm = self._cfg.min_item_pitch_mm or 2 * self._cfg.gate_mm
-        swept_mm = max(r.span_mm, v * coil_ns)
-        self._bin.open(r.item_id, items_met(swept_mm, r.ejector.reach_mm, pitch_mm))
-
-    def _check_confirmation(self, r: _Reject, now_ns: int) -> None:
-        """A real reject whose window closed unconfirmed stops the belt; its cause says whether
-        a blind push took a pulse its window held (`ambiguous_with_blind_push`: its item may be
-        in the bin) or none was left for it (`no_pulse`). A blind push's window closes quietly,
-        a PLC range's only a confirm window after the belt passed its end."""
-        if r.confirm_deadline_ns is None:
-            return
-        if r.end_mm is not None:  # a PLC range, on until a reading passes its end, and then off
-            assert self._cfg.confirm_window_ms is not None
-            window_ns = int(self._cfg.confirm_window_ms * 1e6)
-            r.confirm_deadline_ns = max(r.confirm_deadline_ns, now_ns + window_ns)
-            measured_mm = self._belt.measured_mm()
-            if measured_mm is not None and measured_mm >= r.end_mm:
-                r.end_mm = None  # the window runs from the first update that saw it off
-        if now_ns <= r.confirm_deadline_ns:
-            return
-        if r.blind:
-            r.confirm_deadline_ns = None
-            self._bin.settle(r.item_id)
-            return
-        r.confirm_deadline_ns = None
-        blind_ids = self._bin.settle(r.item_id)
-        self.counters.unconfirmed += 1
-        self.counters.unconfirmed_ambiguous += bool(blind_ids)
-        self._buf.alarms.append(Alarm("reject_unconfirmed", r.item_id))
-        self._stop_belt = True
-        cause: dict[str, Any] = {"cause": "no_pulse"}
-        if blind_ids:  # its item may be in the bin: a pulse a blind push took may be its own
-            cause = {"cause": "ambiguous_with_blind_push", "blind_ids": blind_ids}
-        self._log.error("reject_unconfirmed", item_id=r.item_id,
-                        window_ms=self._cfg.confirm_window_ms, **cause)  # fmt: skip
-
-    def _miss(self, r: _Reject, now_ns: int, reason: str, late_ms: float, due_ns: int = 0,
-              **told: Any) -> None:  # fmt: skip
-        if r.state == "armed":
-            self._buf.cancels.append(r.item_id)
-        self._rejects.pop(r.item_id, None)
-        self._pushes.withdraw(r.item_id)
-        ejector = r.ejector.id if r.ejector else None
-        self.counters.missed += 1
-        self._buf.missed.append(MissedReject(r.item_id, ejector, reason, late_ms, due_ns))
-        self._buf.alarms.append(Alarm("reject_missed", r.item_id))
-        if self._cfg.missed_action == "stop_belt":
-            self._stop_belt = True
-        self._log.error(
-            "reject_missed",
-            item_id=r.item_id,
-            ejector=ejector,
-            reason=reason,
-            late_ms=late_ms,
-            action=self._cfg.missed_action,
-            t_ns=now_ns,
-            **({"due_ns": due_ns} if due_ns else {}),  # when the item was at the line
-            **told,
-        )
+            self._box.advance(r, now_ns, travel_mm, remaining_mm)
 
     def _ejector_for(self, across_mm: float) -> EjectorModel | None:
         for e in self._ejectors:
@@ -955,18 +366,18 @@ class RejectScheduler:
         limit_mm = self._ejectors[-1].position_mm + self._cfg.track_margin_mm
         self._tracker.forget_beyond(limit_mm - travel_mm)
         box = self._cfg.timing_mode == "box"
-        for item_id, r in list(self._rejects.items()):
+        for item_id, r in list(self._book.rejects.items()):
             if (
                 r.state != "committed" or r.on_ns is not None or r.plc_unjudged
-            ):  # unjudged: _judge_push decides
+            ):  # unjudged: landing.py decides
                 continue
             if self._tracker.position(item_id) is not None:
                 continue
             if box and not r.fired_reported:
                 if now_ns - r.fire_at_ns > REPORT_WAIT_NS:
-                    self._miss(r, now_ns, "fire_unreported", 0.0)
+                    self._book.miss(r, now_ns, "fire_unreported", 0.0)
             elif r.confirm_deadline_ns is None:
-                del self._rejects[item_id]
+                del self._book.rejects[item_id]
 
 
 # The name the defect-rejection issue uses for the same object.

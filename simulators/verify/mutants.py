@@ -172,12 +172,12 @@ def _verdict_written_twice() -> None:
 
 def _neighbour_alarm_silenced() -> None:
     """The blast-window check finds no neighbour: good items swept into the bin go unannounced."""
-    from plantvision.conveyor.scheduler import RejectScheduler
+    from plantvision.conveyor.push_checks import PushChecks
 
-    def none(self: RejectScheduler, *_args: Any) -> tuple[int, ...]:
+    def none(self: PushChecks, *_args: Any) -> tuple[int, ...]:
         return ()
 
-    RejectScheduler._good_in_blast = none  # type: ignore[method-assign,assignment]
+    PushChecks._good_in_blast = none  # type: ignore[method-assign,assignment]
 
 
 # -- the table ----------------------------------------------------------------------------------

@@ -31,10 +31,7 @@ TARGETS = {
     "heartbeat_ungated": ("plantvision.plc.link", "PlcLink._beat"),
     "ejector_one_pitch_late": ("plantvision.conveyor.scheduler", "RejectScheduler._ejector_for"),
     "verdict_written_twice": ("plantvision.conveyor.verdicts", "deliver"),
-    "neighbour_alarm_silenced": (
-        "plantvision.conveyor.scheduler",
-        "RejectScheduler._good_in_blast",
-    ),
+    "neighbour_alarm_silenced": ("plantvision.conveyor.push_checks", "PushChecks._good_in_blast"),
 }
 
 
