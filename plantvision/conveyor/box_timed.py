@@ -91,8 +91,10 @@ class BoxTiming:
             self._book.pushes.put(r.ejector.id, Push(r.item_id, fire_at_ns, coil_ns))
         else:
             self._checks.check(r, fire_at_ns, fire_at_ns, coil_ns, v, offset_mm)
-        self._book.log.info(
-            "reject_scheduled",
+        # Re-times follow every encoder reading (the poller's): debug, or they would flood the
+        # log and inflate the metrics' `scheduled`, which counts each reject once.
+        (self._book.log.debug if retimed else self._book.log.info)(
+            "reject_retimed" if retimed else "reject_scheduled",
             item_id=r.item_id,
             ejector=r.ejector.id,
             mode="box",

@@ -243,3 +243,27 @@ def test_lanes_include_their_edges_and_exclude_what_is_outside() -> None:
     missed = MissedReject(3, None, "no_ejector_for_lane", 0.0)
     assert [m for a in acts for m in a.missed] == [missed]
     assert [e["t_ns"] for e in events(logs, "reject_missed")] == [0]
+
+
+def test_a_re_timed_plan_is_scheduled_once_and_its_re_times_are_debug_lines() -> None:
+    """Since the input poller re-times armed plans on every encoder reading, a jittery speed
+    estimate re-sends a plan every poll: each was a `reject_scheduled` info line, which the
+    metrics page counts as `scheduled` (a reject counted tens of times) and which floods the
+    log from the poller. One `reject_scheduled` per reject; re-times are `reject_retimed`,
+    debug."""
+    from tests.conveyor.test_conveyor_scheduler import plans_of, run
+
+    sim = SimBelt(speed_mm_s=500.0)
+    sched = RejectScheduler(encoder_cfg(horizon_ms=300.0))
+    timer = FakeTimer(sched)
+    with capture_logs() as logs:
+        sched.observe(0, 0, frame([(100, 240, "defect")]), 640, 480, sim.count())
+        plans_of(run(sched, timer, sim, 10 * MS, 1500 * MS))
+        sim.advance_to(1500 * MS)
+        sim.speed_mm_s = 1000.0
+        plans_of(run(sched, timer, sim, 1500 * MS, 1900 * MS))
+    assert [e["retimed"] for e in events(logs, "reject_scheduled")] == [False]
+    retimes = events(logs, "reject_retimed")
+    assert retimes
+    assert {e["log_level"] for e in retimes} == {"debug"}
+    assert retimes[-1]["fire_at_ns"] == 1630 * MS
