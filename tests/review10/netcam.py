@@ -113,6 +113,7 @@ class ScriptedCamera:
         self.scripts[min(index, len(self.scripts) - 1)](Conn(conn, index, self))
         with contextlib.suppress(OSError):
             conn.shutdown(socket.SHUT_WR)
+        conn.close()  # the script is done: only the reader's end may stay open
 
     def stop(self) -> None:
         self.stopped.set()
