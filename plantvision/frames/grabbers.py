@@ -10,11 +10,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from plantvision.errors import MediaError
+from plantvision.frames.http_wire import display_url
 from plantvision.types import ImageArray
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -26,7 +28,8 @@ class Grabber(Protocol):
     A grabber that knows when its image was exposed (a hardware timestamp, a renderer) may set
     `last_capture_ns` (monotonic ns) in `grab()`; the frame source stamps the frame with it
     instead of the time `grab()` returned, which matters for belt positions. One that maps a
-    camera's own clock counts the steps it saw in `clock_steps`."""
+    camera's own clock counts the steps it saw in `clock_steps`; one whose `grab()` blocks on a
+    socket may offer `interrupt()`, which the frame source calls from another thread on stop."""
 
     source_id: str
     nominal_fps: float | None
@@ -54,6 +57,8 @@ class OpenCvGrabber:
 
     def __init__(self, uri: str, source_id: str = "cam0") -> None:
         self.uri, self.source_id = uri, source_id
+        # Messages name a URL without its credentials (user:password@, or in the query).
+        self.name = display_url(urlsplit(uri)) if "://" in uri else uri
         self.live = uri.isdigit() or bool(re.match(r"^[a-z]+://", uri))
         self.nominal_fps: float | None = None
         self._cap: cv2.VideoCapture | None = None
@@ -64,7 +69,7 @@ class OpenCvGrabber:
         cap = cv2.VideoCapture(int(self.uri) if self.uri.isdigit() else self.uri)
         if not cap.isOpened():
             cap.release()
-            raise MediaError(f"{self.uri}: cannot open video source (not a readable video)")
+            raise MediaError(f"{self.name}: cannot open video source (not a readable video)")
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = fps if 0.0 < fps < 1000.0 and not self.live else None
         self._cap = cap

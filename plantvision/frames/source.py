@@ -79,6 +79,9 @@ class FrameSource:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        interrupt = getattr(self.grabber, "interrupt", None)
+        if interrupt is not None:  # a grabber that can wake its own blocked read
+            interrupt()
         if self._thread is not None:
             self._thread.join(timeout_s)  # a grab blocked in a driver may outlive this; daemon
         if self._thread is None or not self._thread.is_alive():

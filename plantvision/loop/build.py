@@ -23,7 +23,7 @@ from plantvision.detect.shared import InferenceWorkers, SharedModels
 from plantvision.errors import ConfigError
 from plantvision.frames.grabbers import Grabber, ImageFolderGrabber, OpenCvGrabber
 from plantvision.frames.health import FrozenDetector
-from plantvision.frames.mjpeg import MjpegGrabber
+from plantvision.frames.mjpeg import MjpegGrabber, log_report
 from plantvision.frames.source import FrameSource
 from plantvision.guard.iso13855 import case_problem
 from plantvision.guard.latch import Guard
@@ -243,12 +243,10 @@ def make_grabber(
     if src.kind == "folder":
         return ImageFolderGrabber(str(resolve(base, src.uri)), src.fps, cam.id)
     if src.frame_stamps == "camera":
-
-        def on_step(step_ms: float) -> None:
-            if log is not None:  # frames meanwhile dated up to a second wrong: placement
-                log.warning("camera_clock_step", step_ms=round(step_ms, 1))
-
-        return MjpegGrabber(src.uri, cam.id, stamp_header=src.stamp_header, on_step=on_step)
+        return MjpegGrabber(
+            src.uri, cam.id, stamp_header=src.stamp_header, clock_ns=clock_ns,
+            report=log_report(log),
+        )  # fmt: skip
     uri = str(resolve(base, src.uri)) if src.kind == "video" else src.uri
     return OpenCvGrabber(uri, cam.id)
 

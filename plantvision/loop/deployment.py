@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -78,12 +79,13 @@ class SourceModel(StrictModel):
 
     @model_validator(mode="after")
     def _stamps_need_an_mjpeg_stream(self) -> SourceModel:
+        url = urlsplit(self.uri)
         if self.frame_stamps == "camera" and not (
-            self.kind == "stream" and self.uri.startswith("http://")
+            self.kind == "stream" and url.scheme == "http" and url.hostname
         ):
             raise ValueError(
                 "frame_stamps 'camera' reads the stamp from each part of an MJPEG stream: use "
-                "kind 'stream' with an http:// URL, or frame_stamps 'arrival'"
+                "kind 'stream' with an http://host/... URL, or frame_stamps 'arrival'"
             )
         if self.frame_stamps == "arrival" and "stamp_header" in self.model_fields_set:
             raise ValueError(

@@ -59,7 +59,7 @@ CASES = [
     (
         "cameras.0.source",
         {"kind": "stream", "uri": "rtsp://10.0.0.5/s", "frame_stamps": "camera"},
-        "use kind 'stream' with an http:// URL, or frame_stamps 'arrival'",
+        "use kind 'stream' with an http://host/... URL, or frame_stamps 'arrival'",
     ),
     ("cameras.0.source.stamp_header", "X-Time", "stamp_header is read only with frame_stamps"),
     ("cameras.0.zones", "nowhere.yaml", "cameras[0].zones: zone file"),

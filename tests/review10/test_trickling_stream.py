@@ -77,9 +77,6 @@ SCRIPTS: dict[str, list[Callable[[Conn], None]]] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review10: a trickling stream holds the capture thread for ever"
-)
 @pytest.mark.parametrize("case", list(SCRIPTS))
 def test_a_trickling_camera_is_given_up_and_the_box_reconnects(case: str) -> None:
     scripts = SCRIPTS[case]
@@ -106,9 +103,6 @@ def test_a_trickling_camera_is_given_up_and_the_box_reconnects(case: str) -> Non
     assert recovered, seen
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review10: stop() leaves a blocked capture thread and its socket"
-)
 def test_stop_ends_a_capture_blocked_in_a_trickling_read() -> None:
     camera = ScriptedCamera([_header_drip])
     source = FrameSource(MjpegGrabber(camera.url, "cam1", timeout_s=TIMEOUT_S), pace="max")
