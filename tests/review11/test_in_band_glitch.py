@@ -9,9 +9,9 @@ the band, is pushed into the window, and lowers the minimum by 15 ms for the nex
 good frame of that second is dated 15 ms too old (pushes 30 mm early at 2 m/s, beyond the
 reach, with no miss and no blind segment). The camera's clock stepping back by 15 ms has the same
 effect from the other side: its frames are in the band and dated by the old minimum, 15 ms too
-old, until that minimum has left the window. The rate check sees either only once the whole second of the box's clock in
-which it happened is over, so placed just after a whole second, ~24 frames at 25 fps are
-dated wrong before anything is withheld.
+old, until that minimum has left the window. The rate check sees either only once the whole
+second of the box's clock in which it happened is over, so placed just after a whole second,
+~24 frames at 25 fps are dated wrong before anything is withheld.
 
 Truth: the test's own exposure instants (camfeed.py).
 
