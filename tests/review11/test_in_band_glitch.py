@@ -42,7 +42,6 @@ CASES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="review11: an in-band stamp moves the 1 s anchor")
 @pytest.mark.parametrize("case", list(CASES))
 def test_one_in_band_stamp_misdates_no_other_frame(case: str) -> None:
     rows = feed(25 * 20, stamp_error_ns=CASES[case])

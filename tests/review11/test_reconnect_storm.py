@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from plantvision.frames.mjpeg import MjpegGrabber
 from plantvision.frames.source import FrameSource
 from tests.review10.netcam import BOUNDARY, HEAD, Conn, ScriptedCamera
@@ -38,7 +36,6 @@ def _answer_then_end(conn: Conn) -> None:
     conn.send(HEAD + f"--{BOUNDARY}--\r\n".encode())
 
 
-@pytest.mark.xfail(strict=True, reason="review11: a stream ending at once is never backed off")
 def test_a_camera_ending_every_stream_at_once_is_reconnected_with_backoff() -> None:
     camera = ScriptedCamera([_answer_then_end])
     source = FrameSource(MjpegGrabber(camera.url, "cam1"), pace="max", backoff_ms=BACKOFF_MS)
