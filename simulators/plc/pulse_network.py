@@ -23,7 +23,8 @@ import numpy as np
 
 from plantvision.types import ImageArray
 from simulators.plc.pulse_figures import stats
-from simulators.plc.rig import RigResult, RigSpec, Stamps, run_rig
+from simulators.plc.rig import RigResult, RigSpec, run_rig
+from simulators.plc.rig_spec import Stamps
 from simulators.scene import SceneRenderer, load_scenario
 from simulators.scene.mjpeg import MjpegCamera, measure_latency_ms
 
