@@ -85,7 +85,7 @@ class ProcessPlant:
             self._end()
             raise
         self.port, self.url = int(ready["port"]), str(ready["url"])
-        self.note = f"a process of its own (pid {self.pid}), {ready['note']}"
+        self.note = f"a process of its own, {ready['note']}"
 
     @property
     def pid(self) -> int:

@@ -287,7 +287,8 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     dep_file = write_cell(spec, folder)  # the plant reads its signal map and belt from it
     plant = _plant(spec, folder)
     try:
-        log.info("rig_plant", where=plant.note, port=plant.port, url=plant.url)
+        pid = getattr(plant, "pid", None)  # a process plant's
+        log.info("rig_plant", where=plant.note, pid=pid, port=plant.port, url=plant.url)
         if plant.url:
             dep_file = write_cell(spec, folder, plant.url)
         return _run(spec, plant, dep_file, log)
