@@ -4,8 +4,9 @@ simulators.plc.plant_process FD PARENT_PID` there, running a `LocalPlant` (simul
 In the box's process the PLC simulator stamps a coil write only once it gets that process's GIL
 and a core back from the loop: on a loaded machine pushes the ejector child sent on time were
 stamped 4.5-36 ms late (p99). A real PLC and camera are devices of their own; so is this plant,
-at SCHED_FIFO where permitted (as simulators.plc.timer_ab's simulator; else at normal priority,
-said in `note`), with a short switch interval so its Modbus server does not wait long for the
+at SCHED_FIFO where permitted (as simulators.plc.timer_ab's simulator, but one step below the
+box's ejector child, which the camera's rendering must not delay; else at normal priority, said
+in `note`), with a short switch interval so its Modbus server does not wait long for the
 camera thread's GIL.
 
 Protocol: JSON lines over a socket pair, one request, one answer (`{"ok": ...}` or
@@ -43,7 +44,9 @@ from simulators.plc.conveyor import EjectorSite
 from simulators.plc.plant import RUN_BELT_BOUND_S, LocalPlant, PlantLog
 from simulators.plc.rig_spec import RigSpec
 
-PRIORITY = RT_PRIORITY + 1  # above the box's ejector child, as a PLC that answers at once
+# Below the box's ejector child: the plant's camera renders and encodes at 50 fps, and a real
+# camera takes none of the box's CPU; above every normal thread of the box.
+PRIORITY = RT_PRIORITY - 1
 SWITCH_INTERVAL_S = 0.0005  # the Modbus server's wait for the GIL the camera thread holds
 START_S = 60.0  # spawn, imports (cv2, pymodbus) and the simulator's start on a loaded machine
 STEP_S = 15.0  # begin, finish, close
