@@ -26,8 +26,11 @@ late (simulators.plc.pulse_loaded); `--compare-with CHECKOUT` runs the same meas
 another checkout's product (e.g. `git worktree add /tmp/main main`), interleaved run by run.
 
 With `--network` it runs box-timed rejection behind a network camera (MJPEG over HTTP, read by
-the box's `stream` source, the real ONNX detector) at `--speeds-mm-s`, with capture_latency_ms 0
-and set to the latency measured through the same reader (simulators.plc.pulse_network).
+the box's `stream` source, the real ONNX detector) at `--speeds-mm-s`, frames dated at arrival
+and by the camera's stamps (source.frame_stamps), each with capture_latency_ms set to the latency
+measured through the same reader (simulators.plc.pulse_network).
+The PLC simulator and the camera run in a process of their own (`--plant process`, the default),
+in the box's process (`thread`), or `both`, taking turns run by run.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from simulators.plc.pulse_figures import stats
 from simulators.plc.pulse_loaded import LoadedSpec, compare
 from simulators.plc.pulse_network import network_figures
 from simulators.plc.rig import RigResult, RigSpec, run_rig
+from simulators.plc.rig_spec import PlantWhere
 
 SWEEP_MM_S = (200.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 5000.0)
 
@@ -161,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--network", action="store_true", help="network-camera mode (above)")
     p.add_argument("--speeds-mm-s", type=float, nargs="+", default=[1000.0, 2000.0],
                    help="--network: belt speeds")  # fmt: skip
+    p.add_argument("--plant", choices=("process", "thread", "both"), default="process",
+                   help="--network: where the PLC simulator and camera run (both: side by "
+                        "side, taking turns)")  # fmt: skip
     args = p.parse_args(argv)
     _quiet()
     if args.loaded is not None:
@@ -169,8 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, flush=True)
         return 0
     if args.network:
+        plants: tuple[PlantWhere, ...] = (
+            ("process", "thread") if args.plant == "both" else (args.plant,)
+        )
         for line in network_figures(
-            args.speeds_mm_s, args.belt_s, args.fps, args.rounds, args.model
+            args.speeds_mm_s, args.belt_s, args.fps, args.rounds, args.model, plants
         ):
             print(line, flush=True)
         return 0

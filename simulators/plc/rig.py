@@ -14,7 +14,14 @@ the product counted for an item due while the machine held the process off the C
 
 With `network`, the camera is a network camera (simulators.scene.mjpeg: MJPEG over HTTP on
 loopback, exposed at the belt's true position) that the box reads through its own `stream`
-source, so every millisecond from exposure to the frame's stamp is real, not simulated.
+source, so every millisecond from exposure to the frame's stamp is real, not simulated. Nothing
+in the box's process then needs the belt's truth, so the plant (simulators.plc.plant: the PLC
+simulator with its belt and ejector truth, the camera, the witness) runs by default in a process
+of its own (simulators.plc.plant_process, at SCHED_FIFO where permitted), as a real PLC and
+camera are devices of their own: the simulator stamps a coil write when it arrives, not when the
+box's process lets it run. `RigSpec.plant` "thread" keeps it in the box's process, for a
+comparison (`pulse_bench --network --plant both`). The rendered camera reads the belt in the
+box's process, so without `network` the plant is always threads there.
 
 With `stall_s` the camera hangs (its grab blocks, as a dead stream's read does) `stall_at_s`
 after the belt started; after it the operator presses reset and start again and the belt runs
@@ -31,9 +38,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 import yaml
@@ -45,22 +52,18 @@ from plantvision.loop.controller import Controller
 from plantvision.loop.deployment import CameraModel, load_deployment
 from plantvision.plc.link import PlcLink
 from plantvision.types import Detections, ImageArray, StageTimes
-from simulators.demo import BeltSceneGrabber, conveyor_sim_config, scene_grabber
+from simulators.demo import BeltSceneGrabber, scene_grabber
 from simulators.plc.conveyor import EjectorSite
 from simulators.plc.hang import Hang, HangingGrabber, unseen_items
-from simulators.plc.server import PlcSimulator, SimConfig
-from simulators.plc.witness import BeltWitness, Excuses, judge
+from simulators.plc.plant import LocalPlant, Plant, PlantLog
+from simulators.plc.plant_process import ProcessPlant
+from simulators.plc.rig_spec import RigSpec as RigSpec  # the rig's API: re-exported
+from simulators.plc.server import PlcSimulator
+from simulators.plc.witness import BeltWitness, Excuses, clock_witness, judge
 from simulators.scene import GroundTruth, SceneRenderer, SceneScenario, load_scenario
 from simulators.scene.items import Belt
-from simulators.scene.mjpeg import MjpegCamera
 
 FRAME_W, FRAME_H = 640, 480
-BUDGET_MS = 500
-# Box-timed plans are armed in camera cycles this long before their fire time: at least the
-# longest update gap `plantvision check` asks for, budget + min(stall, budget) / 4 = 625 ms (the
-# default 100 ms lost items in 150-300 ms stalls of a loaded machine: decided after their fire
-# time, reject_missed reason=late).
-HORIZON_MS = 650.0
 REACH_MM = 20.0  # the simulated paddle's (simulators.demo: item_size_mm / 3 = 60 / 3)
 ZONES = {
     "version": 1,
@@ -70,48 +73,6 @@ ZONES = {
         {"id": "walkway", "kind": "warn", "polygon": [[0, 0.3], [1, 0.3], [1, 0.5], [0, 0.5]]}
     ],
 }
-
-
-Stamps = Literal["arrival", "camera"]
-
-
-@dataclass(frozen=True)
-class RigSpec:
-    """One run: belt speed, timing mode, where the ejector is, how long, which detector."""
-
-    speed_mm_s: float
-    mode: Literal["box", "plc"]
-    ejector_mm: float = 700.0  # downstream of the camera reference line (the frame's left edge)
-    belt_s: float = 3.0
-    fps: float = 20.0
-    pitch_mm: float = 120.0
-    defect_rate: float = 0.5
-    seed: int = 5
-    model: Path | None = None  # ONNX detector; None: a perfect detector from the scene truth
-    actuator_response_ms: float = 5.0
-    # The cell's own latencies, in the simulator: frames stamped this long after exposure, the
-    # encoder register this far behind the counter, the push this much later than the coil
-    # (on top of the actuator's response). `told`: the deployment configures the same values
-    # (source.capture_latency_ms, encoder.latency_ms, output_latency_ms); else they stay 0.
-    capture_ms: float = 0.0
-    encoder_ms: float = 0.0
-    output_ms: float = 0.0
-    told: bool = False
-    ramp_ms: float = 0.0  # the belt accelerates to speed_mm_s over this after each start
-    # A network camera (MJPEG over HTTP) instead of the rendered one: its capture latency is
-    # real, and `capture_ms` is only what the deployment is told (with `told`), never simulated.
-    network: bool = False
-    # How the box dates the network camera's frames (source.frame_stamps): at arrival, or by
-    # the capture time each part carries on the camera's own clock.
-    stamps: Stamps = "arrival"
-    # Reject unless proven good: the deployment's coverage map (always on, as every deployment's).
-    budget_ms: float = BUDGET_MS  # the camera's: a longer one lets the belt run blind longer
-    horizon_ms: float = HORIZON_MS  # box: at least the longest update gap (check's rule)
-    longest_item_mm: float | None = None  # None: the scene's own item size (its truth)
-    no_decision_action: str = "reject"
-    stall_at_s: float = 0.0  # the camera hangs this long after the belt starts ...
-    stall_s: float = 0.0  # ... for this long (0: never)
-    after_s: float = 0.0  # then reset and start again, and run this long
 
 
 @dataclass
@@ -136,6 +97,7 @@ class RigResult:
     excuses: Excuses = field(default_factory=Excuses)
     site: EjectorSite | None = None  # the simulator's ejector (its true response)
     whole_mm: tuple[float, float] = (0.0, 0.0)  # along the view: where an item lies whole
+    plant: str = ""  # where the plant (simulator, camera, witness) ran, at which priority
 
     def aims_unseen(self, pulse: dict[str, Any]) -> bool:
         """The belt the paddle met at `pulse` lay whole in no grabbed frame (the scene's truth,
@@ -287,19 +249,21 @@ def _deployment(spec: RigSpec, folder: Path, model: Path, url: str = "") -> dict
 
 
 def _grabber_factory(
-    sim: PlcSimulator,
+    plant: LocalPlant,
     renderer: SceneRenderer,
     truth: TruthDetector | None,
     capture_ms: float,
     hang: Hang,
 ) -> Callable[[CameraModel, Path, Callable[[], int]], Grabber]:
-    belt = sim.belt
+    """The rendered camera over the in-process plant's belt; it records the belt travel of
+    every frame it grabs in `plant.grabbed_mm`."""
+    belt = plant.sim.belt
     assert belt is not None
     age_ns = int(capture_ms * 1e6)
 
     def read_belt() -> tuple[int, float]:  # the scene as it was age_ns before the stamp
         t_ns, travel_mm = belt.read(age_ns)
-        hang.grabbed_mm.append(travel_mm)
+        plant.grabbed_mm.append(travel_mm)
         return t_ns, travel_mm
 
     def factory(cam: CameraModel, base: Path, clock_ns: Callable[[], int]) -> Grabber:
@@ -320,39 +284,22 @@ def run_rig(spec: RigSpec, folder: Path, log: Any = None) -> RigResult:
     log = log if log is not None else structlog.get_logger("rig")
     if spec.network and spec.model is None:
         raise ValueError("a network camera needs a real detector (RigSpec.model)")
-    dep_file = write_cell(spec, folder)
-    netcam = _network_camera(spec, folder)
-    if netcam is not None:
-        dep_file = write_cell(spec, folder, netcam.url)
-    dep = load_deployment(dep_file)
-    cam = dep.cameras[0]
-    # The belt's truth comes from the scenario, which a network camera's source does not name.
-    scene_cam = cam.model_copy(
-        update={"source": cam.source.model_copy(update={"scenario": "scenario.yaml"})}
-    )
-    conveyor, belt = conveyor_sim_config(scene_cam, folder)
-    # The push comes output_ms after the coil on top of the actuator's response (truth's own
-    # figure, not the deployment's, which may not be told it).
-    late = tuple(replace(e, response_ms=spec.actuator_response_ms + spec.output_ms)
-                 for e in conveyor.ejectors)  # fmt: skip
-    sim = PlcSimulator(
-        SimConfig(
-            signals=dep.plc.signals, item_truth=belt,
-            conveyor=replace(conveyor, ejectors=late, ramp_ms=spec.ramp_ms),
-            stopping_ms=50, watchdog_ms=1000, encoder_age_ms=spec.encoder_ms,
-            log_path=folder / "plc_writes.jsonl", pulse_log_path=folder / "pulses.jsonl",
-        )
-    )  # fmt: skip
-    port = sim.start()
+    dep_file = write_cell(spec, folder)  # the plant reads its signal map and belt from it
+    plant = _plant(spec, folder)
     try:
-        if netcam is not None:
-            assert sim.belt is not None
-            netcam.start(sim.belt.read)  # exposed where the belt truly is, at that instant
-        return _run(spec, sim, port, dep, dep_file, belt, conveyor.ejectors[0], log, netcam)
+        pid = getattr(plant, "pid", None)  # a process plant's
+        log.info("rig_plant", where=plant.note, pid=pid, port=plant.port, url=plant.url)
+        if plant.url:
+            dep_file = write_cell(spec, folder, plant.url)
+        return _run(spec, plant, dep_file, log)
     finally:
-        if netcam is not None:
-            netcam.stop()
-        sim.stop()
+        plant.close()
+
+
+def _plant(spec: RigSpec, folder: Path) -> Plant:
+    if spec.plant_where == "process":
+        return ProcessPlant(spec, folder)
+    return LocalPlant(spec, folder, PlcSimulator)  # this module's: a bench may replace it
 
 
 def write_cell(spec: RigSpec, folder: Path, url: str = "") -> Path:
@@ -370,73 +317,70 @@ def write_cell(spec: RigSpec, folder: Path, url: str = "") -> Path:
     return dep_file
 
 
-def _network_camera(spec: RigSpec, folder: Path) -> MjpegCamera | None:
-    """The MJPEG camera over the scenario in `folder` (not yet exposing), or None."""
-    if not spec.network:
-        return None
-    renderer = SceneRenderer(load_scenario(folder / "scenario.yaml"))
-
-    def render(t_s: float, travel_mm: float) -> ImageArray:
-        image: ImageArray = renderer.render(t_s, travel_mm)[0]
-        return image
-
-    return MjpegCamera(render, spec.fps)
-
-
-def _run(
-    spec: RigSpec,
-    sim: PlcSimulator,
-    port: int,
-    dep: Any,
-    dep_file: Path,
-    belt: Belt,
-    site: Any,
-    log: Any,
-    netcam: MjpegCamera | None = None,
-) -> RigResult:
+def _run(spec: RigSpec, plant: Plant, dep_file: Path, log: Any) -> RigResult:
+    dep = load_deployment(dep_file)
     truth = TruthDetector() if spec.model is None else None
     renderer = SceneRenderer(load_scenario(dep_file.parent / "scenario.yaml"))
     detectors: dict[str, Any] = {} if truth is None else {"belt": truth}
     hang = Hang()
-    if netcam is not None:  # the box grabs what the camera sends it, never more
-        netcam.on_sent = hang.grabbed_mm.append
-    grabbers = _grabber_factory(sim, renderer, truth, spec.capture_ms, hang)
+    grabbers = None
+    if isinstance(plant, LocalPlant) and not spec.network:
+        grabbers = _grabber_factory(plant, renderer, truth, spec.capture_ms, hang)
     cams = build_cameras(dep, dep_file, log=log, simulated=grabbers, detectors=detectors)
-    link = PlcLink(dep.plc.model_copy(update={"port": port}), log)
+    link = PlcLink(dep.plc.model_copy(update={"port": plant.port}), log)
     controller = Controller(cams, link, log=log, input_poll_ms=10)
-    assert sim.belt is not None
-    start_mm = sim.belt.belt_mm()
-    witness = BeltWitness(sim.belt.read)
-    witness.start()
+    plant.begin()
+    box = None if plant.in_box else clock_witness()  # the box's own stalls, apart from the plant
+    if box is not None:
+        box.start()
     link.start()
     controller.start()
     hang_from_ns = 0
     try:
-        _run_belt(sim, spec.stall_at_s if spec.stall_s else spec.belt_s)
+        plant.run_belt(spec.stall_at_s if spec.stall_s else spec.belt_s)
         if spec.stall_s:
             hang_from_ns = time.monotonic_ns()
             hang.until_ns = hang_from_ns + int(spec.stall_s * 1e9)
             time.sleep(spec.stall_s + 0.5)  # the camera back, frames decided again
-            _run_belt(sim, spec.after_s)
+            plant.run_belt(spec.after_s)
     finally:
         controller.stop()
         link.stop()
-        witness.stop()
-    end_mm = sim.belt.belt_mm()
+        if box is not None:
+            box.stop()
+    got = plant.finish()
     reject = cams[0].reject
     assert reject is not None
+    result = _result(spec, got, reject, box, dep_file.parent, (hang_from_ns, hang.until_ns))
+    result.plant = plant.note
+    return result
+
+
+def _result(
+    spec: RigSpec,
+    got: PlantLog,
+    reject: Any,
+    box: BeltWitness | None,
+    folder: Path,
+    hang_ns: tuple[int, int],
+) -> RigResult:
+    """Judge the run: the scene's truth (its belt, from the scenario in `folder`), the plant's
+    logs and witness (`box`: the box's own, when the plant ran apart), the product's reject
+    runtime."""
+    belt = SceneRenderer(load_scenario(folder / "scenario.yaml")).belt
+    assert belt is not None
+    site, start_mm, end_mm = got.site, got.start_mm, got.end_mm
     defective, good = items_passed(belt, start_mm, end_mm, site.x_mm + site.reach_mm, FRAME_W)
     timer = reject.timer
     size_mm = belt.conv.item_size_mm  # the scene's truth: where an item lies whole in view
     whole_mm = (2 * belt.mm_per_px + size_mm / 2, (FRAME_W - 2) * belt.mm_per_px - size_mm / 2)
-    past = site.x_mm
-    unseen = unseen_items(belt, hang.grabbed_mm, (start_mm, end_mm), whole_mm, past)
+    unseen = unseen_items(belt, got.grabbed_mm, (start_mm, end_mm), whole_mm, site.x_mm)
     permits, faults = (
-        [(int(w["t_mono_ns"]), int(w["signals"][name])) for w in sim.write_log
+        [(int(w["t_mono_ns"]), int(w["signals"][name])) for w in got.write_log
          if name in w["signals"]]
         for name in ("permit", "fault_code")
     )  # fmt: skip
-    pulses = sim.belt.pulses()
+    pulses = got.pulses
     at_start = {k: belt.centre_mm(k, start_mm) for k in in_bin(pulses)}
 
     def nearest(travel_mm: float) -> int:
@@ -446,56 +390,23 @@ def _run(
 
     reach_ns = int(site.reach_mm / spec.speed_mm_s * 1e9)
     missed = list(reject.missed_log)
-    response_ns = int(sim.belt.cfg.ejectors[0].response_ms * 1e6)
-    excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns, response_ns)
+    witness = BeltWitness.recorded(got.witness_t_ns, got.witness_mm)
+    response_ns = int(site.response_ms * 1e6)
+    excuses = judge(witness, missed, list(reject.fire_log), pulses, nearest, reach_ns,
+                    response_ns, box)  # fmt: skip
     record = {
         "fire_log": list(reject.fire_log), "missed": [asdict(m) for m in missed],
         "counters": reject.counters, "excused_items": sorted(excuses.items),
         "excused_pulses": sorted(excuses.pulses), "stalls_ns": witness.stalls(reach_ns),
+        "box_stalls_ns": None if box is None else box.stalls(reach_ns),
     }  # fmt: skip
-    (dep_file.parent / "run.json").write_text(json.dumps(record))  # next to the pulse log
+    (folder / "run.json").write_text(json.dumps(record))  # next to the pulse log
     return RigResult(
-        pulses,
-        defective,
-        good,
-        reject.counters,
-        [] if timer is None else list(timer.on_errors_ns),
-        list(reject.fire_log),
-        list(hang.grabbed_mm),
-        start_mm,
-        end_mm,
-        permits,
-        faults,
-        unseen,
-        at_start,
-        (hang_from_ns, hang.until_ns),
-        missed,
-        excuses,
-        sim.belt.cfg.ejectors[0],
-        whole_mm,
-    )
-
-
-def _run_belt(sim: PlcSimulator, belt_s: float) -> None:
-    """Press reset, then start once ready, until the belt runs; then let it run `belt_s`
-    seconds (bounded waits). A reset re-arms; only the start command starts the belt."""
-    for _ in range(10):
-        sim.press_reset()
-        # The reset input stays high for reset_pulse_ms: the box counts the press on release,
-        # raises its permit, and the machine is ready for the start button.
-        if _wait_for(sim.press_start, 3.0):
-            time.sleep(belt_s)
-            return
-    raise RuntimeError("the belt never started: the box did not take the reset")
-
-
-def _wait_for(cond: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+        pulses, defective, good, reject.counters,
+        [] if timer is None else list(timer.on_errors_ns), list(reject.fire_log),
+        list(got.grabbed_mm), start_mm, end_mm, permits, faults, unseen, at_start, hang_ns,
+        missed, excuses, site, whole_mm,
+    )  # fmt: skip
 
 
 def items_passed(

@@ -8,12 +8,18 @@ and a sampler in another process stalled with them). A missed reject whose item 
 ejector inside such a stall is one no software in the process could have pushed; `judge` sorts
 the product's missed rejects into those (excused) and the rest.
 
-The PLC simulator runs in the same process, so a stall can also hold it off: a box-timed coil
-write that left the product on time is then applied late, when the simulator gets the CPU (and
-the process's GIL) back. With the ejector timer in a child process of its own (issue 17) the
-product's switch-on stays on time through such a stall, and only the simulated PLC is late:
-`judge` excuses a pulse that the simulator stamped more than the reach's time after the
-switch-on, with the witness seeing the process stalled in between, and the item it was aimed at.
+With the plant in the box's process (the rig's rendered camera, or `RigSpec.plant` "thread"), the
+PLC simulator runs there too, so a stall can also hold it off: a box-timed coil write that left
+the product on time is then applied late, when the simulator gets the CPU (and the process's GIL)
+back. With the ejector timer in a child process of its own (issue 17) the product's switch-on
+stays on time through such a stall, and only the simulated PLC is late: `judge` excuses a pulse
+that the simulator stamped more than the reach's time after the switch-on, with the witness
+seeing the process stalled in between, and the item it was aimed at.
+
+With the plant in a process of its own (network mode's default, simulators.plc.plant_process)
+the witness runs there, beside the simulator whose lateness it explains, and a second one in the
+box's process (`clock_witness`: it reads only the clock) sees the box's stalls: `judge` takes it
+as `box` for the product's missed rejects.
 """
 
 from __future__ import annotations
@@ -58,6 +64,17 @@ class BeltWitness:
             self._mm.append(mm)
             time.sleep(self._period_s)
 
+    @classmethod
+    def recorded(cls, t_ns: Sequence[int], travel_mm: Sequence[float]) -> BeltWitness:
+        """A witness from another process's samples (`samples()`), for judging here."""
+        witness = cls(lambda: (0, 0.0))
+        witness._t, witness._mm = list(t_ns), list(travel_mm)
+        return witness
+
+    def samples(self) -> tuple[list[int], list[float]]:
+        """(times ns, belt travels mm) read so far (call after `stop`)."""
+        return list(self._t), list(self._mm)
+
     def travel_at(self, t_ns: int) -> float:
         """The belt's travel at `t_ns` (between two samples: linear, as the belt runs)."""
         return float(np.interp(t_ns, self._t, self._mm))
@@ -72,6 +89,12 @@ class BeltWitness:
         t = np.asarray(self._t, np.int64)
         a, b = t[:-1], t[1:]
         return bool(np.any((b - a >= min_ns) & (a <= t1_ns) & (b >= t0_ns)))
+
+
+def clock_witness() -> BeltWitness:
+    """A witness of this process's stalls only: it reads the clock, not a belt (the box's
+    process, whose plant runs elsewhere: `travel_at` means nothing on it)."""
+    return BeltWitness(lambda: (time.monotonic_ns(), 0.0))
 
 
 @dataclass(frozen=True)
@@ -93,6 +116,7 @@ def judge(
     nearest_item: Callable[[float], int],
     reach_ns: int,
     response_ns: int = 0,
+    box: BeltWitness | None = None,
 ) -> Excuses:
     """A missed reject is excused when its reason is one a starved process gives, it says when
     its item was due at the line (`due_ns`), and the witness saw the process stalled for at
@@ -101,14 +125,17 @@ def judge(
     one's pulse (the first in the log within 100 ms after the switch-on, `fire_log`'s actual
     time) hit nothing or the item behind, and is excused with it. A pulse the simulated PLC
     applied late in a stall (`_plc_held_off`) is excused with the item due at the line one
-    actuator response (`response_ns`) after its switch-on."""
+    actuator response (`response_ns`) after its switch-on. `box`: the box's own process's witness
+    when the plant (simulator and `witness`) runs in another process: the product's misses are
+    excused by the box's stalls, the simulator's late pulses by the plant's."""
+    own = witness if box is None else box
     items: set[int] = set()
     late_on: list[int] = []
     unexplained: list[MissedReject] = []
     on_ns = {item: actual for item, _, actual in fire_log}
     for m in missed:
         due = m.due_ns
-        starved = due > 0 and witness.stalled(due, due + reach_ns, reach_ns)
+        starved = due > 0 and own.stalled(due, due + reach_ns, reach_ns)
         if m.reason not in STARVED or not starved:
             unexplained.append(m)
             continue

@@ -76,3 +76,31 @@ def test_a_pulse_the_simulated_plc_applied_late_in_a_stall_is_excused_with_its_i
     excuses = judge(witness, [], fire_log, pulses, lambda mm: round(mm), 20 * MS, 10 * MS)
     assert excuses.pulses == {0}
     assert excuses.items == {round(witness.travel_at(on_in + 10 * MS))}
+
+
+def _samples(stall_from_ns: int | None) -> BeltWitness:
+    """1 ms samples over 0..300 ms of a 1 m/s belt, with a 60 ms gap from `stall_from_ns`."""
+    t = [i * MS for i in range(301)]
+    if stall_from_ns is not None:
+        t = [x for x in t if not stall_from_ns < x < stall_from_ns + 60 * MS]
+    return BeltWitness.recorded(t, [x / 1e6 for x in t])
+
+
+def test_with_the_plant_apart_each_process_excuses_only_its_own_lateness() -> None:
+    """The plant (simulator, its witness) in a process of its own: a `late` miss is excused
+    only by a stall the box's own witness saw, and a pulse the simulator stamped late only by a
+    stall of the plant's; a stall of the other process excuses neither."""
+    due = 120 * MS
+    miss = [MissedReject(1, "k", "late", 5.0, due)]
+    on = 98 * MS  # switched on in time; the simulator stamped it 80 ms later, binning nothing
+    fire_log, pulses = [(2, on, on)], [{"t_ns": on + 80 * MS, "mode": "box", "binned": False}]
+    box_stalled, plant_stalled = _samples(100 * MS), _samples(100 * MS)
+    quiet_box, quiet_plant = _samples(None), _samples(None)
+
+    def run(plant: BeltWitness, box: BeltWitness) -> tuple[set[int], set[int]]:
+        excuses = judge(plant, miss, fire_log, pulses, lambda mm: round(mm), 20 * MS, 0, box)
+        return {m.item_id for m in excuses.unexplained}, set(excuses.pulses)
+
+    assert run(quiet_plant, box_stalled) == (set(), set())
+    assert run(plant_stalled, quiet_box) == ({1}, {0})
+    assert run(quiet_plant, quiet_box) == ({1}, set())
